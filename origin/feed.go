@@ -1,0 +1,75 @@
+package origin
+
+import (
+	"errors"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// ErrStreamEnded reports that a stream will carry no more events, for
+// example because its resource was deleted. A SUB subscription then ends
+// with 204 (No Content): do not resubscribe.
+var ErrStreamEnded = errors.New("stream ended")
+
+// A Feed is one subscriber's sequence of events: those after the position it
+// was opened at, then live ones. The Streamer reads it from one goroutine.
+type Feed interface {
+	// Next appends ready frames to buf, at most cap(buf)-len(buf) of them.
+	// When none is ready it returns a channel that is closed when some may
+	// be. It returns an error when the feed cannot continue: ErrStreamEnded,
+	// ErrLagged, or a failure of the feed's source.
+	Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error)
+
+	// Close releases the feed. The Streamer calls it exactly once.
+	Close()
+}
+
+// Subscription is what an application hands the Streamer to serve: a feed
+// and the metadata the first 106 (or the SSE response) carries.
+type Subscription struct {
+	Feed Feed
+
+	// Shareable tells intermediaries they may serve this stream to other
+	// clients (Cache-Control: public) rather than to this one alone
+	// (Cache-Control: private).
+	Shareable bool
+
+	// Vary names the request fields, besides the target URI, that select
+	// the stream, as the Vary response field does for GET.
+	Vary []string
+}
+
+// TopicFeed reads a Topic through a cursor, optionally preceded by frames
+// already known (a replay or a gap signal).
+type TopicFeed struct {
+	Cursor  *Cursor
+	Pending []*wire.Frame // served before the cursor
+	OnClose func()
+
+	items []Item
+}
+
+// Next implements Feed.
+func (f *TopicFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {
+	if len(f.Pending) > 0 {
+		n := min(len(f.Pending), cap(buf)-len(buf))
+		buf = append(buf, f.Pending[:n]...)
+		f.Pending = f.Pending[n:]
+		return buf, nil, nil
+	}
+	if cap(f.items) < cap(buf) {
+		f.items = make([]Item, 0, cap(buf))
+	}
+	items, wait, err := f.Cursor.Next(f.items[: 0 : cap(buf)-len(buf)])
+	for _, it := range items {
+		buf = append(buf, it.Frame)
+	}
+	return buf, wait, err
+}
+
+// Close implements Feed.
+func (f *TopicFeed) Close() {
+	if f.OnClose != nil {
+		f.OnClose()
+	}
+}

@@ -1,0 +1,186 @@
+package origin
+
+import (
+	"context"
+	"sync"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// LogEvent is an event as the durable log holds it: with the sequence number
+// that orders the log. An origin's event ids are these numbers in decimal.
+type LogEvent struct {
+	Seq   uint64
+	Event wire.Event
+}
+
+// Log is a durable, ordered event log that subscriptions replay from.
+type Log interface {
+	// ReadAfter returns, in order, up to limit events of the stream key
+	// whose sequence numbers are greater than after.
+	ReadAfter(ctx context.Context, key string, after uint64, limit int) ([]LogEvent, error)
+}
+
+// Hub fans the events of a durable log out to live subscribers. Streams are
+// named by keys the application chooses. A stream has a Topic only while it
+// has subscribers; events published to a stream without one are simply in
+// the log, which is where a later subscriber replays them from.
+//
+// The application must publish each stream's events in sequence order, after
+// they are durable: a subscriber replays the log up to where its cursor
+// starts, so an event may be both replayed and seen live, and the sequence
+// number tells which copy to drop.
+type Hub struct {
+	// Log is where subscriptions replay from. Required.
+	Log Log
+	// RingEvents and RingBytes bound each stream's ring of recent events
+	// (zero means DefaultRingEvents and DefaultRingBytes).
+	RingEvents, RingBytes int
+	// ReplayPage is how many events one log read returns (default 256).
+	ReplayPage int
+
+	mu     sync.Mutex
+	topics map[string]*hubTopic
+}
+
+type hubTopic struct {
+	*Topic
+	refs int
+}
+
+// Publish delivers an event of stream key to its live subscribers, if any.
+func (h *Hub) Publish(key string, e LogEvent) {
+	h.mu.Lock()
+	ht := h.topics[key]
+	h.mu.Unlock()
+	if ht != nil {
+		ht.Publish(wire.NewFrame(e.Event), e.Seq)
+	}
+}
+
+// End closes stream key: its subscribers read what is left, then their
+// feeds report ErrStreamEnded.
+func (h *Hub) End(key string) {
+	h.mu.Lock()
+	ht := h.topics[key]
+	if ht != nil {
+		delete(h.topics, key)
+	}
+	h.mu.Unlock()
+	if ht != nil {
+		ht.Close(ErrStreamEnded)
+	}
+}
+
+// Subscribers counts the live subscribers of stream key.
+func (h *Hub) Subscribers(key string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ht := h.topics[key]; ht != nil {
+		return ht.refs
+	}
+	return 0
+}
+
+// Subscribe opens a feed of stream key: first the logged events after
+// sequence number after, then live ones. If first is not nil it is served
+// before anything else (a gap signal, say).
+func (h *Hub) Subscribe(ctx context.Context, key string, after uint64, first *wire.Frame) Feed {
+	h.mu.Lock()
+	if h.topics == nil {
+		h.topics = make(map[string]*hubTopic)
+	}
+	ht := h.topics[key]
+	if ht == nil {
+		ht = &hubTopic{Topic: NewTopic(h.RingEvents, h.RingBytes)}
+		h.topics[key] = ht
+	}
+	ht.refs++
+	h.mu.Unlock()
+	f := &logFeed{hub: h, ctx: ctx, key: key, topic: ht, last: after, replaying: true}
+	if first != nil {
+		f.pending = []*wire.Frame{first}
+	}
+	f.cursor = ht.Head()
+	return f
+}
+
+func (h *Hub) release(key string, ht *hubTopic) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ht.refs--
+	if ht.refs == 0 && h.topics[key] == ht {
+		delete(h.topics, key)
+	}
+}
+
+// logFeed replays the log until it has caught up, then follows the topic.
+// If it falls behind the topic's ring it goes back to the log: the log holds
+// everything, so a slow subscriber at the origin is never cut off for lag.
+type logFeed struct {
+	hub   *Hub
+	ctx   context.Context
+	key   string
+	topic *hubTopic
+
+	pending   []*wire.Frame
+	replaying bool
+	last      uint64 // sequence number of the last event served
+	cursor    *Cursor
+	items     []Item
+}
+
+func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {
+	if len(f.pending) > 0 {
+		buf = append(buf, f.pending...)
+		f.pending = nil
+		return buf, nil, nil
+	}
+	for {
+		room := cap(buf) - len(buf)
+		if room == 0 {
+			return buf, nil, nil
+		}
+		if f.replaying {
+			page := f.hub.ReplayPage
+			if page <= 0 {
+				page = 256
+			}
+			events, err := f.hub.Log.ReadAfter(f.ctx, f.key, f.last, min(page, room))
+			if err != nil {
+				return buf, nil, err
+			}
+			for _, e := range events {
+				buf = append(buf, wire.NewFrame(e.Event))
+				f.last = e.Seq
+			}
+			if len(events) < min(page, room) {
+				f.replaying = false // caught up with the log as of now
+			}
+			if len(buf) > 0 {
+				return buf, nil, nil
+			}
+		}
+		if cap(f.items) < room {
+			f.items = make([]Item, 0, room)
+		}
+		items, wait, err := f.cursor.Next(f.items[:0:room])
+		if err == ErrLagged {
+			f.cursor = f.topic.Head()
+			f.replaying = true
+			continue
+		}
+		for _, it := range items {
+			if it.Seq > f.last {
+				buf = append(buf, it.Frame)
+				f.last = it.Seq
+			}
+		}
+		if len(buf) == 0 && err == nil && wait == nil {
+			continue // everything read was a duplicate of the replay
+		}
+		return buf, wait, err
+	}
+}
+
+func (f *logFeed) Close() { f.hub.release(f.key, f.topic) }

@@ -1,0 +1,69 @@
+package origin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ContentTypeProblem is the media type of an RFC 9457 problem detail.
+const ContentTypeProblem = "application/problem+json"
+
+// Problem is an RFC 9457 problem detail: the body of every error response,
+// so that a client can report precisely what went wrong.
+type Problem struct {
+	Type   string `json:"type,omitempty"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// StatusError is an error that maps onto an HTTP error response.
+type StatusError struct {
+	Status int
+	Detail string
+	// RetryAfter, when positive, is sent as Retry-After (429, 503).
+	RetryAfter time.Duration
+	// Header holds further fields for the response (Allow, WWW-Authenticate).
+	Header http.Header
+}
+
+// Errorf returns a StatusError with a formatted detail.
+func Errorf(status int, format string, args ...any) *StatusError {
+	return &StatusError{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
+}
+
+// WriteError writes err as a problem detail. A *StatusError keeps its status
+// and fields; any other error is a 500 whose detail is not disclosed.
+func WriteError(w http.ResponseWriter, err error) {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		se = &StatusError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	}
+	h := w.Header()
+	for k, v := range se.Header {
+		h[k] = v
+	}
+	if se.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((se.RetryAfter+time.Second-1)/time.Second)))
+	}
+	WriteProblem(w, se.Status, se.Detail)
+}
+
+// WriteProblem writes a problem detail with the given status and detail.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	body, _ := json.Marshal(Problem{Title: http.StatusText(status), Status: status, Detail: detail})
+	h := w.Header()
+	h.Set("Content-Type", ContentTypeProblem)
+	h.Set("Content-Length", strconv.Itoa(len(body)+1))
+	h.Del("Content-Encoding")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

@@ -1,0 +1,296 @@
+package origin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+)
+
+// Defaults of a Server.
+const (
+	DefaultReadHeaderTimeout    = 10 * time.Second
+	DefaultIdleTimeout          = 120 * time.Second
+	DefaultMaxHeaderBytes       = 64 << 10
+	DefaultMaxConcurrentStreams = 1000
+	// QUIC sends a PING when a connection has been quiet this long, well
+	// inside the idle timeout, so long-lived subscriptions survive.
+	DefaultQUICKeepAlive   = 10 * time.Second
+	DefaultQUICIdleTimeout = 30 * time.Second
+)
+
+// Server serves one handler on TLS (HTTP/1.1 and HTTP/2 over TCP, HTTP/3
+// over UDP on the same port, advertised with Alt-Svc) and, optionally, on
+// cleartext HTTP/1.1 and h2c. Origin and edge both run on it.
+type Server struct {
+	// Handler serves every request. Required.
+	Handler http.Handler
+
+	// Addr is the TLS address, "host:port"; port 0 picks a free port used
+	// by both TCP and UDP. Empty means no TLS listener.
+	Addr string
+
+	// PlainAddr is the cleartext address (HTTP/1.1 and h2c with prior
+	// knowledge), for debugging and benchmarks. Empty means none.
+	PlainAddr string
+
+	// TLSConfig holds the certificates. Required when Addr is set.
+	TLSConfig *tls.Config
+
+	// MaxConcurrentStreams bounds the streams, and so the subscriptions,
+	// one HTTP/2 or HTTP/3 connection may carry. Default
+	// DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams int
+
+	// MaxHeaderBytes bounds a request's header section; a larger one gets
+	// 431. Default DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+
+	// Logger receives server errors. Default slog.Default().
+	Logger *slog.Logger
+
+	// OnShutdown runs first in Shutdown, with its context: the place to end
+	// streams gracefully (Streamer.Shutdown) before connections close.
+	OnShutdown func(ctx context.Context) error
+
+	mu       sync.Mutex
+	tcp      net.Listener
+	udp      net.PacketConn
+	plain    net.Listener
+	tlsSrv   *http.Server
+	plainSrv *http.Server
+	h3       *http3.Server
+	altSvc   string
+	serving  sync.WaitGroup
+}
+
+// Start listens on the configured addresses and serves in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Handler == nil {
+		return errors.New("origin: Server.Handler is nil")
+	}
+	logger := s.logger()
+	if s.Addr != "" {
+		if s.TLSConfig == nil {
+			return errors.New("origin: Server.TLSConfig is nil")
+		}
+		tcp, udp, err := listenSamePort(s.Addr)
+		if err != nil {
+			return err
+		}
+		s.tcp, s.udp = tcp, udp
+		port := tcp.Addr().(*net.TCPAddr).Port
+		s.altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, port)
+
+		tlsConf := s.TLSConfig.Clone()
+		tlsConf.NextProtos = []string{"h2", "http/1.1"}
+		s.tlsSrv = s.httpServer(s.advertiseHTTP3(s.Handler))
+		s.tlsSrv.TLSConfig = tlsConf
+		s.h3 = &http3.Server{
+			Handler:        s.Handler,
+			TLSConfig:      http3.ConfigureTLSConfig(s.TLSConfig.Clone()),
+			MaxHeaderBytes: orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+			Logger:         logger,
+			QUICConfig: &quic.Config{
+				KeepAlivePeriod:       DefaultQUICKeepAlive,
+				MaxIdleTimeout:        DefaultQUICIdleTimeout,
+				MaxIncomingStreams:    int64(orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
+				MaxIncomingUniStreams: 16,
+			},
+		}
+		s.serve(func() error { return s.tlsSrv.ServeTLS(tcp, "", "") })
+		s.serve(func() error { return s.h3.Serve(udp) })
+	}
+	if s.PlainAddr != "" {
+		ln, err := net.Listen("tcp", s.PlainAddr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("origin: listening on %s: %w", s.PlainAddr, err)
+		}
+		s.plain = ln
+		s.plainSrv = s.httpServer(s.Handler)
+		s.plainSrv.Protocols = new(http.Protocols)
+		s.plainSrv.Protocols.SetHTTP1(true)
+		s.plainSrv.Protocols.SetUnencryptedHTTP2(true)
+		s.serve(func() error { return s.plainSrv.Serve(ln) })
+	}
+	return nil
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// httpServer is the HTTP/1.1 and HTTP/2 server. It sets no WriteTimeout:
+// subscriptions are long, and the Streamer detects stalled writers itself.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
+		},
+		// Connection-level noise (TLS handshake errors from probes) is debug.
+		ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+	}
+}
+
+func (s *Server) serve(run func() error) {
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		if err := run(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.logger().Error("server stopped", "err", err)
+		}
+	}()
+}
+
+// advertiseHTTP3 adds Alt-Svc to responses over TCP so that clients can
+// move to HTTP/3 on the same port.
+func (s *Server) advertiseHTTP3(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Alt-Svc", s.altSvc)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TLSAddr is the address the TLS listeners are bound to, or nil.
+func (s *Server) TLSAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// PlainListenAddr is the address the cleartext listener is bound to, or nil.
+func (s *Server) PlainListenAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.plain == nil {
+		return nil
+	}
+	return s.plain.Addr()
+}
+
+// Shutdown runs OnShutdown, then stops accepting and waits for connections to
+// finish until ctx is done, when it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.OnShutdown != nil {
+		if err := s.OnShutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("ending streams: %w", err))
+		}
+	}
+	s.mu.Lock()
+	tlsSrv, plainSrv, h3 := s.tlsSrv, s.plainSrv, s.h3
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	var errMu sync.Mutex
+	for _, shut := range []func(context.Context) error{
+		optional(tlsSrv), optional(plainSrv), func(ctx context.Context) error {
+			if h3 == nil {
+				return nil
+			}
+			return h3.Shutdown(ctx)
+		},
+	} {
+		wg.Go(func() {
+			if err := shut(ctx); err != nil {
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		s.Close()
+	}
+	if s.udp != nil {
+		s.udp.Close()
+	}
+	s.serving.Wait()
+	return errors.Join(errs...)
+}
+
+func optional(srv *http.Server) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if srv == nil {
+			return nil
+		}
+		err := srv.Shutdown(ctx)
+		if err != nil {
+			srv.Close()
+		}
+		return err
+	}
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, srv := range []*http.Server{s.tlsSrv, s.plainSrv} {
+		if srv != nil {
+			srv.Close()
+		}
+	}
+	if s.h3 != nil {
+		s.h3.Close()
+	}
+	s.closeListeners()
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range []net.Listener{s.tcp, s.plain} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if s.udp != nil {
+		s.udp.Close()
+	}
+}
+
+// listenSamePort binds TCP and UDP to one port, so that Alt-Svc can name it.
+// With port 0 it retries a few times in case the UDP port is taken.
+func listenSamePort(addr string) (net.Listener, net.PacketConn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("origin: bad listen address %q: %w", addr, err)
+	}
+	for attempt := 0; ; attempt++ {
+		tcp, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("origin: listening on tcp %s: %w", addr, err)
+		}
+		bound := strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, bound))
+		if err == nil {
+			return tcp, udp, nil
+		}
+		tcp.Close()
+		if port != "0" || attempt == 10 {
+			return nil, nil, fmt.Errorf("origin: listening on udp %s: %w", net.JoinHostPort(host, bound), err)
+		}
+	}
+}

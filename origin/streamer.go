@@ -1,0 +1,321 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// Defaults of a Streamer.
+const (
+	DefaultKeepAlive      = 15 * time.Second
+	DefaultRetry          = 2 * time.Second
+	DefaultStallTimeout   = 30 * time.Second
+	DefaultMaxBatch       = 256
+	DefaultMaxPerClient   = 1024
+	DefaultShutdownSpread = 5 * time.Second
+)
+
+// Streamer writes subscriptions to clients: SUB as 106 and 105 (PUB)
+// interim responses, GET as text/event-stream, over HTTP/1.1, HTTP/2 and
+// HTTP/3 alike. Each subscriber is served by its handler goroutine, in one
+// loop that waits on its feed, its keepalive timer, its request context and
+// the Streamer's shutdown, and writes whatever is ready as one batch with one
+// flush: a subscriber that falls behind is caught up in fewer, larger writes.
+//
+// The zero value is ready to use; fields must not change once serving.
+type Streamer struct {
+	// KeepAlive is how long a subscription may stay silent before a 106
+	// (or an SSE comment) is sent. Default DefaultKeepAlive.
+	KeepAlive time.Duration
+
+	// Retry is the reconnection delay announced to SSE clients.
+	// Default DefaultRetry.
+	Retry time.Duration
+
+	// StallTimeout ends a subscription whose write has been blocked this
+	// long: its client stopped reading. Default DefaultStallTimeout.
+	StallTimeout time.Duration
+
+	// MaxBatch bounds the events written before one flush. Default
+	// DefaultMaxBatch.
+	MaxBatch int
+
+	// MaxPerClient bounds concurrent subscriptions from one client address;
+	// past it a subscription gets 429 with Retry-After. Zero means
+	// DefaultMaxPerClient, negative means no bound.
+	MaxPerClient int
+
+	// ShutdownSpread is the range of the Retry-After (and SSE retry) sent
+	// when the server shuts down, randomized so that clients do not all
+	// come back at once. Default DefaultShutdownSpread.
+	ShutdownSpread time.Duration
+
+	// Logger receives errors. Default: slog.Default().
+	Logger *slog.Logger
+
+	// Metrics observes subscriptions. Default: discarded.
+	Metrics Metrics
+
+	initOnce  sync.Once
+	closing   chan struct{} // closed by Shutdown
+	mu        sync.Mutex
+	active    map[*subscriber]struct{}
+	perClient map[string]int
+	idle      chan struct{} // closed when active empties during shutdown
+	stallScan *time.Timer
+}
+
+// subscriber is the state of one subscription that the stall watchdog reads.
+type subscriber struct {
+	rc           *http.ResponseController
+	writingSince atomic.Int64 // UnixNano when the current write began; 0 if none
+	stalled      atomic.Bool
+}
+
+func (s *Streamer) init() {
+	s.initOnce.Do(func() {
+		s.closing = make(chan struct{})
+		s.active = make(map[*subscriber]struct{})
+		s.perClient = make(map[string]int)
+	})
+}
+
+func (s *Streamer) metrics() Metrics {
+	if s.Metrics != nil {
+		return s.Metrics
+	}
+	return discardMetrics{}
+}
+
+func (s *Streamer) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Active counts the subscriptions being served.
+func (s *Streamer) Active() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active)
+}
+
+// Serve writes sub to the client in format f until the client leaves, the
+// feed ends or the Streamer shuts down. It always closes sub.Feed.
+func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub Subscription) {
+	s.init()
+	defer sub.Feed.Close()
+	proto := Proto(r.ProtoMajor)
+	m := s.metrics()
+
+	client := clientKey(r)
+	st := &subscriber{rc: http.NewResponseController(w)}
+	if err := s.admit(st, client); err != nil {
+		m.Rejected(proto, err.Status)
+		WriteError(w, err)
+		return
+	}
+	defer s.leave(st, client)
+
+	m.SubscriptionOpened(proto, f)
+	reason := CloseClientGone
+	defer func() { m.SubscriptionClosed(proto, f, reason) }()
+
+	// A long stream outlives any per-request write deadline the server has.
+	st.rc.SetWriteDeadline(time.Time{})
+
+	out := &streamWriter{w: w, rc: st.rc, format: f, proto: proto, metrics: m}
+	if err := out.start(sub, orDefault(s.Retry, DefaultRetry)); err != nil {
+		return
+	}
+
+	keepAlive := orDefault(s.KeepAlive, DefaultKeepAlive)
+	timer := time.NewTimer(keepAlive)
+	defer timer.Stop()
+	buf := make([]*wire.Frame, 0, orDefault(s.MaxBatch, DefaultMaxBatch))
+	ctx := r.Context()
+	for {
+		frames, wait, err := sub.Feed.Next(buf[:0])
+		if len(frames) > 0 {
+			st.writingSince.Store(time.Now().UnixNano())
+			werr := out.events(frames)
+			st.writingSince.Store(0)
+			clear(frames) // drop references to frames the ring may evict
+			if st.stalled.Load() {
+				reason = CloseStalled
+				panic(http.ErrAbortHandler)
+			}
+			if werr != nil || ctx.Err() != nil {
+				return
+			}
+			timer.Reset(keepAlive)
+		}
+		if err != nil {
+			reason = s.end(out, err)
+			return
+		}
+		if len(frames) > 0 {
+			continue
+		}
+		select {
+		case <-wait:
+		case <-timer.C:
+			if out.keepalive() != nil {
+				return
+			}
+			timer.Reset(keepAlive)
+		case <-ctx.Done():
+			return
+		case <-s.closing:
+			reason = CloseShutdown
+			spread := orDefault(s.ShutdownSpread, DefaultShutdownSpread)
+			out.shutdown(time.Second + rand.N(spread))
+			return
+		}
+	}
+}
+
+// end finishes a subscription whose feed returned err and names the reason.
+func (s *Streamer) end(out *streamWriter, err error) string {
+	switch {
+	case errors.Is(err, ErrStreamEnded):
+		out.final(http.StatusNoContent)
+		return CloseEnded
+	case errors.Is(err, ErrLagged):
+		// The client's connection may be the reason it lags, so do not
+		// queue more for it: reset the stream and let it resume by id.
+		panic(http.ErrAbortHandler)
+	case errors.Is(err, context.Canceled):
+		return CloseClientGone
+	default:
+		s.logger().Error("subscription feed failed", "err", err)
+		out.failed(err)
+		return CloseError
+	}
+}
+
+func (s *Streamer) admit(st *subscriber, client string) *StatusError {
+	limit := orDefault(s.MaxPerClient, DefaultMaxPerClient)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closing:
+		return &StatusError{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: time.Second}
+	default:
+	}
+	if s.MaxPerClient >= 0 && s.perClient[client] >= limit {
+		return &StatusError{
+			Status:     http.StatusTooManyRequests,
+			Detail:     "too many subscriptions from " + client + " (at most " + strconv.Itoa(limit) + ")",
+			RetryAfter: 10 * time.Second,
+		}
+	}
+	s.perClient[client]++
+	s.active[st] = struct{}{}
+	if len(s.active) == 1 {
+		s.scheduleStallScanLocked()
+	}
+	return nil
+}
+
+func (s *Streamer) leave(st *subscriber, client string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.active, st)
+	if s.perClient[client]--; s.perClient[client] <= 0 {
+		delete(s.perClient, client)
+	}
+	if len(s.active) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// scheduleStallScanLocked arms the watchdog, which runs only while there
+// are subscriptions, so an idle Streamer holds no goroutine or timer.
+func (s *Streamer) scheduleStallScanLocked() {
+	period := orDefault(s.StallTimeout, DefaultStallTimeout) / 4
+	if s.stallScan == nil {
+		s.stallScan = time.AfterFunc(period, s.scanStalls)
+	} else {
+		s.stallScan.Reset(period)
+	}
+}
+
+// scanStalls ends subscriptions whose write has been blocked too long: their
+// clients stopped reading while keeping the connection open. Setting a past
+// write deadline unblocks the write on HTTP/1.1, HTTP/2 and HTTP/3 alike.
+func (s *Streamer) scanStalls() {
+	limit := orDefault(s.StallTimeout, DefaultStallTimeout)
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for st := range s.active {
+		since := st.writingSince.Load()
+		if since != 0 && now.Sub(time.Unix(0, since)) > limit && !st.stalled.Swap(true) {
+			st.rc.SetWriteDeadline(now)
+		}
+	}
+	if len(s.active) > 0 {
+		s.scheduleStallScanLocked()
+	}
+}
+
+// Shutdown ends every subscription with a final response telling its client
+// when to come back (503 with a randomized Retry-After for SUB; a randomized
+// retry for SSE), refuses new ones, and waits until all have ended or ctx is
+// done. Call it before shutting the HTTP servers down, so that they find the
+// streams already finished.
+func (s *Streamer) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+	if len(s.active) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// clientKey identifies the client for the per-client bound: its IP address.
+func clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return strings.TrimPrefix(host, "::ffff:")
+}

@@ -1,0 +1,196 @@
+package origin
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// Defaults for a Topic's ring.
+const (
+	DefaultRingEvents = 4096
+	DefaultRingBytes  = 8 << 20
+)
+
+// ErrLagged reports that a subscriber fell so far behind that the events it
+// had yet to read left the ring (or exceeded its own lag bound).
+var ErrLagged = errors.New("subscriber fell behind the stream")
+
+// Item is one entry of a Topic: a frame and its position in the stream's
+// order, which only increases.
+type Item struct {
+	Frame *wire.Frame
+	Seq   uint64
+}
+
+// Topic is a stream's bounded ring of recent frames, read by any number of
+// subscribers through their own Cursors.
+//
+// Publishing never waits for subscribers: each keeps only a position in the
+// ring, so the only per-subscriber state is a cursor, and the bound on what a
+// slow subscriber can hold back is the ring's bound (by count and bytes).
+// A subscriber whose unread events leave the ring gets ErrLagged and resumes
+// by event id, from the ring or from further back.
+type Topic struct {
+	maxEvents int
+	maxBytes  int
+
+	mu    sync.RWMutex
+	ring  []entry
+	first uint64 // absolute position of the oldest entry held
+	next  uint64 // absolute position of the next entry
+	bytes int    // size of the entries held
+	total uint64 // bytes ever appended: the offset of the next entry
+	ids   map[string]uint64
+	wake  chan struct{} // closed (and replaced) on every append and on close
+	err   error         // set once the topic is closed
+}
+
+type entry struct {
+	Item
+	size   int
+	offset uint64 // bytes appended before this entry
+}
+
+// NewTopic returns a Topic holding at most maxEvents frames and maxBytes of
+// them (zero means the package default).
+func NewTopic(maxEvents, maxBytes int) *Topic {
+	if maxEvents <= 0 {
+		maxEvents = DefaultRingEvents
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultRingBytes
+	}
+	return &Topic{
+		maxEvents: maxEvents,
+		maxBytes:  maxBytes,
+		ring:      make([]entry, maxEvents),
+		ids:       make(map[string]uint64),
+		wake:      make(chan struct{}),
+	}
+}
+
+// Publish appends a frame and wakes every waiting subscriber. Publishing to a
+// closed topic does nothing.
+func (t *Topic) Publish(f *wire.Frame, seq uint64) {
+	size := f.Size()
+	t.mu.Lock()
+	if t.err != nil {
+		t.mu.Unlock()
+		return
+	}
+	for t.next-t.first >= uint64(t.maxEvents) || (t.bytes+size > t.maxBytes && t.next > t.first) {
+		t.evictLocked()
+	}
+	t.ring[t.next%uint64(len(t.ring))] = entry{Item: Item{Frame: f, Seq: seq}, size: size, offset: t.total}
+	if f.ID != "" {
+		t.ids[f.ID] = t.next
+	}
+	t.next++
+	t.bytes += size
+	t.total += uint64(size)
+	wake := t.wake
+	t.wake = make(chan struct{})
+	t.mu.Unlock()
+	close(wake)
+}
+
+func (t *Topic) evictLocked() {
+	i := t.first % uint64(len(t.ring))
+	e := &t.ring[i]
+	if pos, ok := t.ids[e.Frame.ID]; ok && pos == t.first {
+		delete(t.ids, e.Frame.ID)
+	}
+	t.bytes -= e.size
+	*e = entry{}
+	t.first++
+}
+
+// Close ends the topic: subscribers read what is left and then get err.
+func (t *Topic) Close(err error) {
+	t.mu.Lock()
+	if t.err != nil {
+		t.mu.Unlock()
+		return
+	}
+	t.err = err
+	wake := t.wake
+	t.mu.Unlock()
+	close(wake)
+}
+
+// Len is the number of frames held.
+func (t *Topic) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return int(t.next - t.first)
+}
+
+// Last returns the newest item, if any.
+func (t *Topic) Last() (Item, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.next == t.first {
+		return Item{}, false
+	}
+	return t.ring[(t.next-1)%uint64(len(t.ring))].Item, true
+}
+
+// Head returns a cursor that will read only frames published from now on.
+func (t *Topic) Head() *Cursor {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return &Cursor{t: t, pos: t.next}
+}
+
+// After returns a cursor positioned just after the frame with the given id,
+// or false if the ring no longer (or never) held it.
+func (t *Topic) After(id string) (*Cursor, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	pos, ok := t.ids[id]
+	if !ok {
+		return nil, false
+	}
+	return &Cursor{t: t, pos: pos + 1}, true
+}
+
+// Cursor is one subscriber's position in a Topic. It is not safe for
+// concurrent use; each subscriber owns its own.
+type Cursor struct {
+	t   *Topic
+	pos uint64
+
+	// MaxLag bounds, in bytes, how far behind the newest frame this cursor
+	// may be before Next reports ErrLagged; zero means only the ring's
+	// bound applies.
+	MaxLag uint64
+}
+
+// Next appends to buf the items after the cursor, at most cap(buf)-len(buf)
+// of them, and advances past them. When there is nothing to read it returns
+// a channel that is closed when there may be. Once the topic is closed and
+// drained, it returns the topic's error.
+func (c *Cursor) Next(buf []Item) ([]Item, <-chan struct{}, error) {
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if c.pos < t.first {
+		return buf, nil, ErrLagged
+	}
+	if c.pos == t.next {
+		if t.err != nil {
+			return buf, nil, t.err
+		}
+		return buf, t.wake, nil
+	}
+	if c.MaxLag > 0 && t.total-t.ring[c.pos%uint64(len(t.ring))].offset > c.MaxLag {
+		return buf, nil, ErrLagged
+	}
+	for c.pos < t.next && len(buf) < cap(buf) {
+		buf = append(buf, t.ring[c.pos%uint64(len(t.ring))].Item)
+		c.pos++
+	}
+	return buf, nil, nil
+}

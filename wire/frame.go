@@ -1,0 +1,61 @@
+package wire
+
+import (
+	"net/http"
+	"sync"
+)
+
+// Frame is an event together with its encodings, each computed at most once
+// and then shared by every subscriber that needs it. A Frame is immutable
+// once created and safe for concurrent use.
+type Frame struct {
+	Event
+
+	pubOnce sync.Once
+	pub     PUBFields
+	pubErr  error
+
+	sseOnce sync.Once
+	sse     []byte
+}
+
+// NewFrame wraps e. Its encodings are computed on first use.
+func NewFrame(e Event) *Frame {
+	return &Frame{Event: e}
+}
+
+// FrameFromPUB decodes the fields of a received PUB response. The frame keeps
+// the received field values, so an intermediary relays them unchanged
+// (including Event members it does not know) without encoding them again.
+func FrameFromPUB(h http.Header) (*Frame, error) {
+	e, err := DecodePUB(h)
+	if err != nil {
+		return nil, err
+	}
+	f := &Frame{Event: e}
+	raw := PUBFields{Event: joinFieldLines(h[FieldEvent])}
+	if lines := h[FieldEventData]; len(lines) > 0 {
+		raw.EventData = joinFieldLines(lines)
+	}
+	f.pubOnce.Do(func() { f.pub = raw })
+	return f, nil
+}
+
+// PUB returns the event's PUB fields.
+func (f *Frame) PUB() (PUBFields, error) {
+	f.pubOnce.Do(func() { f.pub, f.pubErr = EncodePUB(&f.Event) })
+	return f.pub, f.pubErr
+}
+
+// SSE returns the event as one text/event-stream frame. The slice is shared:
+// callers must not modify it.
+func (f *Frame) SSE() []byte {
+	f.sseOnce.Do(func() { f.sse = AppendSSE(make([]byte, 0, len(f.Data)+64), &f.Event) })
+	return f.sse
+}
+
+// Size estimates the memory the frame holds with both encodings made, for
+// queues bounded in bytes.
+func (f *Frame) Size() int {
+	return 2*f.Event.Size() + 128
+}

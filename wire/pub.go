@@ -1,0 +1,243 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+)
+
+// MethodSUB is the request method that asks for a subscription.
+const MethodSUB = "SUB"
+
+// Interim status codes. Each is sent as a 1xx response on the SUB request's
+// stream; the subscription ends with a final (2xx–5xx) response.
+const (
+	// StatusPUB carries one event in its Event and Event-Data fields.
+	StatusPUB = 105
+	// StatusNoOperation acknowledges a subscription as soon as it is
+	// established (with metadata such as Cache-Control and Vary) and, sent
+	// again later, keeps an idle subscription alive.
+	StatusNoOperation = 106
+)
+
+// Field names of a PUB response.
+const (
+	FieldEvent     = "Event"
+	FieldEventData = "Event-Data"
+)
+
+// Members of the Event dictionary.
+const (
+	memberID   = "id"   // sf-string
+	memberType = "type" // sf-token (sf-string accepted)
+	memberTime = "t"    // sf-integer: milliseconds since the Unix epoch
+	memberRef  = "ref"  // sf-string: URL of the payload
+)
+
+// ErrNoEventField reports a PUB response without an Event field.
+var ErrNoEventField = errors.New("wire: PUB response has no Event field")
+
+// PUBFields are the serialized field values of one PUB response.
+type PUBFields struct {
+	Event     string // the Event dictionary
+	EventData string // the Event-Data item; empty when the event is by reference
+}
+
+// Set writes the fields into h, replacing whatever was there.
+func (p PUBFields) Set(h http.Header) {
+	h[FieldEvent] = []string{p.Event}
+	if p.EventData != "" {
+		h[FieldEventData] = []string{p.EventData}
+	} else {
+		delete(h, FieldEventData)
+	}
+}
+
+// Clear removes the fields from h. net/http and quic-go leave the header map
+// as it was after writing a 1xx response (RFC 8297), so a server clears the
+// event fields after each PUB so that they leak into nothing else.
+func (PUBFields) Clear(h http.Header) {
+	delete(h, FieldEvent)
+	delete(h, FieldEventData)
+}
+
+// Size is the number of bytes the two fields add to a response, before any
+// header compression.
+func (p PUBFields) Size() int {
+	n := len(FieldEvent) + 2 + len(p.Event) + 2
+	if p.EventData != "" {
+		n += len(FieldEventData) + 2 + len(p.EventData) + 2
+	}
+	return n
+}
+
+// EncodePUB serializes e as PUB fields.
+//
+// Event-Data is an sf-string when the payload is printable ASCII (JSON can
+// always be made so with \u escapes), which costs one byte per '"' or '\\',
+// and an sf-binary (base64, 4/3 the size) otherwise.
+func EncodePUB(e *Event) (PUBFields, error) {
+	dict := httpsfv.NewDictionary()
+	if e.ID != "" {
+		if !isPrintableASCII(e.ID) {
+			return PUBFields{}, fmt.Errorf("wire: event id %q is not printable ASCII", e.ID)
+		}
+		dict.Add(memberID, httpsfv.NewItem(e.ID))
+	}
+	if e.Type != "" {
+		switch {
+		case isToken(e.Type):
+			dict.Add(memberType, httpsfv.NewItem(httpsfv.Token(e.Type)))
+		case isPrintableASCII(e.Type):
+			dict.Add(memberType, httpsfv.NewItem(e.Type))
+		default:
+			return PUBFields{}, fmt.Errorf("wire: event type %q is not printable ASCII", e.Type)
+		}
+	}
+	if !e.Time.IsZero() {
+		dict.Add(memberTime, httpsfv.NewItem(e.Time.UnixMilli()))
+	}
+	if e.Ref != "" {
+		if !isPrintableASCII(e.Ref) {
+			return PUBFields{}, fmt.Errorf("wire: event ref %q is not printable ASCII", e.Ref)
+		}
+		dict.Add(memberRef, httpsfv.NewItem(e.Ref))
+	}
+	var f PUBFields
+	var err error
+	if f.Event, err = httpsfv.Marshal(dict); err != nil {
+		return PUBFields{}, fmt.Errorf("wire: encoding Event: %w", err)
+	}
+	if e.Ref == "" {
+		var data httpsfv.Item
+		if isPrintableASCII(string(e.Data)) {
+			data = httpsfv.NewItem(string(e.Data))
+		} else {
+			data = httpsfv.NewItem(e.Data)
+		}
+		if f.EventData, err = httpsfv.Marshal(data); err != nil {
+			return PUBFields{}, fmt.Errorf("wire: encoding Event-Data: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// DecodePUB parses the Event and Event-Data fields of a PUB response.
+// Unknown members of the Event dictionary are ignored, as RFC 9651 asks.
+func DecodePUB(h http.Header) (Event, error) {
+	var e Event
+	eventLines := h[FieldEvent]
+	if len(eventLines) == 0 {
+		return e, ErrNoEventField
+	}
+	dict, err := httpsfv.UnmarshalDictionary(eventLines)
+	if err != nil {
+		return e, fmt.Errorf("wire: malformed Event field: %w", err)
+	}
+	if e.ID, err = stringMember(dict, memberID); err != nil {
+		return e, err
+	}
+	if e.Ref, err = stringMember(dict, memberRef); err != nil {
+		return e, err
+	}
+	if m, ok := dict.Get(memberType); ok {
+		switch v := itemValue(m).(type) {
+		case httpsfv.Token:
+			e.Type = string(v)
+		case string:
+			e.Type = v
+		default:
+			return e, fmt.Errorf("wire: Event member %q is not a token or string", memberType)
+		}
+	}
+	if m, ok := dict.Get(memberTime); ok {
+		ms, ok := itemValue(m).(int64)
+		if !ok {
+			return e, fmt.Errorf("wire: Event member %q is not an integer", memberTime)
+		}
+		e.Time = time.UnixMilli(ms)
+	}
+	if dataLines := h[FieldEventData]; len(dataLines) > 0 {
+		item, err := httpsfv.UnmarshalItem(dataLines)
+		if err != nil {
+			return e, fmt.Errorf("wire: malformed Event-Data field: %w", err)
+		}
+		switch v := item.Value.(type) {
+		case string:
+			e.Data = []byte(v)
+		case []byte:
+			e.Data = v
+		default:
+			return e, errors.New("wire: Event-Data is not a string or byte sequence")
+		}
+	}
+	return e, nil
+}
+
+// joinFieldLines combines the lines of a field as RFC 9110 §5.3 allows, so
+// that a relayed field keeps the value it was parsed from.
+func joinFieldLines(lines []string) string {
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return strings.Join(lines, ", ")
+}
+
+func stringMember(dict *httpsfv.Dictionary, name string) (string, error) {
+	m, ok := dict.Get(name)
+	if !ok {
+		return "", nil
+	}
+	s, ok := itemValue(m).(string)
+	if !ok {
+		return "", fmt.Errorf("wire: Event member %q is not a string", name)
+	}
+	return s, nil
+}
+
+// itemValue is the bare value of a dictionary member, or nil for an inner list.
+func itemValue(m httpsfv.Member) any {
+	if item, ok := m.(httpsfv.Item); ok {
+		return item.Value
+	}
+	return nil
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether s is an sf-token (RFC 9651 §3.3.4).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	c := s[0]
+	if !(c == '*' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isTokenChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isTokenChar reports whether c is a tchar, ':' or '/'.
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~:/", c) >= 0
+}

@@ -1,0 +1,202 @@
+package wire
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEncodePUB(t *testing.T) {
+	published := time.UnixMilli(1763900000123)
+	tests := []struct {
+		name      string
+		event     Event
+		wantEvent string
+		wantData  string
+	}{
+		{
+			name:      "JSON payload is an sf-string with quotes escaped",
+			event:     Event{ID: "42", Type: "Update", Data: []byte(`{"a":"b\\c"}`), Time: published},
+			wantEvent: `id="42", type=Update, t=1763900000123`,
+			wantData:  `"{\"a\":\"b\\\\c\"}"`,
+		},
+		{
+			name:      "non-ASCII payload is an sf-binary",
+			event:     Event{ID: "7", Data: []byte("caf\xc3\xa9")},
+			wantEvent: `id="7"`,
+			wantData:  `:Y2Fmw6k=:`,
+		},
+		{
+			name:      "a type that is not a token is an sf-string",
+			event:     Event{ID: "1", Type: "two words", Data: []byte("x")},
+			wantEvent: `id="1", type="two words"`,
+			wantData:  `"x"`,
+		},
+		{
+			name:      "an event by reference has no Event-Data",
+			event:     Event{ID: "9", Type: "Create", Ref: "https://example.com/objects/9"},
+			wantEvent: `id="9", type=Create, ref="https://example.com/objects/9"`,
+		},
+		{
+			name:      "empty data is an empty sf-string",
+			event:     Event{ID: "3"},
+			wantEvent: `id="3"`,
+			wantData:  `""`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := EncodePUB(&tt.event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Event != tt.wantEvent || f.EventData != tt.wantData {
+				t.Errorf("got Event: %s / Event-Data: %s\nwant Event: %s / Event-Data: %s", f.Event, f.EventData, tt.wantEvent, tt.wantData)
+			}
+			h := http.Header{}
+			f.Set(h)
+			got, err := DecodePUB(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertSameEvent(t, got, tt.event)
+		})
+	}
+}
+
+func TestEncodePUBRejectsWhatASCIIFieldsCannotCarry(t *testing.T) {
+	for _, e := range []Event{
+		{ID: "caf\xc3\xa9"},
+		{ID: "1", Type: "line\nbreak"},
+		{ID: "1", Ref: "https://example.com/\x00"},
+	} {
+		if _, err := EncodePUB(&e); err == nil {
+			t.Errorf("EncodePUB(%+v) succeeded, want an error", e)
+		}
+	}
+}
+
+func TestDecodePUBErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		header http.Header
+		want   string
+	}{
+		{"no Event field", http.Header{"Event-Data": {`"x"`}}, "no Event field"},
+		{"Event not a dictionary", http.Header{"Event": {`"x"`}}, "malformed Event"},
+		{"id not a string", http.Header{"Event": {`id=42`}}, `"id" is not a string`},
+		{"type not a token", http.Header{"Event": {`type=1`}}, `"type" is not a token`},
+		{"time not an integer", http.Header{"Event": {`t="now"`}}, `"t" is not an integer`},
+		{"Event-Data a list", http.Header{"Event": {`id="1"`}, "Event-Data": {`"a", "b"`}}, "malformed Event-Data"},
+		{"Event-Data a token", http.Header{"Event": {`id="1"`}, "Event-Data": {`abc`}}, "not a string or byte sequence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodePUB(tt.header)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("DecodePUB error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodePUBIgnoresUnknownMembersAndRelaysThem(t *testing.T) {
+	h := http.Header{"Event": {`id="5", type=Add, future=?1`}, "Event-Data": {`"{}"`}}
+	f, err := FrameFromPUB(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ID != "5" || f.Type != "Add" || string(f.Data) != "{}" {
+		t.Errorf("decoded %+v", f.Event)
+	}
+	pub, _ := f.PUB()
+	if pub.Event != `id="5", type=Add, future=?1` {
+		t.Errorf("relayed Event field %q, want the received value", pub.Event)
+	}
+}
+
+func TestPUBFieldsSetAndClearLeaveOtherFieldsAlone(t *testing.T) {
+	h := http.Header{"Cache-Control": {"public"}}
+	f := PUBFields{Event: `id="1"`, EventData: `"x"`}
+	f.Set(h)
+	PUBFields{Event: `id="2"`}.Set(h)
+	if _, ok := h[FieldEventData]; ok {
+		t.Error("Set of an event by reference left the previous Event-Data")
+	}
+	f.Clear(h)
+	if len(h) != 1 || h.Get("Cache-Control") != "public" {
+		t.Errorf("after Clear: %v", h)
+	}
+}
+
+func assertSameEvent(t *testing.T, got, want Event) {
+	t.Helper()
+	if got.ID != want.ID || got.Type != want.Type || got.Ref != want.Ref ||
+		!bytes.Equal(got.Data, want.Data) || !got.Time.Equal(want.Time.Truncate(time.Millisecond)) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func FuzzPUBRoundTrip(f *testing.F) {
+	f.Add("42", "Update", []byte(`{"type":"Note","content":"hi \"there\""}`), int64(1763900000123), "")
+	f.Add("", "", []byte{0, 1, 2, 255}, int64(0), "https://example.com/x")
+	f.Fuzz(func(t *testing.T, id, typ string, data []byte, ms int64, ref string) {
+		e := Event{ID: id, Type: typ, Data: data, Ref: ref}
+		if ms > 0 && ms < 1e15 {
+			e.Time = time.UnixMilli(ms)
+		}
+		fields, err := EncodePUB(&e)
+		if err != nil {
+			return // not representable: ids, types and refs must be printable ASCII
+		}
+		h := http.Header{}
+		fields.Set(h)
+		got, err := DecodePUB(h)
+		if err != nil {
+			t.Fatalf("decoding what EncodePUB produced (%+v): %v", fields, err)
+		}
+		if ref != "" {
+			e.Data = nil // carried by reference
+		}
+		if len(e.Data) == 0 {
+			e.Data, got.Data = nil, nil
+		}
+		assertSameEvent(t, got, e)
+	})
+}
+
+func FuzzDecodePUB(f *testing.F) {
+	f.Add(`id="1", type=Add, t=1`, `"{}"`)
+	f.Add(`id="x";a=1, ref="u"`, `:AAE=:`)
+	f.Add(`type=*tok, t=-5`, ``)
+	f.Fuzz(func(t *testing.T, event, data string) {
+		h := http.Header{FieldEvent: {event}}
+		if data != "" {
+			h[FieldEventData] = []string{data}
+		}
+		e, err := DecodePUB(h)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode again and decode to the same event.
+		fields, err := EncodePUB(&e)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", e, err)
+		}
+		h2 := http.Header{}
+		fields.Set(h2)
+		again, err := DecodePUB(h2)
+		if err != nil {
+			t.Fatalf("decoding re-encoded %+v: %v", fields, err)
+		}
+		if e.Ref != "" {
+			e.Data = nil
+		}
+		if len(e.Data) == 0 {
+			e.Data, again.Data = nil, nil
+		}
+		assertSameEvent(t, again, e)
+	})
+}
