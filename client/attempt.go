@@ -1,0 +1,274 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// errNotSubscribed reports a 2xx answer to SUB without any 106: the server
+// treated SUB as something else and does not support subscriptions.
+var errNotSubscribed = &StatusError{Status: http.StatusNotImplemented, Detail: "server answered SUB without a 106 acknowledgement: it does not support SUB"}
+
+// errServerClosed reports a stream the server ended without saying not to
+// resubscribe (a final 2xx after events, or the end of an SSE body).
+var errServerClosed = errors.New("server closed the stream")
+
+// attempt is one request of a subscription: connect, stream, end.
+type attempt struct {
+	client *Client
+	sub    *Subscription
+	url    *url.URL
+	sse    bool
+
+	// What the attempt learned, read by Run after it returns.
+	established bool          // a 106 or an SSE response arrived
+	proto10     bool          // the server speaks HTTP/1.0
+	retry       time.Duration // the server's SSE retry
+	proto       string
+
+	// mu and done keep a callback that arrives after the attempt returned
+	// (the transport's reader may still be running) from touching the
+	// subscription: its events are dropped and will be resumed.
+	mu      sync.Mutex
+	done    bool
+	failure error // an error raised inside a callback
+	alive   *time.Timer
+}
+
+func (a *attempt) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if timeout := a.client.opts.keepAliveTimeout(); timeout > 0 {
+		a.alive = time.AfterFunc(timeout, func() { cancel(ErrKeepAliveTimeout) })
+		defer a.alive.Stop()
+	}
+	req, err := a.newRequest(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.sse:
+		err = a.runSSE(ctx, req)
+	case a.client.h3 != nil:
+		err = a.runSUBOverHTTP3(ctx, req)
+	default:
+		err = a.runSUB(ctx, req)
+	}
+	a.mu.Lock()
+	a.done = true
+	if a.failure != nil {
+		err = a.failure
+	}
+	a.mu.Unlock()
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrKeepAliveTimeout) {
+		return ErrKeepAliveTimeout
+	}
+	return err
+}
+
+func (a *attempt) newRequest(ctx context.Context) (*http.Request, error) {
+	method := wire.MethodSUB
+	if a.sse {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.url.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range []http.Header{a.client.opts.Header, a.sub.Header} {
+		for k, v := range h {
+			req.Header[k] = append(req.Header[k], v...)
+		}
+	}
+	if a.sse {
+		req.Header.Set("Accept", wire.ContentTypeSSE)
+		req.Header.Set("Cache-Control", "no-cache")
+	}
+	if a.sub.LastEventID != "" {
+		req.Header.Set("Last-Event-ID", a.sub.LastEventID)
+	}
+	return req, nil
+}
+
+// heard resets the keepalive timer: the connection is alive.
+func (a *attempt) heard() {
+	if a.alive != nil {
+		a.alive.Reset(a.client.opts.keepAliveTimeout())
+	}
+}
+
+// interim handles a 1xx response to SUB.
+func (a *attempt) interim(code int, h http.Header) error {
+	a.heard()
+	switch code {
+	case wire.StatusNoOperation:
+		a.mu.Lock()
+		first := !a.established && !a.done
+		a.established = true
+		a.mu.Unlock()
+		if first && a.sub.OnOpen != nil {
+			a.sub.OnOpen(Open{Proto: a.proto, Format: "pub", Header: h})
+		}
+	case wire.StatusPUB:
+		f, err := wire.FrameFromPUB(h)
+		if err != nil {
+			err = fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+			a.mu.Lock()
+			a.failure = err
+			a.mu.Unlock()
+			return err
+		}
+		a.deliver(f, h)
+	}
+	return nil
+}
+
+// deliver passes an event to the subscriber and remembers its id.
+func (a *attempt) deliver(f *wire.Frame, fields http.Header) {
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done {
+		return
+	}
+	if f.ID != "" {
+		a.sub.LastEventID = f.ID
+	}
+	format := "pub"
+	if fields == nil {
+		format = "sse"
+	}
+	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, frame: f})
+}
+
+// runSUB subscribes with SUB over HTTP/1.1 or HTTP/2. Interim responses
+// reach Got1xxResponse (delivered without net/http's cumulative 1xx size
+// limit, which applies only when no one looks at them); RoundTrip returns
+// with the final response, when the subscription is over.
+func (a *attempt) runSUB(ctx context.Context, req *http.Request) error {
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { a.proto = a.client.connProto(info) },
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			return a.interim(code, http.Header(h))
+		},
+	}
+	resp, err := a.client.http.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	a.proto10 = resp.ProtoMajor == 1 && resp.ProtoMinor == 0
+	return a.final(resp)
+}
+
+// final interprets the final response to SUB.
+func (a *attempt) final(resp *http.Response) error {
+	a.mu.Lock()
+	established := a.established
+	a.mu.Unlock()
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+		return ErrStreamEnded
+	case resp.StatusCode < 300 && !established:
+		return errNotSubscribed
+	case resp.StatusCode < 300:
+		return errServerClosed
+	}
+	return statusError(resp.StatusCode, resp.Header, resp.Body)
+}
+
+// runSSE subscribes with GET and reads text/event-stream.
+func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
+	var resp *http.Response
+	var err error
+	if a.client.h3 != nil {
+		resp, err = a.client.h3.roundTrip(ctx, req)
+	} else {
+		resp, err = a.client.http.RoundTrip(req)
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	a.proto = protoName(resp.ProtoMajor)
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
+		return ErrStreamEnded
+	case resp.StatusCode != http.StatusOK:
+		return statusError(resp.StatusCode, resp.Header, resp.Body)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != wire.ContentTypeSSE {
+		return &StatusError{Status: http.StatusNotAcceptable, Detail: fmt.Sprintf("server answered with Content-Type %q, not %s", resp.Header.Get("Content-Type"), wire.ContentTypeSSE)}
+	}
+	a.established = true
+	if a.sub.OnOpen != nil {
+		a.sub.OnOpen(Open{Proto: a.proto, Format: "sse", Header: resp.Header})
+	}
+	a.heard()
+	r := wire.NewSSEReader(activityReader{resp.Body, a.heard})
+	r.MaxEventSize = a.client.opts.maxEventSize()
+	for {
+		e, err := r.Next()
+		a.retry = r.Retry()
+		if errors.Is(err, io.EOF) {
+			return errServerClosed
+		}
+		if errors.Is(err, wire.ErrEventTooLarge) {
+			return fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+		}
+		if err != nil {
+			return err
+		}
+		a.deliver(wire.NewFrame(e), nil)
+	}
+}
+
+// activityReader tells the keepalive timer about every read that returns
+// data (comments included).
+type activityReader struct {
+	r     io.Reader
+	heard func()
+}
+
+func (ar activityReader) Read(p []byte) (int, error) {
+	n, err := ar.r.Read(p)
+	if n > 0 {
+		ar.heard()
+	}
+	return n, err
+}
+
+func (c *Client) connProto(info httptrace.GotConnInfo) string {
+	if tc, ok := info.Conn.(*tls.Conn); ok {
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			return "h2"
+		}
+		return "h1"
+	}
+	if c.opts.HTTP == HTTP2 {
+		return "h2"
+	}
+	return "h1"
+}
+
+func protoName(major int) string {
+	switch major {
+	case 2:
+		return "h2"
+	case 3:
+		return "h3"
+	}
+	return "h1"
+}

@@ -1,0 +1,235 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// Event is an event as a subscriber receives it.
+type Event struct {
+	wire.Event
+	// Received is when the client decoded it.
+	Received time.Time
+	// Proto is the HTTP version it came over: "h1", "h2" or "h3".
+	Proto string
+	// Format is "pub" or "sse".
+	Format string
+	// Fields are the PUB response's header fields (nil for SSE).
+	Fields http.Header
+
+	frame *wire.Frame
+}
+
+// Frame is the event ready to be relayed: for PUB it keeps the received
+// field values, so an intermediary forwards them without encoding again.
+func (e *Event) Frame() *wire.Frame {
+	if e.frame == nil {
+		e.frame = wire.NewFrame(e.Event)
+	}
+	return e.frame
+}
+
+// IsGap reports a gap signal: the server could not replay from the id the
+// client resumed with; the data is the URL of a representation to refetch.
+func (e *Event) IsGap() bool { return e.Type == wire.TypeGap }
+
+// Latency is the time from publication to reception, when the event carries
+// its publish time.
+func (e *Event) Latency() (time.Duration, bool) {
+	if e.Time.IsZero() {
+		return 0, false
+	}
+	return e.Received.Sub(e.Time), true
+}
+
+// Open describes an established subscription.
+type Open struct {
+	Proto  string // "h1", "h2", "h3"
+	Format string // "pub" or "sse"
+	// Header holds the fields of the first 106 (SUB) or of the SSE
+	// response: Cache-Control says whether the stream may be shared, Vary
+	// which request fields select it.
+	Header http.Header
+}
+
+// Subscription is one stream to follow with Client.Run.
+type Subscription struct {
+	// URL of the resource.
+	URL string
+	// LastEventID resumes after this event; updated as events arrive, so
+	// after Run returns it holds the last id seen.
+	LastEventID string
+	// Header adds request fields to this subscription only.
+	Header http.Header
+
+	// OnEvent receives each event. It runs on the connection's reader, so
+	// it must not block: over HTTP/2 and HTTP/3 other subscriptions share
+	// that connection.
+	OnEvent func(Event)
+	// OnOpen, if set, is told each time the subscription is established.
+	OnOpen func(Open)
+	// OnRetry, if set, is told of each failed attempt that will be retried,
+	// with the delay before the next.
+	OnRetry func(err error, delay time.Duration)
+}
+
+// Client subscribes and publishes. It is safe for concurrent use; its
+// subscriptions share connections where the HTTP version allows.
+type Client struct {
+	opts    Options
+	tlsConf *tls.Config
+	http    *http.Transport // HTTP/1.1 and HTTP/2
+	h3      *h3Pool         // HTTP/3
+}
+
+// New returns a Client configured by opts.
+func New(opts Options) (*Client, error) {
+	tlsConf, err := opts.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, tlsConf: tlsConf}
+	switch opts.HTTP {
+	case HTTPAuto, HTTP11, HTTP2:
+		c.http = newHTTPTransport(opts, tlsConf)
+	case HTTP3:
+		c.h3 = newH3Pool(opts, tlsConf)
+	default:
+		return nil, fmt.Errorf("client: unknown HTTP version %q (want 1.1, 2 or 3)", opts.HTTP)
+	}
+	return c, nil
+}
+
+// Close closes idle connections and every HTTP/3 connection.
+func (c *Client) Close() error {
+	if c.http != nil {
+		c.http.CloseIdleConnections()
+	}
+	if c.h3 != nil {
+		return c.h3.Close()
+	}
+	return nil
+}
+
+// Run follows s until ctx is done or the subscription ends for good, and
+// says why: ctx's error, ErrStreamEnded, a permanent *StatusError, an
+// ErrMalformedEvent, or the last error once Reconnect gives up.
+func (c *Client) Run(ctx context.Context, s *Subscription) error {
+	if s.OnEvent == nil {
+		return errors.New("client: Subscription.OnEvent is nil")
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("client: %q is not an http or https URL", s.URL)
+	}
+	if c.h3 != nil && u.Scheme != "https" {
+		return fmt.Errorf("client: HTTP/3 needs an https URL, not %q", s.URL)
+	}
+	mode := c.opts.Mode
+	attempts := 0
+	var serverDelay time.Duration // SSE retry or Retry-After
+	for {
+		format := wire.MethodSUB
+		if mode == ModeSSE {
+			format = "SSE"
+		}
+		a := attempt{client: c, sub: s, url: u, sse: mode == ModeSSE}
+		err := a.run(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if a.established {
+			attempts = 0
+		}
+		if a.retry > 0 {
+			serverDelay = a.retry
+		}
+		if mode == ModeAuto && fallBackToSSE(err, a.proto10) {
+			mode = ModeSSE
+			c.logger().Info("server does not support SUB; using SSE", "url", s.URL, "reason", err)
+			continue
+		}
+		if mode == ModeAuto && a.established {
+			mode = ModeSUB // the server speaks SUB: never fall back later
+		}
+		if final(err) || c.opts.Reconnect.Disabled {
+			return err
+		}
+		attempts++
+		if max := c.opts.Reconnect.MaxAttempts; max > 0 && attempts >= max {
+			return fmt.Errorf("client: giving up after %d attempts: %w", attempts, err)
+		}
+		delay := c.backoff(attempts, serverDelay, err)
+		c.logger().Info("resubscribing", "url", s.URL, "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)
+		if s.OnRetry != nil {
+			s.OnRetry(err, delay)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// final reports errors that resubscribing cannot fix.
+func final(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Permanent()
+	}
+	return errors.Is(err, ErrStreamEnded) || errors.Is(err, ErrMalformedEvent)
+}
+
+// fallBackToSSE reports an answer to SUB that means "this server (or an
+// intermediary) does not do SUB", where SSE may still work.
+func fallBackToSSE(err error, proto10 bool) bool {
+	if proto10 {
+		return true
+	}
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Status {
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return true
+	}
+	return false
+}
+
+// backoff is the delay before attempt n+1: exponential with full jitter from
+// the initial delay, but never less than what the server asked for.
+func (c *Client) backoff(n int, serverDelay time.Duration, err error) time.Duration {
+	initial := c.opts.Reconnect.InitialDelay
+	if initial <= 0 {
+		initial = DefaultInitialDelay
+	}
+	maxDelay := c.opts.Reconnect.MaxDelay
+	if maxDelay <= 0 {
+		maxDelay = DefaultMaxDelay
+	}
+	var se *StatusError
+	if errors.As(err, &se) && se.RetryAfter > 0 {
+		serverDelay = se.RetryAfter
+	}
+	ceiling := min(initial<<min(n-1, 20), maxDelay)
+	d := rand.N(ceiling) + initial/2
+	return max(d, serverDelay)
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.opts.Logger != nil {
+		return c.opts.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}

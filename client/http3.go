@@ -1,0 +1,213 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+)
+
+// QUIC settings of the client: a PING after 10 s of quiet keeps a
+// subscription's connection inside the 30 s idle timeout.
+const (
+	quicKeepAlive   = 10 * time.Second
+	quicIdleTimeout = 30 * time.Second
+	quicDialTimeout = 10 * time.Second
+)
+
+// h3Pool keeps one HTTP/3 connection per authority, shared by every request
+// to it, and owns those connections: quic-go's http3.Transport.RoundTrip
+// stops reading after five interim responses, so a subscription opens its
+// own request stream on a connection from here and reads responses itself.
+type h3Pool struct {
+	transport *http3.Transport // settings for NewClientConn only
+	tlsConf   *tls.Config
+	quicConf  *quic.Config
+
+	mu    sync.Mutex
+	conns map[string]*h3Conn
+}
+
+type h3Conn struct {
+	ready chan struct{} // closed once dialled (or failed)
+	qc    *quic.Conn
+	cc    *http3.ClientConn
+	err   error
+}
+
+func newH3Pool(opts Options, tlsConf *tls.Config) *h3Pool {
+	tlsConf = tlsConf.Clone()
+	tlsConf.NextProtos = []string{http3.NextProtoH3}
+	return &h3Pool{
+		transport: &http3.Transport{
+			MaxResponseHeaderBytes: opts.maxEventSize() + 16<<10,
+			DisableCompression:     true,
+		},
+		tlsConf: tlsConf,
+		quicConf: &quic.Config{
+			KeepAlivePeriod: quicKeepAlive,
+			MaxIdleTimeout:  quicIdleTimeout,
+		},
+		conns: make(map[string]*h3Conn),
+	}
+}
+
+// conn returns a live connection to authority ("host:port"), dialling one
+// if needed. Concurrent callers share one dial.
+func (p *h3Pool) conn(ctx context.Context, authority string) (*http3.ClientConn, error) {
+	p.mu.Lock()
+	c := p.conns[authority]
+	if c != nil {
+		select {
+		case <-c.ready:
+			if c.err != nil || c.qc.Context().Err() != nil {
+				delete(p.conns, authority)
+				c = nil
+			}
+		default:
+		}
+	}
+	if c == nil {
+		c = &h3Conn{ready: make(chan struct{})}
+		p.conns[authority] = c
+		go p.dial(authority, c)
+	}
+	p.mu.Unlock()
+	select {
+	case <-c.ready:
+		return c.cc, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dial connects outside any caller's context, so that one caller giving up
+// does not fail the others waiting for the same connection.
+func (p *h3Pool) dial(authority string, c *h3Conn) {
+	defer close(c.ready)
+	ctx, cancel := context.WithTimeout(context.Background(), quicDialTimeout)
+	defer cancel()
+	tlsConf := p.tlsConf.Clone()
+	if tlsConf.ServerName == "" {
+		host, _, _ := net.SplitHostPort(authority)
+		tlsConf.ServerName = host
+	}
+	qc, err := quic.DialAddr(ctx, authority, tlsConf, p.quicConf)
+	if err != nil {
+		c.err = fmt.Errorf("client: HTTP/3 connection to %s: %w", authority, err)
+		return
+	}
+	c.qc, c.cc = qc, p.transport.NewClientConn(qc)
+}
+
+// forget drops a connection that failed, so that the next request dials.
+func (p *h3Pool) forget(authority string, cc *http3.ClientConn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.conns[authority]; c != nil && c.cc == cc {
+		delete(p.conns, authority)
+	}
+}
+
+// roundTrip sends an ordinary request (SSE's GET, a publish) over HTTP/3.
+func (p *h3Pool) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
+	authority := authorityOf(req.URL)
+	cc, err := p.conn(ctx, authority)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		p.forget(authority, cc)
+	}
+	return resp, err
+}
+
+// Close closes every connection.
+func (p *h3Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for authority, c := range p.conns {
+		select {
+		case <-c.ready:
+			if c.qc != nil {
+				c.qc.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeNoError), "")
+			}
+		default:
+		}
+		delete(p.conns, authority)
+	}
+	return nil
+}
+
+// runSUBOverHTTP3 subscribes with SUB on a request stream of its own: send
+// the header, close the sending side, then read HEADERS frames until a final
+// status. RequestStream.ReadResponse is documented for one call only; it
+// reads one HEADERS frame per call, and this relies on that (the
+// integration tests fail loudly if a quic-go upgrade changes it).
+func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error {
+	pool := a.client.h3
+	authority := authorityOf(req.URL)
+	cc, err := pool.conn(ctx, authority)
+	if err != nil {
+		return err
+	}
+	a.proto = "h3"
+	str, err := cc.OpenRequestStream(ctx)
+	if err != nil {
+		pool.forget(authority, cc)
+		return fmt.Errorf("client: opening HTTP/3 stream: %w", err)
+	}
+	// Reading blocks on the stream, not on ctx: cancel the stream when
+	// ctx ends (unsubscribe, keepalive timeout).
+	stop := context.AfterFunc(ctx, func() {
+		str.CancelRead(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
+		str.CancelWrite(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
+	})
+	defer stop()
+	if err := str.SendRequestHeader(req); err != nil {
+		return fmt.Errorf("client: sending SUB: %w", err)
+	}
+	str.Close()
+	for {
+		resp, err := str.ReadResponse()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if cc.Context().Err() != nil {
+				pool.forget(authority, cc)
+			}
+			return fmt.Errorf("client: reading HTTP/3 response: %w", err)
+		}
+		// ReadResponse reuses one *http.Response; its Header map is new
+		// for each response, and status and header are all we keep.
+		if resp.StatusCode < 200 {
+			if err := a.interim(resp.StatusCode, resp.Header); err != nil {
+				str.CancelRead(quic.StreamErrorCode(http3.ErrCodeMessageError))
+				return err
+			}
+			continue
+		}
+		return a.final(resp)
+	}
+}
+
+func authorityOf(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "443"
+	if u.Scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+

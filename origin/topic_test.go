@@ -1,0 +1,137 @@
+package origin
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/subpub/subpub/wire"
+)
+
+func frame(seq int) *wire.Frame {
+	return wire.NewFrame(wire.Event{ID: strconv.Itoa(seq), Type: "Add", Data: []byte("{}")})
+}
+
+func readAll(t *testing.T, c *Cursor) ([]uint64, error) {
+	t.Helper()
+	var seqs []uint64
+	for {
+		items, wait, err := c.Next(make([]Item, 0, 3))
+		for _, it := range items {
+			seqs = append(seqs, it.Seq)
+		}
+		if err != nil || (wait != nil && len(items) == 0) {
+			return seqs, err
+		}
+	}
+}
+
+func TestTopic(t *testing.T) {
+	t.Run("a cursor from the head reads only later frames, in order, in batches", func(t *testing.T) {
+		top := NewTopic(16, 0)
+		top.Publish(frame(1), 1)
+		c := top.Head()
+		for i := 2; i <= 8; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		got, err := readAll(t, c)
+		if err != nil || len(got) != 7 || got[0] != 2 || got[6] != 8 {
+			t.Errorf("read %v, %v", got, err)
+		}
+	})
+	t.Run("a cursor whose frames left the ring lags", func(t *testing.T) {
+		top := NewTopic(4, 0)
+		c := top.Head()
+		for i := 1; i <= 5; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		if _, err := readAll(t, c); !errors.Is(err, ErrLagged) {
+			t.Errorf("err = %v, want ErrLagged", err)
+		}
+	})
+	t.Run("the ring is bounded in bytes", func(t *testing.T) {
+		size := frame(10).Size() // the largest of the ten
+		top := NewTopic(100, 3*size)
+		for i := 1; i <= 10; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		if top.Len() != 3 {
+			t.Errorf("held %d frames, want 3", top.Len())
+		}
+	})
+	t.Run("a cursor past its own lag bound lags before the ring evicts", func(t *testing.T) {
+		top := NewTopic(100, 0)
+		c := top.Head()
+		c.MaxLag = uint64(2 * frame(1).Size())
+		for i := 1; i <= 4; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		if _, err := readAll(t, c); !errors.Is(err, ErrLagged) {
+			t.Errorf("err = %v, want ErrLagged", err)
+		}
+	})
+	t.Run("After finds a held id and not an evicted one", func(t *testing.T) {
+		top := NewTopic(3, 0)
+		for i := 1; i <= 5; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		if _, ok := top.After("2"); ok {
+			t.Error("found evicted id 2")
+		}
+		c, ok := top.After("3")
+		if !ok {
+			t.Fatal("did not find id 3")
+		}
+		if got, _ := readAll(t, c); len(got) != 2 || got[0] != 4 {
+			t.Errorf("after 3 read %v", got)
+		}
+	})
+	t.Run("close lets subscribers drain, then reports the error", func(t *testing.T) {
+		top := NewTopic(8, 0)
+		c := top.Head()
+		top.Publish(frame(1), 1)
+		top.Close(ErrStreamEnded)
+		top.Publish(frame(2), 2) // ignored
+		got, err := readAll(t, c)
+		if len(got) != 1 || !errors.Is(err, ErrStreamEnded) {
+			t.Errorf("read %v, %v", got, err)
+		}
+	})
+}
+
+// TestTopicConcurrentSubscribers publishes while many cursors read; run with
+// -race.
+func TestTopicConcurrentSubscribers(t *testing.T) {
+	const events, readers = 2000, 8
+	top := NewTopic(events, 0)
+	var wg sync.WaitGroup
+	for range readers {
+		c := top.Head()
+		wg.Go(func() {
+			var last uint64
+			buf := make([]Item, 0, 64)
+			for last < events {
+				items, wait, err := c.Next(buf[:0])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, it := range items {
+					if it.Seq != last+1 {
+						t.Errorf("read %d after %d", it.Seq, last)
+						return
+					}
+					last = it.Seq
+				}
+				if wait != nil {
+					<-wait
+				}
+			}
+		})
+	}
+	for i := 1; i <= events; i++ {
+		top.Publish(frame(i), uint64(i))
+	}
+	wg.Wait()
+}
