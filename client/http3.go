@@ -210,4 +210,3 @@ func authorityOf(u *url.URL) string {
 	}
 	return net.JoinHostPort(u.Hostname(), port)
 }
-

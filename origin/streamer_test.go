@@ -377,7 +377,9 @@ func TestStreamerShutdownEndsEveryStreamWithAFinalResponse(t *testing.T) {
 		}
 		defer c.Close()
 		col := newCollector(1)
-		go func() { ends <- c.Run(t.Context(), &client.Subscription{URL: o.url(false), OnEvent: col.onEvent, OnOpen: col.onOpen}) }()
+		go func() {
+			ends <- c.Run(t.Context(), &client.Subscription{URL: o.url(false), OnEvent: col.onEvent, OnOpen: col.onOpen})
+		}()
 		waitFor(t, col.opened, "a subscription")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
