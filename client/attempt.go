@@ -191,13 +191,7 @@ func (a *attempt) final(resp *http.Response) error {
 
 // runSSE subscribes with GET and reads text/event-stream.
 func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
-	var resp *http.Response
-	var err error
-	if a.client.h3 != nil {
-		resp, err = a.client.h3.roundTrip(ctx, req)
-	} else {
-		resp, err = a.client.http.RoundTrip(req)
-	}
+	resp, err := a.client.RoundTrip(req)
 	if err != nil {
 		return err
 	}

@@ -233,3 +233,13 @@ func (c *Client) logger() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// RoundTrip sends an ordinary request over the Client's connections, in
+// the HTTP version it is configured for, so that a proxy can forward
+// everything else the way it subscribes.
+func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	if c.h3 != nil {
+		return c.h3.roundTrip(req.Context(), req)
+	}
+	return c.http.RoundTrip(req)
+}

@@ -33,6 +33,9 @@ type StatusError struct {
 	RetryAfter time.Duration
 	// Allow is the server's Allow field on a 405.
 	Allow string
+	// Header holds the final response's fields, for an intermediary that
+	// relays the error (WWW-Authenticate, Allow, Retry-After...).
+	Header http.Header
 }
 
 func (e *StatusError) Error() string {
@@ -61,7 +64,7 @@ func (e *StatusError) Permanent() bool {
 // statusError reads a final response into a StatusError, consuming at most
 // 64 KiB of its body for the problem detail.
 func statusError(status int, header http.Header, body io.Reader) *StatusError {
-	e := &StatusError{Status: status, Allow: header.Get("Allow")}
+	e := &StatusError{Status: status, Allow: header.Get("Allow"), Header: header}
 	if ra := header.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil && secs >= 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second

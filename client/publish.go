@@ -22,12 +22,7 @@ func (c *Client) Publish(ctx context.Context, outboxURL, token string, activity 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	var resp *http.Response
-	if c.h3 != nil {
-		resp, err = c.h3.roundTrip(ctx, req)
-	} else {
-		resp, err = c.http.RoundTrip(req)
-	}
+	resp, err := c.RoundTrip(req)
 	if err != nil {
 		return "", fmt.Errorf("client: publishing to %s: %w", outboxURL, err)
 	}

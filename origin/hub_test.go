@@ -1,53 +1,15 @@
 package origin
 
 import (
-	"context"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/subpub/subpub/wire"
 )
 
-// memLog is an in-memory Log for tests: what the hub replays from.
-type memLog struct {
-	mu     sync.Mutex
-	events map[string][]LogEvent
-	seq    uint64
-}
-
-func (l *memLog) append(key string) LogEvent { return l.appendData(key, []byte("{}")) }
-
-func (l *memLog) appendData(key string, data []byte) LogEvent {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.events == nil {
-		l.events = make(map[string][]LogEvent)
-	}
-	l.seq++
-	e := LogEvent{Seq: l.seq, Event: wire.Event{ID: strconv.FormatUint(l.seq, 10), Type: "Add", Data: data}}
-	l.events[key] = append(l.events[key], e)
-	return e
-}
-
-func (l *memLog) ReadAfter(_ context.Context, key string, after uint64, limit int) ([]LogEvent, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []LogEvent
-	for _, e := range l.events[key] {
-		if e.Seq > after && len(out) < limit {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-// publish appends to the log, then publishes: the order the Hub requires.
-func (l *memLog) publish(h *Hub, key string) LogEvent {
-	e := l.append(key)
-	h.Publish(key, e)
-	return e
+func publish(l *MemoryLog, h *Hub, key string) LogEvent {
+	return l.Publish(h, key, wire.Event{Type: "Add", Data: []byte("{}")})
 }
 
 func drain(t *testing.T, f Feed, want int) []string {
@@ -88,46 +50,46 @@ func assertIDs(t *testing.T, got []string, from, to int) {
 
 func TestHub(t *testing.T) {
 	t.Run("a subscriber replays the log, then follows live events without gap or duplicate", func(t *testing.T) {
-		log := &memLog{}
+		log := &MemoryLog{}
 		h := &Hub{Log: log, ReplayPage: 4}
 		for range 10 {
-			log.publish(h, "s")
+			publish(log, h, "s")
 		}
 		f := h.Subscribe(t.Context(), "s", 3, nil)
 		defer f.Close()
 		// Events published after subscribing but before the replay reaches
 		// them are both in the log and in the ring.
 		for range 5 {
-			log.publish(h, "s")
+			publish(log, h, "s")
 		}
 		assertIDs(t, drain(t, f, 12), 4, 15)
-		log.publish(h, "s")
+		publish(log, h, "s")
 		assertIDs(t, drain(t, f, 1), 16, 16)
 	})
 	t.Run("an event committed before subscribing but published after is delivered once", func(t *testing.T) {
-		log := &memLog{}
+		log := &MemoryLog{}
 		h := &Hub{Log: log}
-		e := log.append("s")
+		e := log.Publish(nil, "s", wire.Event{})
 		f := h.Subscribe(t.Context(), "s", 0, nil)
 		defer f.Close()
 		h.Publish("s", e)
-		log.publish(h, "s")
+		publish(log, h, "s")
 		assertIDs(t, drain(t, f, 2), 1, 2)
 	})
 	t.Run("a subscriber that lags behind the ring continues from the log", func(t *testing.T) {
-		log := &memLog{}
+		log := &MemoryLog{}
 		h := &Hub{Log: log, RingEvents: 4}
 		f := h.Subscribe(t.Context(), "s", 0, nil)
 		defer f.Close()
 		for range 20 {
-			log.publish(h, "s")
+			publish(log, h, "s")
 		}
 		assertIDs(t, drain(t, f, 20), 1, 20)
 	})
 	t.Run("a first frame is served before the replay", func(t *testing.T) {
-		log := &memLog{}
+		log := &MemoryLog{}
 		h := &Hub{Log: log}
-		log.publish(h, "s")
+		publish(log, h, "s")
 		gap := wire.NewFrame(wire.Event{ID: "0", Type: wire.TypeGap})
 		f := h.Subscribe(t.Context(), "s", 0, gap)
 		defer f.Close()
@@ -137,12 +99,12 @@ func TestHub(t *testing.T) {
 		}
 	})
 	t.Run("streams are independent and topics go away with their last subscriber", func(t *testing.T) {
-		log := &memLog{}
+		log := &MemoryLog{}
 		h := &Hub{Log: log}
 		a := h.Subscribe(t.Context(), "a", 0, nil)
 		b := h.Subscribe(t.Context(), "b", 0, nil)
-		log.publish(h, "a")
-		log.publish(h, "b")
+		publish(log, h, "a")
+		publish(log, h, "b")
 		if got := drain(t, a, 1); got[0] != "1" {
 			t.Errorf("a got %v", got)
 		}
@@ -156,11 +118,11 @@ func TestHub(t *testing.T) {
 		}
 	})
 	t.Run("End delivers what is left, then ErrStreamEnded", func(t *testing.T) {
-		log := &memLog{}
+		log := &MemoryLog{}
 		h := &Hub{Log: log}
 		f := h.Subscribe(t.Context(), "s", 0, nil)
 		defer f.Close()
-		log.publish(h, "s")
+		publish(log, h, "s")
 		h.End("s")
 		drain(t, f, 1)
 		if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != ErrStreamEnded {

@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +15,13 @@ import (
 const pubStatusLineSize = len("HTTP/1.1 105 PUB\r\n\r\n")
 
 // streamWriter writes one subscription in its format.
+//
+// Over HTTP/2, an interim response whose stream closes while it is being
+// written is written asynchronously, from the very header map the handler
+// owns, after WriteHeader has returned (the request's context is cancelled
+// by then). So once the context is done, the header map is left alone.
 type streamWriter struct {
+	ctx     context.Context
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	format  Format
@@ -39,6 +46,9 @@ func (sw *streamWriter) start(sub Subscription, retry time.Duration) error {
 			h.Set("Vary", strings.Join(sub.Vary, ", "))
 		}
 		sw.w.WriteHeader(wire.StatusNoOperation)
+		if err := sw.ctx.Err(); err != nil {
+			return err
+		}
 		clear(h)
 		return nil
 	}
@@ -61,6 +71,9 @@ func (sw *streamWriter) events(frames []*wire.Frame) error {
 	if sw.format == FormatPUB {
 		h := sw.w.Header()
 		for _, f := range frames {
+			if err := sw.ctx.Err(); err != nil {
+				return err
+			}
 			fields, err := f.PUB()
 			if err != nil {
 				continue // not representable in header fields; see wire.EncodePUB
@@ -69,8 +82,11 @@ func (sw *streamWriter) events(frames []*wire.Frame) error {
 			sw.w.WriteHeader(wire.StatusPUB)
 			n += pubStatusLineSize + fields.Size()
 		}
-		wire.PUBFields{}.Clear(h)
 		sw.metrics.Delivered(sw.proto, sw.format, len(frames), n)
+		if err := sw.ctx.Err(); err != nil {
+			return err
+		}
+		wire.PUBFields{}.Clear(h)
 		return nil
 	}
 	for _, f := range frames {

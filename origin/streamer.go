@@ -56,6 +56,10 @@ type Streamer struct {
 	// DefaultMaxPerClient, negative means no bound.
 	MaxPerClient int
 
+	// MaxSubscriptions bounds concurrent subscriptions in all; past it a
+	// subscription gets 503 with Retry-After. Zero means no bound.
+	MaxSubscriptions int
+
 	// ShutdownSpread is the range of the Retry-After (and SSE retry) sent
 	// when the server shuts down, randomized so that clients do not all
 	// come back at once. Default DefaultShutdownSpread.
@@ -144,7 +148,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	// A long stream outlives any per-request write deadline the server has.
 	st.rc.SetWriteDeadline(time.Time{})
 
-	out := &streamWriter{w: w, rc: st.rc, format: f, proto: proto, metrics: m}
+	out := &streamWriter{ctx: r.Context(), w: w, rc: st.rc, format: f, proto: proto, metrics: m}
 	if err := out.start(sub, orDefault(s.Retry, DefaultRetry)); err != nil {
 		return
 	}
@@ -222,6 +226,13 @@ func (s *Streamer) admit(st *subscriber, client string) *StatusError {
 	case <-s.closing:
 		return &StatusError{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: time.Second}
 	default:
+	}
+	if s.MaxSubscriptions > 0 && len(s.active) >= s.MaxSubscriptions {
+		return &StatusError{
+			Status:     http.StatusServiceUnavailable,
+			Detail:     "subscription capacity reached (" + strconv.Itoa(s.MaxSubscriptions) + "); retry later",
+			RetryAfter: 5 * time.Second,
+		}
 	}
 	if s.MaxPerClient >= 0 && s.perClient[client] >= limit {
 		return &StatusError{

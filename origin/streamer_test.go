@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
 )
 
 // testOrigin serves one stream, "/stream", from an in-memory log through a
@@ -24,7 +25,7 @@ type testOrigin struct {
 	*Server
 	streamer *Streamer
 	hub      *Hub
-	log      *memLog
+	log      *MemoryLog
 	ca       *LocalCA
 	metrics  *countingMetrics
 }
@@ -35,7 +36,7 @@ func startTestOrigin(t *testing.T, streamer *Streamer) *testOrigin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &testOrigin{streamer: streamer, log: &memLog{}, ca: ca, metrics: &countingMetrics{}}
+	o := &testOrigin{streamer: streamer, log: &MemoryLog{}, ca: ca, metrics: &countingMetrics{}}
 	o.hub = &Hub{Log: o.log}
 	streamer.Metrics = o.metrics
 	o.Server = &Server{
@@ -71,9 +72,7 @@ func (o *testOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, http.StatusMethodNotAllowed, "subscribe with SUB or GET Accept: text/event-stream")
 		return
 	}
-	o.log.mu.Lock()
-	after := o.log.seq
-	o.log.mu.Unlock()
+	after := o.log.Last()
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		if after, err = strconv.ParseUint(id, 10, 64); err != nil {
 			WriteProblem(w, http.StatusBadRequest, "Last-Event-ID is not an event id of this stream")
@@ -93,7 +92,7 @@ func (o *testOrigin) url(plain bool) string {
 
 func (o *testOrigin) publish(n int) {
 	for range n {
-		o.log.publish(o.hub, "s")
+		publish(o.log, o.hub, "s")
 	}
 }
 
@@ -210,9 +209,7 @@ func TestStreamerDeliversEveryEventInOrderOverEveryProtocol(t *testing.T) {
 					done <- c.Run(ctx, &client.Subscription{URL: o.url(p.plain), OnEvent: col.onEvent, OnOpen: col.onOpen})
 				}()
 				waitFor(t, col.opened, "the subscription")
-				o.log.mu.Lock()
-				first := o.log.seq + 1
-				o.log.mu.Unlock()
+				first := o.log.Last() + 1
 				o.publish(events)
 				waitFor(t, col.full, fmt.Sprintf("%d events", events))
 				cancel()
@@ -417,7 +414,7 @@ func TestStreamerEndsAStalledSubscriber(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the stalled subscriber was never ended")
 		}
-		o.hub.Publish("s", o.log.appendData("s", big))
+		o.log.Publish(o.hub, "s", wire.Event{Data: big})
 	}
 }
 

@@ -144,6 +144,17 @@ func (t *Topic) Head() *Cursor {
 	return &Cursor{t: t, pos: t.next}
 }
 
+// Start returns a cursor at the first frame ever published, or false if the
+// ring has evicted some.
+func (t *Topic) Start() (*Cursor, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.first > 0 {
+		return nil, false
+	}
+	return &Cursor{t: t}, true
+}
+
 // After returns a cursor positioned just after the frame with the given id,
 // or false if the ring no longer (or never) held it.
 func (t *Topic) After(id string) (*Cursor, bool) {

@@ -1,0 +1,64 @@
+package edge
+
+import (
+	"context"
+
+	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
+)
+
+// catchUp serves a subscriber whose Last-Event-ID is older than the shared
+// ring holds. It reads an upstream subscription of its own, opened from that
+// id, until it delivers an event the shared ring also holds; from there it
+// reads the ring after that event and closes its own subscription. Both
+// streams come from the same upstream in the same order, so the handover
+// has no gap and no duplicate.
+type catchUp struct {
+	shared  *upstream
+	own     *upstream // not in the registry: nobody else shares it
+	cursor  *origin.Cursor
+	joined  bool
+	maxLag  uint64
+	release func()
+	items   []origin.Item
+}
+
+func (e *Edge) newCatchUp(_ context.Context, shared *upstream, lastID string, release func()) origin.Feed {
+	maxLag := e.MaxLag
+	if maxLag <= 0 {
+		maxLag = DefaultMaxLag
+	}
+	own := e.newUpstream(shared.uri, shared.header, "catchup")
+	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: uint64(maxLag), release: release}
+	c.cursor.MaxLag = c.maxLag
+	own.start(lastID)
+	return c
+}
+
+func (c *catchUp) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {
+	room := cap(buf) - len(buf)
+	if cap(c.items) < room {
+		c.items = make([]origin.Item, 0, room)
+	}
+	items, wait, err := c.cursor.Next(c.items[:0:room])
+	for _, it := range items {
+		buf = append(buf, it.Frame)
+		if c.joined || it.Frame.ID == "" {
+			continue
+		}
+		if sc, ok := c.shared.topic.After(it.Frame.ID); ok {
+			// The rest of this batch is in the ring after this event.
+			c.joined = true
+			c.cursor = sc
+			c.cursor.MaxLag = c.maxLag
+			c.own.cancel()
+			return buf, nil, nil
+		}
+	}
+	return buf, wait, err
+}
+
+func (c *catchUp) Close() {
+	c.own.cancel()
+	c.release()
+}

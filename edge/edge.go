@@ -1,0 +1,174 @@
+// Package edge is a caching reverse proxy that understands publish/subscribe:
+// it collapses identical subscriptions from many clients into one upstream
+// subscription and fans the events out, the way an HTTP cache serves one
+// response to many. It keeps a ring of recent events per subscription for
+// clients that resume, catches up from upstream for those further behind,
+// translates between SUB and Server-Sent Events, caches ordinary GETs, and
+// passes everything else through.
+package edge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/origin"
+)
+
+// Defaults of an Edge.
+const (
+	DefaultLinger         = 10 * time.Second
+	DefaultMaxLag         = 1 << 20
+	DefaultConnectTimeout = 10 * time.Second
+)
+
+// Edge is the proxy. Its fields are its configuration; set them before
+// serving and do not change them after.
+type Edge struct {
+	// Upstream is the origin (or the next edge) everything goes to.
+	// Required.
+	Upstream *url.URL
+
+	// Client subscribes upstream; it should be in auto mode so that an
+	// upstream speaking only SSE works too. Subscriptions share its HTTP/2
+	// or HTTP/3 connections. Required.
+	Client *client.Client
+
+	// Transport forwards requests that are not subscriptions. Required.
+	Transport http.RoundTripper
+
+	// Streamer writes subscriptions downstream (SUB or SSE, over any HTTP
+	// version, whatever the upstream speaks). Required.
+	Streamer *origin.Streamer
+
+	// Cache, if set, caches GET responses (and the payloads of events sent
+	// by reference).
+	Cache *Cache
+
+	// RingEvents and RingBytes bound each subscription's ring of recent
+	// events, which serves clients resuming with Last-Event-ID. Zero means
+	// origin.DefaultRingEvents and origin.DefaultRingBytes.
+	RingEvents, RingBytes int
+
+	// MaxLag bounds, in bytes, how far a subscriber may fall behind before
+	// its stream is ended so that it resumes from the ring. It is the
+	// per-subscriber queue bound: HTTP/2 HEADERS frames are not
+	// flow-controlled, so nothing else bounds what a slow subscriber holds.
+	// Default DefaultMaxLag; it should stay well below RingBytes.
+	MaxLag int
+
+	// Linger keeps an upstream subscription open this long after its last
+	// subscriber leaves, for the next one. Default DefaultLinger; negative
+	// means close at once.
+	Linger time.Duration
+
+	// ConnectTimeout bounds how long a subscriber waits for the upstream to
+	// acknowledge a new subscription before getting 504. Default
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+
+	// Metrics observes the edge. Default: discarded.
+	Metrics Metrics
+
+	// Logger receives upstream failures. Default slog.Default().
+	Logger *slog.Logger
+
+	initOnce  sync.Once
+	ctx       context.Context // cancelled by Close: ends every upstream
+	cancel    context.CancelFunc
+	proxy     http.Handler
+	mu        sync.Mutex
+	upstreams map[string]*upstream // by subscription key
+	policies  map[string]policy    // by target URI, learned from upstream
+	running   sync.WaitGroup       // upstream goroutines
+}
+
+func (e *Edge) init() {
+	e.initOnce.Do(func() {
+		e.ctx, e.cancel = context.WithCancel(context.Background())
+		e.upstreams = make(map[string]*upstream)
+		e.policies = make(map[string]policy)
+		e.proxy = e.newPassthrough()
+	})
+}
+
+func (e *Edge) metrics() Metrics {
+	if e.Metrics != nil {
+		return e.Metrics
+	}
+	return discardMetrics{}
+}
+
+func (e *Edge) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.Default()
+}
+
+// ServeHTTP serves subscriptions from shared upstream subscriptions, GETs
+// from the cache, and passes everything else to the upstream.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.init()
+	format, err := origin.Negotiate(r)
+	if err != nil {
+		origin.WriteError(w, err)
+		return
+	}
+	if format != 0 {
+		e.serveSubscription(w, r, format)
+		return
+	}
+	if e.Cache != nil {
+		e.Cache.serve(w, r, e)
+		return
+	}
+	e.proxy.ServeHTTP(w, r)
+}
+
+// Close ends every upstream subscription and waits for them.
+func (e *Edge) Close() error {
+	e.init()
+	e.cancel()
+	e.running.Wait()
+	return nil
+}
+
+// Upstreams counts the upstream subscriptions open now.
+func (e *Edge) Upstreams() int {
+	e.init()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.upstreams)
+}
+
+// upstreamURL is where a request goes upstream: the same path and query
+// under the upstream's base.
+func (e *Edge) upstreamURL(r *http.Request) string {
+	u := *e.Upstream
+	u.Path = singleJoiningSlash(e.Upstream.Path, r.URL.Path)
+	u.RawPath = ""
+	u.RawQuery = r.URL.RawQuery
+	return u.String()
+}
+
+func singleJoiningSlash(a, b string) string {
+	switch {
+	case a == "" || a == "/":
+		return b
+	case a[len(a)-1] == '/' && len(b) > 0 && b[0] == '/':
+		return a + b[1:]
+	case a[len(a)-1] != '/' && (len(b) == 0 || b[0] != '/'):
+		return a + "/" + b
+	}
+	return a + b
+}
+
+// errUpstreamTimeout reports an upstream that did not acknowledge a new
+// subscription within ConnectTimeout.
+var errUpstreamTimeout = errors.New("upstream did not acknowledge the subscription in time")

@@ -1,0 +1,364 @@
+package edge
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
+)
+
+// downstreamKinds are the ways a client can subscribe through the edge.
+var downstreamKinds = []struct {
+	name string
+	opts client.Options
+}{
+	{"SUB/h1", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP11}},
+	{"SUB/h2", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2}},
+	{"SUB/h3", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3}},
+	{"SSE/h1", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11}},
+	{"SSE/h2", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2}},
+	{"SSE/h3", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP3}},
+}
+
+func TestManySubscribersShareOneUpstreamSubscription(t *testing.T) {
+	const perKind, events = 50, 200
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	var subs []*subscriber
+	for _, kind := range downstreamKinds {
+		opts := kind.opts
+		opts.CAFile = e.ca.CAFile
+		c := newClient(t, opts)
+		for range perKind {
+			s := subscribe(t, c, e.url("/public/news"), "", nil)
+			s.name = kind.name
+			subs = append(subs, s)
+		}
+	}
+	for _, s := range subs {
+		s.waitOpen(t)
+	}
+	if n := o.active(); n != 1 {
+		t.Fatalf("origin serves %d subscriptions for %d subscribers, want 1", n, len(subs))
+	}
+	first := o.log.Last() + 1
+	for i := range events {
+		o.publish("/public/news", fmt.Sprintf(`{"n":%d}`, i))
+	}
+	for _, s := range subs {
+		assertSequence(t, s.name, s.waitCount(t, events), first)
+	}
+	if n := o.subscriptions.Load(); n != 1 {
+		t.Errorf("origin saw %d subscriptions in all, want 1", n)
+	}
+}
+
+func TestPrivateStreamsNeverMeet(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
+	auth := func(name string) http.Header { return http.Header{"Authorization": {"Bearer " + name}} }
+
+	alice1 := subscribe(t, c, e.url("/private/alice"), "", auth("alice"))
+	alice2 := subscribe(t, c, e.url("/private/alice"), "", auth("alice"))
+	bob := subscribe(t, c, e.url("/private/bob"), "", auth("bob"))
+	for _, s := range []*subscriber{alice1, alice2, bob} {
+		s.waitOpen(t)
+	}
+	if n := o.active(); n != 2 {
+		t.Errorf("origin serves %d subscriptions, want 2 (alice's shared by her two, bob's)", n)
+	}
+	// Bob asking for alice's stream is refused by the origin, not served
+	// from the subscription alice opened.
+	intruder := subscribe(t, c, e.url("/private/alice"), "", auth("bob"))
+	err := <-intruder.done
+	var se *client.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusForbidden {
+		t.Errorf("bob subscribing to alice's stream: %v, want 403", err)
+	}
+	anonymous := subscribe(t, c, e.url("/private/alice"), "", nil)
+	err = <-anonymous.done
+	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || se.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("anonymous subscription to alice's stream: %v, want 401 with WWW-Authenticate", err)
+	}
+	o.publish("/private/alice", `{"for":"alice"}`)
+	o.publish("/private/bob", `{"for":"bob"}`)
+	alice1.waitCount(t, 1)
+	alice2.waitCount(t, 1)
+	bob.waitCount(t, 1)
+	for _, s := range []*subscriber{alice1, alice2, bob} {
+		s.mu.Lock()
+		for _, d := range s.data {
+			if (s == bob) != strings.Contains(d, "bob") {
+				t.Errorf("%s received %s", s.name, d)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+func TestResumingSubscribers(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) { e.RingEvents = 50 })
+	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	keeper := subscribe(t, c, e.url("/public/feed"), "", nil) // holds the upstream subscription open
+	keeper.waitOpen(t)
+	start := o.log.Last()
+	// In steps the keeper follows, so that it never falls behind the ring
+	// while the ring drops the oldest events.
+	for step := 1; step <= 10; step++ {
+		for range 10 {
+			o.publish("/public/feed", "{}")
+		}
+		keeper.waitCount(t, 10*step)
+	}
+
+	t.Run("a Last-Event-ID in the ring is served from it", func(t *testing.T) {
+		from := start + 90
+		s := subscribe(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
+		assertSequence(t, "resumer", s.waitCount(t, 10), from+1)
+		if n := o.subscriptions.Load(); n != 1 {
+			t.Errorf("origin saw %d subscriptions, want 1: the ring should have served", n)
+		}
+	})
+	t.Run("an older Last-Event-ID catches up upstream and joins the shared stream without gap or duplicate", func(t *testing.T) {
+		from := start + 5
+		s := subscribe(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
+		s.waitCount(t, 95)
+		for range 30 {
+			o.publish("/public/feed", "{}")
+		}
+		assertSequence(t, "catching up", s.waitCount(t, 125), from+1)
+		assertSequence(t, "keeper", keeper.waitCount(t, 130), start+1)
+		waitUntil(t, "the catch-up subscription closes once joined", func() bool { return o.active() == 1 })
+	})
+}
+
+func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) {
+		e.MaxLag = 256 << 10
+		e.Streamer.StallTimeout = time.Second
+	})
+	// A subscriber that never reads, over cleartext HTTP/1.1, with a small
+	// receive window so that the edge's writes to it soon block.
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	conn, err := dialer.Dial("tcp", e.srv.PlainListenAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /public/busy HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	status, _ := bufio.NewReader(conn).ReadString('\n')
+	if !strings.Contains(status, "200") {
+		t.Fatalf("stalled subscriber got %q", status)
+	}
+	c := newClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	others := []*subscriber{subscribe(t, c, e.url("/public/busy"), "", nil), subscribe(t, c, e.url("/public/busy"), "", nil)}
+	for _, s := range others {
+		s.waitOpen(t)
+	}
+	first := o.log.Last() + 1
+	payload := `{"pad":"` + strings.Repeat("x", 8<<10) + `"}`
+	// Publish until the edge has ended the stalled subscriber's stream
+	// (the kernel's socket buffers take some megabytes first).
+	published := 0
+	for e.Streamer.Active() == 3 {
+		if published == 5000 {
+			t.Fatal("the stalled subscriber was never cut off")
+		}
+		o.publish("/public/busy", payload)
+		published++
+		if published%100 == 0 {
+			others[0].waitCount(t, published) // keep the readers' pace
+		}
+	}
+	for _, s := range others {
+		assertSequence(t, "reader", s.waitCount(t, published), first)
+	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Errorf("the stalled subscriber's connection was not closed: %v", err)
+	}
+}
+
+func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: e.ca.CAFile})
+	s := subscribe(t, c, e.url("/public/r"), "", nil)
+	s.waitOpen(t)
+	first := o.log.Last() + 1
+	for range 10 {
+		o.publish("/public/r", "{}")
+	}
+	s.waitCount(t, 10)
+	o.stop()
+	for range 10 {
+		o.publish("/public/r", "{}") // while the origin is down: in its log only
+	}
+	o.start()
+	for range 10 {
+		o.publish("/public/r", "{}")
+	}
+	assertSequence(t, "subscriber", s.waitCount(t, 30), first)
+	select {
+	case err := <-s.done:
+		t.Errorf("the downstream subscription ended: %v", err)
+	default:
+	}
+}
+
+func TestUpstreamFailuresBeforeTheFirstEvent(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
+	t.Run("an upstream error is relayed", func(t *testing.T) {
+		err := c.Run(t.Context(), &client.Subscription{URL: e.url("/nowhere"), OnEvent: func(client.Event) {}})
+		var se *client.StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusNotFound || !strings.Contains(se.Detail, "no such stream") {
+			t.Errorf("got %v, want the origin's 404", err)
+		}
+	})
+	t.Run("an unreachable upstream is a 502", func(t *testing.T) {
+		dead := newTestEdge(t, mustParse("https://127.0.0.1:1"), o.ca.CAFile, nil)
+		c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: dead.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
+		err := c.Run(t.Context(), &client.Subscription{URL: dead.url("/public/x"), OnEvent: func(client.Event) {}})
+		var se *client.StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusBadGateway || !strings.Contains(se.Detail, "upstream unreachable") {
+			t.Errorf("got %v, want 502", err)
+		}
+	})
+	t.Run("past the subscription bound a subscriber gets 503 with Retry-After", func(t *testing.T) {
+		full := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) { e.Streamer.MaxSubscriptions = 1 })
+		c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: full.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
+		s := subscribe(t, c, full.url("/public/cap"), "", nil)
+		s.waitOpen(t)
+		err := c.Run(t.Context(), &client.Subscription{URL: full.url("/public/cap"), OnEvent: func(client.Event) {}})
+		var se *client.StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.RetryAfter == 0 {
+			t.Errorf("got %v, want 503 with Retry-After", err)
+		}
+	})
+}
+
+func TestTwoTiers(t *testing.T) {
+	o := newStreamOrigin(t)
+	tier1 := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	tier2 := newTestEdge(t, mustParse("https://"+tier1.srv.TLSAddr().String()), tier1.ca.CAFile, nil)
+	var subs []*subscriber
+	for _, kind := range downstreamKinds {
+		opts := kind.opts
+		opts.CAFile = tier2.ca.CAFile
+		s := subscribe(t, newClient(t, opts), tier2.url("/public/tiers"), "", nil)
+		s.name = kind.name
+		subs = append(subs, s)
+	}
+	for _, s := range subs {
+		s.waitOpen(t)
+	}
+	if o.active() != 1 || tier1.Streamer.Active() != 1 {
+		t.Errorf("origin serves %d, tier 1 serves %d subscriptions; want 1 and 1", o.active(), tier1.Streamer.Active())
+	}
+	first := o.log.Last() + 1
+	for range 50 {
+		o.publish("/public/tiers", "{}")
+	}
+	for _, s := range subs {
+		assertSequence(t, s.name, s.waitCount(t, 50), first)
+	}
+}
+
+func TestTranslationBetweenSUBAndSSE(t *testing.T) {
+	o := newStreamOrigin(t)
+	o.sseOnly = true
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	s := subscribe(t, c, e.url("/public/sse-only"), "", nil)
+	s.waitOpen(t)
+	first := o.log.Last() + 1
+	o.publish("/public/sse-only", `{"a":1}`)
+	assertSequence(t, "SUB subscriber of an SSE upstream", s.waitCount(t, 1), first)
+}
+
+func TestEventsByReferenceAreFetchedOnceForAllSSESubscribers(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	c := newClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	var subs []*subscriber
+	for range 20 {
+		subs = append(subs, subscribe(t, c, e.url("/public/refs"), "", nil))
+	}
+	for _, s := range subs {
+		s.waitOpen(t)
+	}
+	big := `{"big":"` + strings.Repeat("y", 20<<10) + `"}`
+	o.log.Publish(o.hub, "/public/refs", eventByRef(o, big))
+	for _, s := range subs {
+		s.waitCount(t, 1)
+		s.mu.Lock()
+		if s.data[0] != big {
+			t.Errorf("SSE subscriber got %d bytes, want the %d-byte payload inline", len(s.data[0]), len(big))
+		}
+		s.mu.Unlock()
+	}
+	if n := o.refFetches.Load(); n != 1 {
+		t.Errorf("origin served the payload %d times, want 1", n)
+	}
+}
+
+func TestNoGoroutineIsLeftAfterManySubscribeUnsubscribeCycles(t *testing.T) {
+	o := newStreamOrigin(t)
+	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	cycle := func() {
+		s := subscribe(t, c, e.url("/public/churn"), "", nil)
+		s.waitOpen(t)
+		s.cancel()
+		<-s.done
+	}
+	cycle() // connections and pools exist from here on
+	waitUntil(t, "the first cycle is over", func() bool { return e.Upstreams() == 0 && o.active() == 0 })
+	before := runtime.NumGoroutine()
+	cycles := 10000
+	if testing.Short() {
+		cycles = 1000
+	}
+	for range cycles {
+		cycle()
+	}
+	waitUntil(t, "every subscription is gone", func() bool {
+		return e.Upstreams() == 0 && o.active() == 0 && e.Streamer.Active() == 0 && runtime.NumGoroutine() <= before+5
+	})
+}
+
+func mustParse(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// eventByRef is an event whose payload the origin also serves at a URL,
+// which a PUB carries instead of the payload.
+func eventByRef(o *streamOrigin, data string) wire.Event {
+	return wire.Event{
+		Type: "Create",
+		Data: []byte(data),
+		Ref:  fmt.Sprintf("https://%s/events/%d", o.addr, o.log.Last()+1),
+	}
+}

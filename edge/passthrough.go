@@ -1,0 +1,117 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"github.com/subpub/subpub/origin"
+)
+
+// newPassthrough forwards what is not a subscription or a cached GET to the
+// upstream, unchanged but for the hop-by-hop fields, so clients can use the
+// edge as their only entry point (ActivityPub JSON, POST to an outbox...).
+// A successful unsafe request invalidates what the cache holds for its
+// target, as RFC 9111 §4.4 asks.
+func (e *Edge) newPassthrough() http.Handler {
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(e.Upstream)
+			pr.SetXForwarded()
+		},
+		Transport:     e.Transport,
+		FlushInterval: -1, // stream whatever the upstream streams
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			e.logger().Warn("forwarding upstream", "method", r.Method, "path", r.URL.Path, "err", err)
+			origin.WriteError(w, relayedError(err))
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if e.Cache != nil && !isSafe(resp.Request.Method) && resp.StatusCode < 400 {
+				e.Cache.Invalidate(resp.Request.URL.Path)
+				for _, name := range []string{"Location", "Content-Location"} {
+					if loc, err := resp.Request.URL.Parse(resp.Header.Get(name)); err == nil && resp.Header.Get(name) != "" {
+						e.Cache.Invalidate(loc.Path)
+					}
+				}
+			}
+			return nil
+		},
+	}
+	return proxy
+}
+
+func isSafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// forward sends r upstream as a proxy would (for the cache, which needs the
+// response before deciding what to do with it).
+func (e *Edge) forward(r *http.Request) (*http.Response, error) {
+	target, err := url.Parse(e.upstreamURL(r))
+	if err != nil {
+		return nil, err
+	}
+	out := r.Clone(r.Context())
+	out.URL = target
+	out.Host = ""
+	out.RequestURI = ""
+	removeHopByHop(out.Header)
+	resp, err := e.Transport.RoundTrip(out)
+	if err != nil {
+		return nil, err
+	}
+	removeHopByHop(resp.Header)
+	return resp, nil
+}
+
+// fetchRef gets the payload of an event sent by reference, through the cache
+// when there is one, with the subscription's credentials.
+func (e *Edge) fetchRef(ctx context.Context, ref string, header http.Header) ([]byte, error) {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.RequestURI(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header = header.Clone()
+	var resp *http.Response
+	if e.Cache != nil {
+		resp, _, err = e.Cache.do(req, e.forward)
+	} else {
+		resp, err = e.forward(req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", ref, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+}
+
+// hopByHop are the fields that describe one connection, not the message
+// (RFC 9110 §7.6.1).
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func removeHopByHop(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for name := range strings.SplitSeq(v, ",") {
+			h.Del(textproto.TrimString(name))
+		}
+	}
+	for _, name := range hopByHop {
+		h.Del(name)
+	}
+}

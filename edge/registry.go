@@ -1,0 +1,96 @@
+package edge
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/subpub/subpub/origin"
+)
+
+// join finds the upstream subscription r can share, opening one if there is
+// none, and counts the caller in. The cursor is taken now, under the
+// registry's lock, so that a subscriber misses nothing the upstream delivers
+// while it waits for the acknowledgement.
+func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *origin.Cursor) {
+	uri := e.upstreamURL(r)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var known *policy
+	if p, ok := e.policies[uri]; ok {
+		known = &p
+	}
+	key := subscriptionKey(uri, r, known)
+	u = e.upstreams[key]
+	if u == nil {
+		u = e.newUpstream(uri, upstreamHeader(r, known), "shared")
+		u.key = key
+		e.upstreams[key] = u
+		created = true
+	}
+	u.refs++
+	if u.linger != nil {
+		u.linger.Stop()
+		u.linger = nil
+	}
+	return u, created, u.topic.Head()
+}
+
+// leave counts a subscriber out. The last one leaving closes the upstream
+// subscription after Linger, unless someone joins in the meantime.
+func (e *Edge) leave(u *upstream) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u.refs--
+	if u.refs > 0 {
+		return
+	}
+	linger := e.Linger
+	if linger == 0 {
+		linger = DefaultLinger
+	}
+	if linger < 0 || u.ctx.Err() != nil {
+		e.closeLocked(u)
+		return
+	}
+	u.linger = time.AfterFunc(linger, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if u.refs == 0 {
+			e.closeLocked(u)
+		}
+	})
+}
+
+func (e *Edge) closeLocked(u *upstream) {
+	if e.upstreams[u.key] == u {
+		delete(e.upstreams, u.key)
+	}
+	u.cancel()
+}
+
+// forget removes an upstream subscription that ended, so that the next
+// subscriber opens a new one.
+func (e *Edge) forget(u *upstream) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.upstreams[u.key] == u {
+		delete(e.upstreams, u.key)
+	}
+}
+
+// learn records what the upstream said about a stream. If it may be shared,
+// the subscription moves to the key later subscribers will compute, which no
+// longer holds the first subscriber's credentials. The key is computed from
+// the fields actually sent upstream, since they are what the stream
+// reflects.
+func (e *Edge) learn(u *upstream, p policy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.policies[u.uri] = p
+	key := subscriptionKey(u.uri, &http.Request{Header: u.header}, &p)
+	if key != u.key && e.upstreams[u.key] == u && e.upstreams[key] == nil {
+		delete(e.upstreams, u.key)
+		e.upstreams[key] = u
+		u.key = key
+	}
+}

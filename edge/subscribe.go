@@ -1,0 +1,76 @@
+package edge
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/origin"
+)
+
+// serveSubscription serves a SUB or SSE request from the shared upstream
+// subscription for its key.
+func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format origin.Format) {
+	lastID := r.Header.Get("Last-Event-ID")
+	u, created, cursor := e.join(r)
+	if created {
+		u.start(lastID)
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { e.leave(u) }) }
+
+	timeout := e.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-u.ready:
+	case <-r.Context().Done():
+		release()
+		return
+	case <-timer.C:
+		release()
+		origin.WriteError(w, relayedError(errUpstreamTimeout))
+		return
+	}
+	if u.err != nil {
+		release()
+		origin.WriteError(w, relayedError(u.err))
+		return
+	}
+	feed := e.feedFor(r.Context(), u, cursor, lastID, created, release)
+	e.Streamer.Serve(w, r, format, origin.Subscription{Feed: feed, Shareable: u.policy.shareable, Vary: u.policy.vary})
+}
+
+// feedFor positions a subscriber in the shared stream. Without Last-Event-ID
+// it reads from where it joined. With one, it reads from the ring when the
+// ring still holds that event (or the subscription started right after it);
+// otherwise it catches up through an upstream subscription of its own, which
+// hands over to the ring at the first event both have.
+func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, lastID string, created bool, release func()) origin.Feed {
+	maxLag := e.MaxLag
+	if maxLag <= 0 {
+		maxLag = DefaultMaxLag
+	}
+	m := e.metrics()
+	cursor := joined
+	switch {
+	case lastID == "" || created:
+	default:
+		if c, ok := u.topic.After(lastID); ok {
+			cursor = c
+			m.Replay(true)
+		} else if c, ok := u.topic.Start(); ok && lastID == u.startID {
+			cursor = c
+			m.Replay(true)
+		} else {
+			m.Replay(false)
+			return e.newCatchUp(ctx, u, lastID, release)
+		}
+	}
+	cursor.MaxLag = uint64(maxLag)
+	return &origin.TopicFeed{Cursor: cursor, OnClose: release}
+}

@@ -1,0 +1,226 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
+)
+
+// upstream is one subscription to the upstream, shared by every downstream
+// subscriber with the same key. Its events go into a ring (a Topic) that
+// each subscriber reads at its own pace; the upstream never waits for them.
+type upstream struct {
+	edge   *Edge
+	uri    string // target URI upstream
+	header http.Header
+	topic  *origin.Topic
+	kind   string // "shared" or "catchup"
+	// startID is the Last-Event-ID the subscription was opened with: the
+	// ring holds everything after it until it first evicts.
+	startID string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// ready is closed once the upstream has acknowledged the subscription
+	// (then policy is set) or has failed before doing so (then err is).
+	ready  chan struct{}
+	policy policy
+	err    error
+
+	// Owned by the registry (Edge.mu).
+	key    string
+	refs   int
+	linger *time.Timer
+
+	// Ordering of events whose payload must be fetched first (by ref).
+	mu        sync.Mutex
+	seq       uint64
+	pending   []*wire.Frame
+	resolving bool
+	opened    bool
+}
+
+func (e *Edge) newUpstream(uri string, header http.Header, kind string) *upstream {
+	ctx, cancel := context.WithCancel(e.ctx)
+	return &upstream{
+		edge:   e,
+		uri:    uri,
+		header: header,
+		topic:  origin.NewTopic(e.RingEvents, e.RingBytes),
+		kind:   kind,
+		ctx:    ctx,
+		cancel: cancel,
+		ready:  make(chan struct{}),
+	}
+}
+
+// start subscribes upstream, from lastID if it is not empty, until the
+// upstream ends the stream for good or the subscription is cancelled.
+func (u *upstream) start(lastID string) {
+	u.startID = lastID
+	e := u.edge
+	e.running.Add(1)
+	e.metrics().UpstreamOpened(u.kind)
+	go func() {
+		defer e.running.Done()
+		defer e.metrics().UpstreamClosed(u.kind)
+		err := e.Client.Run(u.ctx, &client.Subscription{
+			URL:         u.uri,
+			LastEventID: lastID,
+			Header:      u.header,
+			OnEvent:     u.onEvent,
+			OnOpen:      u.onOpen,
+			OnRetry:     u.onRetry,
+		})
+		u.finish(err)
+	}()
+}
+
+func (u *upstream) onOpen(o client.Open) {
+	u.mu.Lock()
+	first := !u.opened
+	u.opened = true
+	u.mu.Unlock()
+	p := policyFrom(o.Header)
+	if first {
+		u.policy = p
+		close(u.ready)
+	}
+	if u.kind == "shared" {
+		u.edge.learn(u, p)
+	}
+}
+
+// onRetry is told of a failed upstream attempt. Before the subscription was
+// ever acknowledged, the failure goes to the waiting subscribers (502, or
+// the upstream's own error); after, they only see a delay while the client
+// resumes from the last id.
+func (u *upstream) onRetry(err error, _ time.Duration) {
+	u.mu.Lock()
+	opened := u.opened
+	u.mu.Unlock()
+	if !opened {
+		u.fail(err)
+		return
+	}
+	u.edge.metrics().UpstreamReconnect()
+	u.edge.logger().Warn("upstream subscription lost; resuming", "uri", u.uri, "err", err)
+}
+
+// fail ends a subscription that was never acknowledged.
+func (u *upstream) fail(err error) {
+	u.mu.Lock()
+	if u.opened {
+		u.mu.Unlock()
+		return
+	}
+	u.opened = true // no later onOpen may close ready again
+	u.mu.Unlock()
+	u.err = err
+	close(u.ready)
+	u.cancel()
+	u.edge.forget(u)
+}
+
+// finish runs when the client gives up: the upstream ended the stream (204)
+// or refused to continue. Subscribers read what is left, then end the same
+// way.
+func (u *upstream) finish(err error) {
+	u.fail(err) // for waiting subscribers, if it was never acknowledged
+	switch {
+	case errors.Is(err, client.ErrStreamEnded):
+		u.topic.Close(origin.ErrStreamEnded)
+	case errors.Is(err, context.Canceled):
+		u.topic.Close(errUpstreamClosed)
+	default:
+		u.topic.Close(relayedError(err))
+	}
+	u.edge.forget(u)
+}
+
+// errUpstreamClosed ends subscribers of an upstream subscription the edge
+// closed (on shutdown); they resume elsewhere or later.
+var errUpstreamClosed = &origin.StatusError{Status: http.StatusServiceUnavailable, Detail: "upstream subscription closed", RetryAfter: time.Second}
+
+// onEvent takes an event from the upstream connection's reader, so it must
+// not block. An event by reference without data is held, with everything
+// after it, until its payload has been fetched; SSE subscribers need it
+// inline, and fetching it once here (through the cache) serves them all.
+func (u *upstream) onEvent(ev client.Event) {
+	f := ev.Frame()
+	u.edge.metrics().EventReceived(ev.Latency())
+	if c := u.edge.Cache; c != nil {
+		c.invalidateFromEvent(u.uri, f)
+	}
+	u.mu.Lock()
+	if len(u.pending) > 0 || (f.Ref != "" && len(f.Data) == 0) {
+		u.pending = append(u.pending, f)
+		if !u.resolving {
+			u.resolving = true
+			go u.resolvePending()
+		}
+		u.mu.Unlock()
+		return
+	}
+	u.seq++
+	seq := u.seq
+	u.mu.Unlock()
+	u.topic.Publish(f, seq)
+}
+
+// resolvePending fetches the payloads of held events and publishes them in
+// order. Publishing happens before the queue is seen empty, so onEvent's
+// fast path never overtakes it.
+func (u *upstream) resolvePending() {
+	for {
+		u.mu.Lock()
+		if len(u.pending) == 0 {
+			u.resolving = false
+			u.mu.Unlock()
+			return
+		}
+		f := u.pending[0]
+		u.mu.Unlock()
+		if f.Ref != "" && len(f.Data) == 0 {
+			if data, err := u.edge.fetchRef(u.ctx, f.Ref, u.header); err == nil {
+				f.Data = data // not yet shared: no reader can see it before Publish
+			} else {
+				u.edge.logger().Warn("fetching an event's payload", "ref", f.Ref, "err", err)
+			}
+		}
+		u.mu.Lock()
+		u.pending = u.pending[1:]
+		u.seq++
+		seq := u.seq
+		u.mu.Unlock()
+		u.topic.Publish(f, seq)
+	}
+}
+
+// relayedError turns an upstream's refusal into the same answer downstream.
+func relayedError(err error) error {
+	var se *client.StatusError
+	if errors.As(err, &se) {
+		out := &origin.StatusError{Status: se.Status, Detail: se.Detail, RetryAfter: se.RetryAfter, Header: http.Header{}}
+		if out.Detail == "" {
+			out.Detail = "upstream: " + http.StatusText(se.Status)
+		}
+		for _, name := range []string{"Allow", "Www-Authenticate"} {
+			if v := se.Header.Values(name); len(v) > 0 {
+				out.Header[name] = v
+			}
+		}
+		return out
+	}
+	if errors.Is(err, errUpstreamTimeout) {
+		return &origin.StatusError{Status: http.StatusGatewayTimeout, Detail: err.Error()}
+	}
+	return &origin.StatusError{Status: http.StatusBadGateway, Detail: "upstream unreachable: " + err.Error()}
+}
