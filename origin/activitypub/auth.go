@@ -1,0 +1,92 @@
+package activitypub
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/subpub/subpub/origin"
+)
+
+// accessTokenParam carries a bearer token in the query of a request that
+// cannot set Authorization: an EventSource (RFC 6750 §2.3).
+const accessTokenParam = "access_token"
+
+// realm is the protection space named in WWW-Authenticate.
+const realm = "subpub"
+
+// errUnauthorized is a 401 asking for a bearer token (RFC 6750 §3); with
+// invalidToken, the one given was not accepted.
+func errUnauthorized(detail string, invalidToken bool) *origin.StatusError {
+	challenge := `Bearer realm="` + realm + `"`
+	if invalidToken {
+		challenge += `, error="invalid_token"`
+	}
+	return &origin.StatusError{
+		Status: http.StatusUnauthorized,
+		Detail: detail,
+		Header: http.Header{"Www-Authenticate": {challenge}},
+	}
+}
+
+// bearerToken returns the token r carries, in Authorization or in the
+// access_token query parameter, and whether it carries credentials at all.
+func bearerToken(r *http.Request) (token string, given bool, err error) {
+	header := r.Header.Get("Authorization")
+	query, inQuery := r.URL.Query()[accessTokenParam]
+	switch {
+	case header != "" && inQuery:
+		return "", true, origin.Errorf(http.StatusBadRequest, "credentials given twice, in Authorization and in %s: use one", accessTokenParam)
+	case header != "":
+		scheme, token, _ := strings.Cut(header, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			return "", true, nil
+		}
+		return strings.TrimSpace(token), true, nil
+	case inQuery:
+		return query[0], true, nil
+	}
+	return "", false, nil
+}
+
+// authenticate returns the name of the local actor r is made by, or "" for
+// an anonymous request. Credentials that are given must be valid, even for
+// a public resource: a client learns at once that its token is wrong.
+func (s *Server) authenticate(r *http.Request) (string, error) {
+	token, given, err := bearerToken(r)
+	if err != nil || !given {
+		return "", err
+	}
+	if token == "" {
+		return "", errUnauthorized("Authorization must be a bearer token", true)
+	}
+	name, err := s.Store.actorForToken(r.Context(), hashToken(token))
+	if errors.Is(err, errNotFound) {
+		return "", errUnauthorized("the bearer token is not valid", true)
+	}
+	return name, err
+}
+
+// redactedURI is the request URI for logs, with any access token replaced
+// by asterisks: a token in a URL would otherwise end up wherever logs go.
+func redactedURI(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.RequestURI()
+	}
+	params := strings.Split(u.RawQuery, "&")
+	changed := false
+	for i, p := range params {
+		name, _, _ := strings.Cut(p, "=")
+		if unescaped, err := url.QueryUnescape(name); err == nil && unescaped == accessTokenParam {
+			params[i] = accessTokenParam + "=********"
+			changed = true
+		}
+	}
+	if !changed {
+		return u.RequestURI()
+	}
+	redacted := *u
+	redacted.RawQuery = strings.Join(params, "&")
+	return redacted.RequestURI()
+}

@@ -1,0 +1,129 @@
+package activitypub
+
+import (
+	"net/url"
+	"path/filepath"
+)
+
+// schema creates the tables. It is plain SQL (TEXT, BIGINT, BOOLEAN, primary
+// keys, ON CONFLICT upserts) that PostgreSQL runs unchanged, so that a server
+// database can take the embedded one's place when several origin processes
+// share the work; the event log then also carries events between processes.
+// Everything specific to SQLite is in this file: the connection string below.
+// (Queries elsewhere use "?" placeholders, which a PostgreSQL driver wants
+// as $1, $2...)
+//
+// Ids are absolute URLs, stored as they are served. Times are milliseconds
+// since the Unix epoch. JSON documents are stored as text without their
+// "@context", which is added when they are served.
+const schema = `
+	-- Local actors. An actor's Person document and its inbox, outbox,
+	-- followers, following and liked collections are derived from its name;
+	-- profile holds the properties the actor has set with Update. token_hash
+	-- is the hex SHA-256 of its bearer token: tokens are random secrets, so a
+	-- fast hash suffices and lets a token be looked up directly.
+	CREATE TABLE IF NOT EXISTS actors (
+		name       TEXT PRIMARY KEY,
+		token_hash TEXT NOT NULL,
+		profile    TEXT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE UNIQUE INDEX IF NOT EXISTS actors_token_hash ON actors (token_hash);
+
+	-- Objects, activities and collections created through outboxes. kind is
+	-- "object", "activity" or "collection"; type is the Activity Streams type
+	-- it was created with. A deleted object keeps its row, with a Tombstone
+	-- as its data, so that it is answered with 410 rather than 404.
+	CREATE TABLE IF NOT EXISTS objects (
+		id         TEXT PRIMARY KEY,
+		kind       TEXT NOT NULL,
+		type       TEXT NOT NULL,
+		owner      TEXT NOT NULL REFERENCES actors (name),
+		public     BOOLEAN NOT NULL,
+		deleted    BOOLEAN NOT NULL,
+		undone     BOOLEAN NOT NULL,
+		data       TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL
+	);
+
+	-- The local actors, besides its owner, who may read a non-public
+	-- object: its addressees when it was created.
+	CREATE TABLE IF NOT EXISTS audience (
+		object_id TEXT NOT NULL REFERENCES objects (id),
+		actor     TEXT NOT NULL REFERENCES actors (name),
+		PRIMARY KEY (object_id, actor)
+	);
+
+	-- The members of every collection, derived ones included. seq is the
+	-- sequence number of the Add event that put the item there: the item's
+	-- paging cursor. public tells whether the item is in the collection's
+	-- public view or only in its owner's.
+	CREATE TABLE IF NOT EXISTS collection_items (
+		collection TEXT NOT NULL,
+		item       TEXT NOT NULL,
+		public     BOOLEAN NOT NULL,
+		seq        BIGINT NOT NULL,
+		PRIMARY KEY (collection, item)
+	);
+	CREATE UNIQUE INDEX IF NOT EXISTS collection_items_seq ON collection_items (collection, seq);
+
+	-- The event log. seq, one sequence for all streams, orders it; an
+	-- event's id is its seq in decimal. ref is the URL its data is served
+	-- at when it is too large to carry inline, or empty.
+	CREATE TABLE IF NOT EXISTS events (
+		seq        BIGINT PRIMARY KEY,
+		type       TEXT NOT NULL,
+		data       TEXT NOT NULL,
+		ref        TEXT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS events_created_at ON events (created_at);
+
+	-- The streams an event belongs to: one event may be in several views of
+	-- one collection.
+	CREATE TABLE IF NOT EXISTS event_streams (
+		stream TEXT NOT NULL,
+		seq    BIGINT NOT NULL REFERENCES events (seq),
+		PRIMARY KEY (stream, seq)
+	);
+	CREATE INDEX IF NOT EXISTS event_streams_seq ON event_streams (seq);
+
+	-- Numbers that must survive restarts: last_seq, the last sequence number
+	-- assigned (kept here rather than derived from the log, which retention
+	-- may empty), and pruned_seq, the highest one pruned.
+	CREATE TABLE IF NOT EXISTS counters (
+		name  TEXT PRIMARY KEY,
+		value BIGINT NOT NULL
+	);
+	INSERT INTO counters (name, value) VALUES ('last_seq', 0) ON CONFLICT (name) DO NOTHING;
+	INSERT INTO counters (name, value) VALUES ('pruned_seq', 0) ON CONFLICT (name) DO NOTHING;
+`
+
+// Names of the rows of the counters table.
+const (
+	counterLastSeq   = "last_seq"
+	counterPrunedSeq = "pruned_seq"
+)
+
+// Names of the database driver and file.
+const (
+	sqliteDriver = "sqlite" // modernc.org/sqlite: pure Go, no cgo
+	databaseFile = "subpub.db"
+)
+
+// sqliteDSN is the connection string of the database in dir: write-ahead
+// logging, so that readers (GETs, replays) never wait for the writer nor it
+// for them; NORMAL synchronization, which in WAL mode loses no committed
+// transaction on a process crash; a busy timeout rather than immediate
+// failure should another process hold the lock; and transactions that take
+// the write lock when they begin, since every transaction here writes.
+func sqliteDSN(dir string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	return "file:" + filepath.ToSlash(filepath.Join(dir, databaseFile)) + "?" + q.Encode()
+}

@@ -1,0 +1,267 @@
+package activitypub
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/subpub/subpub/origin"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// Store is the server's durable state: actors, objects, collections and the
+// event log, in an embedded SQLite database. It implements [origin.Log], so
+// it is what an [origin.Hub] replays subscriptions from.
+//
+// Writes are serialized by one mutex, held from the start of a transaction
+// until its events have been handed to the Hub: SQLite has one writer
+// anyway, and the Hub needs each stream's events in sequence order.
+type Store struct {
+	db *sql.DB
+
+	writeMu sync.Mutex
+
+	// Read without the lock by subscriptions; written with writeMu held.
+	lastSeq   atomic.Uint64 // the last sequence number committed
+	prunedSeq atomic.Uint64 // the highest sequence number pruned
+}
+
+var _ origin.Log = (*Store)(nil)
+
+// OpenStore opens (creating it if needed) the database in directory dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("activitypub: creating data directory: %w", err)
+	}
+	db, err := sql.Open(sqliteDriver, sqliteDSN(dir))
+	if err != nil {
+		return nil, fmt.Errorf("activitypub: opening database: %w", err)
+	}
+	s := &Store{db: db}
+	if err := s.init(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("activitypub: creating schema: %w", err)
+	}
+	last, err := readCounter(ctx, s.db, counterLastSeq)
+	if err != nil {
+		return err
+	}
+	pruned, err := readCounter(ctx, s.db, counterPrunedSeq)
+	if err != nil {
+		return err
+	}
+	s.lastSeq.Store(last)
+	s.prunedSeq.Store(pruned)
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// LastSeq is the sequence number of the last event committed: a subscription
+// without Last-Event-ID starts after it.
+func (s *Store) LastSeq() uint64 { return s.lastSeq.Load() }
+
+// PrunedSeq is the highest sequence number retention has deleted: events
+// after it are all still in the log.
+func (s *Store) PrunedSeq() uint64 { return s.prunedSeq.Load() }
+
+// EnsureUser creates the local actor name if it does not exist and sets its
+// bearer token, replacing any previous one. Only a hash of the token is
+// stored. A token identifies one actor: giving another actor's token fails.
+func (s *Store) EnsureUser(ctx context.Context, name, token string) error {
+	if !validActorName(name) {
+		return fmt.Errorf("activitypub: invalid user name %q: use 1 to 64 letters, digits, '_', '-' or '.'", name)
+	}
+	if token == "" {
+		return fmt.Errorf("activitypub: user %q: empty token", name)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO actors (name, token_hash, profile, created_at) VALUES (?, ?, '{}', ?)
+		ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash`,
+		name, hashToken(token), time.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("activitypub: provisioning user %q (is its token another user's?): %w", name, err)
+	}
+	return nil
+}
+
+// validActorName keeps names safe in URLs and acct: URIs unescaped.
+func validActorName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// querier is what both *sql.DB and *sql.Tx offer: reads outside a write use
+// the database, reads within one use its transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx is one write transaction and the events it logs, which are published
+// once it has committed.
+type tx struct {
+	*sql.Tx
+
+	// now is the transaction's time, with the millisecond precision of
+	// event times, for what it stores (published, updated, deleted). The
+	// events it logs get the time they are committed at.
+	now time.Time
+
+	seq    uint64 // the last sequence number assigned, committed or not
+	events []loggedEvent
+	ended  []string // stream keys to end once the events are published
+}
+
+// streamRef names a stream an event is logged to, with a label for metrics.
+type streamRef struct {
+	Key  string
+	Kind string
+}
+
+// loggedEvent is an event the transaction logged and the streams it is in.
+type loggedEvent struct {
+	origin.LogEvent
+	Streams []streamRef
+}
+
+// nextSeq assigns the next sequence number.
+func (t *tx) nextSeq() uint64 {
+	t.seq++
+	return t.seq
+}
+
+// endStream ends stream key after the transaction's events are published:
+// its resource is gone.
+func (t *tx) endStream(key string) {
+	t.ended = append(t.ended, key)
+}
+
+// update runs fn in a write transaction and commits it. With the write lock
+// still held, it then hands the transaction's events and ended streams to
+// publish, so that events reach publish in sequence order and only once
+// they are durable.
+func (s *Store) update(ctx context.Context, fn func(*tx) error, publish func(events []loggedEvent, ended []string)) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("activitypub: beginning transaction: %w", err)
+	}
+	t := &tx{Tx: sqlTx, now: millis(time.Now()), seq: s.lastSeq.Load()}
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if len(t.events) > 0 {
+		err := t.writeEvents(ctx, millis(time.Now()))
+		if err == nil {
+			err = writeCounter(ctx, t, counterLastSeq, t.seq)
+		}
+		if err != nil {
+			sqlTx.Rollback()
+			return err
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("activitypub: committing: %w", err)
+	}
+	s.lastSeq.Store(t.seq)
+	if publish != nil {
+		publish(t.events, t.ended)
+	}
+	return nil
+}
+
+// millis truncates t to the millisecond precision of event times.
+func millis(t time.Time) time.Time {
+	return time.UnixMilli(t.UnixMilli())
+}
+
+func readCounter(ctx context.Context, q querier, name string) (uint64, error) {
+	var v int64
+	if err := q.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = ?`, name).Scan(&v); err != nil {
+		return 0, fmt.Errorf("activitypub: reading counter %s: %w", name, err)
+	}
+	return uint64(v), nil
+}
+
+func writeCounter(ctx context.Context, q querier, name string, v uint64) error {
+	if _, err := q.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = ?`, int64(v), name); err != nil {
+		return fmt.Errorf("activitypub: writing counter %s: %w", name, err)
+	}
+	return nil
+}
+
+// actorForToken returns the name of the actor whose token hashes to hash.
+func (s *Store) actorForToken(ctx context.Context, hash string) (string, error) {
+	var name string
+	err := s.db.QueryRowContext(ctx, `SELECT name FROM actors WHERE token_hash = ?`, hash).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("activitypub: looking up token: %w", err)
+	}
+	return name, nil
+}
+
+// errNotFound reports a row that does not exist.
+var errNotFound = errors.New("not found")
+
+// queryStrings returns the first column of a query's rows.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("activitypub: query: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("activitypub: query: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("activitypub: query: %w", err)
+	}
+	return out, nil
+}

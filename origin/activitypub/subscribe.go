@@ -1,0 +1,118 @@
+package activitypub
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
+)
+
+// subscribe serves a subscription to res, by SUB or by GET with Accept:
+// text/event-stream: the events logged on its stream (in viewer's view,
+// for a collection) after Last-Event-ID, then live ones.
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format origin.Format, res *resource, viewer string) error {
+	ctx := r.Context()
+	if res.deleted {
+		return origin.Errorf(http.StatusGone, "%s has been deleted: its stream has ended", res.id)
+	}
+	if err := authorizeRead(ctx, s.Store.db, res, viewer); err != nil {
+		return err
+	}
+	last, resume, err := lastEventID(r.Header)
+	if err != nil {
+		return err
+	}
+	owner := ownerView(res, viewer)
+	key := s.streamKey(res, owner)
+
+	// Everything up to newest is committed; later events are either in the
+	// log by the time the feed reads it or published to the Hub after the
+	// feed subscribed, so starting after newest misses nothing.
+	newest := s.Store.LastSeq()
+	after := newest
+	var first *wire.Frame
+	if resume {
+		// An id at the pruning watermark still resumes: every event after
+		// it is logged. One below it may have missed pruned events.
+		if last <= newest && last >= s.Store.PrunedSeq() {
+			after = last
+		} else {
+			// Unknown (from the future, or another server's) or expired:
+			// the events in between cannot be replayed, so say so, with
+			// the resource to refetch, and continue from now.
+			first = wire.NewFrame(wire.Event{
+				ID:   strconv.FormatUint(newest, 10),
+				Type: wire.TypeGap,
+				Data: []byte(res.id),
+				Time: time.Now(),
+			})
+		}
+	}
+	feed := s.hub().Subscribe(ctx, key, after, first)
+
+	// A deletion committed between resolving res and subscribing ended the
+	// stream before this subscriber joined it: end it again, so that this
+	// subscriber, too, replays the Delete and then ends.
+	if now, err := s.lookup(ctx, s.Store.db, res.id); err == nil && now.deleted {
+		s.hub().End(key)
+	}
+	s.streams.Serve(w, r, format, origin.Subscription{
+		Feed:      feed,
+		Shareable: res.public && !owner,
+		Vary:      []string{"Authorization"},
+	})
+	return nil
+}
+
+// lastEventID parses Last-Event-ID: the decimal id of the last event a
+// subscriber saw, which it wants the events after.
+func lastEventID(h http.Header) (uint64, bool, error) {
+	values := h.Values("Last-Event-ID")
+	switch {
+	case len(values) == 0 || (len(values) == 1 && values[0] == ""):
+		return 0, false, nil
+	case len(values) > 1:
+		return 0, false, origin.Errorf(http.StatusBadRequest, "Last-Event-ID: given %d times", len(values))
+	}
+	v := values[0]
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, false, origin.Errorf(http.StatusBadRequest, "Last-Event-ID: %q is not an event id of this server (decimal digits)", v)
+		}
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		// Digits, but more than any sequence number: an unknown id.
+		return ^uint64(0), true, nil
+	}
+	return id, true, err
+}
+
+// serveProxyEventStream serves the endpoint an actor names as
+// endpoints.proxyEventStream: the event stream of the object ?id= names,
+// with ?access_token= for an EventSource, which cannot set Authorization.
+// Only local objects are supported.
+func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, format origin.Format) error {
+	switch {
+	case format == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return errMethod(r.Method, proxyEventStreamPath, "GET, SUB")
+	case format == 0:
+		return origin.Errorf(http.StatusNotAcceptable, "%s serves event streams only: use SUB, or GET with Accept: text/event-stream", proxyEventStreamPath)
+	}
+	viewer, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	id := r.URL.Query().Get("id")
+	if id == "" {
+		return origin.Errorf(http.StatusBadRequest, "id: missing: name the object whose events to stream")
+	}
+	res, err := s.resolve(r.Context(), s.Store.db, id)
+	if err != nil {
+		return err
+	}
+	return s.subscribe(w, r, format, res, viewer)
+}
