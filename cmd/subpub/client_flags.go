@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/subpub/subpub/client"
+)
+
+// clientFlags are the connection flags sub and pub share.
+type clientFlags struct {
+	http     string
+	caFile   string
+	insecure bool
+	headers  headerFlag
+}
+
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.http, "http", "", "HTTP version: 1.1, 2 or 3 (default: 2 or 1.1 as TLS negotiates; 1.1 in cleartext)")
+	fs.StringVar(&f.caFile, "cacert", "", "trust the CA certificates in this PEM `file` (e.g. the origin's ca.pem)")
+	fs.BoolVar(&f.insecure, "k", false, "skip TLS certificate verification (development only)")
+	fs.BoolVar(&f.insecure, "insecure", false, "same as -k")
+	fs.Var(&f.headers, "H", "add a request field, `'Name: value'` (repeatable)")
+}
+
+func (f *clientFlags) options() (client.Options, error) {
+	switch f.http {
+	case "", client.HTTP11, client.HTTP2, client.HTTP3:
+	case "1", "h1", "http/1.1":
+		f.http = client.HTTP11
+	case "h2":
+		f.http = client.HTTP2
+	case "h3":
+		f.http = client.HTTP3
+	default:
+		return client.Options{}, fmt.Errorf("--http %q: want 1.1, 2 or 3", f.http)
+	}
+	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
+}
+
+// headerFlag collects -H 'Name: value'.
+type headerFlag http.Header
+
+func (h *headerFlag) String() string { return "" }
+
+func (h *headerFlag) Set(v string) error {
+	name, value, ok := strings.Cut(v, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return fmt.Errorf("%q is not 'Name: value'", v)
+	}
+	if *h == nil {
+		*h = headerFlag{}
+	}
+	http.Header(*h).Add(name, strings.TrimSpace(value))
+	return nil
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/edge"
+	"github.com/subpub/subpub/origin"
+)
+
+const edgeExamples = `  # in front of the demo origin, trusting its local CA
+  subpub edge --upstream https://localhost:8443 --upstream-cacert .data/demo/origin/tls/ca.pem --listen localhost:9443
+
+  # a second tier in front of the first
+  subpub edge --upstream https://localhost:9443 --upstream-cacert .data/edge/tls/ca.pem --listen localhost:9543 --data .data/edge2
+
+  # with certificates from an ACME CA (Let's Encrypt by default)
+  subpub edge --domain edge.example.com --listen :443 --upstream https://origin.example.com
+`
+
+func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("edge", "[flags]", edgeExamples, stderr)
+	var ef edgeFlags
+	ef.register(fs)
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	logger, err := ef.logger(stderr)
+	if err != nil {
+		return err
+	}
+	built, err := ef.build(ctx, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer built.close()
+	return ef.runServer(ctx, built.srv, built.reg, "edge", stdout, logger)
+}
+
+// edgeFlags configure an edge: the server flags and the proxy's.
+type edgeFlags struct {
+	serverFlags
+	upstream, upCA, upHTTP        string
+	upInsecure                    bool
+	domain, acmeCA, acmeEmail     string
+	linger                        time.Duration
+	ringEvents, ringBytes, maxLag int
+	cacheBytes                    int64
+}
+
+func (f *edgeFlags) register(fs *flag.FlagSet) {
+	f.serverFlags.register(fs, "localhost:9443", ".data/edge")
+	fs.StringVar(&f.upstream, "upstream", "https://localhost:8443", "the origin's (or the next edge's) `URL`")
+	fs.StringVar(&f.upCA, "upstream-cacert", "", "trust the CA certificates in this PEM `file` for the upstream")
+	fs.BoolVar(&f.upInsecure, "upstream-insecure", false, "skip verification of the upstream's certificate (development only)")
+	fs.StringVar(&f.upHTTP, "upstream-http", "", "HTTP version to the upstream: 1.1, 2 or 3 (default: 2 over TLS, 1.1 in cleartext)")
+	fs.StringVar(&f.domain, "domain", "", "obtain and renew certificates for this `name` with ACME instead of the local CA")
+	fs.StringVar(&f.acmeCA, "acme-ca", "", "ACME directory `URL` (default: Let's Encrypt)")
+	fs.StringVar(&f.acmeEmail, "acme-email", "", "ACME account contact `address`")
+	fs.DurationVar(&f.linger, "linger", edge.DefaultLinger, "keep an upstream subscription this long after its last subscriber leaves")
+	fs.IntVar(&f.ringEvents, "ring-events", origin.DefaultRingEvents, "recent events kept per subscription for resuming clients")
+	fs.IntVar(&f.ringBytes, "ring-bytes", origin.DefaultRingBytes, "bytes of recent events kept per subscription")
+	fs.IntVar(&f.maxLag, "max-lag", edge.DefaultMaxLag, "bytes a subscriber may fall behind before its stream is ended (it resumes from the ring)")
+	fs.Int64Var(&f.cacheBytes, "cache-bytes", edge.DefaultCacheBytes, "bytes of GET responses to cache (0: no cache)")
+}
+
+// builtEdge is an edge ready to serve.
+type builtEdge struct {
+	srv      *origin.Server
+	edge     *edge.Edge
+	streamer *origin.Streamer
+	client   *client.Client
+	reg      *prometheus.Registry
+	caFile   string
+}
+
+func (b *builtEdge) close() {
+	b.edge.Close()
+	b.client.Close()
+}
+
+// build assembles the edge and its upstream client.
+func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*builtEdge, error) {
+	up, err := url.Parse(f.upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+		return nil, fmt.Errorf("--upstream %q is not an http or https URL", f.upstream)
+	}
+	upClient, err := client.New(client.Options{
+		HTTP:             f.upHTTP,
+		CAFile:           f.upCA,
+		Insecure:         f.upInsecure,
+		KeepAliveTimeout: 3 * origin.DefaultKeepAlive,
+		Logger:           logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	reg := newRegistry()
+	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_edge"))
+	e := &edge.Edge{
+		Upstream:   up,
+		Client:     upClient,
+		Transport:  upClient,
+		Streamer:   streamer,
+		RingEvents: f.ringEvents,
+		RingBytes:  f.ringBytes,
+		MaxLag:     f.maxLag,
+		Linger:     f.linger,
+		Logger:     logger,
+	}
+	if f.cacheBytes > 0 {
+		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes}
+	}
+	e.Metrics = newEdgeMetrics(reg, e, streamer)
+	tlsConf, caFile, err := f.edgeTLSConfig(ctx, stdout, logger)
+	if err != nil {
+		upClient.Close()
+		return nil, err
+	}
+	fmt.Fprintf(stdout, "edge: upstream %s\n", up)
+	srv := &origin.Server{
+		Handler:    e,
+		Addr:       f.listen,
+		PlainAddr:  f.listenPlain,
+		TLSConfig:  tlsConf,
+		Logger:     logger,
+		OnShutdown: streamer.Shutdown,
+	}
+	return &builtEdge{srv: srv, edge: e, streamer: streamer, client: upClient, reg: reg, caFile: caFile}, nil
+}
+
+// edgeTLSConfig is the local CA's (or --cert's) configuration or, with
+// --domain, one whose certificates come from an ACME CA.
+func (f *edgeFlags) edgeTLSConfig(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*tls.Config, string, error) {
+	if f.domain == "" {
+		return f.tlsConfig(stdout)
+	}
+	// Renewal runs until ctx, the command's, is done.
+	acme := &origin.ACME{
+		Domains:       []string{f.domain},
+		CA:            f.acmeCA,
+		Email:         f.acmeEmail,
+		StorageDir:    filepath.Join(f.dataDir, "acme"),
+		ChallengeAddr: f.listen,
+		Logger:        logger,
+	}
+	conf, err := acme.TLSConfig(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("ACME certificate for %s: %w", f.domain, err)
+	}
+	fmt.Fprintf(stdout, "TLS: certificate for %s from an ACME CA\n", f.domain)
+	return conf, "", nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/subpub/subpub/edge"
+	"github.com/subpub/subpub/origin"
+)
+
+// edgeMetrics exposes what an Edge observes upstream; its Streamer's
+// streamMetrics cover the downstream side (subscribers by protocol and
+// format, events out, drops by reason).
+type edgeMetrics struct {
+	upstreams  *prometheus.GaugeVec
+	reconnects prometheus.Counter
+	eventsIn   prometheus.Counter
+	latency    prometheus.Histogram
+	replays    *prometheus.CounterVec
+	cache      *prometheus.CounterVec
+}
+
+var _ edge.Metrics = (*edgeMetrics)(nil)
+
+func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *origin.Streamer) *edgeMetrics {
+	const ns = "subpub_edge"
+	m := &edgeMetrics{
+		upstreams: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "upstream_subscriptions",
+			Help: "Upstream subscriptions open, by kind: shared (one per key) or catchup."}, []string{"kind"}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "upstream_reconnects_total",
+			Help: "Upstream subscriptions lost and resumed with the last id seen."}),
+		eventsIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "upstream_events_total",
+			Help: "Events received from upstream."}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "event_latency_seconds",
+			Help:    "Time from publication to arrival at the edge, for events that carry their publish time.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		replays: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "replays_total",
+			Help: "Subscribers resuming with Last-Event-ID, served from the ring (hit) or by catching up upstream (miss)."}, []string{"result"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
+			Help: "GET requests by cache outcome."}, []string{"outcome"}),
+	}
+	fanOut := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "fanout_ratio",
+		Help: "Downstream subscriptions per shared upstream subscription."}, func() float64 {
+		up := e.Upstreams()
+		if up == 0 {
+			return 0
+		}
+		return float64(s.Active()) / float64(up)
+	})
+	reg.MustRegister(m.upstreams, m.reconnects, m.eventsIn, m.latency, m.replays, m.cache, fanOut)
+	return m
+}
+
+func (m *edgeMetrics) UpstreamOpened(kind string) { m.upstreams.WithLabelValues(kind).Inc() }
+func (m *edgeMetrics) UpstreamClosed(kind string) { m.upstreams.WithLabelValues(kind).Dec() }
+func (m *edgeMetrics) UpstreamReconnect()         { m.reconnects.Inc() }
+func (m *edgeMetrics) Cache(outcome string)       { m.cache.WithLabelValues(outcome).Inc() }
+
+func (m *edgeMetrics) EventReceived(latency time.Duration, known bool) {
+	m.eventsIn.Inc()
+	if known {
+		m.latency.Observe(latency.Seconds())
+	}
+}
+
+func (m *edgeMetrics) Replay(hit bool) {
+	if hit {
+		m.replays.WithLabelValues("hit").Inc()
+	} else {
+		m.replays.WithLabelValues("miss").Inc()
+	}
+}

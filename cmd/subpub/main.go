@@ -1,0 +1,120 @@
+// Command subpub is publish/subscribe as an HTTP feature: an ActivityPub
+// origin that serves SUB and Server-Sent Events, a client to subscribe and
+// publish, and the tools around them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"origin": {"run an ActivityPub origin serving SUB and SSE over HTTP/1.1, HTTP/2 and HTTP/3", runOrigin},
+		"edge":   {"run an edge: collapse identical subscriptions, fan out, replay, cache", runEdge},
+		"sub":    {"subscribe to a stream and print its events", runSub},
+		"pub":    {"publish an activity to an outbox", runPub},
+		"demo":   {"run an origin with demo users, publish, and show subscribers receiving", runDemo},
+	}
+}
+
+// errUsage reports bad arguments; the message has already been printed.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "subpub: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "subpub %s: %v\n", args[0], err)
+	return 1
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: subpub <command> [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(cmds))
+	for name := range cmds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'subpub <command> --help' for a command's flags and examples.")
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments ("subpub sub URL --count 3"), as users expect of a CLI.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "-" || args[0] == "--" || args[0][0] != '-' {
+			if args[0] == "--" {
+				return append(positional, args[1:]...), nil
+			}
+			positional = append(positional, args[0])
+			args = args[1:]
+		}
+	}
+}
+
+// newFlagSet returns a flag set whose usage prints a synopsis, the flags and
+// examples.
+func newFlagSet(name, synopsis, examples string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("subpub "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: subpub %s %s\n\nflags:\n", name, synopsis)
+		fs.PrintDefaults()
+		if examples != "" {
+			fmt.Fprintf(stderr, "\nexamples:\n%s", examples)
+		}
+	}
+	return fs
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/subpub/subpub/origin"
+)
+
+// streamMetrics exposes what an origin.Streamer observes, in Prometheus
+// form. Each role (origin, edge) registers its own under its namespace.
+type streamMetrics struct {
+	active    *prometheus.GaugeVec
+	closed    *prometheus.CounterVec
+	delivered *prometheus.CounterVec
+	bytes     *prometheus.CounterVec
+	rejected  *prometheus.CounterVec
+}
+
+var _ origin.Metrics = (*streamMetrics)(nil)
+
+func newStreamMetrics(reg prometheus.Registerer, namespace string) *streamMetrics {
+	f := func(name, help string, labels ...string) *prometheus.CounterVec {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+		reg.MustRegister(v)
+		return v
+	}
+	m := &streamMetrics{
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "subscriptions_active",
+			Help: "Subscriptions being served, by HTTP version and format (pub or sse).",
+		}, []string{"proto", "format"}),
+		closed:    f("subscriptions_closed_total", "Subscriptions ended, by reason.", "proto", "format", "reason"),
+		delivered: f("events_delivered_total", "Events written to subscribers (one per subscriber per event).", "proto", "format"),
+		bytes:     f("bytes_written_total", "Bytes of events written to subscribers (PUB: status line and fields before header compression).", "proto", "format"),
+		rejected:  f("subscriptions_rejected_total", "Subscriptions refused before streaming, by status.", "proto", "status"),
+	}
+	reg.MustRegister(m.active)
+	return m
+}
+
+func (m *streamMetrics) SubscriptionOpened(proto string, f origin.Format) {
+	m.active.WithLabelValues(proto, f.String()).Inc()
+}
+
+func (m *streamMetrics) SubscriptionClosed(proto string, f origin.Format, reason string) {
+	m.active.WithLabelValues(proto, f.String()).Dec()
+	m.closed.WithLabelValues(proto, f.String(), reason).Inc()
+}
+
+func (m *streamMetrics) Delivered(proto string, f origin.Format, events, bytes int) {
+	m.delivered.WithLabelValues(proto, f.String()).Add(float64(events))
+	m.bytes.WithLabelValues(proto, f.String()).Add(float64(bytes))
+}
+
+func (m *streamMetrics) Rejected(proto string, status int) {
+	m.rejected.WithLabelValues(proto, strconv.Itoa(status)).Inc()
+}
+
+// newRegistry is a registry with the Go runtime and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveMetrics serves the Prometheus text exposition on addr at /metrics
+// until ctx is done.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, logger *slog.Logger) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "err", err)
+		}
+	}()
+	context.AfterFunc(ctx, func() { srv.Close() })
+	return ln.Addr(), nil
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/origin/activitypub"
+)
+
+const originExamples = `  # an origin with two users, TLS on 8443 (TCP and UDP) and cleartext on 8080
+  subpub origin --user alice:alice-token --user bob:bob-token --listen-plain localhost:8080
+
+  # then, in another terminal
+  subpub sub --cacert .data/origin/tls/ca.pem https://localhost:8443/users/alice/outbox
+`
+
+func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("origin", "[flags]", originExamples, stderr)
+	var of originFlags
+	of.register(fs)
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	logger, err := of.logger(stderr)
+	if err != nil {
+		return err
+	}
+	o, err := of.build(ctx, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer o.store.Close()
+	return of.runServer(ctx, o.srv, o.reg, "origin", stdout, logger)
+}
+
+// originFlags configure an origin: the server flags and the application's.
+type originFlags struct {
+	serverFlags
+	baseURL        string
+	users          userFlag
+	inlineLimit    int
+	pageSize       int
+	eventRetention time.Duration
+}
+
+func (f *originFlags) register(fs *flag.FlagSet) {
+	f.serverFlags.register(fs, "localhost:8443", ".data/origin")
+	fs.StringVar(&f.baseURL, "base-url", "", "canonical `URL` of the origin, which ids are built from (default: https://<--listen>, or http://<--listen-plain>)")
+	fs.Var(&f.users, "user", "ensure a local actor and its bearer token, `NAME:TOKEN` (repeatable)")
+	fs.IntVar(&f.inlineLimit, "inline-limit", activitypub.DefaultInlineLimit, "event data larger than this many `bytes` goes by reference in a PUB")
+	fs.IntVar(&f.pageSize, "page-size", activitypub.DefaultPageSize, "items per collection page")
+	fs.DurationVar(&f.eventRetention, "event-retention", 0, "prune events older than this (0: keep them all)")
+}
+
+// builtOrigin is an origin ready to serve.
+type builtOrigin struct {
+	srv      *origin.Server
+	store    *activitypub.Store
+	streamer *origin.Streamer
+	reg      *prometheus.Registry
+	caFile   string
+}
+
+// build opens the store, provisions users and assembles the server.
+func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*builtOrigin, error) {
+	tlsConf, caFile, err := f.tlsConfig(stdout)
+	if err != nil {
+		return nil, err
+	}
+	base := f.baseURL
+	if base == "" {
+		base, err = defaultBaseURL(f.listen, f.listenPlain)
+		if err != nil {
+			return nil, err
+		}
+	}
+	store, err := activitypub.OpenStore(filepath.Join(f.dataDir, "db"))
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range f.users {
+		if err := store.EnsureUser(ctx, u.name, u.token); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("--user %s: %w", u.name, err)
+		}
+	}
+	reg := newRegistry()
+	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_origin"))
+	app := &activitypub.Server{
+		BaseURL:        base,
+		Store:          store,
+		Hub:            &origin.Hub{Log: store},
+		Streamer:       streamer,
+		Logger:         logger,
+		Metrics:        newActivityPubMetrics(reg),
+		InlineLimit:    f.inlineLimit,
+		PageSize:       f.pageSize,
+		EventRetention: f.eventRetention,
+	}
+	fmt.Fprintf(stdout, "origin: ids under %s; data in %s\n", base, f.dataDir)
+	srv := &origin.Server{
+		Handler:    app,
+		Addr:       f.listen,
+		PlainAddr:  f.listenPlain,
+		TLSConfig:  tlsConf,
+		Logger:     logger,
+		OnShutdown: streamer.Shutdown,
+	}
+	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile}, nil
+}
+
+// defaultBaseURL names the origin by where it listens: TLS if it can.
+func defaultBaseURL(listen, listenPlain string) (string, error) {
+	scheme, addr := "https", listen
+	if addr == "" {
+		scheme, addr = "http", listenPlain
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("cannot derive --base-url from %q: %w", addr, err)
+	}
+	if port == "0" {
+		return "", errors.New("with port 0, give --base-url (ids need a fixed origin)")
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
+}
+
+// userFlag collects --user NAME:TOKEN.
+type userFlag []struct{ name, token string }
+
+func (u *userFlag) String() string { return "" }
+
+func (u *userFlag) Set(v string) error {
+	name, token, ok := strings.Cut(v, ":")
+	if !ok || name == "" || token == "" {
+		return fmt.Errorf("%q is not NAME:TOKEN", v)
+	}
+	*u = append(*u, struct{ name, token string }{name, token})
+	return nil
+}

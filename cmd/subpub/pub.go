@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/subpub/subpub/client"
+)
+
+const pubExamples = `  # post a note as alice on the demo origin (a bare object is wrapped in Create)
+  echo '{"type":"Note","content":"hello","to":["https://www.w3.org/ns/activitystreams#Public"]}' |
+    subpub pub --cacert .data/demo/origin/ca.pem --token alice-token https://localhost:8443/users/alice/outbox
+
+  # from a file, in cleartext
+  subpub pub --token alice-token http://localhost:8080/users/alice/outbox like.json
+`
+
+// maxActivitySize bounds what pub reads from its input.
+const maxActivitySize = 1 << 20
+
+func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stderr)
+	var cf clientFlags
+	cf.register(fs)
+	token := fs.String("token", os.Getenv("SUBPUB_TOKEN"), "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) < 1 || len(positional) > 2 {
+		fs.Usage()
+		return errUsage
+	}
+	input := io.Reader(os.Stdin)
+	if len(positional) == 2 && positional[1] != "-" {
+		f, err := os.Open(positional[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		input = f
+	}
+	body, err := io.ReadAll(io.LimitReader(input, maxActivitySize+1))
+	if err != nil {
+		return fmt.Errorf("reading the activity: %w", err)
+	}
+	if len(body) > maxActivitySize {
+		return errors.New("the activity is larger than 1 MiB")
+	}
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	id, err := c.Publish(ctx, positional[0], *token, body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id)
+	return nil
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/subpub/subpub/origin"
+)
+
+// serverFlags are the flags origin and edge share: where to listen, which
+// certificate to present, how to stream.
+type serverFlags struct {
+	listen, listenPlain string
+	certFile, keyFile   string
+	dataDir             string
+	metricsAddr         string
+	keepAlive           time.Duration
+	maxPerClient        int
+	maxSubscriptions    int
+	shutdownTimeout     time.Duration
+	logLevel            string
+}
+
+func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData string) {
+	fs.StringVar(&f.listen, "listen", defaultListen, "TLS `address`: HTTP/1.1 and HTTP/2 on TCP, HTTP/3 on UDP, same port (empty: none)")
+	fs.StringVar(&f.listenPlain, "listen-plain", "", "cleartext `address` for HTTP/1.1 and h2c (debugging, benchmarks)")
+	fs.StringVar(&f.certFile, "cert", "", "TLS certificate `file` (PEM); default: a local CA's certificate in the data directory")
+	fs.StringVar(&f.keyFile, "key", "", "TLS key `file` (PEM), with --cert")
+	fs.StringVar(&f.dataDir, "data", defaultData, "data `directory`")
+	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics")
+	fs.DurationVar(&f.keepAlive, "keepalive", origin.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
+	fs.IntVar(&f.maxPerClient, "max-per-client", origin.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
+	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *serverFlags) logger(stderr io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+// streamer is the Streamer the flags describe.
+func (f *serverFlags) streamer(logger *slog.Logger, metrics origin.Metrics) *origin.Streamer {
+	return &origin.Streamer{
+		KeepAlive:        f.keepAlive,
+		MaxPerClient:     f.maxPerClient,
+		MaxSubscriptions: f.maxSubscriptions,
+		Logger:           logger,
+		Metrics:          metrics,
+	}
+}
+
+// tlsConfig loads --cert/--key, or else the local CA in the data directory
+// (created on first use), whose CA file it reports for clients to trust.
+func (f *serverFlags) tlsConfig(stdout io.Writer) (conf *tls.Config, caFile string, err error) {
+	if f.listen == "" {
+		return nil, "", nil
+	}
+	if f.certFile != "" || f.keyFile != "" {
+		if f.certFile == "" || f.keyFile == "" {
+			return nil, "", errors.New("--cert and --key go together")
+		}
+		cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+		if err != nil {
+			return nil, "", err
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, "", nil
+	}
+	ca, err := origin.LoadOrCreateLocalCA(filepath.Join(f.dataDir, "tls"))
+	if err != nil {
+		return nil, "", fmt.Errorf("local CA: %w", err)
+	}
+	fmt.Fprintf(stdout, "TLS: certificate from a local CA; clients trust it with --cacert %s\n", ca.CAFile)
+	return ca.TLSConfig(), ca.CAFile, nil
+}
+
+// runServer starts srv, reports where it listens, waits for ctx, and shuts
+// it down within --shutdown-timeout.
+func (f *serverFlags) runServer(ctx context.Context, srv *origin.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error {
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	if a := srv.TLSAddr(); a != nil {
+		fmt.Fprintf(stdout, "%s: https://%s (HTTP/1.1, HTTP/2; HTTP/3 on UDP)\n", role, a)
+	}
+	if a := srv.PlainListenAddr(); a != nil {
+		fmt.Fprintf(stdout, "%s: http://%s (HTTP/1.1, h2c)\n", role, a)
+	}
+	if f.metricsAddr != "" {
+		addr, err := serveMetrics(ctx, f.metricsAddr, reg, logger)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		fmt.Fprintf(stdout, "%s metrics: http://%s/metrics\n", role, addr)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down", "role", role)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/client"
+)
+
+const subExamples = `  # follow alice's public outbox on the demo origin, over HTTP/3
+  subpub sub --cacert .data/demo/origin/ca.pem --http 3 https://localhost:8443/users/alice/outbox
+
+  # the same as Server-Sent Events, three events, as JSON lines
+  subpub sub --sse --count 3 --json http://localhost:8080/users/alice/outbox
+
+  # alice's private inbox, resuming after event 42
+  subpub sub -k -H 'Authorization: Bearer alice-token' --last-event-id 42 https://localhost:8443/users/alice/inbox
+`
+
+func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sub", "[flags] URL", subExamples, stderr)
+	var cf clientFlags
+	cf.register(fs)
+	sse := fs.Bool("sse", false, "subscribe with GET Accept: text/event-stream instead of SUB")
+	sub := fs.Bool("sub", false, "subscribe with SUB only (default: SUB, falling back to SSE)")
+	lastID := fs.String("last-event-id", "", "resume after this event `id`")
+	count := fs.Int("count", 0, "exit 0 after this many events (0: follow until interrupted)")
+	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting non-zero")
+	asJSON := fs.Bool("json", false, "print one JSON object per event")
+	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
+	verbose := fs.Bool("v", false, "report connections and reconnections on stderr")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	switch {
+	case *sse && *sub:
+		return errors.New("--sse and --sub exclude each other")
+	case *sse:
+		opts.Mode = client.ModeSSE
+	case *sub:
+		opts.Mode = client.ModeSUB
+	}
+	opts.KeepAliveTimeout = *keepalive
+	c, err := client.New(opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	if *timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		defer cancel()
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	out := &eventPrinter{w: bufio.NewWriter(stdout), json: *asJSON}
+	received := 0
+	var mu sync.Mutex
+	s := &client.Subscription{
+		URL:         positional[0],
+		LastEventID: *lastID,
+		OnEvent: func(e client.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if *count > 0 && received >= *count {
+				return
+			}
+			received++
+			out.print(e)
+			if *count > 0 && received == *count {
+				stop()
+			}
+		},
+	}
+	if *verbose {
+		s.OnOpen = func(o client.Open) {
+			fmt.Fprintf(stderr, "subscribed: %s over %s (Cache-Control: %q)\n", o.Format, o.Proto, o.Header.Get("Cache-Control"))
+		}
+		s.OnRetry = func(err error, d time.Duration) {
+			fmt.Fprintf(stderr, "resubscribing in %v after: %v\n", d.Round(time.Millisecond), err)
+		}
+	}
+	err = c.Run(ctx, s)
+	mu.Lock()
+	defer mu.Unlock()
+	out.w.Flush()
+	switch {
+	case *count > 0 && received >= *count:
+		return nil
+	case errors.Is(err, client.ErrStreamEnded):
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("timed out after %v with %d events", *timeout, received)
+	case errors.Is(err, context.Canceled):
+		return nil // interrupted
+	}
+	return err
+}
+
+// eventPrinter writes events as readable lines or JSON lines, flushing each
+// so that a pipe sees it at once.
+type eventPrinter struct {
+	w    *bufio.Writer
+	json bool
+}
+
+func (p *eventPrinter) print(e client.Event) {
+	defer p.w.Flush()
+	latency, hasLatency := e.Latency()
+	if p.json {
+		rec := struct {
+			ID        string          `json:"id"`
+			Type      string          `json:"type,omitempty"`
+			Data      json.RawMessage `json:"data,omitempty"`
+			Text      string          `json:"text,omitempty"`
+			Ref       string          `json:"ref,omitempty"`
+			Gap       bool            `json:"gap,omitempty"`
+			Received  time.Time       `json:"received"`
+			LatencyMS *float64        `json:"latency_ms,omitempty"`
+			Proto     string          `json:"proto"`
+			Format    string          `json:"format"`
+		}{ID: e.ID, Type: e.Type, Ref: e.Ref, Gap: e.IsGap(), Received: e.Received, Proto: e.Proto, Format: e.Format}
+		if json.Valid(e.Data) {
+			rec.Data = e.Data
+		} else {
+			rec.Text = string(e.Data)
+		}
+		if hasLatency {
+			ms := float64(latency.Microseconds()) / 1000
+			rec.LatencyMS = &ms
+		}
+		b, _ := json.Marshal(rec)
+		p.w.Write(append(b, '\n'))
+		return
+	}
+	if e.IsGap() {
+		fmt.Fprintf(p.w, "%s gap: the server cannot replay what was missed; refetch %s and continue after id %s\n",
+			e.Received.Format("15:04:05.000"), e.Data, e.ID)
+		return
+	}
+	fmt.Fprintf(p.w, "%s %s/%s id=%s type=%s", e.Received.Format("15:04:05.000"), e.Proto, e.Format, e.ID, e.Type)
+	if hasLatency {
+		fmt.Fprintf(p.w, " latency=%v", latency.Round(10*time.Microsecond))
+	}
+	if e.Ref != "" {
+		fmt.Fprintf(p.w, " ref=%s", e.Ref)
+	}
+	fmt.Fprintf(p.w, " %s\n", e.Data)
+}
