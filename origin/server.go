@@ -75,12 +75,22 @@ type Server struct {
 
 // Start listens on the configured addresses and serves in the background.
 func (s *Server) Start() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	s.Serve()
+	return nil
+}
+
+// Listen binds the configured addresses without serving yet, so that a
+// caller can learn the ports chosen for port 0 (TLSAddr, PlainListenAddr)
+// before the first request.
+func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Handler == nil {
 		return errors.New("origin: Server.Handler is nil")
 	}
-	logger := s.logger()
 	if s.Addr != "" {
 		if s.TLSConfig == nil {
 			return errors.New("origin: Server.TLSConfig is nil")
@@ -90,6 +100,25 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.tcp, s.udp = tcp, udp
+	}
+	if s.PlainAddr != "" {
+		ln, err := net.Listen("tcp", s.PlainAddr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("origin: listening on %s: %w", s.PlainAddr, err)
+		}
+		s.plain = ln
+	}
+	return nil
+}
+
+// Serve serves on the listeners Listen bound, in the background.
+func (s *Server) Serve() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	logger := s.logger()
+	if s.tcp != nil {
+		tcp, udp := s.tcp, s.udp
 		port := tcp.Addr().(*net.TCPAddr).Port
 		s.altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, port)
 
@@ -112,20 +141,14 @@ func (s *Server) Start() error {
 		s.serve(func() error { return s.tlsSrv.ServeTLS(tcp, "", "") })
 		s.serve(func() error { return s.h3.Serve(udp) })
 	}
-	if s.PlainAddr != "" {
-		ln, err := net.Listen("tcp", s.PlainAddr)
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("origin: listening on %s: %w", s.PlainAddr, err)
-		}
-		s.plain = ln
+	if s.plain != nil {
+		ln := s.plain
 		s.plainSrv = s.httpServer(s.Handler)
 		s.plainSrv.Protocols = new(http.Protocols)
 		s.plainSrv.Protocols.SetHTTP1(true)
 		s.plainSrv.Protocols.SetUnencryptedHTTP2(true)
 		s.serve(func() error { return s.plainSrv.Serve(ln) })
 	}
-	return nil
 }
 
 func (s *Server) logger() *slog.Logger {

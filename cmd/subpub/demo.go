@@ -48,9 +48,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer o.store.Close()
-	if err := o.srv.Start(); err != nil {
-		return err
-	}
+	o.srv.Serve()
 
 	// The edge in front of it.
 	var ef edgeFlags
@@ -64,9 +62,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer e.close()
-	if err := e.srv.Start(); err != nil {
-		return err
-	}
+	e.srv.Serve()
 	stop := func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -136,6 +136,10 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
 	}
+	if err := srv.Listen(); err != nil {
+		upClient.Close()
+		return nil, err
+	}
 	return &builtEdge{srv: srv, edge: e, streamer: streamer, client: upClient, reg: reg, caFile: caFile}, nil
 }
 

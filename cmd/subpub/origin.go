@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,13 +78,6 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	base := f.baseURL
-	if base == "" {
-		base, err = defaultBaseURL(f.listen, f.listenPlain)
-		if err != nil {
-			return nil, err
-		}
-	}
 	store, err := activitypub.OpenStore(filepath.Join(f.dataDir, "db"))
 	if err != nil {
 		return nil, err
@@ -98,7 +91,6 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 	reg := newRegistry()
 	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_origin"))
 	app := &activitypub.Server{
-		BaseURL:        base,
 		Store:          store,
 		Hub:            &origin.Hub{Log: store},
 		Streamer:       streamer,
@@ -108,7 +100,6 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		PageSize:       f.pageSize,
 		EventRetention: f.eventRetention,
 	}
-	fmt.Fprintf(stdout, "origin: ids under %s; data in %s\n", base, f.dataDir)
 	srv := &origin.Server{
 		Handler:    app,
 		Addr:       f.listen,
@@ -117,26 +108,32 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
 	}
+	if err := srv.Listen(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	// Ids are built from the base URL, so it is known before the first
+	// request: given, or derived from where the server listens.
+	app.BaseURL = f.baseURL
+	if app.BaseURL == "" {
+		app.BaseURL = defaultBaseURL(srv.TLSAddr(), srv.PlainListenAddr())
+	}
+	fmt.Fprintf(stdout, "origin: ids under %s; data in %s\n", app.BaseURL, f.dataDir)
 	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile}, nil
 }
 
-// defaultBaseURL names the origin by where it listens: TLS if it can.
-func defaultBaseURL(listen, listenPlain string) (string, error) {
-	scheme, addr := "https", listen
-	if addr == "" {
-		scheme, addr = "http", listenPlain
+// defaultBaseURL names the origin by where it listens, TLS if it can.
+func defaultBaseURL(tlsAddr, plainAddr net.Addr) string {
+	scheme, addr := "https", tlsAddr
+	if addr == nil {
+		scheme, addr = "http", plainAddr
 	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("cannot derive --base-url from %q: %w", addr, err)
-	}
-	if port == "0" {
-		return "", errors.New("with port 0, give --base-url (ids need a fixed origin)")
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
+	tcp := addr.(*net.TCPAddr)
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() || tcp.IP.IsLoopback() && tcp.IP.To4() == nil {
 		host = "localhost"
 	}
-	return scheme + "://" + net.JoinHostPort(host, port), nil
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
 // userFlag collects --user NAME:TOKEN.

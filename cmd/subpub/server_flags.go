@@ -87,12 +87,10 @@ func (f *serverFlags) tlsConfig(stdout io.Writer) (conf *tls.Config, caFile stri
 	return ca.TLSConfig(), ca.CAFile, nil
 }
 
-// runServer starts srv, reports where it listens, waits for ctx, and shuts
-// it down within --shutdown-timeout.
+// runServer serves on srv's listeners, reports where, waits for ctx, and
+// shuts it down within --shutdown-timeout.
 func (f *serverFlags) runServer(ctx context.Context, srv *origin.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error {
-	if err := srv.Start(); err != nil {
-		return err
-	}
+	srv.Serve()
 	if a := srv.TLSAddr(); a != nil {
 		fmt.Fprintf(stdout, "%s: https://%s (HTTP/1.1, HTTP/2; HTTP/3 on UDP)\n", role, a)
 	}
