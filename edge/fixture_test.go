@@ -98,12 +98,7 @@ func (o *streamOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		origin.WriteProblem(w, http.StatusNotFound, "no such stream: "+r.URL.Path)
 		return
 	}
-	format, err := origin.Negotiate(r)
-	if err != nil {
-		origin.WriteError(w, err)
-		return
-	}
-	if format == 0 || (format == origin.FormatPUB && o.sseOnly) {
+	if o.sseOnly && r.Method == wire.MethodSUB {
 		w.Header().Set("Allow", "GET")
 		origin.WriteProblem(w, http.StatusMethodNotAllowed, "subscribe with GET Accept: text/event-stream")
 		return
@@ -117,16 +112,8 @@ func (o *streamOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		origin.WriteProblem(w, status, "this stream is "+name+"'s")
 		return
 	}
-	after := o.log.Last()
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		if after, err = strconv.ParseUint(id, 10, 64); err != nil {
-			origin.WriteProblem(w, http.StatusBadRequest, "malformed Last-Event-ID")
-			return
-		}
-	}
 	o.subscriptions.Add(1)
-	feed := o.hub.Subscribe(r.Context(), r.URL.Path, after, nil)
-	o.streamer.Serve(w, r, format, origin.Subscription{Feed: feed, Shareable: kind == "public", Vary: []string{"Authorization"}})
+	(&origin.LogStreams{Log: o.log, Hub: o.hub, Streamer: o.streamer}).Serve(w, r, r.URL.Path, kind == "public")
 }
 
 // testEdge is an Edge on real listeners in front of an upstream.

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/quic-go/quic-go"
 )
 
 // LocalCA is a certificate authority generated once into a directory, and
@@ -179,4 +181,29 @@ func writePEMPair(dir, certName, keyName string, der []byte, key *ecdsa.PrivateK
 func serialNumber() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
+}
+
+// LoadOrCreateStatelessResetKey reads the QUIC stateless reset key kept in
+// file, creating it (randomly, readable only by its owner) the first time,
+// so that a restarted server can reset the connections of its previous run.
+func LoadOrCreateStatelessResetKey(file string) (*quic.StatelessResetKey, error) {
+	var key quic.StatelessResetKey
+	b, err := os.ReadFile(file)
+	if err == nil && len(b) == len(key) {
+		copy(key[:], b)
+		return &key, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, key[:], 0o600); err != nil {
+		return nil, err
+	}
+	return &key, nil
 }

@@ -55,6 +55,12 @@ type Server struct {
 	// 431. Default DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 
+	// StatelessResetKey lets a restarted server reset the QUIC connections
+	// its previous run left open, so that HTTP/3 clients notice at once
+	// instead of after their idle timeout. It must persist across restarts
+	// (and be secret). Nil: no stateless resets.
+	StatelessResetKey *quic.StatelessResetKey
+
 	// Logger receives server errors. Default slog.Default().
 	Logger *slog.Logger
 
@@ -65,6 +71,7 @@ type Server struct {
 	mu       sync.Mutex
 	tcp      net.Listener
 	udp      net.PacketConn
+	quicTr   *quic.Transport
 	plain    net.Listener
 	tlsSrv   *http.Server
 	plainSrv *http.Server
@@ -126,20 +133,29 @@ func (s *Server) Serve() {
 		tlsConf.NextProtos = []string{"h2", "http/1.1"}
 		s.tlsSrv = s.httpServer(s.advertiseHTTP3(s.Handler))
 		s.tlsSrv.TLSConfig = tlsConf
+		h3TLS := http3.ConfigureTLSConfig(s.TLSConfig.Clone())
+		quicConf := &quic.Config{
+			KeepAlivePeriod:       DefaultQUICKeepAlive,
+			MaxIdleTimeout:        DefaultQUICIdleTimeout,
+			MaxIncomingStreams:    int64(orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
+			MaxIncomingUniStreams: 16,
+		}
 		s.h3 = &http3.Server{
 			Handler:        s.Handler,
-			TLSConfig:      http3.ConfigureTLSConfig(s.TLSConfig.Clone()),
+			TLSConfig:      h3TLS,
 			MaxHeaderBytes: orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 			Logger:         logger,
-			QUICConfig: &quic.Config{
-				KeepAlivePeriod:       DefaultQUICKeepAlive,
-				MaxIdleTimeout:        DefaultQUICIdleTimeout,
-				MaxIncomingStreams:    int64(orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
-				MaxIncomingUniStreams: 16,
-			},
+			QUICConfig:     quicConf,
 		}
+		s.quicTr = &quic.Transport{Conn: udp, StatelessResetKey: s.StatelessResetKey}
 		s.serve(func() error { return s.tlsSrv.ServeTLS(tcp, "", "") })
-		s.serve(func() error { return s.h3.Serve(udp) })
+		s.serve(func() error {
+			ln, err := s.quicTr.ListenEarly(h3TLS, quicConf)
+			if err != nil {
+				return err
+			}
+			return s.h3.ServeListener(ln)
+		})
 	}
 	if s.plain != nil {
 		ln := s.plain
@@ -247,9 +263,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if ctx.Err() != nil {
 		s.Close()
 	}
-	if s.udp != nil {
-		s.udp.Close()
-	}
+	s.closeQUIC()
 	s.serving.Wait()
 	return errors.Join(errs...)
 }
@@ -288,6 +302,15 @@ func (s *Server) closeListeners() {
 		if ln != nil {
 			ln.Close()
 		}
+	}
+	s.closeQUIC()
+}
+
+// closeQUIC closes the QUIC transport, then its socket (a transport given
+// a socket leaves it open).
+func (s *Server) closeQUIC() {
+	if s.quicTr != nil {
+		s.quicTr.Close()
 	}
 	if s.udp != nil {
 		s.udp.Close()

@@ -62,25 +62,7 @@ func (o *testOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteProblem(w, http.StatusNotFound, "no such stream")
 		return
 	}
-	format, err := Negotiate(r)
-	if err != nil {
-		WriteError(w, err)
-		return
-	}
-	if format == 0 {
-		w.Header().Set("Allow", "GET, SUB")
-		WriteProblem(w, http.StatusMethodNotAllowed, "subscribe with SUB or GET Accept: text/event-stream")
-		return
-	}
-	after := o.log.Last()
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		if after, err = strconv.ParseUint(id, 10, 64); err != nil {
-			WriteProblem(w, http.StatusBadRequest, "Last-Event-ID is not an event id of this stream")
-			return
-		}
-	}
-	feed := o.hub.Subscribe(r.Context(), "s", after, nil)
-	o.streamer.Serve(w, r, format, Subscription{Feed: feed, Shareable: true, Vary: []string{"Authorization"}})
+	(&LogStreams{Log: o.log, Hub: o.hub, Streamer: o.streamer}).Serve(w, r, "s", true)
 }
 
 func (o *testOrigin) url(plain bool) string {

@@ -136,6 +136,10 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
 	}
+	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
+		upClient.Close()
+		return nil, err
+	}
 	if err := srv.Listen(); err != nil {
 		upClient.Close()
 		return nil, err

@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"sub":    {"subscribe to a stream and print its events", runSub},
 		"pub":    {"publish an activity to an outbox", runPub},
 		"demo":   {"run an origin with demo users, publish, and show subscribers receiving", runDemo},
+		"bench":  {"compare SUB/PUB through the edge with direct SSE, the bare-socket limit and peers", runBench},
 	}
 }
 

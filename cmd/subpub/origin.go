@@ -108,6 +108,10 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
 	}
+	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := srv.Listen(); err != nil {
 		store.Close()
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
 
 	"github.com/subpub/subpub/origin"
 )
@@ -85,6 +86,16 @@ func (f *serverFlags) tlsConfig(stdout io.Writer) (conf *tls.Config, caFile stri
 	}
 	fmt.Fprintf(stdout, "TLS: certificate from a local CA; clients trust it with --cacert %s\n", ca.CAFile)
 	return ca.TLSConfig(), ca.CAFile, nil
+}
+
+// statelessResetKey is the QUIC stateless reset key kept in the data
+// directory, so that clients of a restarted server learn at once that their
+// HTTP/3 connections are gone.
+func (f *serverFlags) statelessResetKey() (*quic.StatelessResetKey, error) {
+	if f.listen == "" {
+		return nil, nil
+	}
+	return origin.LoadOrCreateStatelessResetKey(filepath.Join(f.dataDir, "tls", "quic-stateless-reset.key"))
 }
 
 // runServer serves on srv's listeners, reports where, waits for ctx, and
