@@ -54,6 +54,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var ef edgeFlags
 	ef.listen, ef.listenPlain, ef.dataDir = *edgeAddr, *edgePlain, filepath.Join(*dataDir, "edge")
 	ef.keepAlive, ef.maxPerClient, ef.shutdownTimeout = 15*time.Second, -1, 5*time.Second
+	*originAddr = boundAddr(*originAddr, o.srv.TLSAddr())
 	ef.upstream, ef.upCA = "https://"+*originAddr, o.caFile
 	ef.linger, ef.ringEvents, ef.ringBytes, ef.maxLag, ef.cacheBytes = 10*time.Second, 4096, 8<<20, 1<<20, 64<<20
 	fmt.Fprintln(stdout, "\n== starting an edge in front of it (collapses identical subscriptions, fans out)")
@@ -63,6 +64,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer e.close()
 	e.srv.Serve()
+	*edgeAddr = boundAddr(*edgeAddr, e.srv.TLSAddr())
+	*edgePlain = boundAddr(*edgePlain, e.srv.PlainListenAddr())
 	stop := func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,24 +119,20 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 	// request: given, or derived from where the server listens.
 	app.BaseURL = f.baseURL
 	if app.BaseURL == "" {
-		app.BaseURL = defaultBaseURL(srv.TLSAddr(), srv.PlainListenAddr())
+		app.BaseURL = f.defaultBaseURL(srv.TLSAddr(), srv.PlainListenAddr())
 	}
 	fmt.Fprintf(stdout, "origin: ids under %s; data in %s\n", app.BaseURL, f.dataDir)
 	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile}, nil
 }
 
-// defaultBaseURL names the origin by where it listens, TLS if it can.
-func defaultBaseURL(tlsAddr, plainAddr net.Addr) string {
-	scheme, addr := "https", tlsAddr
-	if addr == nil {
-		scheme, addr = "http", plainAddr
+// defaultBaseURL names the origin by where it listens, TLS if it can: the
+// host as given (so that it matches the certificate; localhost if none), the
+// port as bound.
+func (f *originFlags) defaultBaseURL(tlsAddr, plainAddr net.Addr) string {
+	if tlsAddr != nil {
+		return "https://" + boundAddr(f.listen, tlsAddr)
 	}
-	tcp := addr.(*net.TCPAddr)
-	host := tcp.IP.String()
-	if tcp.IP.IsUnspecified() || tcp.IP.IsLoopback() && tcp.IP.To4() == nil {
-		host = "localhost"
-	}
-	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	return "http://" + boundAddr(f.listenPlain, plainAddr)
 }
 
 // userFlag collects --user NAME:TOKEN.

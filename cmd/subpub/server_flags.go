@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,4 +123,15 @@ func (f *serverFlags) runServer(ctx context.Context, srv *origin.Server, reg *pr
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// boundAddr is the address a listener got for the one asked for: the host
+// as asked (so that it matches the certificate), the port as bound (which
+// differs when 0 was asked for).
+func boundAddr(asked string, bound net.Addr) string {
+	host, _, err := net.SplitHostPort(asked)
+	if ip := net.ParseIP(host); err != nil || host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(bound.(*net.TCPAddr).Port))
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/subpub/subpub/internal/launch"
+)
+
+// runCLI runs the command line in-process and returns its exit code and
+// output.
+func runCLI(ctx context.Context, _ string, args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func startOrigin(t *testing.T) *launch.Process {
+	t.Helper()
+	p, err := launch.Start(t.Context(), "origin", launch.Options{},
+		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir(),
+		"--user", "alice:alice-token", "--user", "bob:bob-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Stop() })
+	return p
+}
+
+func TestSubAndPub(t *testing.T) {
+	o := startOrigin(t)
+	outbox := o.URL("/users/alice/outbox")
+
+	t.Run("sub prints --count events as JSON lines and exits 0", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		result := make(chan [3]string, 1)
+		go func() {
+			code, out, errOut := runCLI(ctx, "", "sub", "--cacert", o.CAFile, "--http", "3", "--count", "3", "--json", "-v", outbox)
+			result <- [3]string{fmt.Sprint(code), out, errOut}
+		}()
+		// Publish until the subscriber has what it asked for: it may
+		// subscribe after the first notes.
+		var got [3]string
+	publishing:
+		for i := 0; ; i++ {
+			code, id, errOut := runCLIWithStdin(t, fmt.Sprintf(`{"type":"Note","content":"n%d","to":["https://www.w3.org/ns/activitystreams#Public"]}`, i),
+				"pub", "--cacert", o.CAFile, "--token", "alice-token", outbox, "-")
+			if code != 0 || !strings.HasPrefix(id, o.BaseURL) {
+				t.Fatalf("pub exited %d: %q %s", code, id, errOut)
+			}
+			select {
+			case got = <-result:
+				break publishing
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if got[0] != "0" {
+			t.Fatalf("sub exited %s: %s", got[0], got[2])
+		}
+		lines := strings.Split(strings.TrimSpace(got[1]), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("printed %d lines: %q", len(lines), got[1])
+		}
+		var ev struct {
+			ID        string          `json:"id"`
+			Type      string          `json:"type"`
+			Data      json.RawMessage `json:"data"`
+			LatencyMS *float64        `json:"latency_ms"`
+			Proto     string          `json:"proto"`
+		}
+		if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Type != "Add" || ev.LatencyMS == nil || ev.Proto != "h3" || len(ev.Data) == 0 {
+			t.Errorf("line %q: %+v %v", lines[0], ev, err)
+		}
+		if !strings.Contains(got[2], "subscribed: pub over h3") {
+			t.Errorf("-v did not report the subscription: %q", got[2])
+		}
+	})
+	t.Run("sub gives up after --timeout with a one-line reason", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "sub", "--sse", "--timeout", "300ms", o.PlainURL("/users/alice/outbox"))
+		if code != 1 || !strings.Contains(errOut, "timed out after 300ms with 0 events") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("sub reports a refusal with its status and detail", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "sub", "-k", o.URL("/users/alice/inbox"))
+		if code != 1 || !strings.Contains(errOut, "401 Unauthorized") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("pub reports a refused activity", func(t *testing.T) {
+		code, _, errOut := runCLIWithStdin(t, `{"type":"Like"}`, "pub", "-k", "--token", "alice-token", outbox)
+		if code != 1 || !strings.Contains(errOut, "400 Bad Request") {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("bad arguments exit 2 with usage", func(t *testing.T) {
+		for _, args := range [][]string{{"sub"}, {"sub", "--http", "4", "https://x/"}, {"nonsense"}} {
+			code, _, errOut := runCLI(t.Context(), "", args...)
+			if code == 0 || errOut == "" {
+				t.Errorf("%v: exit %d, %q", args, code, errOut)
+			}
+		}
+	})
+	t.Run("help shows examples", func(t *testing.T) {
+		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
+			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")
+			if code != 0 || !strings.Contains(errOut, "examples:") {
+				t.Errorf("%s --help: exit %d, %q", cmd, code, errOut)
+			}
+		}
+	})
+}
+
+// runCLIWithStdin runs pub with stdin from a string: the command reads
+// os.Stdin, so it runs as a child process.
+func runCLIWithStdin(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	bin, err := launch.Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code := 0
+	if err != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	return code, strings.TrimSpace(stdout.String()), stderr.String()
+}
+
+func TestDemoRunsTheScenario(t *testing.T) {
+	code, out, errOut := runCLI(t.Context(), "", "demo", "--once", "--data", t.TempDir(),
+		"--origin", "localhost:0", "--origin-plain", "localhost:0", "--edge", "localhost:0", "--edge-plain", "localhost:0")
+	if code != 0 {
+		t.Fatalf("demo exited %d:\n%s\n%s", code, out, errOut)
+	}
+	// Six subscribers through the edge each saw the three notes; bob's
+	// inbox saw the Accept too; the origin served one subscription per
+	// stream.
+	if n := strings.Count(out, `Add{Create{Note "Hello from the origin!"}}`); n != 6 {
+		t.Errorf("the first note reached %d subscribers, want 6:\n%s", n, out)
+	}
+	if !strings.Contains(out, "subscriptions it holds at the origin: 2") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
