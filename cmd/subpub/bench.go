@@ -28,7 +28,7 @@ const benchExamples = `  # a quick side-by-side comparison (a few minutes): what
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", "[flags]", benchExamples, stderr)
-	quick := fs.Bool("quick", false, "the quick preset (the default): N = 100 and 1,000, R = 10 and 100, 10 s windows")
+	quick := fs.Bool("quick", false, "the quick preset (the default): N = 100 and 1,000, R = 10 and 100, 6 s windows")
 	full := fs.Bool("full", false, "the full sweep: N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
 	out := fs.String("out", "benchmarks/results/quick", "write results.json, report.md and the plots into this `directory`")
 	peers := fs.Bool("peers", false, "compare with nginx+nchan and Varnish too (benchmarks/install-peers.sh installs them)")

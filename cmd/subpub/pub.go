@@ -12,7 +12,7 @@ import (
 
 const pubExamples = `  # post a note as alice on the demo origin (a bare object is wrapped in Create)
   echo '{"type":"Note","content":"hello","to":["https://www.w3.org/ns/activitystreams#Public"]}' |
-    subpub pub --cacert .data/demo/origin/ca.pem --token alice-token https://localhost:8443/users/alice/outbox
+    subpub pub --cacert .data/demo/origin/tls/ca.pem --token alice-token https://localhost:8443/users/alice/outbox
 
   # from a file, in cleartext
   subpub pub --token alice-token http://localhost:8080/users/alice/outbox like.json

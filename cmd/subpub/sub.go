@@ -14,13 +14,13 @@ import (
 )
 
 const subExamples = `  # follow alice's public outbox on the demo origin, over HTTP/3
-  subpub sub --cacert .data/demo/origin/ca.pem --http 3 https://localhost:8443/users/alice/outbox
+  subpub sub --cacert .data/demo/origin/tls/ca.pem --http 3 https://localhost:8443/users/alice/outbox
 
   # the same as Server-Sent Events, three events, as JSON lines
   subpub sub --sse --count 3 --json http://localhost:8080/users/alice/outbox
 
   # alice's private inbox, resuming after event 42
-  subpub sub -k -H 'Authorization: Bearer alice-token' --last-event-id 42 https://localhost:8443/users/alice/inbox
+  subpub sub --cacert .data/demo/origin/tls/ca.pem -H 'Authorization: Bearer alice-token' --last-event-id 42 https://localhost:8443/users/alice/inbox
 `
 
 func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
