@@ -179,10 +179,10 @@ func (a *attempt) final(resp *http.Response) error {
 	established := a.established
 	a.mu.Unlock()
 	switch {
+	case resp.StatusCode < 300 && !established:
+		return errNotSubscribed // even a 204: it answered something else
 	case resp.StatusCode == http.StatusNoContent:
 		return ErrStreamEnded
-	case resp.StatusCode < 300 && !established:
-		return errNotSubscribed
 	case resp.StatusCode < 300:
 		return errServerClosed
 	}

@@ -129,13 +129,14 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("client: %q is not an http or https URL", s.URL)
+		return fmt.Errorf("client: %q is not an http or https URL", RedactURL(s.URL))
 	}
 	if c.h3 != nil && u.Scheme != "https" {
-		return fmt.Errorf("client: HTTP/3 needs an https URL, not %q", s.URL)
+		return fmt.Errorf("client: HTTP/3 needs an https URL, not %q", RedactURL(s.URL))
 	}
 	mode := c.opts.Mode
 	attempts := 0
+	var refusedSUB error // why SUB was refused, if auto mode fell back to SSE
 	var serverDelay time.Duration // SSE retry or Retry-After
 	for {
 		format := wire.MethodSUB
@@ -155,8 +156,12 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		}
 		if mode == ModeAuto && fallBackToSSE(err, a.proto10) {
 			mode = ModeSSE
-			c.logger().Info("server does not support SUB; using SSE", "url", s.URL, "reason", err)
+			refusedSUB = err
+			c.logger().Info("server does not support SUB; using SSE", "url", RedactURL(s.URL), "reason", err)
 			continue
+		}
+		if refusedSUB != nil && !a.established && noEventStream(err) {
+			return refusedSUB // neither SUB nor SSE: the refusal of SUB says more (Allow)
 		}
 		if mode == ModeAuto && a.established {
 			mode = ModeSUB // the server speaks SUB: never fall back later
@@ -169,7 +174,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 			return fmt.Errorf("client: giving up after %d attempts: %w", attempts, err)
 		}
 		delay := c.backoff(attempts, serverDelay, err)
-		c.logger().Info("resubscribing", "url", s.URL, "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)
+		c.logger().Info("resubscribing", "url", RedactURL(s.URL), "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)
 		if s.OnRetry != nil {
 			s.OnRetry(err, delay)
 		}
@@ -205,6 +210,26 @@ func fallBackToSSE(err error, proto10 bool) bool {
 		return true
 	}
 	return false
+}
+
+// noEventStream reports an answer to GET that means the resource has no
+// event stream either.
+func noEventStream(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Status == http.StatusNotAcceptable || se.Status == http.StatusMethodNotAllowed)
+}
+
+// RedactURL hides the value of an access_token query parameter, which
+// EventSource clients put in URLs, so that logs do not hold credentials.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || !u.Query().Has("access_token") {
+		return raw
+	}
+	q := u.Query()
+	q.Set("access_token", "********")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // backoff is the delay before attempt n+1: exponential with full jitter from

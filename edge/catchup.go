@@ -23,7 +23,11 @@ type catchUp struct {
 	items   []origin.Item
 }
 
-func (e *Edge) newCatchUp(_ context.Context, shared *upstream, lastID string, release func()) origin.Feed {
+// newCatchUp opens the subscriber's own upstream subscription and waits for
+// the upstream to acknowledge it, so that a refusal (a Last-Event-ID the
+// upstream rejects, say) reaches the subscriber as the upstream gave it,
+// before anything has been sent downstream.
+func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, release func()) (origin.Feed, error) {
 	maxLag := e.MaxLag
 	if maxLag <= 0 {
 		maxLag = DefaultMaxLag
@@ -32,7 +36,11 @@ func (e *Edge) newCatchUp(_ context.Context, shared *upstream, lastID string, re
 	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: uint64(maxLag), release: release}
 	c.cursor.MaxLag = c.maxLag
 	own.start(lastID)
-	return c
+	if err := e.awaitAcknowledgement(ctx, own); err != nil {
+		own.cancel()
+		return nil, err
+	}
+	return c, nil
 }
 
 func (c *catchUp) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {

@@ -359,6 +359,6 @@ func eventByRef(o *streamOrigin, data string) wire.Event {
 	return wire.Event{
 		Type: "Create",
 		Data: []byte(data),
-		Ref:  fmt.Sprintf("https://%s/events/%d", o.addr, o.log.Last()+1),
+		Ref:  fmt.Sprintf("/events/%d", o.log.Last()+1), // relative, as the origin writes it
 	}
 }

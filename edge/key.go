@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -14,11 +15,16 @@ import (
 type policy struct {
 	shareable bool
 	vary      []string // canonical field names
+	// unique is set by Vary: *: the stream depends on more than fields,
+	// so no two requests may share it.
+	unique bool
 }
 
-// policyFrom reads a policy from a stream's response fields.
-func policyFrom(h http.Header) policy {
-	var p policy
+// policyFrom reads a policy from a stream's response fields. Without
+// "public" or "private", a stream requested with credentials is private
+// and one requested without is public, as RFC 9111 §3.5 has it for GET.
+func policyFrom(h http.Header, withCredentials bool) policy {
+	p := policy{shareable: !withCredentials}
 	for _, v := range h.Values("Cache-Control") {
 		for d := range strings.SplitSeq(v, ",") {
 			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
@@ -34,10 +40,24 @@ func policyFrom(h http.Header) policy {
 	return withVary(p, h)
 }
 
+// hasCredentials reports whether h carries any credential field.
+func hasCredentials(h http.Header) bool {
+	for _, name := range credentialFields {
+		if len(h.Values(name)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func withVary(p policy, h http.Header) policy {
 	for _, v := range h.Values("Vary") {
 		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
+			switch name = strings.TrimSpace(name); name {
+			case "":
+			case "*":
+				p.unique, p.shareable = true, false
+			default:
 				p.vary = append(p.vary, http.CanonicalHeaderKey(name))
 			}
 		}
@@ -64,6 +84,10 @@ func subscriptionKey(uri string, r *http.Request, p *policy) string {
 		b.WriteString("private\x00")
 	}
 	b.WriteString(uri)
+	if p != nil && p.unique {
+		b.WriteByte(0)
+		b.WriteString(rand.Text()) // never equal to another request's
+	}
 	if p == nil || !p.shareable {
 		b.WriteByte(0)
 		b.WriteString(credentialDigest(r))

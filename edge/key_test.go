@@ -24,12 +24,13 @@ func TestPolicyFrom(t *testing.T) {
 		{"SSE's public, no-cache", http.Header{"Cache-Control": {"public, no-cache"}}, policy{shareable: true}},
 		{"private", http.Header{"Cache-Control": {"private"}}, policy{}},
 		{"private wins over public", http.Header{"Cache-Control": {"public, private"}}, policy{}},
-		{"nothing said is private", http.Header{}, policy{}},
+		{"nothing said with credentials is private", http.Header{}, policy{}},
+		{"Vary: * is never shared", http.Header{"Cache-Control": {"public"}, "Vary": {"*"}}, policy{unique: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := policyFrom(tt.header)
-			if got.shareable != tt.want.shareable || len(got.vary) != len(tt.want.vary) {
+			got := policyFrom(tt.header, true)
+			if got.shareable != tt.want.shareable || got.unique != tt.want.unique || len(got.vary) != len(tt.want.vary) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 			for i := range got.vary {
@@ -38,6 +39,12 @@ func TestPolicyFrom(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPolicyWithoutCacheControlFollowsTheCredentials(t *testing.T) {
+	if !policyFrom(http.Header{}, false).shareable || policyFrom(http.Header{}, true).shareable {
+		t.Error("without Cache-Control, a stream requested without credentials is public, with them private")
 	}
 }
 
@@ -69,6 +76,8 @@ func TestSubscriptionKey(t *testing.T) {
 	differ("a public stream varying on Authorization separates users", subscriptionKey(uri, alice, publicVaryAuth), subscriptionKey(uri, bob, publicVaryAuth))
 	same("anonymous subscribers share a public stream", subscriptionKey(uri, anonymous, publicVaryAuth), subscriptionKey(uri, request(), publicVaryAuth))
 	differ("unknown and known policies do not mix", subscriptionKey(uri, anonymous, nil), subscriptionKey(uri, anonymous, public))
+	unique := &policy{shareable: true, unique: true}
+	differ("Vary: * separates even identical requests", subscriptionKey(uri, anonymous, unique), subscriptionKey(uri, anonymous, unique))
 	differ("cookies are credentials", subscriptionKey(uri, request("Cookie", "a=1"), nil), subscriptionKey(uri, request("Cookie", "a=2"), nil))
 }
 

@@ -74,11 +74,21 @@ func (e *Edge) forward(r *http.Request) (*http.Response, error) {
 }
 
 // fetchRef gets the payload of an event sent by reference, through the cache
-// when there is one, with the subscription's credentials.
-func (e *Edge) fetchRef(ctx context.Context, ref string, header http.Header) ([]byte, error) {
-	u, err := url.Parse(ref)
+// when there is one, with the subscription's credentials. The reference is
+// resolved against the subscription's URI; one that leads off the upstream
+// is not fetched (it could point anywhere, and the upstream, which every
+// request goes to, would not serve it).
+func (e *Edge) fetchRef(ctx context.Context, streamURI, ref string, header http.Header) ([]byte, error) {
+	base, err := url.Parse(streamURI)
 	if err != nil {
 		return nil, err
+	}
+	u, err := base.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != base.Scheme || u.Host != base.Host {
+		return nil, fmt.Errorf("ref %s is not on the upstream %s", ref, base.Host)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.RequestURI(), nil)
 	if err != nil {

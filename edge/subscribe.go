@@ -19,7 +19,24 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	}
 	var once sync.Once
 	release := func() { once.Do(func() { e.leave(u) }) }
+	var feed origin.Feed
+	err := e.awaitAcknowledgement(r.Context(), u)
+	if err == nil {
+		feed, err = e.feedFor(r.Context(), u, cursor, lastID, created, release)
+	}
+	if err != nil {
+		release()
+		if r.Context().Err() == nil {
+			origin.WriteError(w, relayedError(err))
+		}
+		return
+	}
+	e.Streamer.Serve(w, r, format, origin.Subscription{Feed: feed, Shareable: u.policy.shareable, Vary: u.policy.vary})
+}
 
+// awaitAcknowledgement waits until the upstream has acknowledged u (nil) or
+// refused it (its error), at most ConnectTimeout.
+func (e *Edge) awaitAcknowledgement(ctx context.Context, u *upstream) error {
 	timeout := e.ConnectTimeout
 	if timeout <= 0 {
 		timeout = DefaultConnectTimeout
@@ -28,21 +45,12 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	defer timer.Stop()
 	select {
 	case <-u.ready:
-	case <-r.Context().Done():
-		release()
-		return
+		return u.err
+	case <-ctx.Done():
+		return ctx.Err()
 	case <-timer.C:
-		release()
-		origin.WriteError(w, relayedError(errUpstreamTimeout))
-		return
+		return errUpstreamTimeout
 	}
-	if u.err != nil {
-		release()
-		origin.WriteError(w, relayedError(u.err))
-		return
-	}
-	feed := e.feedFor(r.Context(), u, cursor, lastID, created, release)
-	e.Streamer.Serve(w, r, format, origin.Subscription{Feed: feed, Shareable: u.policy.shareable, Vary: u.policy.vary})
 }
 
 // feedFor positions a subscriber in the shared stream. Without Last-Event-ID
@@ -50,7 +58,7 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 // ring still holds that event (or the subscription started right after it);
 // otherwise it catches up through an upstream subscription of its own, which
 // hands over to the ring at the first event both have.
-func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, lastID string, created bool, release func()) origin.Feed {
+func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, lastID string, created bool, release func()) (origin.Feed, error) {
 	maxLag := e.MaxLag
 	if maxLag <= 0 {
 		maxLag = DefaultMaxLag
@@ -72,5 +80,5 @@ func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, 
 		}
 	}
 	cursor.MaxLag = uint64(maxLag)
-	return &origin.TopicFeed{Cursor: cursor, OnClose: release}
+	return &origin.TopicFeed{Cursor: cursor, OnClose: release}, nil
 }

@@ -88,7 +88,7 @@ func (u *upstream) onOpen(o client.Open) {
 	first := !u.opened
 	u.opened = true
 	u.mu.Unlock()
-	p := policyFrom(o.Header)
+	p := policyFrom(o.Header, hasCredentials(u.header))
 	if first {
 		u.policy = p
 		close(u.ready)
@@ -111,7 +111,7 @@ func (u *upstream) onRetry(err error, _ time.Duration) {
 		return
 	}
 	u.edge.metrics().UpstreamReconnect()
-	u.edge.logger().Warn("upstream subscription lost; resuming", "uri", u.uri, "err", err)
+	u.edge.logger().Warn("upstream subscription lost; resuming", "uri", client.RedactURL(u.uri), "err", err)
 }
 
 // fail ends a subscription that was never acknowledged.
@@ -189,7 +189,7 @@ func (u *upstream) resolvePending() {
 		f := u.pending[0]
 		u.mu.Unlock()
 		if f.Ref != "" && len(f.Data) == 0 {
-			if data, err := u.edge.fetchRef(u.ctx, f.Ref, u.header); err == nil {
+			if data, err := u.edge.fetchRef(u.ctx, u.uri, f.Ref, u.header); err == nil {
 				f.Data = data // not yet shared: no reader can see it before Publish
 			} else {
 				u.edge.logger().Warn("fetching an event's payload", "ref", f.Ref, "err", err)

@@ -65,9 +65,13 @@ func (sw *streamWriter) start(sub Subscription, retry time.Duration) error {
 	return sw.rc.Flush()
 }
 
-// events writes a batch and flushes once.
+// events writes a batch and flushes once. An event the format cannot carry
+// (a payload that is not text, for SSE; an id that is not printable ASCII,
+// for PUB, as an SSE upstream may give) ends the subscription with an
+// *unsendableError after the events before it: it is never skipped silently.
 func (sw *streamWriter) events(frames []*wire.Frame) error {
-	n := 0
+	n, sent := 0, 0
+	var failure error
 	if sw.format == FormatPUB {
 		h := sw.w.Header()
 		for _, f := range frames {
@@ -76,29 +80,51 @@ func (sw *streamWriter) events(frames []*wire.Frame) error {
 			}
 			fields, err := f.PUB()
 			if err != nil {
-				continue // not representable in header fields; see wire.EncodePUB
+				failure = &unsendableError{id: f.ID, err: err}
+				break
 			}
 			fields.Set(h)
 			sw.w.WriteHeader(wire.StatusPUB)
 			n += pubStatusLineSize + fields.Size()
+			sent++
 		}
-		sw.metrics.Delivered(sw.proto, sw.format, len(frames), n)
+		sw.metrics.Delivered(sw.proto, sw.format, sent, n)
 		if err := sw.ctx.Err(); err != nil {
 			return err
 		}
 		wire.PUBFields{}.Clear(h)
-		return nil
+		return failure
 	}
 	for _, f := range frames {
+		if err := f.SSEErr(); err != nil {
+			failure = &unsendableError{id: f.ID, err: err}
+			break
+		}
 		b := f.SSE()
 		if _, err := sw.w.Write(b); err != nil {
 			return err
 		}
 		n += len(b)
+		sent++
 	}
-	sw.metrics.Delivered(sw.proto, sw.format, len(frames), n)
-	return sw.rc.Flush()
+	sw.metrics.Delivered(sw.proto, sw.format, sent, n)
+	if err := sw.rc.Flush(); err != nil {
+		return err
+	}
+	return failure
 }
+
+// unsendableError reports an event the subscription's format cannot carry.
+type unsendableError struct {
+	id  string
+	err error
+}
+
+func (e *unsendableError) Error() string {
+	return "event " + strconv.Quote(e.id) + " cannot be sent in this format: " + e.err.Error()
+}
+
+func (e *unsendableError) Unwrap() error { return e.err }
 
 // keepalive tells the client (and every intermediary) the stream is alive.
 func (sw *streamWriter) keepalive() error {

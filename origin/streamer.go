@@ -169,6 +169,12 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 				reason = CloseStalled
 				panic(http.ErrAbortHandler)
 			}
+			if unsendable := (*unsendableError)(nil); errors.As(werr, &unsendable) {
+				s.logger().Warn("ending a subscription", "err", werr)
+				reason = CloseError
+				out.failed(&StatusError{Status: http.StatusBadGateway, Detail: werr.Error()})
+				return
+			}
 			if werr != nil || ctx.Err() != nil {
 				return
 			}

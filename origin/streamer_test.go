@@ -422,3 +422,42 @@ func TestStreamerEndedStreamGets204(t *testing.T) {
 		t.Errorf("got %d events before the end, want 1", len(col.ids()))
 	}
 }
+
+func TestStreamerEndsASubscriptionWithAnEventItsFormatCannotCarry(t *testing.T) {
+	o := startTestOrigin(t, &Streamer{})
+	for _, tt := range []struct {
+		mode  client.Mode
+		event wire.Event
+	}{
+		{client.ModeSSE, wire.Event{Data: []byte{0xff, 0xfe}}},             // not text
+		{client.ModeSUB, wire.Event{ID: "caf\xc3\xa9", Data: []byte("x")}}, // not an sf-string
+	} {
+		c, err := client.New(client.Options{Mode: tt.mode, HTTP: client.HTTP2, CAFile: o.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		col := newCollector(10)
+		done := make(chan error, 1)
+		go func() {
+			done <- c.Run(t.Context(), &client.Subscription{URL: o.url(false), OnEvent: col.onEvent, OnOpen: col.onOpen})
+		}()
+		waitFor(t, col.opened, "the subscription")
+		publish(o.log, o.hub, "s")
+		o.log.Publish(o.hub, "s", tt.event)
+		err = <-done
+		var se *client.StatusError
+		switch {
+		case tt.mode == client.ModeSUB && (!errors.As(err, &se) || se.Status != http.StatusBadGateway || !strings.Contains(se.Detail, "cannot be sent")):
+			t.Errorf("SUB ended with %v, want 502 naming the event", err)
+		case tt.mode == client.ModeSSE && (err == nil || !strings.Contains(err.Error(), "server closed")):
+			t.Errorf("SSE ended with %v", err)
+		}
+		if got := col.ids(); len(got) != 1 {
+			t.Errorf("%v: received %d events before the end, want 1", tt.mode, len(got))
+		}
+	}
+	if n := o.metrics.closedFor(CloseError); n != 2 {
+		t.Errorf("%d subscriptions closed for an error, want 2", n)
+	}
+}

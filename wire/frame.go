@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"errors"
 	"net/http"
 	"sync"
+	"unicode/utf8"
 )
 
 // Frame is an event together with its encodings, each computed at most once
@@ -17,7 +19,12 @@ type Frame struct {
 
 	sseOnce sync.Once
 	sse     []byte
+	sseErr  error
 }
+
+// ErrNotText reports an event whose payload is not UTF-8 text, which
+// text/event-stream cannot carry.
+var ErrNotText = errors.New("wire: event data is not UTF-8 text: it cannot be carried in text/event-stream")
 
 // NewFrame wraps e. Its encodings are computed on first use.
 func NewFrame(e Event) *Frame {
@@ -48,10 +55,26 @@ func (f *Frame) PUB() (PUBFields, error) {
 }
 
 // SSE returns the event as one text/event-stream frame. The slice is shared:
-// callers must not modify it.
+// callers must not modify it. A server checks SSEErr first.
 func (f *Frame) SSE() []byte {
-	f.sseOnce.Do(func() { f.sse = AppendSSE(make([]byte, 0, len(f.Data)+64), &f.Event) })
+	f.encodeSSE()
 	return f.sse
+}
+
+// SSEErr is ErrNotText if the payload is not UTF-8: a browser would
+// replace its invalid bytes, so the event must not be sent as it is.
+func (f *Frame) SSEErr() error {
+	f.encodeSSE()
+	return f.sseErr
+}
+
+func (f *Frame) encodeSSE() {
+	f.sseOnce.Do(func() {
+		if !utf8.Valid(f.Data) {
+			f.sseErr = ErrNotText
+		}
+		f.sse = AppendSSE(make([]byte, 0, len(f.Data)+64), &f.Event)
+	})
 }
 
 // Size estimates the memory the frame holds with both encodings made, for

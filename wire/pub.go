@@ -83,8 +83,8 @@ func (p PUBFields) Size() int {
 func EncodePUB(e *Event) (PUBFields, error) {
 	dict := httpsfv.NewDictionary()
 	if e.ID != "" {
-		if !isPrintableASCII(e.ID) {
-			return PUBFields{}, fmt.Errorf("wire: event id %q is not printable ASCII", e.ID)
+		if !isPrintableASCII(e.ID) || e.ID[0] == ' ' || e.ID[len(e.ID)-1] == ' ' {
+			return PUBFields{}, fmt.Errorf("wire: event id %q is not printable ASCII without surrounding spaces", e.ID)
 		}
 		dict.Add(memberID, httpsfv.NewItem(e.ID))
 	}
@@ -106,6 +106,11 @@ func EncodePUB(e *Event) (PUBFields, error) {
 			return PUBFields{}, fmt.Errorf("wire: event ref %q is not printable ASCII", e.Ref)
 		}
 		dict.Add(memberRef, httpsfv.NewItem(e.Ref))
+	}
+	if len(dict.Names()) == 0 {
+		// An empty dictionary serializes to nothing, which is no field at
+		// all: name the SSE default type instead.
+		dict.Add(memberType, httpsfv.NewItem(httpsfv.Token("message")))
 	}
 	var f PUBFields
 	var err error
@@ -137,6 +142,9 @@ func DecodePUB(h http.Header) (Event, error) {
 	dict, err := httpsfv.UnmarshalDictionary(eventLines)
 	if err != nil {
 		return e, fmt.Errorf("wire: malformed Event field: %w", err)
+	}
+	if len(dict.Names()) == 0 {
+		return e, ErrNoEventField // an empty field is no field (RFC 9651)
 	}
 	if e.ID, err = stringMember(dict, memberID); err != nil {
 		return e, err

@@ -180,8 +180,15 @@ func FuzzDecodePUB(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever decodes must encode again and decode to the same event.
+		// Whatever decodes must encode again and decode to the same event
+		// (one with nothing but unknown members gets the default type).
+		if e.ID == "" && e.Type == "" && e.Ref == "" && e.Time.IsZero() {
+			e.Type = "message"
+		}
 		fields, err := EncodePUB(&e)
+		if err != nil && strings.TrimSpace(e.ID) != e.ID {
+			return // accepted when read, never sent: ids with surrounding spaces
+		}
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", e, err)
 		}

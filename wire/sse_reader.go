@@ -33,11 +33,12 @@ type SSEReader struct {
 	skipLF  bool   // the previous line ended in CR: a following LF belongs to it
 	line    []byte // a line that spans buffer refills
 
-	lastID   string
+	lastID   string // the stream's last event id, as EventSource keeps it
 	retry    time.Duration
 	comments int
 
 	// Buffers of the event being read.
+	id        string // its own id field, if it had one
 	data      []byte
 	hasData   bool
 	typ       string
@@ -64,6 +65,10 @@ func (d *SSEReader) Comments() int { return d.comments }
 // Next reads until it can dispatch an event and returns it. At the end of
 // the stream it returns io.EOF (a partial event is discarded, as the
 // standard requires).
+//
+// The event's ID is its own id field, empty if it had none, so that a
+// translation to PUB gives each id to one event only; LastEventID is what
+// EventSource would resume from.
 func (d *SSEReader) Next() (Event, error) {
 	if !d.started {
 		d.started = true
@@ -165,6 +170,7 @@ func (d *SSEReader) processField(line []byte) error {
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
 			d.lastID = string(value)
+			d.id = d.lastID
 		}
 	case "retry":
 		if ms, ok := parseDigits(value); ok {
@@ -189,7 +195,7 @@ func (d *SSEReader) dispatch() (Event, bool) {
 	}
 	data := d.data[:len(d.data)-1] // every data line appended an LF
 	e := Event{
-		ID:   d.lastID,
+		ID:   d.id,
 		Type: d.typ,
 		Data: bytes.Clone(data),
 		Time: d.published,
@@ -204,6 +210,7 @@ func (d *SSEReader) dispatch() (Event, bool) {
 func (d *SSEReader) resetEvent() {
 	d.data = d.data[:0]
 	d.hasData = false
+	d.id = ""
 	d.typ = ""
 	d.published = time.Time{}
 	d.ref = ""

@@ -89,8 +89,14 @@ func TestSSEReader(t *testing.T) {
 		{
 			name:   "an id containing NUL is ignored",
 			stream: "id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n",
-			want:   []Event{{ID: "1", Data: []byte("a")}, {ID: "1", Data: []byte("b")}},
+			want:   []Event{{ID: "1", Data: []byte("a")}, {ID: "", Data: []byte("b")}},
 			lastID: "1",
+		},
+		{
+			name:   "an event without an id field has no id of its own; the stream's last id stays",
+			stream: "id: 5\ndata: a\n\ndata: b\n\n",
+			want:   []Event{{ID: "5", Data: []byte("a")}, {ID: "", Data: []byte("b")}},
+			lastID: "5",
 		},
 		{
 			name:   "retry only as digits",

@@ -78,11 +78,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	edgeURL := "https://" + *edgeAddr
 	originURL := "https://" + *originAddr
 	d := &demo{stdout: stdout, edgeCA: e.caFile, originCA: o.caFile}
+	defer d.stopSubscribers()
 	if err := d.run(ctx, originURL, edgeURL); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n== what the origin and the edge served\n")
-	fmt.Fprintf(stdout, "subscribers at the edge: %d; subscriptions it holds at the origin: %d (one per stream); the origin serves %d\n",
+	d.say("\n== what the origin and the edge served")
+	d.say("subscribers at the edge: %d; subscriptions it holds at the origin: %d (one per stream); the origin serves %d",
 		e.streamer.Active(), e.edge.Upstreams(), o.streamer.Active())
 	d.stopSubscribers()
 	if *once {

@@ -70,7 +70,7 @@ func (s *Server) emit(t *tx, streams []streamRef, d doc) (uint64, error) {
 	seq := t.nextSeq()
 	e := wire.Event{ID: strconv.FormatUint(seq, 10), Type: stringProp(d, "type"), Data: data}
 	if len(data) > s.inlineLimit() {
-		e.Ref = s.base + eventsPath + e.ID
+		e.Ref = eventsPath + e.ID // relative: resolved against the stream, so an edge serves it too
 	}
 	t.appendEvent(seq, streams, e)
 	return seq, nil
