@@ -136,7 +136,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	}
 	mode := c.opts.Mode
 	attempts := 0
-	var refusedSUB error // why SUB was refused, if auto mode fell back to SSE
+	var refusedSUB error          // why SUB was refused, if auto mode fell back to SSE
 	var serverDelay time.Duration // SSE retry or Retry-After
 	for {
 		format := wire.MethodSUB
