@@ -20,7 +20,6 @@ type catchUp struct {
 	joined  bool
 	maxLag  uint64
 	release func()
-	items   []origin.Item
 }
 
 // newCatchUp opens the subscriber's own upstream subscription and waits for
@@ -44,23 +43,24 @@ func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, 
 }
 
 func (c *catchUp) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {
-	room := cap(buf) - len(buf)
-	if cap(c.items) < room {
-		c.items = make([]origin.Item, 0, room)
+	before := len(buf)
+	buf, _, wait, err := c.cursor.Frames(buf, 0)
+	if c.joined {
+		return buf, wait, err
 	}
-	items, wait, err := c.cursor.Next(c.items[:0:room])
-	for _, it := range items {
-		buf = append(buf, it.Frame)
-		if c.joined || it.Frame.ID == "" {
+	for i := before; i < len(buf); i++ {
+		id := buf[i].ID
+		if id == "" {
 			continue
 		}
-		if sc, ok := c.shared.topic.After(it.Frame.ID); ok {
+		if sc, ok := c.shared.topic.After(id); ok {
 			// The rest of this batch is in the ring after this event.
 			c.joined = true
 			c.cursor = sc
 			c.cursor.MaxLag = c.maxLag
 			c.own.cancel()
-			return buf, nil, nil
+			clear(buf[i+1:])
+			return buf[:i+1], nil, nil
 		}
 	}
 	return buf, wait, err

@@ -45,8 +45,6 @@ type TopicFeed struct {
 	Cursor  *Cursor
 	Pending []*wire.Frame // served before the cursor
 	OnClose func()
-
-	items []Item
 }
 
 // Next implements Feed.
@@ -57,13 +55,7 @@ func (f *TopicFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, err
 		f.Pending = f.Pending[n:]
 		return buf, nil, nil
 	}
-	if cap(f.items) < cap(buf) {
-		f.items = make([]Item, 0, cap(buf))
-	}
-	items, wait, err := f.Cursor.Next(f.items[: 0 : cap(buf)-len(buf)])
-	for _, it := range items {
-		buf = append(buf, it.Frame)
-	}
+	buf, _, wait, err := f.Cursor.Frames(buf, 0)
 	return buf, wait, err
 }
 

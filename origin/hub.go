@@ -127,7 +127,6 @@ type logFeed struct {
 	replaying bool
 	last      uint64 // sequence number of the last event served
 	cursor    *Cursor
-	items     []Item
 }
 
 func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {
@@ -161,22 +160,18 @@ func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error
 				return buf, nil, nil
 			}
 		}
-		if cap(f.items) < room {
-			f.items = make([]Item, 0, room)
-		}
-		items, wait, err := f.cursor.Next(f.items[:0:room])
+		before := len(buf)
+		var last uint64
+		var wait <-chan struct{}
+		var err error
+		buf, last, wait, err = f.cursor.Frames(buf, f.last)
 		if err == ErrLagged {
 			f.cursor = f.topic.Head()
 			f.replaying = true
 			continue
 		}
-		for _, it := range items {
-			if it.Seq > f.last {
-				buf = append(buf, it.Frame)
-				f.last = it.Seq
-			}
-		}
-		if len(buf) == 0 && err == nil && wait == nil {
+		f.last = max(f.last, last)
+		if len(buf) == before && err == nil && wait == nil {
 			continue // everything read was a duplicate of the replay
 		}
 		return buf, wait, err

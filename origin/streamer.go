@@ -72,6 +72,7 @@ type Streamer struct {
 	Metrics Metrics
 
 	initOnce  sync.Once
+	batches   sync.Pool     // of *[]*wire.Frame, MaxBatch long
 	closing   chan struct{} // closed by Shutdown
 	mu        sync.Mutex
 	active    map[*subscriber]struct{}
@@ -92,6 +93,11 @@ func (s *Streamer) init() {
 		s.closing = make(chan struct{})
 		s.active = make(map[*subscriber]struct{})
 		s.perClient = make(map[string]int)
+		size := orDefault(s.MaxBatch, DefaultMaxBatch)
+		s.batches.New = func() any {
+			b := make([]*wire.Frame, 0, size)
+			return &b
+		}
 	})
 }
 
@@ -156,15 +162,10 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	keepAlive := orDefault(s.KeepAlive, DefaultKeepAlive)
 	timer := time.NewTimer(keepAlive)
 	defer timer.Stop()
-	buf := make([]*wire.Frame, 0, orDefault(s.MaxBatch, DefaultMaxBatch))
 	ctx := r.Context()
 	for {
-		frames, wait, err := sub.Feed.Next(buf[:0])
-		if len(frames) > 0 {
-			st.writingSince.Store(time.Now().UnixNano())
-			werr := out.events(frames)
-			st.writingSince.Store(0)
-			clear(frames) // drop references to frames the ring may evict
+		n, wait, err, werr := s.writeReady(sub.Feed, out, st)
+		if n > 0 {
 			if st.stalled.Load() {
 				reason = CloseStalled
 				panic(http.ErrAbortHandler)
@@ -184,7 +185,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 			reason = s.end(out, err)
 			return
 		}
-		if len(frames) > 0 {
+		if n > 0 {
 			continue
 		}
 		select {
@@ -203,6 +204,22 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 			return
 		}
 	}
+}
+
+// writeReady writes what the feed has ready as one batch and reports how
+// many events it wrote. The batch buffer comes from a pool and goes back
+// before the subscriber waits again, so an idle subscriber holds none.
+func (s *Streamer) writeReady(feed Feed, out *streamWriter, st *subscriber) (n int, wait <-chan struct{}, err, writeErr error) {
+	buf := s.batches.Get().(*[]*wire.Frame)
+	defer s.batches.Put(buf)
+	frames, wait, err := feed.Next((*buf)[:0])
+	if len(frames) > 0 {
+		st.writingSince.Store(time.Now().UnixNano())
+		writeErr = out.events(frames)
+		st.writingSince.Store(0)
+		clear(frames) // drop references to frames the ring may evict
+	}
+	return len(frames), wait, err, writeErr
 }
 
 // end finishes a subscription whose feed returned err and names the reason.

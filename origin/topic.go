@@ -205,3 +205,36 @@ func (c *Cursor) Next(buf []Item) ([]Item, <-chan struct{}, error) {
 	}
 	return buf, nil, nil
 }
+
+// Frames is Next for readers that want only the frames: it appends to buf
+// those after the cursor whose sequence numbers exceed skipThrough (a
+// replay may have served the others), reading at most cap(buf)-len(buf)
+// items, and returns the sequence number of the last item read (0 if none).
+// It needs no scratch space, so an idle subscriber holds no buffer.
+func (c *Cursor) Frames(buf []*wire.Frame, skipThrough uint64) ([]*wire.Frame, uint64, <-chan struct{}, error) {
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if c.pos < t.first {
+		return buf, 0, nil, ErrLagged
+	}
+	if c.pos == t.next {
+		if t.err != nil {
+			return buf, 0, nil, t.err
+		}
+		return buf, 0, t.wake, nil
+	}
+	if c.MaxLag > 0 && t.total-t.ring[c.pos%uint64(len(t.ring))].offset > c.MaxLag {
+		return buf, 0, nil, ErrLagged
+	}
+	var last uint64
+	for n := cap(buf) - len(buf); c.pos < t.next && n > 0; n-- {
+		it := t.ring[c.pos%uint64(len(t.ring))].Item
+		if it.Seq > skipThrough {
+			buf = append(buf, it.Frame)
+		}
+		last = it.Seq
+		c.pos++
+	}
+	return buf, last, nil, nil
+}
