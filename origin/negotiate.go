@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"iter"
 	"mime"
 	"net/http"
 	"strconv"
@@ -58,27 +59,46 @@ func Negotiate(r *http.Request) (Format, error) {
 // other listed media range is preferred over it.
 func prefersEventStream(accept []string) bool {
 	sse, best := -1.0, 0.0
-	for _, line := range accept {
-		for _, r := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(r))
-			if err != nil {
-				continue
-			}
-			q := 1.0
-			if v, ok := params["q"]; ok {
-				if q, err = strconv.ParseFloat(v, 64); err != nil {
-					continue
-				}
-			}
-			switch mt {
-			case wire.ContentTypeSSE:
-				sse = max(sse, q)
-			case "*/*", "text/*":
-				// Wildcards accept an event stream but do not ask for one.
-			default:
-				best = max(best, q)
-			}
+	for mr := range MediaRanges(accept) {
+		switch mr.Type {
+		case wire.ContentTypeSSE:
+			sse = max(sse, mr.Q)
+		case "*/*", "text/*":
+			// Wildcards accept an event stream but do not ask for one.
+		default:
+			best = max(best, mr.Q)
 		}
 	}
 	return sse > 0 && sse >= best
+}
+
+// MediaRange is one element of an Accept field: a media type (or range)
+// and its quality.
+type MediaRange struct {
+	Type string
+	Q    float64
+}
+
+// MediaRanges yields the media ranges of Accept field values, skipping
+// malformed ones.
+func MediaRanges(accept []string) iter.Seq[MediaRange] {
+	return func(yield func(MediaRange) bool) {
+		for _, line := range accept {
+			for r := range strings.SplitSeq(line, ",") {
+				mt, params, err := mime.ParseMediaType(strings.TrimSpace(r))
+				if err != nil {
+					continue
+				}
+				q := 1.0
+				if v, ok := params["q"]; ok {
+					if q, err = strconv.ParseFloat(v, 64); err != nil {
+						continue
+					}
+				}
+				if !yield(MediaRange{Type: mt, Q: q}) {
+					return
+				}
+			}
+		}
+	}
 }

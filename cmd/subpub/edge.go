@@ -29,22 +29,16 @@ const edgeExamples = `  # in front of the demo origin, trusting its local CA
 `
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("edge", "[flags]", edgeExamples, stderr)
-	var ef edgeFlags
-	ef.register(fs)
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
-	}
-	logger, err := ef.logger(stderr)
+	return runServerRole(ctx, "edge", edgeExamples, &edgeFlags{}, args, stdout, stderr)
+}
+
+// start builds the edge for runServerRole.
+func (f *edgeFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*origin.Server, *prometheus.Registry, func(), error) {
+	b, err := f.build(ctx, stdout, logger)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	built, err := ef.build(ctx, stdout, logger)
-	if err != nil {
-		return err
-	}
-	defer built.close()
-	return ef.runServer(ctx, built.srv, built.reg, "edge", stdout, logger)
+	return b.srv, b.reg, b.close, nil
 }
 
 // edgeFlags configure an edge: the server flags and the proxy's.

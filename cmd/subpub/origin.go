@@ -25,22 +25,16 @@ const originExamples = `  # an origin with two users, TLS on 8443 (TCP and UDP) 
 `
 
 func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("origin", "[flags]", originExamples, stderr)
-	var of originFlags
-	of.register(fs)
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
-	}
-	logger, err := of.logger(stderr)
+	return runServerRole(ctx, "origin", originExamples, &originFlags{}, args, stdout, stderr)
+}
+
+// start builds the origin for runServerRole.
+func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*origin.Server, *prometheus.Registry, func(), error) {
+	b, err := f.build(ctx, stdout, logger)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	o, err := of.build(ctx, stdout, logger)
-	if err != nil {
-		return err
-	}
-	defer o.store.Close()
-	return of.runServer(ctx, o.srv, o.reg, "origin", stdout, logger)
+	return b.srv, b.reg, func() { b.store.Close() }, nil
 }
 
 // originFlags configure an origin: the server flags and the application's.

@@ -100,6 +100,36 @@ func (f *serverFlags) statelessResetKey() (*quic.StatelessResetKey, error) {
 	return origin.LoadOrCreateStatelessResetKey(filepath.Join(f.dataDir, "tls", "quic-stateless-reset.key"))
 }
 
+// serverRole is what runServerRole needs of a server command's flags.
+type serverRole interface {
+	register(fs *flag.FlagSet)
+	logger(stderr io.Writer) (*slog.Logger, error)
+	// start assembles the server, listening but not yet serving, and
+	// returns what releases its resources once it has stopped.
+	start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*origin.Server, *prometheus.Registry, func(), error)
+	runServer(ctx context.Context, srv *origin.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error
+}
+
+// runServerRole is the body of the origin and edge commands: flags, then
+// serve until interrupted.
+func runServerRole(ctx context.Context, name, examples string, role serverRole, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(name, "[flags]", examples, stderr)
+	role.register(fs)
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	logger, err := role.logger(stderr)
+	if err != nil {
+		return err
+	}
+	srv, reg, release, err := role.start(ctx, stdout, logger)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return role.runServer(ctx, srv, reg, name, stdout, logger)
+}
+
 // runServer serves on srv's listeners, reports where, waits for ctx, and
 // shuts it down within --shutdown-timeout.
 func (f *serverFlags) runServer(ctx context.Context, srv *origin.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error {

@@ -3,7 +3,6 @@ package activitypub
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,28 +25,16 @@ func negotiateJSON(accept []string) (string, bool) {
 		return contentTypeActivity, true
 	}
 	best, bestQ := "", 0.0
-	for _, line := range accept {
-		for _, mediaRange := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(mediaRange))
-			if err != nil {
-				continue
-			}
-			q := 1.0
-			if v, ok := params["q"]; ok {
-				if q, err = strconv.ParseFloat(v, 64); err != nil {
-					continue
-				}
-			}
-			var offer string
-			switch mt {
-			case contentTypeActivity, "application/json", "application/*", "*/*":
-				offer = contentTypeActivity
-			case "application/ld+json":
-				offer = contentTypeLD
-			}
-			if offer != "" && q > bestQ {
-				best, bestQ = offer, q
-			}
+	for mr := range origin.MediaRanges(accept) {
+		var offer string
+		switch mr.Type {
+		case contentTypeActivity, "application/json", "application/*", "*/*":
+			offer = contentTypeActivity
+		case "application/ld+json":
+			offer = contentTypeLD
+		}
+		if offer != "" && mr.Q > bestQ {
+			best, bestQ = offer, mr.Q
 		}
 	}
 	return best, best != ""
