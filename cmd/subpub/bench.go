@@ -45,6 +45,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	serverLog := fs.String("server-log", "", "append the servers' standard error to this `file`")
 	noProgress := fs.Bool("no-progress", false, "do not show the progress bar")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	render := fs.Bool("render", false, "only write the report and the plots again from --out's results.json")
 	child := fs.String("child", "", "internal: play a benchmark child `role` (bare-sender, subscribers, publisher)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
@@ -56,6 +57,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *child != "" {
 		return benchmarks.RunChild(ctx, *child, os.Stdin, stdout, logger)
+	}
+	if *render {
+		return benchmarks.Render(*out)
 	}
 	if *quick && *full {
 		return errors.New("--quick and --full are exclusive")

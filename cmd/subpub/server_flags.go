@@ -26,6 +26,7 @@ type serverFlags struct {
 	certFile, keyFile   string
 	dataDir             string
 	metricsAddr         string
+	pprof               bool
 	keepAlive           time.Duration
 	maxPerClient        int
 	maxSubscriptions    int
@@ -40,6 +41,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.keyFile, "key", "", "TLS key `file` (PEM), with --cert")
 	fs.StringVar(&f.dataDir, "data", defaultData, "data `directory`")
 	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics")
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's runtime profiles at /debug/pprof/ on the --metrics address")
 	fs.DurationVar(&f.keepAlive, "keepalive", origin.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
 	fs.IntVar(&f.maxPerClient, "max-per-client", origin.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
 	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
@@ -141,7 +143,7 @@ func (f *serverFlags) runServer(ctx context.Context, srv *origin.Server, reg *pr
 		fmt.Fprintf(stdout, "%s: http://%s (HTTP/1.1, h2c)\n", role, a)
 	}
 	if f.metricsAddr != "" {
-		addr, err := serveMetrics(ctx, f.metricsAddr, reg, logger)
+		addr, err := serveMetrics(ctx, f.metricsAddr, reg, f.pprof, logger)
 		if err != nil {
 			srv.Close()
 			return fmt.Errorf("metrics: %w", err)

@@ -1,0 +1,212 @@
+package benchmarks
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Some parts of a benchmark run in processes of their own: the bare sender
+// (a server, measured like the others), and on the lossy link the
+// subscribers and the publisher, each in the network namespace it must be
+// in (a Go process cannot move its threads into another namespace safely).
+// They are the subpub binary again, `subpub bench --child ROLE`, speaking
+// JSON lines: the parent writes the role's configuration on its standard
+// input, the child answers on its standard output ("ready ..." lines, then
+// a JSON result), and it ends when its input is closed.
+
+// Roles a child can play.
+const (
+	RoleBareSender  = "bare-sender"
+	RoleSubscribers = "subscribers"
+	RolePublisher   = "publisher"
+)
+
+// RunChild plays role, reading its configuration from in and writing its
+// answers to out. `subpub bench --child ROLE` calls it.
+func RunChild(ctx context.Context, role string, in io.Reader, out io.Writer, logger *slog.Logger) error {
+	dec := json.NewDecoder(in)
+	switch role {
+	case RoleBareSender:
+		return runBareSenderChild(ctx, dec, out, logger)
+	case RoleSubscribers:
+		return runSubscribersChild(ctx, dec, out)
+	case RolePublisher:
+		return runPublisherChild(ctx, dec, out)
+	}
+	return fmt.Errorf("benchmarks: unknown child role %q", role)
+}
+
+// child is a running child process, from the parent's side.
+type child struct {
+	role   string
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	enc    *json.Encoder
+	out    *bufio.Reader
+	stderr *strings.Builder
+	done   chan struct{}
+}
+
+// startChild runs `BINARY bench --child ROLE` (in network namespace netns
+// if not empty) and sends it config.
+func startChild(ctx context.Context, binary, netns, role string, config any) (*child, error) {
+	argv := []string{binary, "bench", "--child", role}
+	if netns != "" {
+		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
+	c := &child{role: role, cmd: cmd, stderr: new(strings.Builder), done: make(chan struct{})}
+	cmd.Stderr = &limitedWriter{w: c.stderr, left: 64 << 10}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		cmd.Wait()
+		close(c.done)
+	}()
+	c.in, c.enc, c.out = in, json.NewEncoder(in), bufio.NewReader(out)
+	if err := c.send(config); err != nil {
+		c.kill()
+		return nil, err
+	}
+	return c, nil
+}
+
+// send writes one JSON line to the child.
+func (c *child) send(v any) error {
+	if err := c.enc.Encode(v); err != nil {
+		return fmt.Errorf("benchmarks: child %s: %w\n%s", c.role, err, c.stderr)
+	}
+	return nil
+}
+
+// readLine waits for the child's next line of output, up to timeout.
+func (c *child) readLine(timeout time.Duration) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		line, err := c.out.ReadString('\n')
+		got <- result{strings.TrimSpace(line), err}
+	}()
+	select {
+	case r := <-got:
+		if r.err != nil {
+			<-c.done
+			return "", fmt.Errorf("benchmarks: child %s ended: %v\n%s", c.role, r.err, c.stderr)
+		}
+		return r.line, nil
+	case <-time.After(timeout):
+		c.kill()
+		return "", fmt.Errorf("benchmarks: child %s silent for %v\n%s", c.role, timeout, c.stderr)
+	}
+}
+
+// expectReady waits for the child's "ready" line and returns its words.
+func (c *child) expectReady(timeout time.Duration) ([]string, error) {
+	line, err := c.readLine(timeout)
+	if err != nil {
+		return nil, err
+	}
+	words := strings.Fields(line)
+	if len(words) == 0 || words[0] != "ready" {
+		return nil, fmt.Errorf("benchmarks: child %s said %q, not ready\n%s", c.role, line, c.stderr)
+	}
+	return words[1:], nil
+}
+
+// result reads the child's JSON result into v.
+func (c *child) result(v any, timeout time.Duration) error {
+	line, err := c.readLine(timeout)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(line), v); err != nil {
+		return fmt.Errorf("benchmarks: child %s answered %q: %w", c.role, line, err)
+	}
+	return nil
+}
+
+// pid is the child's process id (`ip netns exec` execs in place, so it is
+// the child's own).
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop closes the child's input, which ends it, and kills it if it does
+// not end within a few seconds.
+func (c *child) stop() {
+	c.in.Close()
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+		c.kill()
+	}
+}
+
+func (c *child) kill() {
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// waitForEOF blocks until in is closed (the parent is done with the child)
+// or ctx is done.
+func waitForEOF(ctx context.Context, dec *json.Decoder) {
+	ended := make(chan struct{})
+	go func() {
+		var v any
+		for dec.Decode(&v) == nil {
+		}
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+	}
+}
+
+// writeJSONLine writes v as one line.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// limitedWriter keeps the first left bytes written to it.
+type limitedWriter struct {
+	w    io.Writer
+	left int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.left > 0 {
+		n := min(len(p), l.left)
+		l.w.Write(p[:n])
+		l.left -= n
+	}
+	return len(p), nil
+}
+
+// errChildUsage reports a child started without a configuration.
+var errChildUsage = errors.New("benchmarks: a child reads its configuration as JSON on standard input")

@@ -1,0 +1,106 @@
+package benchmarks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// subscribersConfig is what a subscribers child is told first.
+type subscribersConfig struct {
+	Target    Target `json:"target"`
+	N         int    `json:"n"`
+	TimeoutMS int64  `json:"timeout_ms"`
+}
+
+// subscribersWindow is what it is told once the parent has fixed the window.
+type subscribersWindow struct {
+	Window  Window `json:"window"`
+	DrainMS int64  `json:"drain_ms"`
+}
+
+// subscribersResult is what it answers after the window and the drain.
+type subscribersResult struct {
+	Latency    Latency `json:"latency"`
+	Delivered  int64   `json:"delivered"`
+	Opened     int64   `json:"opened"`
+	Failures   int64   `json:"failures"`
+	Bytes      int64   `json:"bytes"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+}
+
+func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {
+	var cfg subscribersConfig
+	if err := dec.Decode(&cfg); err != nil {
+		return errChildUsage
+	}
+	subs, err := subscribe(ctx, cfg.Target, cfg.N, time.Duration(cfg.TimeoutMS)*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer subs.stop()
+	fmt.Fprintln(out, "ready")
+	var w subscribersWindow
+	decoded := make(chan error, 1)
+	go func() { decoded <- dec.Decode(&w) }()
+	select {
+	case err := <-decoded:
+		if err != nil {
+			return errChildUsage
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	subs.recs.setWindow(w.Window)
+	cpu0 := selfCPU()
+	sleepUntil(ctx, time.UnixMilli(w.Window.EndMS))
+	cpu := selfCPU() - cpu0
+	sleepUntil(ctx, time.UnixMilli(w.Window.EndMS+w.DrainMS))
+	err = writeJSONLine(out, subscribersResult{
+		Latency:    subs.recs.latency(),
+		Delivered:  subs.recs.delivered(),
+		Opened:     subs.recs.opened(),
+		Failures:   subs.recs.failures(),
+		Bytes:      subs.recs.bytes(),
+		CPUSeconds: cpu.Seconds(),
+	})
+	if err != nil {
+		return err
+	}
+	waitForEOF(ctx, dec)
+	return nil
+}
+
+// publisherConfig configures a publisher child: it publishes to an origin's
+// outbox from now until the end of the window.
+type publisherConfig struct {
+	Origin publishTarget `json:"origin"`
+	Rate   int           `json:"rate"`
+	Window Window        `json:"window"`
+}
+
+func runPublisherChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {
+	var cfg publisherConfig
+	if err := dec.Decode(&cfg); err != nil {
+		return errChildUsage
+	}
+	publish, closePublish, err := cfg.Origin.publishFunc()
+	if err != nil {
+		return err
+	}
+	defer closePublish()
+	fmt.Fprintln(out, "ready")
+	p := &publisher{rate: cfg.Rate, publish: publish}
+	stats := p.run(ctx, cfg.Window)
+	if count, ok, err := countPublished(ctx, cfg.Origin, cfg.Window); err == nil && ok {
+		stats.Published = count
+		stats.Achieved = float64(count) / cfg.Window.Duration().Seconds()
+	}
+	if err := writeJSONLine(out, stats); err != nil {
+		return err
+	}
+	waitForEOF(ctx, dec)
+	return nil
+}

@@ -1,0 +1,158 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// LossResults are the HTTP/2 versus HTTP/3 comparison over the lossy link.
+type LossResults struct {
+	// Skipped says why the comparison did not run, if it did not.
+	Skipped     string    `json:"skipped,omitempty"`
+	DelayMS     float64   `json:"one_way_delay_ms"`
+	Subscribers int       `json:"subscribers"`
+	Rate        int       `json:"rate"`
+	Runs        []LossRun `json:"runs"`
+}
+
+// LossRun is one system at one drop probability.
+type LossRun struct {
+	System    string       `json:"system"`
+	Label     string       `json:"label"`
+	Drop      float64      `json:"drop"`
+	Error     string       `json:"error,omitempty"`
+	Expected  int64        `json:"expected"`
+	Delivered int64        `json:"delivered"`
+	Fraction  float64      `json:"fraction"`
+	Latency   Latency      `json:"latency"`
+	P50MS     float64      `json:"p50_ms"`
+	P90MS     float64      `json:"p90_ms"`
+	P99MS     float64      `json:"p99_ms"`
+	MaxMS     float64      `json:"max_ms"`
+	Publish   PublishStats `json:"publish"`
+	// What the link carried towards the subscribers, and dropped both ways.
+	PacketsDown int64 `json:"packets_down"`
+	BytesDown   int64 `json:"bytes_down"`
+	DroppedDown int64 `json:"dropped_down"`
+	DroppedUp   int64 `json:"dropped_up"`
+	Reconnects  int64 `json:"reconnects"`
+	// LoadGenCPU is the subscribers' process's CPU time in the window.
+	LoadGenCPU float64 `json:"load_generator_cpu_seconds"`
+}
+
+// lossSteps are the steps of the comparison: make the link, run each system
+// at each drop probability, remove the link.
+func (r *runner) lossSteps() []step {
+	lc := r.cfg.Loss
+	delay := orDefault(lc.Delay, DefaultLossDelay)
+	window := orDefault(lc.Window, DefaultLossWindow)
+	r.results.Loss = LossResults{
+		DelayMS:     float64(delay) / float64(time.Millisecond),
+		Subscribers: orDefault(lc.Subscribers, DefaultLossSubscribers),
+		Rate:        orDefault(lc.Rate, DefaultLossRate),
+	}
+	var link *lossyLink
+	steps := []step{{
+		label:    "lossy link: set-up",
+		expected: time.Second,
+		run: func(ctx context.Context) {
+			var err error
+			if link, err = newLossyLink(delay); err != nil {
+				r.results.Loss.Skipped = err.Error()
+				r.cfg.logger().Warn("skipping HTTP/2 versus HTTP/3 under loss", "reason", err)
+				return
+			}
+			r.cleanups = append(r.cleanups, func() { link.Close() })
+		},
+	}}
+	for _, drop := range lc.Drops {
+		for _, name := range lc.systems() {
+			sys, ok := systemByName(name)
+			if !ok {
+				continue
+			}
+			steps = append(steps, step{
+				label:    fmt.Sprintf("loss %.1f%%: %s", 100*drop, sys.Name),
+				expected: r.cfg.Warmup + window + r.cfg.Drain + 5*time.Second,
+				run: func(ctx context.Context) {
+					if link == nil {
+						return
+					}
+					run := r.lossRun(ctx, link, sys, drop, window)
+					if run.Error != "" {
+						r.cfg.logger().Warn("loss run failed", "system", sys.Name, "drop", drop, "err", run.Error)
+					}
+					r.results.Loss.Runs = append(r.results.Loss.Runs, run)
+				},
+			})
+		}
+	}
+	return steps
+}
+
+// lossRun runs sys's servers in the server namespace and its subscribers,
+// all on one connection, in the client namespace; the publisher runs beside
+// the servers so that only the subscribers' side crosses the link.
+func (r *runner) lossRun(ctx context.Context, link *lossyLink, sys System, drop float64, window time.Duration) LossRun {
+	res := LossRun{System: sys.Name, Label: sys.Label, Drop: drop}
+	n := r.results.Loss.Subscribers
+	link.setDrop(drop)
+	env := *r.env
+	env.netns, env.listenHost = link.serverNS, link.serverIP
+	d, err := deploy(ctx, &env, sys, n)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer d.stop()
+	subs, err := startChild(ctx, env.binary, link.clientNS, RoleSubscribers, subscribersConfig{
+		Target: d.target, N: n, TimeoutMS: setupTimeout(n).Milliseconds(),
+	})
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer subs.stop()
+	if _, err := subs.expectReady(setupTimeout(n) + 10*time.Second); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	w := windowAt(time.Now(), r.cfg.Warmup, window)
+	if err := subs.send(subscribersWindow{Window: w, DrainMS: r.cfg.Drain.Milliseconds()}); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	pub, err := startChild(ctx, env.binary, link.serverNS, RolePublisher, publisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer pub.stop()
+	if _, err := pub.expectReady(30 * time.Second); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	wait := r.cfg.Warmup + window + 30*time.Second
+	if err := pub.result(&res.Publish, wait); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	var got subscribersResult
+	if err := subs.result(&got, r.cfg.Drain+30*time.Second); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.Expected = int64(n) * res.Publish.Published
+	res.Delivered = got.Delivered
+	if res.Expected > 0 {
+		res.Fraction = float64(res.Delivered) / float64(res.Expected)
+	}
+	res.Latency = got.Latency
+	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = got.Latency.Quantile(0.5), got.Latency.Quantile(0.9), got.Latency.Quantile(0.99), got.Latency.MaxMS()
+	res.PacketsDown, res.BytesDown = link.toClient.packets.Load(), link.toClient.bytes.Load()
+	res.DroppedDown, res.DroppedUp = link.toClient.dropped.Load(), link.toServer.dropped.Load()
+	res.Reconnects = got.Failures
+	res.LoadGenCPU = got.CPUSeconds
+	return res
+}

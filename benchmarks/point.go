@@ -1,0 +1,120 @@
+package benchmarks
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// point runs one system at N subscribers and R events per second: deploy
+// fresh servers, connect the subscribers, publish through a warm-up and the
+// window, wait for the window's last deliveries, and read what every process
+// used.
+func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult {
+	res := PointResult{System: sys.Name, Label: sys.Label, N: n, Rate: rate, OriginConnections: -1, OriginSubscriptions: -1}
+	began := time.Now()
+	d, err := deploy(ctx, r.env, sys, r.perConnection())
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer d.stop()
+	subs, err := subscribe(ctx, d.target, n, setupTimeout(n))
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer subs.stop()
+	res.SetupSeconds = time.Since(began).Seconds()
+
+	// Count what the origin serves before the publisher connects.
+	time.Sleep(300 * time.Millisecond)
+	if d.origin != nil {
+		res.OriginConnections = establishedTo(d.upstreamPorts...)
+		if v, err := d.origin.Sum("subpub_origin_subscriptions_active"); err == nil {
+			res.OriginSubscriptions = int(math.Round(v))
+		}
+	}
+
+	publish, closePublish, err := d.publish.publishFunc()
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer closePublish()
+	w := windowAt(time.Now(), r.cfg.Warmup, r.cfg.Window)
+	subs.recs.setWindow(w)
+	pub := &publisher{rate: rate, publish: publish}
+	published := make(chan PublishStats, 1)
+	go func() { published <- pub.run(ctx, w) }()
+
+	sleepUntil(ctx, time.UnixMilli(w.StartMS))
+	before := r.usage(d)
+	sleepUntil(ctx, time.UnixMilli(w.EndMS))
+	after := r.usage(d)
+	res.Publish = <-published
+	res.WindowSeconds = w.Duration().Seconds()
+	if count, ok, err := countPublished(ctx, d.publish, w); err != nil {
+		r.cfg.logger().Warn("counting the window's events; using the publisher's count", "system", sys.Name, "err", err)
+	} else if ok {
+		res.Publish.Published = count
+		res.Publish.Achieved = float64(count) / res.WindowSeconds
+	}
+	res.Expected = int64(n) * res.Publish.Published
+	drainUntil := time.Now().Add(r.cfg.Drain)
+	for subs.recs.delivered() < res.Expected && time.Now().Before(drainUntil) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	res.Delivered = subs.recs.delivered()
+	if res.Expected > 0 {
+		res.Fraction = float64(res.Delivered) / float64(res.Expected)
+	}
+	res.DeliveriesPerSec = float64(res.Delivered) / res.WindowSeconds
+	res.Latency = subs.recs.latency()
+	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = res.Latency.Quantile(0.5), res.Latency.Quantile(0.9), res.Latency.Quantile(0.99), res.Latency.MaxMS()
+	res.Reconnects = subs.recs.failures()
+	res.ReadBytes = subs.recs.bytes()
+
+	window := w.Duration()
+	for i, s := range d.servers {
+		peak := readUsage(s.pid).PeakKB
+		res.Servers = append(res.Servers, usageBetween(s.Role, before.servers[i], after.servers[i], window, peak))
+	}
+	res.LoadGen = usageBetween("load generator", before.self, after.self, window, 0)
+	if d.bareCtrl != "" {
+		if st, err := fetchBareStats(ctx, d.bareCtrl, w); err == nil {
+			res.Bare = &st
+		}
+	}
+	return res
+}
+
+// setupTimeout bounds how long n subscribers may take to connect.
+func setupTimeout(n int) time.Duration {
+	return 30*time.Second + time.Duration(n)*2*time.Millisecond
+}
+
+// usageSnapshot is the CPU time of every process of a deployment and of the
+// bench process at one instant.
+type usageSnapshot struct {
+	servers []time.Duration
+	self    time.Duration
+}
+
+func (r *runner) usage(d *deployment) usageSnapshot {
+	s := usageSnapshot{self: selfCPU()}
+	for _, srv := range d.servers {
+		s.servers = append(s.servers, readUsage(srv.pid).CPU)
+	}
+	return s
+}
+
+func usageBetween(role string, before, after, window time.Duration, peakKB int64) Usage {
+	cpu := after - before
+	return Usage{
+		Role:       role,
+		CPUSeconds: cpu.Seconds(),
+		CPUPercent: 100 * cpu.Seconds() / window.Seconds(),
+		PeakRSSMB:  float64(peakKB) / 1024,
+	}
+}

@@ -1,0 +1,176 @@
+package benchmarks
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// What the harness reads of a server process from /proc: CPU time, peak and
+// current resident memory. A server is a process and its descendants (nginx
+// and Varnish run workers), summed.
+
+// clockTicks is the unit of utime and stime in /proc/PID/stat (USER_HZ,
+// 100 on every Linux that matters).
+const clockTicks = 100
+
+// procUsage is a reading of a process tree.
+type procUsage struct {
+	CPU    time.Duration // user + system, since the process started
+	PeakKB int64         // VmHWM, summed over the tree
+	RSSKB  int64         // VmRSS, summed over the tree
+}
+
+// readUsage reads pid and its descendants. A process that has gone is
+// skipped.
+func readUsage(pid int) procUsage {
+	var u procUsage
+	for _, p := range append([]int{pid}, descendants(pid)...) {
+		u.CPU += readCPU(p)
+		hwm, rss := readMemory(p)
+		u.PeakKB += hwm
+		u.RSSKB += rss
+	}
+	return u
+}
+
+// readCPU is the user and system time of pid.
+func readCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// readMemory is the peak and current resident set of pid, in KiB.
+func readMemory(pid int) (hwm, rss int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		switch name {
+		case "VmHWM":
+			hwm = kb
+		case "VmRSS":
+			rss = kb
+		}
+	}
+	return hwm, rss
+}
+
+// descendants lists the processes below pid.
+func descendants(pid int) []int {
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p))
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			for _, c := range strings.Fields(string(b)) {
+				if child, err := strconv.Atoi(c); err == nil {
+					out = append(out, child)
+					queue = append(queue, child)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// selfCPU is the CPU time of the bench process (the load generator), all
+// threads.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// establishedTo counts the established TCP connections whose local port is
+// one of ports: the server side of the connections to a listener on this
+// machine.
+func establishedTo(ports ...int) int {
+	want := map[string]bool{}
+	for _, p := range ports {
+		if p > 0 {
+			want[fmt.Sprintf("%04X", p)] = true
+		}
+	}
+	n := 0
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(file)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Scan() // header
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) < 4 || fields[3] != "01" { // ESTABLISHED
+				continue
+			}
+			if _, port, ok := strings.Cut(fields[1], ":"); ok && want[port] {
+				n++
+			}
+		}
+		f.Close()
+	}
+	return n
+}
+
+// loopbackBytes is what the loopback interface has carried, both
+// directions (every packet on it is sent once and received once; this
+// counts it once), IP headers included.
+func loopbackBytes() int64 {
+	b, err := os.ReadFile("/sys/class/net/lo/statistics/tx_bytes")
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// portOf is the port of a "host:port" address (0 if none).
+func portOf(addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return 0
+	}
+	p, _ := strconv.Atoi(addr[i+1:])
+	return p
+}

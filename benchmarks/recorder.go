@@ -1,0 +1,103 @@
+package benchmarks
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Window is the measured part of a point, in the milliseconds of the events'
+// publish times (the `t` member): events published in [StartMS, EndMS)
+// count, those of the warm-up and the drain do not. The publisher makes sure
+// that no publication straddles either bound (see publisher), so every
+// event is in or out of the window without ambiguity.
+type Window struct {
+	StartMS int64 `json:"start_ms"`
+	EndMS   int64 `json:"end_ms"`
+}
+
+func (w Window) contains(ms int64) bool { return ms >= w.StartMS && ms < w.EndMS }
+
+// Duration is the window's length.
+func (w Window) Duration() time.Duration { return time.Duration(w.EndMS-w.StartMS) * time.Millisecond }
+
+// windowAt is the window that starts after warmup from now and lasts length,
+// on millisecond bounds.
+func windowAt(now time.Time, warmup, length time.Duration) Window {
+	start := now.Add(warmup).UnixMilli() + 1
+	return Window{StartMS: start, EndMS: start + length.Milliseconds()}
+}
+
+// recorder receives the deliveries of a group of subscribers (those of one
+// connection, or a hundred HTTP/1.1 connections): a latency histogram and
+// counters, updated without locks from the readers. The window is set once
+// the subscribers are connected, before any event of it can be published.
+type recorder struct {
+	window    atomic.Pointer[Window]
+	hist      histogram
+	delivered atomic.Int64 // events of the window received
+	outside   atomic.Int64 // events outside it (warm-up, drain)
+	opened    atomic.Int64 // subscriptions established (counting re-establishments)
+	failures  atomic.Int64 // attempts that ended in an error
+	bytes     atomic.Int64 // bytes read from the socket, where the reader can count them
+}
+
+// record notes an event published at tMS (milliseconds since the epoch)
+// and received at recv.
+func (r *recorder) record(tMS int64, recv time.Time) {
+	w := r.window.Load()
+	if w == nil || !w.contains(tMS) {
+		r.outside.Add(1)
+		return
+	}
+	r.delivered.Add(1)
+	r.hist.add(recv.Sub(time.UnixMilli(tMS)))
+}
+
+// recorders are the groups of one point.
+type recorders []*recorder
+
+func newRecorders(n int) recorders {
+	rs := make(recorders, n)
+	for i := range rs {
+		rs[i] = new(recorder)
+	}
+	return rs
+}
+
+func (rs recorders) setWindow(w Window) {
+	for _, r := range rs {
+		r.window.Store(&w)
+	}
+}
+
+func (rs recorders) sum(field func(*recorder) *atomic.Int64) int64 {
+	var n int64
+	for _, r := range rs {
+		n += field(r).Load()
+	}
+	return n
+}
+
+func (rs recorders) delivered() int64 {
+	return rs.sum(func(r *recorder) *atomic.Int64 { return &r.delivered })
+}
+
+func (rs recorders) opened() int64 {
+	return rs.sum(func(r *recorder) *atomic.Int64 { return &r.opened })
+}
+
+func (rs recorders) failures() int64 {
+	return rs.sum(func(r *recorder) *atomic.Int64 { return &r.failures })
+}
+
+func (rs recorders) bytes() int64 {
+	return rs.sum(func(r *recorder) *atomic.Int64 { return &r.bytes })
+}
+
+func (rs recorders) latency() Latency {
+	var l Latency
+	for _, r := range rs {
+		l = l.merge(r.hist.snapshot())
+	}
+	return l
+}

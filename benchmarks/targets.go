@@ -1,0 +1,143 @@
+package benchmarks
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// TargetRow is one of issue 5's targets for the edge, as this run measured
+// it: a target for the report, not a pass/fail test.
+type TargetRow struct {
+	Target   string
+	Measured string
+	Verdict  string // "met", "missed", or "not measured"
+}
+
+// targets evaluates the targets against a run's results.
+func targets(res *Results) []TargetRow {
+	var rows []TargetRow
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "missed"
+	}
+	notMeasured := func(target string) {
+		rows = append(rows, TargetRow{Target: target, Measured: "–", Verdict: "not measured"})
+	}
+
+	const bigN = 5000
+	if p, ok := res.point("edge-sse-h1", bigN, 100); ok {
+		target := "h1 SSE via the edge, 5,000 × 100/s: all delivered at the requested rate, p99 ≤ 1.5 × bare-socket limit"
+		measured := fmt.Sprintf("%.1f%% delivered, publish %.1f of %.0f/s, p99 %s", 100*p.Fraction, p.Publish.Achieved, p.Publish.Requested, ms(p.P99MS))
+		ok := fullyDelivered(p) && p.Publish.Achieved >= 0.99*p.Publish.Requested
+		if lim, found := res.point(limitSystem, bigN, 100); found && lim.Error == "" {
+			ratio := p.P99MS / lim.P99MS
+			measured += fmt.Sprintf(" = %.2f × limit's %s", ratio, ms(lim.P99MS))
+			ok = ok && ratio <= 1.5
+		}
+		rows = append(rows, TargetRow{target, measured, verdict(ok)})
+	} else {
+		notMeasured("h1 SSE via the edge, 5,000 × 100/s")
+	}
+	if p, ok := res.point("edge-sse-h1", bigN, 10); ok {
+		rows = append(rows, TargetRow{"h1 SSE via the edge, 5,000 × 10/s: p99 ≤ 50 ms",
+			fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p) && p.P99MS <= 50)})
+	} else {
+		notMeasured("h1 SSE via the edge, 5,000 × 10/s: p99 ≤ 50 ms")
+	}
+	for _, name := range []string{"edge-sub-h2", "edge-sse-h2", "edge-sub-h3", "edge-sse-h3"} {
+		sys, _ := systemByName(name)
+		if p, ok := res.point(name, bigN, 100); ok {
+			rows = append(rows, TargetRow{sys.Label + ", 5,000 × 100/s multiplexed: all delivered, p99 ≤ 100 ms",
+				fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p) && p.P99MS <= 100)})
+		} else {
+			notMeasured(sys.Label + ", 5,000 × 100/s")
+		}
+		if p, ok := res.point(name, 50000, 10); ok {
+			rows = append(rows, TargetRow{sys.Label + ", 50,000 × 10/s: all delivered",
+				fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p))})
+		} else {
+			notMeasured(sys.Label + ", 50,000 × 10/s")
+		}
+	}
+
+	maxSubs, edgePoints := 0, 0
+	for _, p := range res.Points {
+		if strings.HasPrefix(p.System, "edge-") && p.Error == "" {
+			edgePoints++
+			maxSubs = max(maxSubs, p.OriginSubscriptions)
+		}
+	}
+	if edgePoints > 0 {
+		rows = append(rows, TargetRow{"one upstream subscription at the origin per stream, whatever N",
+			fmt.Sprintf("at most %d over %d edge points", maxSubs, edgePoints), verdict(maxSubs == 1)})
+	}
+
+	for _, name := range []string{"edge-sse-h1", "edge-sub-h2", "edge-sse-h2", "edge-sub-h3", "edge-sse-h3"} {
+		m, ok := res.memory(name)
+		if !ok {
+			continue
+		}
+		limit := "≤ 20 KiB"
+		ok = m.PerSubKiB <= 20
+		v := verdict(ok)
+		if strings.HasSuffix(name, "h3") {
+			limit, v = "(reported)", "–"
+		}
+		rows = append(rows, TargetRow{m.Label + ": memory per idle subscriber " + limit, fmt.Sprintf("%.1f KiB", m.PerSubKiB), v})
+	}
+
+	sub, okSub := res.wire("edge-sub-h2")
+	sse, okSSE := res.wire("edge-sse-h2")
+	if okSub && okSSE {
+		rows = append(rows, TargetRow{"PUB over h2: no more bytes per event than SSE over h2",
+			fmt.Sprintf("%.0f B vs %.0f B (%.2f ×)", sub.BytesPerEvent, sse.BytesPerEvent, sub.BytesPerEvent/sse.BytesPerEvent),
+			verdict(sub.BytesPerEvent <= sse.BytesPerEvent)})
+	}
+	return rows
+}
+
+// fullyDelivered allows for nothing lost: every expected delivery arrived.
+func fullyDelivered(p PointResult) bool { return p.Expected > 0 && p.Delivered >= p.Expected }
+
+func (r *Results) point(system string, n, rate int) (PointResult, bool) {
+	for _, p := range r.Points {
+		if p.System == system && p.N == n && p.Rate == rate && p.Error == "" {
+			return p, true
+		}
+	}
+	return PointResult{}, false
+}
+
+func (r *Results) memory(system string) (MemoryResult, bool) {
+	for _, m := range r.Memory {
+		if m.System == system && m.Error == "" {
+			return m, true
+		}
+	}
+	return MemoryResult{}, false
+}
+
+func (r *Results) wire(system string) (WireResult, bool) {
+	for _, w := range r.Wire {
+		if w.System == system && w.Error == "" {
+			return w, true
+		}
+	}
+	return WireResult{}, false
+}
+
+// ms formats milliseconds for a table.
+func ms(v float64) string {
+	switch {
+	case v < 0 || math.IsNaN(v):
+		return "–"
+	case v >= 1000:
+		return fmt.Sprintf("%.2f s", v/1000)
+	case v >= 10:
+		return fmt.Sprintf("%.0f ms", v)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
