@@ -23,6 +23,10 @@ func newHTTPTransport(opts Options, tlsConf *tls.Config) *http.Transport {
 			// between keepalives.
 			SendPingTimeout: 15 * time.Second,
 			PingTimeout:     10 * time.Second,
+			// Let the server index PUB fields in a table large enough for
+			// several events, so that the PUBs of one event to the
+			// subscriptions sharing this connection are a few bytes each.
+			MaxDecoderHeaderTableSize: 64 << 10,
 		},
 		Protocols: new(http.Protocols),
 	}

@@ -33,7 +33,7 @@ func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, 
 	}
 	own := e.newUpstream(shared.uri, shared.header, "catchup")
 	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: uint64(maxLag), release: release}
-	c.cursor.MaxLag = c.maxLag
+	c.cursor.SetMaxLag(c.maxLag)
 	own.start(lastID)
 	if err := e.awaitAcknowledgement(ctx, own); err != nil {
 		own.cancel()
@@ -57,7 +57,7 @@ func (c *catchUp) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error
 			// The rest of this batch is in the ring after this event.
 			c.joined = true
 			c.cursor = sc
-			c.cursor.MaxLag = c.maxLag
+			c.cursor.SetMaxLag(c.maxLag)
 			c.own.cancel()
 			clear(buf[i+1:])
 			return buf[:i+1], nil, nil

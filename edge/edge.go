@@ -23,7 +23,7 @@ import (
 // Defaults of an Edge.
 const (
 	DefaultLinger         = 10 * time.Second
-	DefaultMaxLag         = 1 << 20
+	DefaultMaxLag         = 4 << 20
 	DefaultConnectTimeout = 10 * time.Second
 )
 
@@ -55,7 +55,8 @@ type Edge struct {
 	// origin.DefaultRingEvents and origin.DefaultRingBytes.
 	RingEvents, RingBytes int
 
-	// MaxLag bounds, in bytes, how far a subscriber may fall behind before
+	// MaxLag bounds, in bytes, how much further behind the newest event a
+	// subscriber may fall than it was when it joined (or resumed) before
 	// its stream is ended so that it resumes from the ring. It is the
 	// per-subscriber queue bound: HTTP/2 HEADERS frames are not
 	// flow-controlled, so nothing else bounds what a slow subscriber holds.

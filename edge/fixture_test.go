@@ -176,6 +176,7 @@ type subscriber struct {
 	data    []string
 	opened  chan struct{}
 	changed chan struct{} // signalled (not closed) on every event
+	retries []string      // why it resubscribed, for failure messages
 	done    chan error
 	cancel  context.CancelFunc
 }
@@ -193,6 +194,11 @@ func subscribe(t *testing.T, c *client.Client, rawURL, lastID string, header htt
 				case s.opened <- struct{}{}:
 				default:
 				}
+			},
+			OnRetry: func(err error, _ time.Duration) {
+				s.mu.Lock()
+				s.retries = append(s.retries, err.Error())
+				s.mu.Unlock()
 			},
 			OnEvent: func(e client.Event) {
 				s.mu.Lock()
@@ -239,7 +245,8 @@ func (s *subscriber) waitCount(t *testing.T, n int) []string {
 		case err := <-s.done:
 			t.Fatalf("%s ended with %d of %d events: %v", s.name, got, n, err)
 		case <-deadline:
-			t.Fatalf("%s has %d of %d events", s.name, got, n)
+			s.mu.Lock()
+			t.Fatalf("%s has %d of %d events (resubscribed after: %v)", s.name, got, n, s.retries)
 		}
 	}
 }
@@ -282,4 +289,30 @@ func newClient(t *testing.T, opts client.Options) *client.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// closeCounter counts the subscriptions a Streamer ends, by protocol and
+// reason ("h1/lagged").
+type closeCounter struct {
+	mu     sync.Mutex
+	reason map[string]int
+}
+
+func (c *closeCounter) SubscriptionOpened(string, origin.Format)  {}
+func (c *closeCounter) Delivered(string, origin.Format, int, int) {}
+func (c *closeCounter) Rejected(string, int)                      {}
+
+func (c *closeCounter) SubscriptionClosed(proto string, _ origin.Format, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == nil {
+		c.reason = map[string]int{}
+	}
+	c.reason[proto+"/"+reason]++
+}
+
+func (c *closeCounter) count(reason string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason[reason]
 }

@@ -79,6 +79,6 @@ func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, 
 			return e.newCatchUp(ctx, u, lastID, release)
 		}
 	}
-	cursor.MaxLag = uint64(maxLag)
+	cursor.SetMaxLag(uint64(maxLag))
 	return &origin.TopicFeed{Cursor: cursor, OnClose: release}, nil
 }

@@ -43,27 +43,38 @@ func (e *StatusError) Error() string {
 // WriteError writes err as a problem detail. A *StatusError keeps its status
 // and fields; any other error is a 500 whose detail is not disclosed.
 func WriteError(w http.ResponseWriter, err error) {
+	status, fields, body := errorResponse(err)
+	h := w.Header()
+	for k, v := range fields {
+		h[k] = v
+	}
+	h.Del("Content-Encoding")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// WriteProblem writes a problem detail with the given status and detail.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	WriteError(w, &StatusError{Status: status, Detail: detail})
+}
+
+// errorResponse is the response that reports err: its status, its fields
+// and its body, a problem detail.
+func errorResponse(err error) (int, http.Header, []byte) {
 	var se *StatusError
 	if !errors.As(err, &se) {
 		se = &StatusError{Status: http.StatusInternalServerError, Detail: "internal error"}
 	}
-	h := w.Header()
+	body, _ := json.Marshal(Problem{Title: http.StatusText(se.Status), Status: se.Status, Detail: se.Detail})
+	body = append(body, '\n')
+	h := http.Header{}
 	for k, v := range se.Header {
 		h[k] = v
 	}
 	if se.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((se.RetryAfter+time.Second-1)/time.Second)))
 	}
-	WriteProblem(w, se.Status, se.Detail)
-}
-
-// WriteProblem writes a problem detail with the given status and detail.
-func WriteProblem(w http.ResponseWriter, status int, detail string) {
-	body, _ := json.Marshal(Problem{Title: http.StatusText(status), Status: status, Detail: detail})
-	h := w.Header()
 	h.Set("Content-Type", ContentTypeProblem)
-	h.Set("Content-Length", strconv.Itoa(len(body)+1))
-	h.Del("Content-Encoding")
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	return se.Status, h, body
 }

@@ -26,6 +26,11 @@ const (
 	// inside the idle timeout, so long-lived subscriptions survive.
 	DefaultQUICKeepAlive   = 10 * time.Second
 	DefaultQUICIdleTimeout = 30 * time.Second
+
+	// HeaderTableSize is the HPACK dynamic table size the servers use
+	// for the headers they send, when the client allows it (64 KiB: some
+	// fifty 1 KiB events).
+	HeaderTableSize = 64 << 10
 )
 
 // Server serves one handler on TLS (HTTP/1.1 and HTTP/2 over TCP, HTTP/3
@@ -184,6 +189,12 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
+			// The PUBs of one event to the subscriptions sharing a
+			// connection carry the same field values: a dynamic table
+			// that holds several events' values lets every PUB after the
+			// first refer to them by index. Clients choose how large the
+			// table may be; subpub's client allows this much.
+			MaxEncoderHeaderTableSize: HeaderTableSize,
 		},
 		// Connection-level noise (TLS handshake errors from probes) is debug.
 		ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),

@@ -84,6 +84,7 @@ type Streamer struct {
 // subscriber is the state of one subscription that the stall watchdog reads.
 type subscriber struct {
 	rc           *http.ResponseController
+	abort        func()       // unblocks a write in progress
 	writingSince atomic.Int64 // UnixNano when the current write began; 0 if none
 	stalled      atomic.Bool
 }
@@ -151,10 +152,17 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	reason := CloseClientGone
 	defer func() { m.SubscriptionClosed(proto, f, reason) }()
 
-	// A long stream outlives any per-request write deadline the server has.
-	st.rc.SetWriteDeadline(time.Time{})
-
-	out := &streamWriter{ctx: r.Context(), w: w, rc: st.rc, format: f, proto: proto, metrics: m}
+	var out streamWriter
+	if cs, ok := hijackStream(st.rc, r, f, m); ok {
+		out = cs
+	} else {
+		// A long stream outlives any per-request write deadline the
+		// server has.
+		st.rc.SetWriteDeadline(time.Time{})
+		out = &responseStream{ctx: r.Context(), w: w, rc: st.rc, format: f, proto: proto, metrics: m}
+	}
+	defer out.close()
+	st.abort = out.abort
 	if err := out.start(sub, orDefault(s.Retry, DefaultRetry)); err != nil {
 		return
 	}
@@ -168,7 +176,8 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 		if n > 0 {
 			if st.stalled.Load() {
 				reason = CloseStalled
-				panic(http.ErrAbortHandler)
+				out.abandon()
+				return
 			}
 			if unsendable := (*unsendableError)(nil); errors.As(werr, &unsendable) {
 				s.logger().Warn("ending a subscription", "err", werr)
@@ -206,24 +215,36 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	}
 }
 
+// maxWriteBytes bounds one write of a batch (by the frames' estimated size).
+const maxWriteBytes = 256 << 10
+
 // writeReady writes what the feed has ready as one batch and reports how
 // many events it wrote. The batch buffer comes from a pool and goes back
 // before the subscriber waits again, so an idle subscriber holds none.
-func (s *Streamer) writeReady(feed Feed, out *streamWriter, st *subscriber) (n int, wait <-chan struct{}, err, writeErr error) {
+func (s *Streamer) writeReady(feed Feed, out streamWriter, st *subscriber) (n int, wait <-chan struct{}, err, writeErr error) {
 	buf := s.batches.Get().(*[]*wire.Frame)
 	defer s.batches.Put(buf)
 	frames, wait, err := feed.Next((*buf)[:0])
-	if len(frames) > 0 {
+	// Written in pieces of about maxWriteBytes, each timed on its own, so
+	// that a client reading a large catch-up slowly is not taken for one
+	// that stopped reading.
+	for rest := frames; len(rest) > 0 && writeErr == nil; {
+		n, size := 0, 0
+		for n < len(rest) && (n == 0 || size+rest[n].Size() <= maxWriteBytes) {
+			size += rest[n].Size()
+			n++
+		}
 		st.writingSince.Store(time.Now().UnixNano())
-		writeErr = out.events(frames)
+		writeErr = out.events(rest[:n])
 		st.writingSince.Store(0)
-		clear(frames) // drop references to frames the ring may evict
+		rest = rest[n:]
 	}
+	clear(frames) // drop references to frames the ring may evict
 	return len(frames), wait, err, writeErr
 }
 
 // end finishes a subscription whose feed returned err and names the reason.
-func (s *Streamer) end(out *streamWriter, err error) string {
+func (s *Streamer) end(out streamWriter, err error) string {
 	switch {
 	case errors.Is(err, ErrStreamEnded):
 		out.final(http.StatusNoContent)
@@ -231,7 +252,8 @@ func (s *Streamer) end(out *streamWriter, err error) string {
 	case errors.Is(err, ErrLagged):
 		// The client's connection may be the reason it lags, so do not
 		// queue more for it: reset the stream and let it resume by id.
-		panic(http.ErrAbortHandler)
+		out.abandon()
+		return CloseLagged
 	case errors.Is(err, context.Canceled):
 		return CloseClientGone
 	default:
@@ -307,7 +329,7 @@ func (s *Streamer) scanStalls() {
 	for st := range s.active {
 		since := st.writingSince.Load()
 		if since != 0 && now.Sub(time.Unix(0, since)) > limit && !st.stalled.Swap(true) {
-			st.rc.SetWriteDeadline(now)
+			st.abort()
 		}
 	}
 	if len(s.active) > 0 {

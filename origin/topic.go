@@ -170,13 +170,31 @@ func (t *Topic) After(id string) (*Cursor, bool) {
 // Cursor is one subscriber's position in a Topic. It is not safe for
 // concurrent use; each subscriber owns its own.
 type Cursor struct {
-	t   *Topic
-	pos uint64
+	t      *Topic
+	pos    uint64
+	maxLag uint64 // see SetMaxLag; zero: only the ring's bound
+}
 
-	// MaxLag bounds, in bytes, how far behind the newest frame this cursor
-	// may be before Next reports ErrLagged; zero means only the ring's
-	// bound applies.
-	MaxLag uint64
+// SetMaxLag bounds, in bytes, how much further behind the newest frame the
+// cursor may fall than it is now, before Next reports ErrLagged. Counting
+// from where the cursor is, rather than from the newest frame, lets a
+// subscriber that resumes from far back in the ring catch up: it is cut
+// off only if it falls further behind.
+func (c *Cursor) SetMaxLag(n uint64) {
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c.maxLag = n
+	if c.pos >= t.first && c.pos < t.next {
+		c.maxLag += t.total - t.ring[c.pos%uint64(len(t.ring))].offset
+	}
+}
+
+// lagged reports whether the cursor fell past its lag bound. The caller
+// holds t.mu and has checked that c.pos is in the ring.
+func (c *Cursor) lagged() bool {
+	t := c.t
+	return c.maxLag > 0 && t.total-t.ring[c.pos%uint64(len(t.ring))].offset > c.maxLag
 }
 
 // Next appends to buf the items after the cursor, at most cap(buf)-len(buf)
@@ -196,7 +214,7 @@ func (c *Cursor) Next(buf []Item) ([]Item, <-chan struct{}, error) {
 		}
 		return buf, t.wake, nil
 	}
-	if c.MaxLag > 0 && t.total-t.ring[c.pos%uint64(len(t.ring))].offset > c.MaxLag {
+	if c.lagged() {
 		return buf, nil, ErrLagged
 	}
 	for c.pos < t.next && len(buf) < cap(buf) {
@@ -224,7 +242,7 @@ func (c *Cursor) Frames(buf []*wire.Frame, skipThrough uint64) ([]*wire.Frame, u
 		}
 		return buf, 0, t.wake, nil
 	}
-	if c.MaxLag > 0 && t.total-t.ring[c.pos%uint64(len(t.ring))].offset > c.MaxLag {
+	if c.lagged() {
 		return buf, 0, nil, ErrLagged
 	}
 	var last uint64

@@ -63,12 +63,31 @@ func TestTopic(t *testing.T) {
 	t.Run("a cursor past its own lag bound lags before the ring evicts", func(t *testing.T) {
 		top := NewTopic(100, 0)
 		c := top.Head()
-		c.MaxLag = uint64(2 * frame(1).Size())
+		c.SetMaxLag(uint64(2 * frame(1).Size()))
 		for i := 1; i <= 4; i++ {
 			top.Publish(frame(i), uint64(i))
 		}
 		if _, err := readAll(t, c); !errors.Is(err, ErrLagged) {
 			t.Errorf("err = %v, want ErrLagged", err)
+		}
+	})
+	t.Run("a cursor resuming from far back may catch up, and lags only if it falls further behind", func(t *testing.T) {
+		top := NewTopic(100, 0)
+		for i := 1; i <= 10; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		c, _ := top.After("1") // nine frames behind
+		c.SetMaxLag(uint64(2 * frame(10).Size()))
+		if got, err := readAll(t, c); err != nil || len(got) != 9 {
+			t.Errorf("read %v, %v; want the nine frames", got, err)
+		}
+		c2, _ := top.After("1")
+		c2.SetMaxLag(uint64(2 * frame(10).Size()))
+		for i := 11; i <= 14; i++ {
+			top.Publish(frame(i), uint64(i))
+		}
+		if _, err := readAll(t, c2); !errors.Is(err, ErrLagged) {
+			t.Errorf("err = %v after falling four frames further behind, want ErrLagged", err)
 		}
 	})
 	t.Run("After finds a held id and not an evicted one", func(t *testing.T) {

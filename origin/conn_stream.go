@@ -1,0 +1,185 @@
+package origin
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// connStream writes a subscription over HTTP/1.1 on the connection itself,
+// taken over from net/http once the request has been read. A batch of
+// events then costs one write (one system call, one TLS record), where
+// net/http's response buffers would flush every few kilobytes and, for
+// SUB, after every interim response; and an idle subscriber holds no
+// net/http buffers and no background reader.
+//
+// Without a reader, a client that goes away is noticed by the next write
+// (an event or a keepalive), which is what ends the subscription.
+//
+// An SSE response has no Content-Length and no chunked coding: its body
+// ends when the connection closes (Connection: close), which every
+// event-stream client expects.
+type connStream struct {
+	conn    net.Conn
+	format  Format
+	proto   string
+	metrics Metrics
+}
+
+// batchBuffers hold a batch while it is written, so that idle subscribers
+// hold none.
+var batchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// hijackStream takes the connection of an HTTP/1.1 request over, or reports
+// false when it cannot be (then net/http writes the stream).
+func hijackStream(rc *http.ResponseController, r *http.Request, f Format, m Metrics) (*connStream, bool) {
+	if r.ProtoMajor != 1 {
+		return nil, false
+	}
+	conn, brw, err := rc.Hijack()
+	if err != nil {
+		return nil, false
+	}
+	// Anything the client pipelined after the request is ignored: the
+	// connection is this subscription's until it ends.
+	brw.Reader.Reset(nil)
+	brw.Writer.Reset(nil)
+	conn.SetDeadline(time.Time{})
+	return &connStream{conn: conn, format: f, proto: "h1", metrics: m}, true
+}
+
+func (cs *connStream) write(b []byte) error {
+	_, err := cs.conn.Write(b)
+	return err
+}
+
+func (cs *connStream) start(sub Subscription, retry time.Duration) error {
+	buf := batchBuffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	head := streamHead(sub, cs.format)
+	if cs.format == FormatPUB {
+		writeHead(buf, wire.StatusNoOperation, "No Operation", head)
+		return cs.write(buf.Bytes())
+	}
+	head.Set("Date", httpDate())
+	head.Set("Connection", "close")
+	writeHead(buf, http.StatusOK, "OK", head)
+	buf.Write(wire.AppendSSERetry(nil, retry))
+	return cs.write(buf.Bytes())
+}
+
+func (cs *connStream) events(frames []*wire.Frame) error {
+	buf := batchBuffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	var failure error
+	sent := 0
+	for _, f := range frames {
+		if cs.format == FormatPUB {
+			fields, err := f.PUB()
+			if err != nil {
+				failure = &unsendableError{id: f.ID, err: err}
+				break
+			}
+			buf.WriteString("HTTP/1.1 105 PUB\r\n")
+			buf.WriteString(wire.FieldEvent + ": " + fields.Event + "\r\n")
+			if fields.EventData != "" {
+				buf.WriteString(wire.FieldEventData + ": ")
+				buf.WriteString(fields.EventData)
+				buf.WriteString("\r\n")
+			}
+			buf.WriteString("\r\n")
+		} else {
+			if err := f.SSEErr(); err != nil {
+				failure = &unsendableError{id: f.ID, err: err}
+				break
+			}
+			buf.Write(f.SSE())
+		}
+		sent++
+	}
+	cs.metrics.Delivered(cs.proto, cs.format, sent, buf.Len())
+	if err := cs.write(buf.Bytes()); err != nil {
+		return err
+	}
+	return failure
+}
+
+// noOperation is a 106 keepalive on the wire.
+var noOperation = []byte("HTTP/1.1 106 No Operation\r\n\r\n")
+
+func (cs *connStream) keepalive() error {
+	if cs.format == FormatPUB {
+		return cs.write(noOperation)
+	}
+	return cs.write(wire.SSEKeepalive)
+}
+
+func (cs *connStream) final(status int) {
+	if cs.format == FormatPUB {
+		buf := batchBuffers.Get().(*bytes.Buffer)
+		defer putBuffer(buf)
+		writeHead(buf, status, http.StatusText(status), http.Header{"Connection": {"close"}, "Date": {httpDate()}})
+		cs.write(buf.Bytes())
+	}
+	cs.conn.Close()
+}
+
+func (cs *connStream) shutdown(d time.Duration) {
+	if cs.format == FormatPUB {
+		cs.failed(errShuttingDown(d))
+		return
+	}
+	cs.write(wire.AppendSSERetry(nil, d))
+	cs.conn.Close()
+}
+
+func (cs *connStream) failed(err error) {
+	if cs.format == FormatPUB {
+		status, h, body := errorResponse(err)
+		h.Set("Connection", "close")
+		h.Set("Date", httpDate())
+		buf := batchBuffers.Get().(*bytes.Buffer)
+		defer putBuffer(buf)
+		writeHead(buf, status, http.StatusText(status), h)
+		buf.Write(body)
+		cs.write(buf.Bytes())
+	}
+	cs.conn.Close()
+}
+
+func (cs *connStream) abort() { cs.conn.SetWriteDeadline(time.Now()) }
+
+func (cs *connStream) abandon() { cs.conn.Close() }
+
+// close closes the connection: net/http no longer owns it.
+func (cs *connStream) close() { cs.conn.Close() }
+
+// writeHead writes a status line and fields, and the empty line after them.
+func writeHead(buf *bytes.Buffer, status int, reason string, h http.Header) {
+	buf.WriteString("HTTP/1.1 ")
+	buf.WriteString(strconv.Itoa(status))
+	buf.WriteByte(' ')
+	buf.WriteString(reason)
+	buf.WriteString("\r\n")
+	h.Write(buf)
+	buf.WriteString("\r\n")
+}
+
+// putBuffer returns a batch buffer to the pool unless a rare huge batch
+// made it too large to keep.
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 1<<20 {
+		return
+	}
+	buf.Reset()
+	batchBuffers.Put(buf)
+}
+
+// httpDate is the Date field's value now, which every final response
+// carries (RFC 9110 §6.6.1).
+func httpDate() string { return time.Now().UTC().Format(http.TimeFormat) }

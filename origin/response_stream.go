@@ -1,0 +1,144 @@
+package origin
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// responseStream writes a subscription through net/http's ResponseWriter:
+// HTTP/2 and HTTP/3, and HTTP/1.1 when the connection cannot be taken over.
+//
+// Over HTTP/2, an interim response whose stream closes while it is being
+// written is written asynchronously, from the very header map the handler
+// owns, after WriteHeader has returned (the request's context is cancelled
+// by then). So once the context is done, the header map is left alone.
+type responseStream struct {
+	ctx     context.Context
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	format  Format
+	proto   string
+	metrics Metrics
+}
+
+// start sends what opens the stream: for SUB the 106 acknowledgement with
+// the subscription's metadata; for SSE the response header and a retry.
+func (sw *responseStream) start(sub Subscription, retry time.Duration) error {
+	h := sw.w.Header()
+	// Whatever a middleware put in the header map would otherwise be
+	// repeated in every interim response.
+	clear(h)
+	for k, v := range streamHead(sub, sw.format) {
+		h[k] = v
+	}
+	if sw.format == FormatPUB {
+		sw.w.WriteHeader(wire.StatusNoOperation)
+		if err := sw.ctx.Err(); err != nil {
+			return err
+		}
+		clear(h)
+		return nil
+	}
+	sw.w.WriteHeader(http.StatusOK)
+	if _, err := sw.w.Write(wire.AppendSSERetry(nil, retry)); err != nil {
+		return err
+	}
+	return sw.rc.Flush()
+}
+
+// events writes a batch and flushes once.
+func (sw *responseStream) events(frames []*wire.Frame) error {
+	n, sent := 0, 0
+	var failure error
+	if sw.format == FormatPUB {
+		h := sw.w.Header()
+		for _, f := range frames {
+			if err := sw.ctx.Err(); err != nil {
+				return err
+			}
+			fields, err := f.PUB()
+			if err != nil {
+				failure = &unsendableError{id: f.ID, err: err}
+				break
+			}
+			fields.Set(h)
+			sw.w.WriteHeader(wire.StatusPUB)
+			n += pubStatusLineSize + fields.Size()
+			sent++
+		}
+		sw.metrics.Delivered(sw.proto, sw.format, sent, n)
+		if err := sw.ctx.Err(); err != nil {
+			return err
+		}
+		wire.PUBFields{}.Clear(h)
+		return failure
+	}
+	for _, f := range frames {
+		if err := f.SSEErr(); err != nil {
+			failure = &unsendableError{id: f.ID, err: err}
+			break
+		}
+		b := f.SSE()
+		if _, err := sw.w.Write(b); err != nil {
+			return err
+		}
+		n += len(b)
+		sent++
+	}
+	sw.metrics.Delivered(sw.proto, sw.format, sent, n)
+	if err := sw.rc.Flush(); err != nil {
+		return err
+	}
+	return failure
+}
+
+// keepalive tells the client (and every intermediary) the stream is alive.
+func (sw *responseStream) keepalive() error {
+	if sw.format == FormatPUB {
+		sw.w.WriteHeader(wire.StatusNoOperation)
+		return nil
+	}
+	if _, err := sw.w.Write(wire.SSEKeepalive); err != nil {
+		return err
+	}
+	return sw.rc.Flush()
+}
+
+// final ends a SUB subscription with a final status; an SSE stream just ends.
+func (sw *responseStream) final(status int) {
+	if sw.format == FormatPUB {
+		sw.w.WriteHeader(status)
+	}
+}
+
+// shutdown ends the stream telling the client to come back after d.
+func (sw *responseStream) shutdown(d time.Duration) {
+	if sw.format == FormatPUB {
+		WriteError(sw.w, errShuttingDown(d))
+		return
+	}
+	sw.w.Write(wire.AppendSSERetry(nil, d))
+	sw.rc.Flush()
+}
+
+// failed ends the stream after an error of the feed.
+func (sw *responseStream) failed(err error) {
+	if sw.format == FormatPUB {
+		WriteError(sw.w, err)
+	}
+}
+
+// abort unblocks a write in progress and fails the next ones, from any
+// goroutine: a past write deadline does that on HTTP/1.1, HTTP/2 and HTTP/3.
+func (sw *responseStream) abort() { sw.rc.SetWriteDeadline(time.Now()) }
+
+// abandon ends the stream without a final response: the HTTP/2 or HTTP/3
+// stream is reset, the HTTP/1.1 connection closed.
+func (sw *responseStream) abandon() { panic(http.ErrAbortHandler) }
+
+// close does nothing: net/http finishes the response when the handler
+// returns.
+func (sw *responseStream) close() {}
