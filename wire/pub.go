@@ -47,14 +47,25 @@ type PUBFields struct {
 	EventData string // the Event-Data item; empty when the event is by reference
 }
 
-// Set writes the fields into h, replacing whatever was there.
+// Set writes the fields into h, replacing whatever was there. It reuses
+// the value slices a previous Set left, so that writing a batch of PUBs
+// allocates nothing per event: callers must not let a header map that is
+// still being written (an HTTP/2 interim response in flight) be Set again.
 func (p PUBFields) Set(h http.Header) {
-	h[FieldEvent] = []string{p.Event}
+	setField(h, FieldEvent, p.Event)
 	if p.EventData != "" {
-		h[FieldEventData] = []string{p.EventData}
+		setField(h, FieldEventData, p.EventData)
 	} else {
 		delete(h, FieldEventData)
 	}
+}
+
+func setField(h http.Header, name, value string) {
+	if values := h[name]; len(values) == 1 {
+		values[0] = value
+		return
+	}
+	h[name] = []string{value}
 }
 
 // Clear removes the fields from h. net/http and quic-go leave the header map
