@@ -117,6 +117,13 @@ func (a *attempt) interim(code int, h http.Header) error {
 		a.mu.Lock()
 		first := !a.established && !a.done
 		a.established = true
+		if first && a.sub.LastEventID == "" {
+			// The acknowledgement may say where the stream starts: resume
+			// from there if the subscription is lost before any event.
+			if e, err := wire.DecodePUB(h); err == nil && e.ID != "" {
+				a.sub.LastEventID = e.ID
+			}
+		}
 		a.mu.Unlock()
 		if first && a.sub.OnOpen != nil {
 			a.sub.OnOpen(Open{Proto: a.proto, Format: "pub", Header: h})
@@ -213,6 +220,13 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 	a.heard()
 	r := wire.NewSSEReader(activityReader{resp.Body, a.heard})
 	r.MaxEventSize = a.client.opts.maxEventSize()
+	// Resume from the stream's last id, as EventSource does: it includes
+	// an id the server sent without an event (where the stream starts).
+	defer func() {
+		if id := r.LastEventID(); id != "" {
+			a.sub.LastEventID = id
+		}
+	}()
 	for {
 		e, err := r.Next()
 		a.retry = r.Retry()

@@ -80,5 +80,9 @@ func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, 
 		}
 	}
 	cursor.SetMaxLag(uint64(maxLag))
-	return &origin.TopicFeed{Cursor: cursor, OnClose: release}, nil
+	start := cursor.PrevID()
+	if start == "" && cursor.AtStart() {
+		start = u.startedAfter // nothing yet: where the upstream subscription began
+	}
+	return &origin.TopicFeed{Cursor: cursor, OnClose: release, Start: start}, nil
 }

@@ -33,6 +33,9 @@ type upstream struct {
 	ready  chan struct{}
 	policy policy
 	err    error
+	// startedAfter is where the upstream said the subscription starts (the id
+	// in its first 106), or startID.
+	startedAfter string
 
 	// Owned by the registry (Edge.mu).
 	key    string
@@ -91,6 +94,10 @@ func (u *upstream) onOpen(o client.Open) {
 	p := policyFrom(o.Header, hasCredentials(u.header))
 	if first {
 		u.policy = p
+		u.startedAfter = u.startID
+		if e, err := wire.DecodePUB(o.Header); err == nil && e.ID != "" {
+			u.startedAfter = e.ID
+		}
 		close(u.ready)
 	}
 	if u.kind == "shared" {

@@ -58,10 +58,10 @@ func (cs *connStream) write(b []byte) error {
 	return err
 }
 
-func (cs *connStream) start(sub Subscription, retry time.Duration) error {
+func (cs *connStream) start(sub Subscription, retry time.Duration, pos string) error {
 	buf := batchBuffers.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
-	head := streamHead(sub, cs.format)
+	head := streamHead(sub, cs.format, pos)
 	if cs.format == FormatPUB {
 		writeHead(buf, wire.StatusNoOperation, "No Operation", head)
 		return cs.write(buf.Bytes())
@@ -69,7 +69,7 @@ func (cs *connStream) start(sub Subscription, retry time.Duration) error {
 	head.Set("Date", httpDate())
 	head.Set("Connection", "close")
 	writeHead(buf, http.StatusOK, "OK", head)
-	buf.Write(wire.AppendSSERetry(nil, retry))
+	buf.Write(sseOpening(retry, pos))
 	return cs.write(buf.Bytes())
 }
 

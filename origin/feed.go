@@ -24,6 +24,16 @@ type Feed interface {
 	Close()
 }
 
+// A PositionedFeed knows the id of the last event before its first one.
+// The Streamer tells it to the client when the subscription starts, so
+// that a client that loses the subscription before its first event can
+// still resume from where it began.
+type PositionedFeed interface {
+	Feed
+	// Position is that id, or "" when there is none (an empty stream).
+	Position() string
+}
+
 // Subscription is what an application hands the Streamer to serve: a feed
 // and the metadata the first 106 (or the SSE response) carries.
 type Subscription struct {
@@ -45,7 +55,12 @@ type TopicFeed struct {
 	Cursor  *Cursor
 	Pending []*wire.Frame // served before the cursor
 	OnClose func()
+	// Start is the id of the last event before the feed's first, if known.
+	Start string
 }
+
+// Position implements PositionedFeed.
+func (f *TopicFeed) Position() string { return f.Start }
 
 // Next implements Feed.
 func (f *TopicFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"github.com/subpub/subpub/wire"
@@ -97,7 +98,7 @@ func (h *Hub) Subscribe(ctx context.Context, key string, after uint64, first *wi
 	}
 	ht.refs++
 	h.mu.Unlock()
-	f := &logFeed{hub: h, ctx: ctx, key: key, topic: ht, last: after, replaying: true}
+	f := &logFeed{hub: h, ctx: ctx, key: key, topic: ht, last: after, start: after, replaying: true}
 	if first != nil {
 		f.pending = []*wire.Frame{first}
 	}
@@ -126,7 +127,16 @@ type logFeed struct {
 	pending   []*wire.Frame
 	replaying bool
 	last      uint64 // sequence number of the last event served
+	start     uint64 // where the feed began
 	cursor    *Cursor
+}
+
+// Position implements PositionedFeed: log sequence numbers are event ids.
+func (f *logFeed) Position() string {
+	if f.start == 0 || len(f.pending) > 0 {
+		return "" // nothing before it, or a gap signal says where it is
+	}
+	return strconv.FormatUint(f.start, 10)
 }
 
 func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {

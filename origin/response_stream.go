@@ -26,12 +26,12 @@ type responseStream struct {
 
 // start sends what opens the stream: for SUB the 106 acknowledgement with
 // the subscription's metadata; for SSE the response header and a retry.
-func (sw *responseStream) start(sub Subscription, retry time.Duration) error {
+func (sw *responseStream) start(sub Subscription, retry time.Duration, pos string) error {
 	h := sw.w.Header()
 	// Whatever a middleware put in the header map would otherwise be
 	// repeated in every interim response.
 	clear(h)
-	for k, v := range streamHead(sub, sw.format) {
+	for k, v := range streamHead(sub, sw.format, pos) {
 		h[k] = v
 	}
 	if sw.format == FormatPUB {
@@ -43,7 +43,7 @@ func (sw *responseStream) start(sub Subscription, retry time.Duration) error {
 		return nil
 	}
 	sw.w.WriteHeader(http.StatusOK)
-	if _, err := sw.w.Write(wire.AppendSSERetry(nil, retry)); err != nil {
+	if _, err := sw.w.Write(sseOpening(retry, pos)); err != nil {
 		return err
 	}
 	return sw.rc.Flush()

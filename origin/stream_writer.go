@@ -17,8 +17,8 @@ import (
 type streamWriter interface {
 	// start sends what opens the stream: for SUB the 106 acknowledgement
 	// with the subscription's metadata; for SSE the response header and a
-	// retry.
-	start(sub Subscription, retry time.Duration) error
+	// retry. Both say where the stream starts, when the feed knows.
+	start(sub Subscription, retry time.Duration, pos string) error
 	// events writes a batch with one flush.
 	events(frames []*wire.Frame) error
 	// keepalive tells the client (and every intermediary) the stream is
@@ -46,9 +46,15 @@ type streamWriter interface {
 const pubStatusLineSize = len("HTTP/1.1 105 PUB\r\n\r\n")
 
 // streamHead is the fields that open a stream: on the first 106 for SUB, on
-// the 200 response for SSE.
-func streamHead(sub Subscription, f Format) http.Header {
+// the 200 response for SSE. The 106 names where the stream starts (pos, see
+// startPosition) in an Event field with only an id.
+func streamHead(sub Subscription, f Format, pos string) http.Header {
 	h := http.Header{}
+	if pos != "" && f == FormatPUB {
+		if fields, err := wire.EncodePUB(&wire.Event{ID: pos}); err == nil {
+			h.Set(wire.FieldEvent, fields.Event)
+		}
+	}
 	cacheControl := "private"
 	if sub.Shareable {
 		cacheControl = "public"
@@ -86,3 +92,25 @@ func (e *unsendableError) Error() string {
 }
 
 func (e *unsendableError) Unwrap() error { return e.err }
+
+// startPosition is the id of the last event before the subscription's
+// first, which a client that sent no Last-Event-ID can resume from if it
+// loses the subscription before its first event; "" when the feed does not
+// know, or the client resumes from an id of its own.
+func startPosition(r *http.Request, feed Feed) string {
+	if p, ok := feed.(PositionedFeed); ok && r.Header.Get("Last-Event-ID") == "" {
+		return p.Position()
+	}
+	return ""
+}
+
+// sseOpening is what opens an event stream's body: the reconnection delay
+// and, as an event without data (which EventSource does not dispatch but
+// whose id it keeps), where the stream starts.
+func sseOpening(retry time.Duration, pos string) []byte {
+	b := wire.AppendSSERetry(nil, retry)
+	if pos != "" && !strings.ContainsAny(pos, "\r\n\x00") {
+		b = append(b, "id: "+pos+"\n\n"...)
+	}
+	return b
+}

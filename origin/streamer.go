@@ -163,7 +163,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	}
 	defer out.close()
 	st.abort = out.abort
-	if err := out.start(sub, orDefault(s.Retry, DefaultRetry)); err != nil {
+	if err := out.start(sub, orDefault(s.Retry, DefaultRetry), startPosition(r, sub.Feed)); err != nil {
 		return
 	}
 

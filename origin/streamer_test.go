@@ -438,3 +438,44 @@ func TestStreamerEndsASubscriptionWithAnEventItsFormatCannotCarry(t *testing.T) 
 		t.Errorf("%d subscriptions closed for an error, want 2", n)
 	}
 }
+
+// TestASubscriptionLostBeforeItsFirstEventResumesFromWhereItStarted: the
+// first 106 (or an id-only SSE frame) tells a client that sent no
+// Last-Event-ID where the stream starts, so that events published while it
+// reconnects are not lost.
+func TestASubscriptionLostBeforeItsFirstEventResumesFromWhereItStarted(t *testing.T) {
+	o := startTestOrigin(t, &Streamer{KeepAlive: time.Hour})
+	publish(o.log, o.hub, "s")
+	for _, p := range []struct {
+		mode client.Mode
+		http string
+	}{{client.ModeSUB, client.HTTP2}, {client.ModeSSE, client.HTTP11}, {client.ModeSUB, client.HTTP11}} {
+		c, err := client.New(client.Options{Mode: p.mode, HTTP: p.http, CAFile: o.ca.CAFile,
+			KeepAliveTimeout: 300 * time.Millisecond, Reconnect: client.Reconnect{InitialDelay: time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		col := newCollector(2)
+		opened := make(chan struct{}, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go c.Run(ctx, &client.Subscription{URL: o.url(false), OnEvent: col.onEvent, OnOpen: func(client.Open) {
+			select {
+			case opened <- struct{}{}:
+			default:
+			}
+		}})
+		<-opened
+		// Logged but not fanned out: the subscription as it is misses
+		// them; only resuming from where it started finds them.
+		start := o.log.Last()
+		o.log.Publish(nil, "s", wire.Event{Data: []byte("{}")})
+		o.log.Publish(nil, "s", wire.Event{Data: []byte("{}")})
+		waitFor(t, col.full, "the events logged while the subscription was silent")
+		if ids := col.ids(); ids[0] != strconv.FormatUint(start+1, 10) || ids[1] != strconv.FormatUint(start+2, 10) {
+			t.Errorf("%v over %s: got %v", p.mode, p.http, ids)
+		}
+		cancel()
+	}
+}

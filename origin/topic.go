@@ -256,3 +256,24 @@ func (c *Cursor) Frames(buf []*wire.Frame, skipThrough uint64) ([]*wire.Frame, u
 	}
 	return buf, last, nil, nil
 }
+
+// PrevID is the id of the frame just before the cursor, if the ring holds
+// it.
+func (c *Cursor) PrevID() string {
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if c.pos == 0 || c.pos-1 < t.first || c.pos-1 >= t.next {
+		return ""
+	}
+	return t.ring[(c.pos-1)%uint64(len(t.ring))].Frame.ID
+}
+
+// AtStart reports whether the cursor is before the first frame the topic
+// ever held (and still holds).
+func (c *Cursor) AtStart() bool {
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return c.pos == 0 && t.first == 0
+}
