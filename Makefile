@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/subpub
 FUZZTIME  ?= 5s
 # Packages holding fuzz targets, each run for FUZZTIME by `make fuzz`.
-FUZZ_PKGS := ./wire ./origin/activitypub
+FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 
 .PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers clean
 

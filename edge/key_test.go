@@ -88,3 +88,24 @@ func TestUpstreamHeaderCarriesCredentialsAndVariedFieldsOnly(t *testing.T) {
 		t.Errorf("upstream header %v", h)
 	}
 }
+
+// FuzzPolicyFrom reads arbitrary Cache-Control and Vary fields: it never
+// panics, never shares a stream marked private or varying on everything,
+// and names only canonical fields.
+func FuzzPolicyFrom(f *testing.F) {
+	f.Add("public", "Authorization, Accept-Language")
+	f.Add("private, max-age=0", "*")
+	f.Add(`no-cache="a,b", public`, ",,x")
+	f.Fuzz(func(t *testing.T, cacheControl, vary string) {
+		h := http.Header{"Cache-Control": {cacheControl}, "Vary": {vary}}
+		p := policyFrom(h, false)
+		if p.unique && p.shareable {
+			t.Fatal("Vary: * yet shareable")
+		}
+		for _, name := range p.vary {
+			if name == "" || name != http.CanonicalHeaderKey(name) {
+				t.Fatalf("vary name %q", name)
+			}
+		}
+	})
+}
