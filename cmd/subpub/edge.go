@@ -122,19 +122,8 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "edge: upstream %s\n", up)
-	srv := &origin.Server{
-		Handler:    e,
-		Addr:       f.listen,
-		PlainAddr:  f.listenPlain,
-		TLSConfig:  tlsConf,
-		Logger:     logger,
-		OnShutdown: streamer.Shutdown,
-	}
-	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
-		upClient.Close()
-		return nil, err
-	}
-	if err := srv.Listen(); err != nil {
+	srv, err := f.bind(e, tlsConf, streamer, logger)
+	if err != nil {
 		upClient.Close()
 		return nil, err
 	}

@@ -93,19 +93,8 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		PageSize:       f.pageSize,
 		EventRetention: f.eventRetention,
 	}
-	srv := &origin.Server{
-		Handler:    app,
-		Addr:       f.listen,
-		PlainAddr:  f.listenPlain,
-		TLSConfig:  tlsConf,
-		Logger:     logger,
-		OnShutdown: streamer.Shutdown,
-	}
-	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
-		store.Close()
-		return nil, err
-	}
-	if err := srv.Listen(); err != nil {
+	srv, err := f.bind(app, tlsConf, streamer, logger)
+	if err != nil {
 		store.Close()
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -130,6 +131,24 @@ func runServerRole(ctx context.Context, name, examples string, role serverRole, 
 	}
 	defer release()
 	return role.runServer(ctx, srv, reg, name, stdout, logger)
+}
+
+// bind makes the server the flags describe for handler and binds its
+// listeners, without serving yet.
+func (f *serverFlags) bind(handler http.Handler, tlsConf *tls.Config, streamer *origin.Streamer, logger *slog.Logger) (*origin.Server, error) {
+	srv := &origin.Server{
+		Handler:    handler,
+		Addr:       f.listen,
+		PlainAddr:  f.listenPlain,
+		TLSConfig:  tlsConf,
+		Logger:     logger,
+		OnShutdown: streamer.Shutdown,
+	}
+	var err error
+	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
+		return nil, err
+	}
+	return srv, srv.Listen()
 }
 
 // runServer serves on srv's listeners, reports where, waits for ctx, and
