@@ -69,11 +69,7 @@ func leanStream(ctx context.Context, t Target, rec *recorder) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	req := "GET " + t.Path + " HTTP/1.1\r\nHost: " + t.Addr +
-		"\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: subpub-bench\r\n"
-	if t.LastEventID != "" {
-		req += "Last-Event-ID: " + t.LastEventID + "\r\n"
-	}
-	req += "\r\n"
+		"\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: subpub-bench\r\n\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		return err
 	}

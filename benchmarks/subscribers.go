@@ -16,8 +16,6 @@ type Target struct {
 	// Addr and Path locate the stream for the lean reader.
 	Addr string `json:"addr,omitempty"`
 	Path string `json:"path,omitempty"`
-	// LastEventID, for the lean reader, asks for a replay from there.
-	LastEventID string `json:"last_event_id,omitempty"`
 	// URL, Mode ("sub" or "sse"), HTTP ("1.1", "2" or "3"), CAFile and
 	// ServerName configure the client.
 	URL        string `json:"url,omitempty"`
