@@ -6,13 +6,16 @@ import (
 	"strings"
 )
 
-// TargetRow is one of issue 5's targets for the edge, as this run measured
-// it: a target for the report, not a pass/fail test.
+// TargetRow is one of the goals the edge is measured against, as a run
+// measured it: a goal for the report, not a pass/fail test.
 type TargetRow struct {
 	Target   string
 	Measured string
-	Verdict  string // "met", "missed", or "not measured"
+	Verdict  string // "met", "missed", or notMeasured
 }
+
+// notMeasured is the verdict on a target that a run's points do not reach.
+const notMeasured = "not measured"
 
 // targets evaluates the targets against a run's results.
 func targets(res *Results) []TargetRow {
@@ -23,8 +26,8 @@ func targets(res *Results) []TargetRow {
 		}
 		return "missed"
 	}
-	notMeasured := func(target string) {
-		rows = append(rows, TargetRow{Target: target, Measured: "–", Verdict: "not measured"})
+	unmeasured := func(target string) {
+		rows = append(rows, TargetRow{Target: target, Measured: "–", Verdict: notMeasured})
 	}
 
 	const bigN = 5000
@@ -39,13 +42,13 @@ func targets(res *Results) []TargetRow {
 		}
 		rows = append(rows, TargetRow{target, measured, verdict(ok)})
 	} else {
-		notMeasured("h1 SSE via the edge, 5,000 × 100/s")
+		unmeasured("h1 SSE via the edge, 5,000 × 100/s")
 	}
 	if p, ok := res.point("edge-sse-h1", bigN, 10); ok {
 		rows = append(rows, TargetRow{"h1 SSE via the edge, 5,000 × 10/s: p99 ≤ 50 ms",
 			fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p) && p.P99MS <= 50)})
 	} else {
-		notMeasured("h1 SSE via the edge, 5,000 × 10/s: p99 ≤ 50 ms")
+		unmeasured("h1 SSE via the edge, 5,000 × 10/s: p99 ≤ 50 ms")
 	}
 	for _, name := range []string{"edge-sub-h2", "edge-sse-h2", "edge-sub-h3", "edge-sse-h3"} {
 		sys, _ := systemByName(name)
@@ -53,13 +56,13 @@ func targets(res *Results) []TargetRow {
 			rows = append(rows, TargetRow{sys.Label + ", 5,000 × 100/s multiplexed: all delivered, p99 ≤ 100 ms",
 				fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p) && p.P99MS <= 100)})
 		} else {
-			notMeasured(sys.Label + ", 5,000 × 100/s")
+			unmeasured(sys.Label + ", 5,000 × 100/s")
 		}
 		if p, ok := res.point(name, 50000, 10); ok {
 			rows = append(rows, TargetRow{sys.Label + ", 50,000 × 10/s: all delivered",
 				fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p))})
 		} else {
-			notMeasured(sys.Label + ", 50,000 × 10/s")
+			unmeasured(sys.Label + ", 50,000 × 10/s")
 		}
 	}
 

@@ -39,6 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	window := fs.Duration("window", 0, "measured window of each point (default: the preset's)")
 	drain := fs.Duration("drain", 0, "how long to wait for a window's last deliveries (default: the preset's)")
 	perConn := fs.Int("per-connection", 0, "subscriptions per HTTP/2 or HTTP/3 connection (default 100)")
+	h1Max := fs.Int("h1-max", 0, "the largest N at which HTTP/1.1 systems run, one connection per subscriber (default 5000)")
 	idle := fs.Int("idle", 0, "idle subscribers for memory and bytes per event (-1: skip; default: the preset's)")
 	loss := fs.String("loss", "-", "comma-separated drop `percentages` for HTTP/2 versus HTTP/3 over the lossy link ('' to skip; default: the preset's 0,0.5,2)")
 	lossWindow := fs.Duration("loss-window", 0, "measured window of each lossy-link run (default: the preset's)")
@@ -87,6 +88,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Drain = cmpOr(*drain, cfg.Drain)
 	cfg.Loss.Window = cmpOr(*lossWindow, cfg.Loss.Window)
 	cfg.PerConnection = cmpOr(*perConn, cfg.PerConnection)
+	cfg.MultiplexedAbove = cmpOr(*h1Max, cfg.MultiplexedAbove)
 	if *idle != 0 {
 		cfg.IdleSubscribers = *idle
 	}
