@@ -15,6 +15,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/launch"
+	"github.com/subpub/subpub/internal/subtest"
 )
 
 // originProcess runs `subpub origin` with users alice and bob. Extra flags
@@ -54,89 +55,6 @@ func (p *publisher) note(ctx context.Context, n int) error {
 	return err
 }
 
-// recorder follows a stream and keeps the ids it receives.
-type recorder struct {
-	mu      sync.Mutex
-	ids     []string
-	gaps    int
-	opened  chan client.Open
-	retries chan error
-	changed chan struct{}
-	done    chan error
-}
-
-func follow(t *testing.T, c *client.Client, url, lastID string, header http.Header) *recorder {
-	t.Helper()
-	r := &recorder{opened: make(chan client.Open, 16), retries: make(chan error, 16), changed: make(chan struct{}, 1), done: make(chan error, 1)}
-	ctx, cancel := context.WithCancel(t.Context())
-	t.Cleanup(cancel)
-	go func() {
-		r.done <- c.Run(ctx, &client.Subscription{
-			URL: url, LastEventID: lastID, Header: header,
-			OnOpen: func(o client.Open) {
-				select {
-				case r.opened <- o:
-				default:
-				}
-			},
-			OnRetry: func(err error, _ time.Duration) {
-				select {
-				case r.retries <- err:
-				default:
-				}
-			},
-			OnEvent: func(e client.Event) {
-				r.mu.Lock()
-				r.ids = append(r.ids, e.ID)
-				if e.IsGap() {
-					r.gaps++
-				}
-				r.mu.Unlock()
-				select {
-				case r.changed <- struct{}{}:
-				default:
-				}
-			},
-		})
-	}()
-	return r
-}
-
-func (r *recorder) waitOpen(t *testing.T) client.Open {
-	t.Helper()
-	select {
-	case o := <-r.opened:
-		return o
-	case err := <-r.done:
-		t.Fatalf("subscription ended before opening: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("subscription did not open")
-	}
-	return client.Open{}
-}
-
-func (r *recorder) waitCount(t *testing.T, n int, within time.Duration) []string {
-	t.Helper()
-	deadline := time.After(within)
-	for {
-		r.mu.Lock()
-		got := len(r.ids)
-		r.mu.Unlock()
-		if got >= n {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			return append([]string(nil), r.ids...)
-		}
-		select {
-		case <-r.changed:
-		case err := <-r.done:
-			t.Fatalf("subscription ended with %d of %d events: %v", got, n, err)
-		case <-deadline:
-			t.Fatalf("%d of %d events after %v", got, n, within)
-		}
-	}
-}
-
 // assertIncreasingWithoutRepeats checks ids are decimal and strictly
 // increasing: nothing arrived twice or out of order.
 func assertIncreasingWithoutRepeats(t *testing.T, who string, ids []string) {
@@ -173,7 +91,7 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 		events = 1000
 	}
 	o := originProcess(t, t.TempDir(), "127.0.0.1:0")
-	recorders := make([]*recorder, len(everyWay))
+	recorders := make([]*subtest.Follower, len(everyWay))
 	for i, way := range everyWay {
 		opts := way.opts
 		opts.CAFile = o.CAFile
@@ -182,8 +100,8 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		recorders[i] = follow(t, c, o.URL("/users/alice/outbox"), "", nil)
-		recorders[i].waitOpen(t)
+		recorders[i] = subtest.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+		recorders[i].WaitOpen(t)
 	}
 	// Two publishers, to go faster than one request at a time.
 	pub := newPublisher(t, o)
@@ -201,7 +119,7 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 	}
 	wg.Wait()
 	for i, way := range everyWay {
-		ids := recorders[i].waitCount(t, events, 2*time.Minute)
+		ids := recorders[i].WaitCountWithin(t, events, 2*time.Minute)
 		if len(ids) != events {
 			t.Errorf("%s: %d events, want %d", way.name, len(ids), events)
 		}
@@ -230,8 +148,8 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			rec := follow(t, c, o.URL("/users/alice/outbox"), "", nil)
-			rec.waitOpen(t)
+			rec := subtest.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+			rec.WaitOpen(t)
 
 			// Publish continuously while the origin is killed (SIGKILL)
 			// and started again on the same port with the same data.
@@ -249,20 +167,20 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 					}
 				}
 			}()
-			rec.waitCount(t, 50, time.Minute)
+			rec.WaitCountWithin(t, 50, time.Minute)
 			o.Kill()
 			o = originProcess(t, dataDir, addr, "--keepalive", "1s")
-			rec.waitCount(t, int(published.Load())+50, time.Minute)
+			rec.WaitCountWithin(t, int(published.Load())+50, time.Minute)
 			stop()
 			<-done
 
 			// The log is the truth: replaying it from the first event the
 			// subscriber saw gives exactly what it received live.
-			live := rec.waitCount(t, 1, time.Second)
+			live := rec.WaitCountWithin(t, 1, time.Second)
 			assertIncreasingWithoutRepeats(t, "live", live)
-			replay := follow(t, c, o.URL("/users/alice/outbox"), live[0], nil)
+			replay := subtest.Follow(t, c, o.URL("/users/alice/outbox"), live[0], nil)
 			want := live[1:]
-			got := replay.waitCount(t, len(want), time.Minute)[:len(want)]
+			got := replay.WaitCountWithin(t, len(want), time.Minute)[:len(want)]
 			if strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Errorf("live and replayed differ: %d live after the first, %d replayed", len(want), len(got))
 			}
@@ -283,17 +201,17 @@ func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			rec := follow(t, c, o.URL("/users/alice/outbox"), "", nil)
-			rec.waitOpen(t)
+			rec := subtest.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+			rec.WaitOpen(t)
 			select {
-			case err := <-rec.retries:
+			case err := <-rec.Retries:
 				if !errors.Is(err, client.ErrKeepAliveTimeout) {
 					t.Errorf("resubscribed after %v, want ErrKeepAliveTimeout", err)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("no resubscription after a silent keepalive timeout")
 			}
-			rec.waitOpen(t) // and it subscribed again
+			rec.WaitOpen(t) // and it subscribed again
 		})
 	}
 }
@@ -348,13 +266,13 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 		object := objectOf(t, pub.c, created)
 		c, _ := client.New(client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: o.CAFile})
 		defer c.Close()
-		rec := follow(t, c, object, "", nil)
-		rec.waitOpen(t)
+		rec := subtest.Follow(t, c, object, "", nil)
+		rec.WaitOpen(t)
 		if _, err := pub.c.Publish(t.Context(), pub.url, "alice-token", []byte(`{"type":"Delete","object":"`+object+`"}`)); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-rec.done:
+		case err := <-rec.Done:
 			if !errors.Is(err, client.ErrStreamEnded) {
 				t.Errorf("ended with %v, want ErrStreamEnded", err)
 			}
@@ -371,12 +289,10 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 	t.Run("an id the server cannot replay from is surfaced as a gap", func(t *testing.T) {
 		c, _ := client.New(client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11, CAFile: o.CAFile})
 		defer c.Close()
-		rec := follow(t, c, o.URL("/users/alice/outbox"), "999999999", nil)
-		rec.waitCount(t, 1, 10*time.Second)
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		if rec.gaps != 1 {
-			t.Errorf("%d gap events, want 1", rec.gaps)
+		rec := subtest.Follow(t, c, o.URL("/users/alice/outbox"), "999999999", nil)
+		rec.WaitCountWithin(t, 1, 10*time.Second)
+		if gaps := rec.Gaps(); gaps != 1 {
+			t.Errorf("%d gap events, want 1", gaps)
 		}
 	})
 	t.Run("an unreachable server is retried, then given up with the reason", func(t *testing.T) {

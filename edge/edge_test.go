@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/subtest"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/wire"
 )
@@ -36,19 +37,19 @@ func TestManySubscribersShareOneUpstreamSubscription(t *testing.T) {
 	const perKind, events = 50, 200
 	o := newStreamOrigin(t)
 	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
-	var subs []*subscriber
+	var subs []*subtest.Follower
 	for _, kind := range downstreamKinds {
 		opts := kind.opts
 		opts.CAFile = e.ca.CAFile
 		c := newClient(t, opts)
 		for range perKind {
-			s := subscribe(t, c, e.url("/public/news"), "", nil)
-			s.name = kind.name
+			s := subtest.Follow(t, c, e.url("/public/news"), "", nil)
+			s.Name = kind.name
 			subs = append(subs, s)
 		}
 	}
 	for _, s := range subs {
-		s.waitOpen(t)
+		s.WaitOpen(t)
 	}
 	if n := o.active(); n != 1 {
 		t.Fatalf("origin serves %d subscriptions for %d subscribers, want 1", n, len(subs))
@@ -58,7 +59,7 @@ func TestManySubscribersShareOneUpstreamSubscription(t *testing.T) {
 		o.publish("/public/news", fmt.Sprintf(`{"n":%d}`, i))
 	}
 	for _, s := range subs {
-		assertSequence(t, s.name, s.waitCount(t, events), first)
+		assertSequence(t, s.Name, s.WaitCount(t, events), first)
 	}
 	if n := o.subscriptions.Load(); n != 1 {
 		t.Errorf("origin saw %d subscriptions in all, want 1", n)
@@ -71,41 +72,39 @@ func TestPrivateStreamsNeverMeet(t *testing.T) {
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 	auth := func(name string) http.Header { return http.Header{"Authorization": {"Bearer " + name}} }
 
-	alice1 := subscribe(t, c, e.url("/private/alice"), "", auth("alice"))
-	alice2 := subscribe(t, c, e.url("/private/alice"), "", auth("alice"))
-	bob := subscribe(t, c, e.url("/private/bob"), "", auth("bob"))
-	for _, s := range []*subscriber{alice1, alice2, bob} {
-		s.waitOpen(t)
+	alice1 := subtest.Follow(t, c, e.url("/private/alice"), "", auth("alice"))
+	alice2 := subtest.Follow(t, c, e.url("/private/alice"), "", auth("alice"))
+	bob := subtest.Follow(t, c, e.url("/private/bob"), "", auth("bob"))
+	for _, s := range []*subtest.Follower{alice1, alice2, bob} {
+		s.WaitOpen(t)
 	}
 	if n := o.active(); n != 2 {
 		t.Errorf("origin serves %d subscriptions, want 2 (alice's shared by her two, bob's)", n)
 	}
 	// Bob asking for alice's stream is refused by the origin, not served
 	// from the subscription alice opened.
-	intruder := subscribe(t, c, e.url("/private/alice"), "", auth("bob"))
-	err := <-intruder.done
+	intruder := subtest.Follow(t, c, e.url("/private/alice"), "", auth("bob"))
+	err := <-intruder.Done
 	var se *client.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("bob subscribing to alice's stream: %v, want 403", err)
 	}
-	anonymous := subscribe(t, c, e.url("/private/alice"), "", nil)
-	err = <-anonymous.done
+	anonymous := subtest.Follow(t, c, e.url("/private/alice"), "", nil)
+	err = <-anonymous.Done
 	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || se.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("anonymous subscription to alice's stream: %v, want 401 with WWW-Authenticate", err)
 	}
 	o.publish("/private/alice", `{"for":"alice"}`)
 	o.publish("/private/bob", `{"for":"bob"}`)
-	alice1.waitCount(t, 1)
-	alice2.waitCount(t, 1)
-	bob.waitCount(t, 1)
-	for _, s := range []*subscriber{alice1, alice2, bob} {
-		s.mu.Lock()
-		for _, d := range s.data {
+	alice1.WaitCount(t, 1)
+	alice2.WaitCount(t, 1)
+	bob.WaitCount(t, 1)
+	for _, s := range []*subtest.Follower{alice1, alice2, bob} {
+		for _, d := range s.Data() {
 			if (s == bob) != strings.Contains(d, "bob") {
-				t.Errorf("%s received %s", s.name, d)
+				t.Errorf("%s received %s", s.Name, d)
 			}
 		}
-		s.mu.Unlock()
 	}
 }
 
@@ -113,8 +112,8 @@ func TestResumingSubscribers(t *testing.T) {
 	o := newStreamOrigin(t)
 	e := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) { e.RingEvents = 50 })
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	keeper := subscribe(t, c, e.url("/public/feed"), "", nil) // holds the upstream subscription open
-	keeper.waitOpen(t)
+	keeper := subtest.Follow(t, c, e.url("/public/feed"), "", nil) // holds the upstream subscription open
+	keeper.WaitOpen(t)
 	start := o.log.Last()
 	// In steps the keeper follows, so that it never falls behind the ring
 	// while the ring drops the oldest events.
@@ -122,26 +121,26 @@ func TestResumingSubscribers(t *testing.T) {
 		for range 10 {
 			o.publish("/public/feed", "{}")
 		}
-		keeper.waitCount(t, 10*step)
+		keeper.WaitCount(t, 10*step)
 	}
 
 	t.Run("a Last-Event-ID in the ring is served from it", func(t *testing.T) {
 		from := start + 90
-		s := subscribe(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
-		assertSequence(t, "resumer", s.waitCount(t, 10), from+1)
+		s := subtest.Follow(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
+		assertSequence(t, "resumer", s.WaitCount(t, 10), from+1)
 		if n := o.subscriptions.Load(); n != 1 {
 			t.Errorf("origin saw %d subscriptions, want 1: the ring should have served", n)
 		}
 	})
 	t.Run("an older Last-Event-ID catches up upstream and joins the shared stream without gap or duplicate", func(t *testing.T) {
 		from := start + 5
-		s := subscribe(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
-		s.waitCount(t, 95)
+		s := subtest.Follow(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
+		s.WaitCount(t, 95)
 		for range 30 {
 			o.publish("/public/feed", "{}")
 		}
-		assertSequence(t, "catching up", s.waitCount(t, 125), from+1)
-		assertSequence(t, "keeper", keeper.waitCount(t, 130), start+1)
+		assertSequence(t, "catching up", s.WaitCount(t, 125), from+1)
+		assertSequence(t, "keeper", keeper.WaitCount(t, 130), start+1)
 		waitUntil(t, "the catch-up subscription closes once joined", func() bool { return o.active() == 1 })
 	})
 }
@@ -170,9 +169,9 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 		t.Fatalf("stalled subscriber got %q", status)
 	}
 	c := newClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	others := []*subscriber{subscribe(t, c, e.url("/public/busy"), "", nil), subscribe(t, c, e.url("/public/busy"), "", nil)}
+	others := []*subtest.Follower{subtest.Follow(t, c, e.url("/public/busy"), "", nil), subtest.Follow(t, c, e.url("/public/busy"), "", nil)}
 	for _, s := range others {
-		s.waitOpen(t)
+		s.WaitOpen(t)
 	}
 	first := o.log.Last() + 1
 	payload := `{"pad":"` + strings.Repeat("x", 8<<10) + `"}`
@@ -186,11 +185,11 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 		o.publish("/public/busy", payload)
 		published++
 		if published%100 == 0 {
-			others[0].waitCount(t, published) // keep the readers' pace
+			others[0].WaitCount(t, published) // keep the readers' pace
 		}
 	}
 	for _, s := range others {
-		assertSequence(t, "reader", s.waitCount(t, published), first)
+		assertSequence(t, "reader", s.WaitCount(t, published), first)
 	}
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := io.Copy(io.Discard, conn); err != nil {
@@ -202,13 +201,13 @@ func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
 	o := newStreamOrigin(t)
 	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: e.ca.CAFile})
-	s := subscribe(t, c, e.url("/public/r"), "", nil)
-	s.waitOpen(t)
+	s := subtest.Follow(t, c, e.url("/public/r"), "", nil)
+	s.WaitOpen(t)
 	first := o.log.Last() + 1
 	for range 10 {
 		o.publish("/public/r", "{}")
 	}
-	s.waitCount(t, 10)
+	s.WaitCount(t, 10)
 	o.stop()
 	for range 10 {
 		o.publish("/public/r", "{}") // while the origin is down: in its log only
@@ -217,9 +216,9 @@ func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
 	for range 10 {
 		o.publish("/public/r", "{}")
 	}
-	assertSequence(t, "subscriber", s.waitCount(t, 30), first)
+	assertSequence(t, "subscriber", s.WaitCount(t, 30), first)
 	select {
-	case err := <-s.done:
+	case err := <-s.Done:
 		t.Errorf("the downstream subscription ended: %v", err)
 	default:
 	}
@@ -248,8 +247,8 @@ func TestUpstreamFailuresBeforeTheFirstEvent(t *testing.T) {
 	t.Run("past the subscription bound a subscriber gets 503 with Retry-After", func(t *testing.T) {
 		full := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) { e.Streamer.MaxSubscriptions = 1 })
 		c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: full.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
-		s := subscribe(t, c, full.url("/public/cap"), "", nil)
-		s.waitOpen(t)
+		s := subtest.Follow(t, c, full.url("/public/cap"), "", nil)
+		s.WaitOpen(t)
 		err := c.Run(t.Context(), &client.Subscription{URL: full.url("/public/cap"), OnEvent: func(client.Event) {}})
 		var se *client.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.RetryAfter == 0 {
@@ -262,16 +261,16 @@ func TestTwoTiers(t *testing.T) {
 	o := newStreamOrigin(t)
 	tier1 := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	tier2 := newTestEdge(t, mustParse("https://"+tier1.srv.TLSAddr().String()), tier1.ca.CAFile, nil)
-	var subs []*subscriber
+	var subs []*subtest.Follower
 	for _, kind := range downstreamKinds {
 		opts := kind.opts
 		opts.CAFile = tier2.ca.CAFile
-		s := subscribe(t, newClient(t, opts), tier2.url("/public/tiers"), "", nil)
-		s.name = kind.name
+		s := subtest.Follow(t, newClient(t, opts), tier2.url("/public/tiers"), "", nil)
+		s.Name = kind.name
 		subs = append(subs, s)
 	}
 	for _, s := range subs {
-		s.waitOpen(t)
+		s.WaitOpen(t)
 	}
 	if o.active() != 1 || tier1.Streamer.Active() != 1 {
 		t.Errorf("origin serves %d, tier 1 serves %d subscriptions; want 1 and 1", o.active(), tier1.Streamer.Active())
@@ -281,7 +280,7 @@ func TestTwoTiers(t *testing.T) {
 		o.publish("/public/tiers", "{}")
 	}
 	for _, s := range subs {
-		assertSequence(t, s.name, s.waitCount(t, 50), first)
+		assertSequence(t, s.Name, s.WaitCount(t, 50), first)
 	}
 }
 
@@ -290,33 +289,31 @@ func TestTranslationBetweenSUBAndSSE(t *testing.T) {
 	o.sseOnly = true
 	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	s := subscribe(t, c, e.url("/public/sse-only"), "", nil)
-	s.waitOpen(t)
+	s := subtest.Follow(t, c, e.url("/public/sse-only"), "", nil)
+	s.WaitOpen(t)
 	first := o.log.Last() + 1
 	o.publish("/public/sse-only", `{"a":1}`)
-	assertSequence(t, "SUB subscriber of an SSE upstream", s.waitCount(t, 1), first)
+	assertSequence(t, "SUB subscriber of an SSE upstream", s.WaitCount(t, 1), first)
 }
 
 func TestEventsByReferenceAreFetchedOnceForAllSSESubscribers(t *testing.T) {
 	o := newStreamOrigin(t)
 	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	var subs []*subscriber
+	var subs []*subtest.Follower
 	for range 20 {
-		subs = append(subs, subscribe(t, c, e.url("/public/refs"), "", nil))
+		subs = append(subs, subtest.Follow(t, c, e.url("/public/refs"), "", nil))
 	}
 	for _, s := range subs {
-		s.waitOpen(t)
+		s.WaitOpen(t)
 	}
 	big := `{"big":"` + strings.Repeat("y", 20<<10) + `"}`
 	o.log.Publish(o.hub, "/public/refs", eventByRef(o, big))
 	for _, s := range subs {
-		s.waitCount(t, 1)
-		s.mu.Lock()
-		if s.data[0] != big {
-			t.Errorf("SSE subscriber got %d bytes, want the %d-byte payload inline", len(s.data[0]), len(big))
+		s.WaitCount(t, 1)
+		if got := s.Data()[0]; got != big {
+			t.Errorf("SSE subscriber got %d bytes, want the %d-byte payload inline", len(got), len(big))
 		}
-		s.mu.Unlock()
 	}
 	if n := o.refFetches.Load(); n != 1 {
 		t.Errorf("origin served the payload %d times, want 1", n)
@@ -328,10 +325,10 @@ func TestNoGoroutineIsLeftAfterManySubscribeUnsubscribeCycles(t *testing.T) {
 	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
 	cycle := func() {
-		s := subscribe(t, c, e.url("/public/churn"), "", nil)
-		s.waitOpen(t)
-		s.cancel()
-		<-s.done
+		s := subtest.Follow(t, c, e.url("/public/churn"), "", nil)
+		s.WaitOpen(t)
+		s.Cancel()
+		<-s.Done
 	}
 	cycle() // connections and pools exist from here on
 	waitUntil(t, "the first cycle is over", func() bool { return e.Upstreams() == 0 && o.active() == 0 })
