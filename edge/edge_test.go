@@ -175,6 +175,7 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	}
 	first := o.log.Last() + 1
 	payload := `{"pad":"` + strings.Repeat("x", 8<<10) + `"}`
+	const readerPace = 8 // events of 8 KiB: 64 KiB, a quarter of MaxLag
 	// Publish until the edge has ended the stalled subscriber's stream
 	// (the kernel's socket buffers take some megabytes first).
 	published := 0
@@ -184,8 +185,12 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 		}
 		o.publish("/public/busy", payload)
 		published++
-		if published%100 == 0 {
-			others[0].WaitCount(t, published) // keep the readers' pace
+		if published%readerPace == 0 {
+			// Keep the readers' pace, so that they stay well within
+			// MaxLag: whatever they miss is the stalled one's doing.
+			for _, s := range others {
+				s.WaitCount(t, published)
+			}
 		}
 	}
 	for _, s := range others {
