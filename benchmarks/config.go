@@ -119,13 +119,6 @@ func Full(out string) Config {
 	}
 }
 
-func orDefault[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
 func (c *Config) logger() *slog.Logger {
 	if c.Logger != nil {
 		return c.Logger

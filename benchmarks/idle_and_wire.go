@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/subpub/subpub/internal/setting"
 )
 
 // wireRate is the publish rate of the bytes-per-event measurement: slow
@@ -24,8 +26,8 @@ const wireRate = 50
 //  2. M more idle subscribers; RSS again: memory = ΔRSS / M;
 //  3. E events (loopback bytes B2): bytes per event = (B2 − B1) / (M·E).
 func (r *runner) idleAndWire(ctx context.Context, sys System) (MemoryResult, WireResult) {
-	idle := orDefault(r.cfg.IdleSubscribers, DefaultIdleSubscribers)
-	events := orDefault(r.cfg.WireEvents, DefaultWireEvents)
+	idle := setting.Or(r.cfg.IdleSubscribers, DefaultIdleSubscribers)
+	events := setting.Or(r.cfg.WireEvents, DefaultWireEvents)
 	mem := MemoryResult{System: sys.Name, Label: sys.Label, Subscribers: idle}
 	wire := WireResult{System: sys.Name, Label: sys.Label, Proto: sys.Proto, Format: sys.Format, Subscribers: idle, Events: events}
 	fail := func(err error) (MemoryResult, WireResult) {

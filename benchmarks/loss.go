@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/subpub/subpub/internal/setting"
 )
 
 // LossResults are the HTTP/2 versus HTTP/3 comparison over the lossy link.
@@ -45,12 +47,12 @@ type LossRun struct {
 // at each drop probability, remove the link.
 func (r *runner) lossSteps() []step {
 	lc := r.cfg.Loss
-	delay := orDefault(lc.Delay, DefaultLossDelay)
-	window := orDefault(lc.Window, DefaultLossWindow)
+	delay := setting.Or(lc.Delay, DefaultLossDelay)
+	window := setting.Or(lc.Window, DefaultLossWindow)
 	r.results.Loss = LossResults{
 		DelayMS:     float64(delay) / float64(time.Millisecond),
-		Subscribers: orDefault(lc.Subscribers, DefaultLossSubscribers),
-		Rate:        orDefault(lc.Rate, DefaultLossRate),
+		Subscribers: setting.Or(lc.Subscribers, DefaultLossSubscribers),
+		Rate:        setting.Or(lc.Rate, DefaultLossRate),
 	}
 	var link *lossyLink
 	steps := []step{{

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/subpub/subpub/internal/setting"
 )
 
 // Defaults of a publisher.
@@ -62,14 +64,8 @@ type PublishStats struct {
 // the bound as its publication's start. The few that straddle anyway (a
 // publication slower than guard) are counted.
 func (p *publisher) run(ctx context.Context, w Window) PublishStats {
-	maxInFlight := p.maxInFlight
-	if maxInFlight <= 0 {
-		maxInFlight = DefaultMaxInFlight
-	}
-	guard := p.guard
-	if guard <= 0 {
-		guard = DefaultBoundaryGuard
-	}
+	maxInFlight := setting.Or(p.maxInFlight, DefaultMaxInFlight)
+	guard := setting.Or(p.guard, DefaultBoundaryGuard)
 	start, end := time.UnixMilli(w.StartMS), time.UnixMilli(w.EndMS)
 	var (
 		inFlight                 atomic.Int64

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/launch"
+	"github.com/subpub/subpub/internal/setting"
 )
 
 // runner carries a run's configuration and state from step to step.
@@ -23,7 +24,7 @@ type runner struct {
 	cleanups []func()
 }
 
-func (r *runner) perConnection() int { return orDefault(r.cfg.PerConnection, DefaultPerConnection) }
+func (r *runner) perConnection() int { return setting.Or(r.cfg.PerConnection, DefaultPerConnection) }
 
 // step is one part of a run, with its expected duration for the progress
 // bar.
@@ -41,9 +42,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("benchmarks: Config.Out is required")
 	}
-	cfg.Warmup = orDefault(cfg.Warmup, DefaultWarmup)
-	cfg.Window = orDefault(cfg.Window, DefaultWindow)
-	cfg.Drain = orDefault(cfg.Drain, DefaultDrain)
+	cfg.Warmup = setting.Or(cfg.Warmup, DefaultWarmup)
+	cfg.Window = setting.Or(cfg.Window, DefaultWindow)
+	cfg.Drain = setting.Or(cfg.Drain, DefaultDrain)
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 // turn, then memory and bytes per event, then the lossy link.
 func (r *runner) plan(systems []System) []step {
 	var steps []step
-	limit := orDefault(r.cfg.MultiplexedAbove, DefaultMultiplexedAbove)
+	limit := setting.Or(r.cfg.MultiplexedAbove, DefaultMultiplexedAbove)
 	for _, n := range r.cfg.subscribers() {
 		for _, rate := range r.cfg.rates() {
 			for _, sys := range systems {
@@ -171,7 +172,7 @@ func (r *runner) plan(systems []System) []step {
 			}
 			steps = append(steps, step{
 				label:    "memory, bytes: " + sys.Name,
-				expected: 10*time.Second + setupTimeout(orDefault(r.cfg.IdleSubscribers, DefaultIdleSubscribers))/10,
+				expected: 10*time.Second + setupTimeout(setting.Or(r.cfg.IdleSubscribers, DefaultIdleSubscribers))/10,
 				run: func(ctx context.Context) {
 					mem, wire := r.idleAndWire(ctx, sys)
 					r.results.Memory = append(r.results.Memory, mem)
@@ -205,8 +206,8 @@ func (r *runner) summary(systems []System) ConfigSummary {
 		WarmupSeconds:   r.cfg.Warmup.Seconds(),
 		WindowSeconds:   r.cfg.Window.Seconds(),
 		DrainSeconds:    r.cfg.Drain.Seconds(),
-		IdleSubscribers: orDefault(r.cfg.IdleSubscribers, DefaultIdleSubscribers),
-		WireEvents:      orDefault(r.cfg.WireEvents, DefaultWireEvents),
+		IdleSubscribers: setting.Or(r.cfg.IdleSubscribers, DefaultIdleSubscribers),
+		WireEvents:      setting.Or(r.cfg.WireEvents, DefaultWireEvents),
 	}
 	for _, sys := range systems {
 		s.Systems = append(s.Systems, sys.Name)

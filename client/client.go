@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -235,14 +236,8 @@ func RedactURL(raw string) string {
 // backoff is the delay before attempt n+1: exponential with full jitter from
 // the initial delay, but never less than what the server asked for.
 func (c *Client) backoff(n int, serverDelay time.Duration, err error) time.Duration {
-	initial := c.opts.Reconnect.InitialDelay
-	if initial <= 0 {
-		initial = DefaultInitialDelay
-	}
-	maxDelay := c.opts.Reconnect.MaxDelay
-	if maxDelay <= 0 {
-		maxDelay = DefaultMaxDelay
-	}
+	initial := setting.Or(c.opts.Reconnect.InitialDelay, DefaultInitialDelay)
+	maxDelay := setting.Or(c.opts.Reconnect.MaxDelay, DefaultMaxDelay)
 	var se *StatusError
 	if errors.As(err, &se) && se.RetryAfter > 0 {
 		serverDelay = se.RetryAfter

@@ -18,6 +18,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -123,10 +124,7 @@ func (o *Options) keepAliveTimeout() time.Duration {
 }
 
 func (o *Options) maxEventSize() int {
-	if o.MaxEventSize > 0 {
-		return o.MaxEventSize
-	}
-	return wire.DefaultMaxEventSize
+	return setting.Or(o.MaxEventSize, wire.DefaultMaxEventSize)
 }
 
 func (o *Options) tlsConfig() (*tls.Config, error) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 )
 
@@ -63,17 +64,11 @@ const (
 )
 
 func (c *Cache) maxBytes() int64 {
-	if c.MaxBytes > 0 {
-		return c.MaxBytes
-	}
-	return DefaultCacheBytes
+	return setting.Or(c.MaxBytes, DefaultCacheBytes)
 }
 
 func (c *Cache) maxObject() int64 {
-	if c.MaxObjectBytes > 0 {
-		return c.MaxObjectBytes
-	}
-	return DefaultMaxObjectBytes
+	return setting.Or(c.MaxObjectBytes, DefaultMaxObjectBytes)
 }
 
 // serve answers a GET from the cache or upstream; anything else passes.

@@ -27,12 +27,8 @@ type catchUp struct {
 // upstream rejects, say) reaches the subscriber as the upstream gave it,
 // before anything has been sent downstream.
 func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, release func()) (origin.Feed, error) {
-	maxLag := e.MaxLag
-	if maxLag <= 0 {
-		maxLag = DefaultMaxLag
-	}
 	own := e.newUpstream(shared.uri, shared.header, "catchup")
-	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: uint64(maxLag), release: release}
+	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: e.maxLag(), release: release}
 	c.cursor.SetMaxLag(c.maxLag)
 	own.start(lastID)
 	if err := e.awaitAcknowledgement(ctx, own); err != nil {

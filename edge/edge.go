@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 )
 
@@ -97,6 +98,9 @@ func (e *Edge) init() {
 		e.proxy = e.newPassthrough()
 	})
 }
+
+// maxLag is how far, in bytes, a subscriber may fall behind its stream.
+func (e *Edge) maxLag() uint64 { return uint64(setting.Or(e.MaxLag, DefaultMaxLag)) }
 
 func (e *Edge) metrics() Metrics {
 	if e.Metrics != nil {

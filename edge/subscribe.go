@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 )
 
@@ -37,11 +38,7 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 // awaitAcknowledgement waits until the upstream has acknowledged u (nil) or
 // refused it (its error), at most ConnectTimeout.
 func (e *Edge) awaitAcknowledgement(ctx context.Context, u *upstream) error {
-	timeout := e.ConnectTimeout
-	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
-	}
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(setting.Or(e.ConnectTimeout, DefaultConnectTimeout))
 	defer timer.Stop()
 	select {
 	case <-u.ready:
@@ -59,10 +56,6 @@ func (e *Edge) awaitAcknowledgement(ctx context.Context, u *upstream) error {
 // otherwise it catches up through an upstream subscription of its own, which
 // hands over to the ring at the first event both have.
 func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, lastID string, created bool, release func()) (origin.Feed, error) {
-	maxLag := e.MaxLag
-	if maxLag <= 0 {
-		maxLag = DefaultMaxLag
-	}
 	m := e.metrics()
 	cursor := joined
 	switch {
@@ -79,7 +72,7 @@ func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, 
 			return e.newCatchUp(ctx, u, lastID, release)
 		}
 	}
-	cursor.SetMaxLag(uint64(maxLag))
+	cursor.SetMaxLag(e.maxLag())
 	start := cursor.PrevID()
 	if start == "" && cursor.AtStart() {
 		start = u.startedAfter // nothing yet: where the upstream subscription began

@@ -14,6 +14,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/subpub/subpub/internal/setting"
 )
 
 // Defaults of a Server.
@@ -142,13 +144,13 @@ func (s *Server) Serve() {
 		quicConf := &quic.Config{
 			KeepAlivePeriod:       DefaultQUICKeepAlive,
 			MaxIdleTimeout:        DefaultQUICIdleTimeout,
-			MaxIncomingStreams:    int64(orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
+			MaxIncomingStreams:    int64(setting.Or(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
 			MaxIncomingUniStreams: 16,
 		}
 		s.h3 = &http3.Server{
 			Handler:        s.Handler,
 			TLSConfig:      h3TLS,
-			MaxHeaderBytes: orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+			MaxHeaderBytes: setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 			Logger:         logger,
 			QUICConfig:     quicConf,
 		}
@@ -186,9 +188,9 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
-		MaxHeaderBytes:    orDefault(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		MaxHeaderBytes:    setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: orDefault(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
+			MaxConcurrentStreams: setting.Or(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
 			// The PUBs of one event to the subscriptions sharing a
 			// connection carry the same field values: a dynamic table
 			// that holds several events' values lets every PUB after the

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -94,7 +95,7 @@ func (s *Streamer) init() {
 		s.closing = make(chan struct{})
 		s.active = make(map[*subscriber]struct{})
 		s.perClient = make(map[string]int)
-		size := orDefault(s.MaxBatch, DefaultMaxBatch)
+		size := setting.Or(s.MaxBatch, DefaultMaxBatch)
 		s.batches.New = func() any {
 			b := make([]*wire.Frame, 0, size)
 			return &b
@@ -114,13 +115,6 @@ func (s *Streamer) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // Active counts the subscriptions being served.
@@ -163,11 +157,11 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	}
 	defer out.close()
 	st.abort = out.abort
-	if err := out.start(sub, orDefault(s.Retry, DefaultRetry), startPosition(r, sub.Feed)); err != nil {
+	if err := out.start(sub, setting.Or(s.Retry, DefaultRetry), startPosition(r, sub.Feed)); err != nil {
 		return
 	}
 
-	keepAlive := orDefault(s.KeepAlive, DefaultKeepAlive)
+	keepAlive := setting.Or(s.KeepAlive, DefaultKeepAlive)
 	timer := time.NewTimer(keepAlive)
 	defer timer.Stop()
 	ctx := r.Context()
@@ -208,7 +202,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 			return
 		case <-s.closing:
 			reason = CloseShutdown
-			spread := orDefault(s.ShutdownSpread, DefaultShutdownSpread)
+			spread := setting.Or(s.ShutdownSpread, DefaultShutdownSpread)
 			out.shutdown(time.Second + rand.N(spread))
 			return
 		}
@@ -264,7 +258,7 @@ func (s *Streamer) end(out streamWriter, err error) string {
 }
 
 func (s *Streamer) admit(st *subscriber, client string) *StatusError {
-	limit := orDefault(s.MaxPerClient, DefaultMaxPerClient)
+	limit := setting.Or(s.MaxPerClient, DefaultMaxPerClient)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -310,7 +304,7 @@ func (s *Streamer) leave(st *subscriber, client string) {
 // scheduleStallScanLocked arms the watchdog, which runs only while there
 // are subscriptions, so an idle Streamer holds no goroutine or timer.
 func (s *Streamer) scheduleStallScanLocked() {
-	period := orDefault(s.StallTimeout, DefaultStallTimeout) / 4
+	period := setting.Or(s.StallTimeout, DefaultStallTimeout) / 4
 	if s.stallScan == nil {
 		s.stallScan = time.AfterFunc(period, s.scanStalls)
 	} else {
@@ -322,7 +316,7 @@ func (s *Streamer) scheduleStallScanLocked() {
 // clients stopped reading while keeping the connection open. Setting a past
 // write deadline unblocks the write on HTTP/1.1, HTTP/2 and HTTP/3 alike.
 func (s *Streamer) scanStalls() {
-	limit := orDefault(s.StallTimeout, DefaultStallTimeout)
+	limit := setting.Or(s.StallTimeout, DefaultStallTimeout)
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -56,15 +57,10 @@ type entry struct {
 // NewTopic returns a Topic holding at most maxEvents frames and maxBytes of
 // them (zero means the package default).
 func NewTopic(maxEvents, maxBytes int) *Topic {
-	if maxEvents <= 0 {
-		maxEvents = DefaultRingEvents
-	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultRingBytes
-	}
+	maxEvents = setting.Or(maxEvents, DefaultRingEvents)
 	return &Topic{
 		maxEvents: maxEvents,
-		maxBytes:  maxBytes,
+		maxBytes:  setting.Or(maxBytes, DefaultRingBytes),
 		ring:      make([]entry, maxEvents),
 		ids:       make(map[string]uint64),
 		wake:      make(chan struct{}),

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/subpub/subpub/internal/setting"
 )
 
 // DefaultMaxEventSize bounds one event (or one line) read from a stream
@@ -94,10 +96,7 @@ func (d *SSEReader) Next() (Event, error) {
 }
 
 func (d *SSEReader) maxSize() int {
-	if d.MaxEventSize > 0 {
-		return d.MaxEventSize
-	}
-	return DefaultMaxEventSize
+	return setting.Or(d.MaxEventSize, DefaultMaxEventSize)
 }
 
 // readLine returns the next line without its terminator. The slice is valid

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,12 +84,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Rates, err = intList(*rates, cfg.Rates); err != nil {
 		return fmt.Errorf("--rates: %w", err)
 	}
-	cfg.Warmup = cmpOr(*warmup, cfg.Warmup)
-	cfg.Window = cmpOr(*window, cfg.Window)
-	cfg.Drain = cmpOr(*drain, cfg.Drain)
-	cfg.Loss.Window = cmpOr(*lossWindow, cfg.Loss.Window)
-	cfg.PerConnection = cmpOr(*perConn, cfg.PerConnection)
-	cfg.MultiplexedAbove = cmpOr(*h1Max, cfg.MultiplexedAbove)
+	cfg.Warmup = cmp.Or(*warmup, cfg.Warmup)
+	cfg.Window = cmp.Or(*window, cfg.Window)
+	cfg.Drain = cmp.Or(*drain, cfg.Drain)
+	cfg.Loss.Window = cmp.Or(*lossWindow, cfg.Loss.Window)
+	cfg.PerConnection = cmp.Or(*perConn, cfg.PerConnection)
+	cfg.MultiplexedAbove = cmp.Or(*h1Max, cfg.MultiplexedAbove)
 	if *idle != 0 {
 		cfg.IdleSubscribers = *idle
 	}
@@ -123,14 +124,6 @@ func systemNames() string {
 		names = append(names, s.Name)
 	}
 	return strings.Join(names, ", ")
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v != zero {
-		return v
-	}
-	return def
 }
 
 // intList parses "100,1000"; empty keeps def.

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 )
 
@@ -146,24 +147,15 @@ func (s *Server) metrics() Metrics {
 }
 
 func (s *Server) maxBodyBytes() int64 {
-	if s.MaxBodyBytes > 0 {
-		return s.MaxBodyBytes
-	}
-	return DefaultMaxBodyBytes
+	return setting.Or(s.MaxBodyBytes, DefaultMaxBodyBytes)
 }
 
 func (s *Server) inlineLimit() int {
-	if s.InlineLimit > 0 {
-		return s.InlineLimit
-	}
-	return DefaultInlineLimit
+	return setting.Or(s.InlineLimit, DefaultInlineLimit)
 }
 
 func (s *Server) pageSize() int {
-	if s.PageSize > 0 {
-		return s.PageSize
-	}
-	return DefaultPageSize
+	return setting.Or(s.PageSize, DefaultPageSize)
 }
 
 // ServeHTTP implements http.Handler.
