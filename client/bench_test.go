@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/subtest"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/wire"
 )
@@ -36,9 +37,9 @@ func BenchmarkConsume(b *testing.B) {
 	payload := []byte(`{"@context":"https://www.w3.org/ns/activitystreams","type":"Add","object":{"type":"Create","object":{"type":"Note","content":"` +
 		strings.Repeat("x", 120) + `"}},"target":"https://origin.example/users/alice/outbox"}`)
 
-	for _, way := range everyWay {
-		b.Run(strings.ReplaceAll(way.name, " ", "_"), func(b *testing.B) {
-			opts := way.opts
+	for _, way := range subtest.EveryWay {
+		b.Run(strings.ReplaceAll(way.Name, " ", "_"), func(b *testing.B) {
+			opts := way.Options
 			opts.CAFile = ca.CAFile
 			c, err := client.New(opts)
 			if err != nil {
@@ -52,7 +53,7 @@ func BenchmarkConsume(b *testing.B) {
 			opened := make(chan struct{}, 1)
 			want := int64(b.N)
 			go c.Run(ctx, &client.Subscription{
-				URL:    "https://" + srv.TLSAddr().String() + "/" + way.name,
+				URL:    "https://" + srv.TLSAddr().String() + "/" + way.Name,
 				OnOpen: func(client.Open) { opened <- struct{}{} },
 				OnEvent: func(client.Event) {
 					if received.Add(1) == want {
@@ -64,7 +65,7 @@ func BenchmarkConsume(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for range b.N {
-				log.Publish(streams.Hub, "/"+way.name, wire.Event{Type: "Add", Data: payload})
+				log.Publish(streams.Hub, "/"+way.Name, wire.Event{Type: "Add", Data: payload})
 			}
 			<-all
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")

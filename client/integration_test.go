@@ -69,18 +69,6 @@ func assertIncreasingWithoutRepeats(t *testing.T, who string, ids []string) {
 	}
 }
 
-var everyWay = []struct {
-	name string
-	opts client.Options
-}{
-	{"SUB over HTTP/1.1", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP11}},
-	{"SUB over HTTP/2", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2}},
-	{"SUB over HTTP/3", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3}},
-	{"SSE over HTTP/1.1", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11}},
-	{"SSE over HTTP/2", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2}},
-	{"SSE over HTTP/3", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP3}},
-}
-
 // TestTenThousandEventsEveryWay is also the check that the HTTP/3 path
 // works with the pinned quic-go: it reads interim responses one HEADERS
 // frame per RequestStream.ReadResponse call, which quic-go documents as a
@@ -91,9 +79,9 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 		events = 1000
 	}
 	o := originProcess(t, t.TempDir(), "127.0.0.1:0")
-	recorders := make([]*subtest.Follower, len(everyWay))
-	for i, way := range everyWay {
-		opts := way.opts
+	recorders := make([]*subtest.Follower, len(subtest.EveryWay))
+	for i, way := range subtest.EveryWay {
+		opts := way.Options
 		opts.CAFile = o.CAFile
 		c, err := client.New(opts)
 		if err != nil {
@@ -118,28 +106,25 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, way := range everyWay {
+	for i, way := range subtest.EveryWay {
 		ids := recorders[i].WaitCountWithin(t, events, 2*time.Minute)
 		if len(ids) != events {
-			t.Errorf("%s: %d events, want %d", way.name, len(ids), events)
+			t.Errorf("%s: %d events, want %d", way.Name, len(ids), events)
 		}
-		assertIncreasingWithoutRepeats(t, way.name, ids)
+		assertIncreasingWithoutRepeats(t, way.Name, ids)
 	}
 }
 
 func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
-	for _, way := range []struct {
-		name string
-		opts client.Options
-	}{everyWay[1], everyWay[2], everyWay[3]} {
-		t.Run(way.name, func(t *testing.T) {
+	for _, way := range subtest.EveryWay[1:4] {
+		t.Run(way.Name, func(t *testing.T) {
 			// A killed server says nothing: the client notices the silence
 			// after its keepalive timeout (an HTTP/3 client might wait for
 			// QUIC's idle timeout otherwise).
 			dataDir := t.TempDir()
 			o := originProcess(t, dataDir, "127.0.0.1:0", "--keepalive", "1s")
 			addr := o.TLSAddr
-			opts := way.opts
+			opts := way.Options
 			opts.CAFile = o.CAFile
 			opts.KeepAliveTimeout = 3 * time.Second
 			opts.Reconnect = client.Reconnect{InitialDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond}
@@ -190,9 +175,9 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 
 func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 	o := originProcess(t, t.TempDir(), "127.0.0.1:0", "--keepalive", "1h")
-	for _, way := range everyWay {
-		t.Run(way.name, func(t *testing.T) {
-			opts := way.opts
+	for _, way := range subtest.EveryWay {
+		t.Run(way.Name, func(t *testing.T) {
+			opts := way.Options
 			opts.CAFile = o.CAFile
 			opts.KeepAliveTimeout = 300 * time.Millisecond
 			opts.Reconnect = client.Reconnect{InitialDelay: 10 * time.Millisecond}

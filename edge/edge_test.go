@@ -20,31 +20,18 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
-// downstreamKinds are the ways a client can subscribe through the edge.
-var downstreamKinds = []struct {
-	name string
-	opts client.Options
-}{
-	{"SUB/h1", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP11}},
-	{"SUB/h2", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2}},
-	{"SUB/h3", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3}},
-	{"SSE/h1", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11}},
-	{"SSE/h2", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2}},
-	{"SSE/h3", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP3}},
-}
-
 func TestManySubscribersShareOneUpstreamSubscription(t *testing.T) {
 	const perKind, events = 50, 200
 	o := newStreamOrigin(t)
 	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	var subs []*subtest.Follower
-	for _, kind := range downstreamKinds {
-		opts := kind.opts
+	for _, kind := range subtest.EveryWay {
+		opts := kind.Options
 		opts.CAFile = e.ca.CAFile
 		c := newClient(t, opts)
 		for range perKind {
 			s := subtest.Follow(t, c, e.url("/public/news"), "", nil)
-			s.Name = kind.name
+			s.Name = kind.Name
 			subs = append(subs, s)
 		}
 	}
@@ -267,11 +254,11 @@ func TestTwoTiers(t *testing.T) {
 	tier1 := newTestEdge(t, o.url(), o.ca.CAFile, nil)
 	tier2 := newTestEdge(t, mustParse("https://"+tier1.srv.TLSAddr().String()), tier1.ca.CAFile, nil)
 	var subs []*subtest.Follower
-	for _, kind := range downstreamKinds {
-		opts := kind.opts
+	for _, kind := range subtest.EveryWay {
+		opts := kind.Options
 		opts.CAFile = tier2.ca.CAFile
 		s := subtest.Follow(t, newClient(t, opts), tier2.url("/public/tiers"), "", nil)
-		s.Name = kind.name
+		s.Name = kind.Name
 		subs = append(subs, s)
 	}
 	for _, s := range subs {

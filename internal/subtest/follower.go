@@ -147,3 +147,20 @@ func (f *Follower) Gaps() int {
 	defer f.mu.Unlock()
 	return f.gaps
 }
+
+// Way is one way a client subscribes: a mode and an HTTP version.
+type Way struct {
+	Name    string
+	Options client.Options
+}
+
+// EveryWay lists the six ways to subscribe: SUB and SSE over HTTP/1.1,
+// HTTP/2 and HTTP/3.
+var EveryWay = []Way{
+	{"SUB over HTTP/1.1", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP11}},
+	{"SUB over HTTP/2", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2}},
+	{"SUB over HTTP/3", client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3}},
+	{"SSE over HTTP/1.1", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11}},
+	{"SSE over HTTP/2", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2}},
+	{"SSE over HTTP/3", client.Options{Mode: client.ModeSSE, HTTP: client.HTTP3}},
+}
