@@ -85,14 +85,7 @@ func (cs *connStream) events(frames []*wire.Frame) error {
 				failure = &unsendableError{id: f.ID, err: err}
 				break
 			}
-			buf.WriteString("HTTP/1.1 105 PUB\r\n")
-			buf.WriteString(wire.FieldEvent + ": " + fields.Event + "\r\n")
-			if fields.EventData != "" {
-				buf.WriteString(wire.FieldEventData + ": ")
-				buf.WriteString(fields.EventData)
-				buf.WriteString("\r\n")
-			}
-			buf.WriteString("\r\n")
+			buf.Write(fields.AppendHTTP1(buf.AvailableBuffer()))
 		} else {
 			if err := f.SSEErr(); err != nil {
 				failure = &unsendableError{id: f.ID, err: err}

@@ -86,6 +86,25 @@ func (p PUBFields) Size() int {
 	return n
 }
 
+// AppendHTTP1 appends the 105 (PUB) interim response carrying the fields as
+// HTTP/1.1 sends it, status line to empty line, allocating nothing when dst
+// has room.
+func (p PUBFields) AppendHTTP1(dst []byte) []byte {
+	dst = append(dst, "HTTP/1.1 105 PUB\r\n"...)
+	dst = appendFieldLine(dst, FieldEvent, p.Event)
+	if p.EventData != "" {
+		dst = appendFieldLine(dst, FieldEventData, p.EventData)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func appendFieldLine(dst []byte, name, value string) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
+}
+
 // EncodePUB serializes e as PUB fields.
 //
 // Event-Data is an sf-string when the payload is printable ASCII (JSON can

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"net/http"
 	"strings"
@@ -207,3 +208,37 @@ func FuzzDecodePUB(f *testing.F) {
 		assertSameEvent(t, again, e)
 	})
 }
+
+func TestPUBFieldsAppendHTTP1IsAnInterimResponseHTTPReads(t *testing.T) {
+	for _, e := range []Event{
+		{ID: "7", Type: "Add", Data: []byte(`{"type":"Note","content":"a \"quoted\" word"}`)},
+		{ID: "8", Type: "Delete", Ref: "/events/8"},
+	} {
+		fields, err := EncodePUB(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := fields.AppendHTTP1(nil)
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if resp.StatusCode != StatusPUB {
+			t.Errorf("status %d, want %d", resp.StatusCode, StatusPUB)
+		}
+		got, err := DecodePUB(resp.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertSameEvent(t, got, e)
+		if len(raw) != pubStatusLine+fields.Size()+2 {
+			t.Errorf("%d bytes, want the status line, Size() and the empty line: %d", len(raw), pubStatusLine+fields.Size()+2)
+		}
+		buf := make([]byte, 0, 4096)
+		if allocs := testing.AllocsPerRun(100, func() { fields.AppendHTTP1(buf) }); allocs != 0 {
+			t.Errorf("%v allocations into a buffer with room, want 0", allocs)
+		}
+	}
+}
+
+const pubStatusLine = len("HTTP/1.1 105 PUB\r\n")
