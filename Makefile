@@ -3,7 +3,7 @@
 
 GO        ?= go
 BIN       := bin/subpub
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 60s
 # Packages holding fuzz targets, each run for FUZZTIME by `make fuzz`.
 FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 
@@ -19,10 +19,11 @@ demo: build
 	./$(BIN) demo
 
 ## test: formatting, vet, the race-enabled test suite (interop and draft
-## examples included), short fuzz runs, and the draft's build.
+## examples included; every fuzz target replays its seeds and the inputs
+## committed under testdata/fuzz), and the draft's build. Deterministic:
+## random fuzzing is `make fuzz`.
 test: vet
 	$(GO) test -race -timeout 30m ./...
-	$(MAKE) fuzz
 	$(MAKE) draft
 
 vet:
@@ -30,14 +31,16 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## fuzz: every fuzz target for FUZZTIME (default 5s).
+## fuzz: every fuzz target for FUZZTIME (default 60s), randomly. A failing
+## input is written under the package's testdata/fuzz: fix the code, and
+## commit the input so that `make test` replays it from then on.
 fuzz:
-	@set -e; for pkg in $(FUZZ_PKGS); do \
+	@set -e; log=$$(mktemp); for pkg in $(FUZZ_PKGS); do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/subpub-fuzz.log 2>&1 || { cat /tmp/subpub-fuzz.log; exit 1; }; \
+	    $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg > $$log 2>&1 || { cat $$log; exit 1; }; \
 	  done; \
-	done
+	done; rm -f $$log
 
 ## draft: the Internet-Draft as RFCXML, checked (see draft/README.md).
 draft:

@@ -20,6 +20,12 @@ import (
 // is the position from which the stream continues. A gap is never silent.
 const TypeGap = "gap"
 
+// TypeDefault is the type of an event that names none, as in Server-Sent
+// Events. [Event.Type] holds it as the empty string: both decoders read an
+// absent type and an explicit "message" alike as "", and both encoders leave
+// it out, so that an event has one representation whichever way it arrived.
+const TypeDefault = "message"
+
 // Event is one published event.
 type Event struct {
 	// ID identifies the event within its stream. Ids are opaque to clients;
@@ -28,8 +34,8 @@ type Event struct {
 	ID string
 
 	// Type names the kind of event, an sf-token such as an Activity Streams
-	// activity type ("Add", "Update") or [TypeGap]. Empty means the SSE
-	// default, "message".
+	// activity type ("Add", "Update") or [TypeGap]. Empty means
+	// [TypeDefault]; decoders never return TypeDefault itself.
 	Type string
 
 	// Data is the payload. It is empty when Ref is set and the payload was
@@ -44,6 +50,24 @@ type Event struct {
 	// Data when the payload is too large for a header field. Intermediaries
 	// fetch it with GET, which they cache, so N subscribers cost one fetch.
 	Ref string
+}
+
+// TypeName is the event's type as a recipient sees it: [TypeDefault] when
+// it names none.
+func (e *Event) TypeName() string {
+	if e.Type == "" {
+		return TypeDefault
+	}
+	return e.Type
+}
+
+// canonicalType is the form [Event.Type] takes for a type read from the
+// wire: the default type is the empty string.
+func canonicalType(t string) string {
+	if t == TypeDefault {
+		return ""
+	}
+	return t
 }
 
 // Size estimates the memory an event occupies, for byte-bounded queues.

@@ -118,7 +118,7 @@ func EncodePUB(e *Event) (PUBFields, error) {
 		}
 		dict.Add(memberID, httpsfv.NewItem(e.ID))
 	}
-	if e.Type != "" {
+	if e.Type != "" && e.Type != TypeDefault {
 		switch {
 		case isToken(e.Type):
 			dict.Add(memberType, httpsfv.NewItem(httpsfv.Token(e.Type)))
@@ -139,8 +139,8 @@ func EncodePUB(e *Event) (PUBFields, error) {
 	}
 	if len(dict.Names()) == 0 {
 		// An empty dictionary serializes to nothing, which is no field at
-		// all: name the SSE default type instead.
-		dict.Add(memberType, httpsfv.NewItem(httpsfv.Token("message")))
+		// all: name the default type, which decoders read as no type.
+		dict.Add(memberType, httpsfv.NewItem(httpsfv.Token(TypeDefault)))
 	}
 	var f PUBFields
 	var err error
@@ -185,9 +185,9 @@ func DecodePUB(h http.Header) (Event, error) {
 	if m, ok := dict.Get(memberType); ok {
 		switch v := itemValue(m).(type) {
 		case httpsfv.Token:
-			e.Type = string(v)
+			e.Type = canonicalType(string(v))
 		case string:
-			e.Type = v
+			e.Type = canonicalType(v)
 		default:
 			return e, fmt.Errorf("wire: Event member %q is not a token or string", memberType)
 		}

@@ -32,7 +32,7 @@ func AppendSSE(dst []byte, e *Event) []byte {
 	if e.ID != "" {
 		dst = appendSSEField(dst, "id", e.ID)
 	}
-	if e.Type != "" {
+	if e.Type != "" && e.Type != TypeDefault {
 		dst = appendSSEField(dst, "event", e.Type)
 	}
 	if !e.Time.IsZero() {

@@ -195,7 +195,7 @@ func (d *SSEReader) dispatch() (Event, bool) {
 	data := d.data[:len(d.data)-1] // every data line appended an LF
 	e := Event{
 		ID:   d.id,
-		Type: d.typ,
+		Type: canonicalType(d.typ),
 		Data: bytes.Clone(data),
 		Time: d.published,
 		Ref:  d.ref,
