@@ -19,7 +19,7 @@ import (
 
 // errNotSubscribed reports a 2xx answer to SUB without any 106: the server
 // treated SUB as something else and does not support subscriptions.
-var errNotSubscribed = &StatusError{Status: http.StatusNotImplemented, Detail: "server answered SUB without a 106 acknowledgement: it does not support SUB"}
+var errNotSubscribed = &wire.StatusError{Status: http.StatusNotImplemented, Detail: "server answered SUB without a 106 acknowledgement: it does not support SUB"}
 
 // errServerClosed reports a stream the server ended without saying not to
 // resubscribe (a final 2xx after events, or the end of an SSE body).
@@ -126,7 +126,7 @@ func (a *attempt) interim(code int, h http.Header) error {
 		}
 		a.mu.Unlock()
 		if first && a.sub.OnOpen != nil {
-			a.sub.OnOpen(Open{Proto: a.proto, Format: "pub", Header: h})
+			a.sub.OnOpen(Open{Proto: a.proto, Format: wire.FormatPUB, Header: h})
 		}
 	case wire.StatusPUB:
 		f, err := wire.FrameFromPUB(h)
@@ -153,9 +153,9 @@ func (a *attempt) deliver(f *wire.Frame, fields http.Header) {
 	if f.ID != "" {
 		a.sub.LastEventID = f.ID
 	}
-	format := "pub"
+	format := wire.FormatPUB
 	if fields == nil {
-		format = "sse"
+		format = wire.FormatSSE
 	}
 	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, frame: f})
 }
@@ -189,7 +189,7 @@ func (a *attempt) final(resp *http.Response) error {
 	case resp.StatusCode < 300 && !established:
 		return errNotSubscribed // even a 204: it answered something else
 	case resp.StatusCode == http.StatusNoContent:
-		return ErrStreamEnded
+		return wire.ErrStreamEnded
 	case resp.StatusCode < 300:
 		return errServerClosed
 	}
@@ -203,19 +203,19 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 		return err
 	}
 	defer resp.Body.Close()
-	a.proto = protoName(resp.ProtoMajor)
+	a.proto = wire.ProtoName(resp.ProtoMajor)
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
-		return ErrStreamEnded
+		return wire.ErrStreamEnded
 	case resp.StatusCode != http.StatusOK:
 		return statusError(resp.StatusCode, resp.Header, resp.Body)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != wire.ContentTypeSSE {
-		return &StatusError{Status: http.StatusNotAcceptable, Detail: fmt.Sprintf("server answered with Content-Type %q, not %s", resp.Header.Get("Content-Type"), wire.ContentTypeSSE)}
+		return &wire.StatusError{Status: http.StatusNotAcceptable, Detail: fmt.Sprintf("server answered with Content-Type %q, not %s", resp.Header.Get("Content-Type"), wire.ContentTypeSSE)}
 	}
 	a.established = true
 	if a.sub.OnOpen != nil {
-		a.sub.OnOpen(Open{Proto: a.proto, Format: "sse", Header: resp.Header})
+		a.sub.OnOpen(Open{Proto: a.proto, Format: wire.FormatSSE, Header: resp.Header})
 	}
 	a.heard()
 	r := wire.NewSSEReader(activityReader{resp.Body, a.heard})
@@ -261,22 +261,12 @@ func (ar activityReader) Read(p []byte) (int, error) {
 func (c *Client) connProto(info httptrace.GotConnInfo) string {
 	if tc, ok := info.Conn.(*tls.Conn); ok {
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
-			return "h2"
+			return wire.ProtoHTTP2
 		}
-		return "h1"
+		return wire.ProtoHTTP1
 	}
 	if c.opts.HTTP == HTTP2 {
-		return "h2"
+		return wire.ProtoHTTP2
 	}
-	return "h1"
-}
-
-func protoName(major int) string {
-	switch major {
-	case 2:
-		return "h2"
-	case 3:
-		return "h3"
-	}
-	return "h1"
+	return wire.ProtoHTTP1
 }

@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
-	"github.com/subpub/subpub/internal/subtest"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -22,25 +21,14 @@ import (
 //
 //	go test -run '^$' -bench Consume -benchtime 50000x ./client/
 func BenchmarkConsume(b *testing.B) {
-	ca, err := origin.LoadOrCreateLocalCA(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	streams := &origin.LogStreams{Log: &origin.MemoryLog{}, Streamer: &origin.Streamer{MaxPerClient: -1}}
-	log := streams.Log.(*origin.MemoryLog)
-	streams.Hub = &origin.Hub{Log: log}
-	srv := &origin.Server{Handler: streams, Addr: "127.0.0.1:0", TLSConfig: ca.TLSConfig()}
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
+	o := testkit.NewOrigin(b, nil)
 	payload := []byte(`{"@context":"https://www.w3.org/ns/activitystreams","type":"Add","object":{"type":"Create","object":{"type":"Note","content":"` +
 		strings.Repeat("x", 120) + `"}},"target":"https://origin.example/users/alice/outbox"}`)
 
-	for _, way := range subtest.EveryWay {
+	for _, way := range testkit.EveryWay {
 		b.Run(strings.ReplaceAll(way.Name, " ", "_"), func(b *testing.B) {
 			opts := way.Options
-			opts.CAFile = ca.CAFile
+			opts.CAFile = o.CA.CAFile
 			c, err := client.New(opts)
 			if err != nil {
 				b.Fatal(err)
@@ -53,7 +41,7 @@ func BenchmarkConsume(b *testing.B) {
 			opened := make(chan struct{}, 1)
 			want := int64(b.N)
 			go c.Run(ctx, &client.Subscription{
-				URL:    "https://" + srv.TLSAddr().String() + "/" + way.Name,
+				URL:    o.StreamURL("/public/"+way.Name, false),
 				OnOpen: func(client.Open) { opened <- struct{}{} },
 				OnEvent: func(client.Event) {
 					if received.Add(1) == want {
@@ -65,7 +53,7 @@ func BenchmarkConsume(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for range b.N {
-				log.Publish(streams.Hub, "/"+way.Name, wire.Event{Type: "Add", Data: payload})
+				o.PublishEvent("/public/"+way.Name, wire.Event{Type: "Add", Data: payload})
 			}
 			<-all
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -22,8 +23,8 @@ type Event struct {
 	Received time.Time
 	// Proto is the HTTP version it came over: "h1", "h2" or "h3".
 	Proto string
-	// Format is "pub" or "sse".
-	Format string
+	// Format is how it was written: PUB or SSE.
+	Format wire.Format
 	// Fields are the PUB response's header fields (nil for SSE).
 	Fields http.Header
 
@@ -55,7 +56,7 @@ func (e *Event) Latency() (time.Duration, bool) {
 // Open describes an established subscription.
 type Open struct {
 	Proto  string // "h1", "h2", "h3"
-	Format string // "pub" or "sse"
+	Format wire.Format
 	// Header holds the fields of the first 106 (SUB) or of the SSE
 	// response: Cache-Control says whether the stream may be shared, Vary
 	// which request fields select it.
@@ -122,7 +123,7 @@ func (c *Client) Close() error {
 }
 
 // Run follows s until ctx is done or the subscription ends for good, and
-// says why: ctx's error, ErrStreamEnded, a permanent *StatusError, an
+// says why: ctx's error, wire.ErrStreamEnded, a permanent *wire.StatusError, an
 // ErrMalformedEvent, or the last error once Reconnect gives up.
 func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	if s.OnEvent == nil {
@@ -189,11 +190,11 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 
 // final reports errors that resubscribing cannot fix.
 func final(err error) bool {
-	var se *StatusError
+	var se *wire.StatusError
 	if errors.As(err, &se) {
 		return se.Permanent()
 	}
-	return errors.Is(err, ErrStreamEnded) || errors.Is(err, ErrMalformedEvent)
+	return errors.Is(err, wire.ErrStreamEnded) || errors.Is(err, ErrMalformedEvent)
 }
 
 // fallBackToSSE reports an answer to SUB that means "this server (or an
@@ -202,7 +203,7 @@ func fallBackToSSE(err error, proto10 bool) bool {
 	if proto10 {
 		return true
 	}
-	var se *StatusError
+	var se *wire.StatusError
 	if !errors.As(err, &se) {
 		return false
 	}
@@ -216,7 +217,7 @@ func fallBackToSSE(err error, proto10 bool) bool {
 // noEventStream reports an answer to GET that means the resource has no
 // event stream either.
 func noEventStream(err error) bool {
-	var se *StatusError
+	var se *wire.StatusError
 	return errors.As(err, &se) && (se.Status == http.StatusNotAcceptable || se.Status == http.StatusMethodNotAllowed)
 }
 
@@ -238,7 +239,7 @@ func RedactURL(raw string) string {
 func (c *Client) backoff(n int, serverDelay time.Duration, err error) time.Duration {
 	initial := setting.Or(c.opts.Reconnect.InitialDelay, DefaultInitialDelay)
 	maxDelay := setting.Or(c.opts.Reconnect.MaxDelay, DefaultMaxDelay)
-	var se *StatusError
+	var se *wire.StatusError
 	if errors.As(err, &se) && se.RetryAfter > 0 {
 		serverDelay = se.RetryAfter
 	}
@@ -247,12 +248,11 @@ func (c *Client) backoff(n int, serverDelay time.Duration, err error) time.Durat
 	return max(d, serverDelay)
 }
 
-func (c *Client) logger() *slog.Logger {
-	if c.opts.Logger != nil {
-		return c.opts.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
+// discardLogger is the logger of a Client given none: a library does not
+// log unless asked to.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+func (c *Client) logger() *slog.Logger { return cmp.Or(c.opts.Logger, discardLogger) }
 
 // RoundTrip sends an ordinary request over the Client's connections, in
 // the HTTP version it is configured for, so that a proxy can forward

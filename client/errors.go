@@ -3,17 +3,14 @@ package client
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// ErrStreamEnded reports that the server ended the stream and asked not to
-// resubscribe (a final 204, SSE's "do not reconnect").
-var ErrStreamEnded = errors.New("server ended the stream (204): not resubscribing")
+	"github.com/subpub/subpub/wire"
+)
 
 // ErrKeepAliveTimeout reports a subscription that stayed silent past the
 // keepalive timeout; the connection is presumed dead and resumed.
@@ -23,48 +20,10 @@ var ErrKeepAliveTimeout = errors.New("no event or keepalive within the keepalive
 // Resuming would receive the same event again, so it is final.
 var ErrMalformedEvent = errors.New("malformed event")
 
-// StatusError is a final response that ended (or refused) a subscription.
-type StatusError struct {
-	Status int
-	// Title and Detail come from the server's problem detail (RFC 9457),
-	// when it sent one.
-	Title, Detail string
-	// RetryAfter is the server's Retry-After, or zero.
-	RetryAfter time.Duration
-	// Allow is the server's Allow field on a 405.
-	Allow string
-	// Header holds the final response's fields, for an intermediary that
-	// relays the error (WWW-Authenticate, Allow, Retry-After...).
-	Header http.Header
-}
-
-func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	} else if e.Title != "" && e.Title != http.StatusText(e.Status) {
-		msg += ": " + e.Title
-	}
-	if e.Allow != "" {
-		msg += " (Allow: " + e.Allow + ")"
-	}
-	return msg
-}
-
-// Permanent reports whether resubscribing cannot help: the request itself is
-// refused (401, 403, 404, 405, 410, or another 4xx other than 408 and 429).
-func (e *StatusError) Permanent() bool {
-	switch e.Status {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests:
-		return false
-	}
-	return e.Status >= 400 && e.Status < 500
-}
-
-// statusError reads a final response into a StatusError, consuming at most
+// statusError reads a final response into a wire.StatusError, consuming at most
 // 64 KiB of its body for the problem detail.
-func statusError(status int, header http.Header, body io.Reader) *StatusError {
-	e := &StatusError{Status: status, Allow: header.Get("Allow"), Header: header}
+func statusError(status int, header http.Header, body io.Reader) *wire.StatusError {
+	e := &wire.StatusError{Status: status, Header: header}
 	if ra := header.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil && secs >= 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second

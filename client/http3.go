@@ -12,6 +12,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/subpub/subpub/wire"
 )
 
 // QUIC settings of the client: a PING after 10 s of quiet keeps a
@@ -159,7 +161,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	if err != nil {
 		return err
 	}
-	a.proto = "h3"
+	a.proto = wire.ProtoHTTP3
 	str, err := cc.OpenRequestStream(ctx)
 	if err != nil {
 		pool.forget(authority, cc)

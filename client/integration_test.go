@@ -15,7 +15,8 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/launch"
-	"github.com/subpub/subpub/internal/subtest"
+	"github.com/subpub/subpub/internal/testkit"
+	"github.com/subpub/subpub/wire"
 )
 
 // originProcess runs `subpub origin` with users alice and bob. Extra flags
@@ -79,8 +80,8 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 		events = 1000
 	}
 	o := originProcess(t, t.TempDir(), "127.0.0.1:0")
-	recorders := make([]*subtest.Follower, len(subtest.EveryWay))
-	for i, way := range subtest.EveryWay {
+	recorders := make([]*testkit.Follower, len(testkit.EveryWay))
+	for i, way := range testkit.EveryWay {
 		opts := way.Options
 		opts.CAFile = o.CAFile
 		c, err := client.New(opts)
@@ -88,7 +89,7 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		recorders[i] = subtest.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+		recorders[i] = testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 		recorders[i].WaitOpen(t)
 	}
 	// Two publishers, to go faster than one request at a time.
@@ -106,7 +107,7 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i, way := range subtest.EveryWay {
+	for i, way := range testkit.EveryWay {
 		ids := recorders[i].WaitCountWithin(t, events, 2*time.Minute)
 		if len(ids) != events {
 			t.Errorf("%s: %d events, want %d", way.Name, len(ids), events)
@@ -116,7 +117,7 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 }
 
 func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
-	for _, way := range subtest.EveryWay[1:4] {
+	for _, way := range testkit.EveryWay[1:4] {
 		t.Run(way.Name, func(t *testing.T) {
 			// A killed server says nothing: the client notices the silence
 			// after its keepalive timeout (an HTTP/3 client might wait for
@@ -133,7 +134,7 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			rec := subtest.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+			rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 			rec.WaitOpen(t)
 
 			// Publish continuously while the origin is killed (SIGKILL)
@@ -163,7 +164,7 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 			// subscriber saw gives exactly what it received live.
 			live := rec.WaitCountWithin(t, 1, time.Second)
 			assertIncreasingWithoutRepeats(t, "live", live)
-			replay := subtest.Follow(t, c, o.URL("/users/alice/outbox"), live[0], nil)
+			replay := testkit.Follow(t, c, o.URL("/users/alice/outbox"), live[0], nil)
 			want := live[1:]
 			got := replay.WaitCountWithin(t, len(want), time.Minute)[:len(want)]
 			if strings.Join(got, ",") != strings.Join(want, ",") {
@@ -175,7 +176,7 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 
 func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 	o := originProcess(t, t.TempDir(), "127.0.0.1:0", "--keepalive", "1h")
-	for _, way := range subtest.EveryWay {
+	for _, way := range testkit.EveryWay {
 		t.Run(way.Name, func(t *testing.T) {
 			opts := way.Options
 			opts.CAFile = o.CAFile
@@ -186,7 +187,7 @@ func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			rec := subtest.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+			rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 			rec.WaitOpen(t)
 			select {
 			case err := <-rec.Retries:
@@ -233,7 +234,7 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 			}
 			defer c.Close()
 			err = c.Run(t.Context(), &client.Subscription{URL: o.URL(tt.path), LastEventID: tt.lastID, Header: tt.header, OnEvent: func(client.Event) {}})
-			var se *client.StatusError
+			var se *wire.StatusError
 			if !errors.As(err, &se) || se.Status != tt.status || !strings.Contains(se.Error(), tt.detail) {
 				t.Fatalf("got %v, want %d mentioning %q", err, tt.status, tt.detail)
 			}
@@ -251,22 +252,22 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 		object := objectOf(t, pub.c, created)
 		c, _ := client.New(client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: o.CAFile})
 		defer c.Close()
-		rec := subtest.Follow(t, c, object, "", nil)
+		rec := testkit.Follow(t, c, object, "", nil)
 		rec.WaitOpen(t)
 		if _, err := pub.c.Publish(t.Context(), pub.url, "alice-token", []byte(`{"type":"Delete","object":"`+object+`"}`)); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case err := <-rec.Done:
-			if !errors.Is(err, client.ErrStreamEnded) {
-				t.Errorf("ended with %v, want ErrStreamEnded", err)
+			if !errors.Is(err, wire.ErrStreamEnded) {
+				t.Errorf("ended with %v, want wire.ErrStreamEnded", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("the subscription did not end")
 		}
 		// Subscribing again is refused for good.
 		err = c.Run(t.Context(), &client.Subscription{URL: object, OnEvent: func(client.Event) {}})
-		var se *client.StatusError
+		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusGone {
 			t.Errorf("resubscribing to a deleted object: %v, want 410", err)
 		}
@@ -274,7 +275,7 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 	t.Run("an id the server cannot replay from is surfaced as a gap", func(t *testing.T) {
 		c, _ := client.New(client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11, CAFile: o.CAFile})
 		defer c.Close()
-		rec := subtest.Follow(t, c, o.URL("/users/alice/outbox"), "999999999", nil)
+		rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "999999999", nil)
 		rec.WaitCountWithin(t, 1, 10*time.Second)
 		if gaps := rec.Gaps(); gaps != 1 {
 			t.Errorf("%d gap events, want 1", gaps)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/setting"
-	"github.com/subpub/subpub/origin"
 )
 
 // Defaults of a Cache.
@@ -69,28 +68,6 @@ func (c *Cache) maxBytes() int64 {
 
 func (c *Cache) maxObject() int64 {
 	return setting.Or(c.MaxObjectBytes, DefaultMaxObjectBytes)
-}
-
-// serve answers a GET from the cache or upstream; anything else passes.
-func (c *Cache) serve(w http.ResponseWriter, r *http.Request, e *Edge) {
-	if r.Method != http.MethodGet {
-		e.proxy.ServeHTTP(w, r)
-		return
-	}
-	resp, outcome, err := c.do(r, e.forward)
-	e.metrics().Cache(outcome)
-	if err != nil {
-		e.logger().Warn("fetching upstream", "path", r.URL.Path, "err", err)
-		origin.WriteError(w, relayedError(err))
-		return
-	}
-	defer resp.Body.Close()
-	h := w.Header()
-	for k, v := range resp.Header {
-		h[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	io.Copy(w, resp.Body)
 }
 
 // do returns the response to a GET: stored, revalidated, or fetched with

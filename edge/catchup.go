@@ -3,7 +3,7 @@ package edge
 import (
 	"context"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -16,7 +16,7 @@ import (
 type catchUp struct {
 	shared  *upstream
 	own     *upstream // not in the registry: nobody else shares it
-	cursor  *origin.Cursor
+	cursor  *stream.Cursor
 	joined  bool
 	maxLag  uint64
 	release func()
@@ -26,8 +26,8 @@ type catchUp struct {
 // the upstream to acknowledge it, so that a refusal (a Last-Event-ID the
 // upstream rejects, say) reaches the subscriber as the upstream gave it,
 // before anything has been sent downstream.
-func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, release func()) (origin.Feed, error) {
-	own := e.newUpstream(shared.uri, shared.header, "catchup")
+func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, release func()) (stream.Feed, error) {
+	own := e.newUpstream(shared.uri, shared.header, UpstreamCatchUp)
 	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: e.maxLag(), release: release}
 	c.cursor.SetMaxLag(c.maxLag)
 	own.start(lastID)

@@ -8,8 +8,10 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,7 +20,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/setting"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 )
 
 // Defaults of an Edge.
@@ -45,7 +47,7 @@ type Edge struct {
 
 	// Streamer writes subscriptions downstream (SUB or SSE, over any HTTP
 	// version, whatever the upstream speaks). Required.
-	Streamer *origin.Streamer
+	Streamer *stream.Streamer
 
 	// Cache, if set, caches GET responses (and the payloads of events sent
 	// by reference).
@@ -53,7 +55,7 @@ type Edge struct {
 
 	// RingEvents and RingBytes bound each subscription's ring of recent
 	// events, which serves clients resuming with Last-Event-ID. Zero means
-	// origin.DefaultRingEvents and origin.DefaultRingBytes.
+	// stream.DefaultRingEvents and stream.DefaultRingBytes.
 	RingEvents, RingBytes int
 
 	// MaxLag bounds, in bytes, how much further behind the newest event a
@@ -87,7 +89,7 @@ type Edge struct {
 	mu        sync.Mutex
 	upstreams map[string]*upstream // by subscription key
 	policies  map[string]policy    // by target URI, learned from upstream
-	running   sync.WaitGroup       // upstream goroutines
+	running   sync.WaitGroup       // upstream goroutines and the payload fetches they start
 }
 
 func (e *Edge) init() {
@@ -102,38 +104,46 @@ func (e *Edge) init() {
 // maxLag is how far, in bytes, a subscriber may fall behind its stream.
 func (e *Edge) maxLag() uint64 { return uint64(setting.Or(e.MaxLag, DefaultMaxLag)) }
 
-func (e *Edge) metrics() Metrics {
-	if e.Metrics != nil {
-		return e.Metrics
-	}
-	return discardMetrics{}
-}
+func (e *Edge) metrics() Metrics { return cmp.Or(e.Metrics, Metrics(discardMetrics{})) }
 
-func (e *Edge) logger() *slog.Logger {
-	if e.Logger != nil {
-		return e.Logger
-	}
-	return slog.Default()
-}
+func (e *Edge) logger() *slog.Logger { return cmp.Or(e.Logger, slog.Default()) }
 
 // ServeHTTP serves subscriptions from shared upstream subscriptions, GETs
 // from the cache, and passes everything else to the upstream.
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.init()
-	format, err := origin.Negotiate(r)
+	format, err := stream.Negotiate(r)
 	if err != nil {
-		origin.WriteError(w, err)
+		stream.WriteError(w, err)
 		return
 	}
 	if format != 0 {
 		e.serveSubscription(w, r, format)
 		return
 	}
-	if e.Cache != nil {
-		e.Cache.serve(w, r, e)
+	if e.Cache != nil && r.Method == http.MethodGet {
+		e.serveGET(w, r)
 		return
 	}
 	e.proxy.ServeHTTP(w, r)
+}
+
+// serveGET answers a GET from the cache, or from upstream through it.
+func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
+	resp, outcome, err := e.Cache.do(r, e.forward)
+	e.metrics().Cache(outcome)
+	if err != nil {
+		e.logger().Warn("fetching upstream", "path", r.URL.Path, "err", err)
+		stream.WriteError(w, relayedError(err))
+		return
+	}
+	defer resp.Body.Close()
+	h := w.Header()
+	for k, v := range resp.Header {
+		h[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
 }
 
 // Close ends every upstream subscription and waits for them.

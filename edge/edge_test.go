@@ -15,22 +15,22 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
-	"github.com/subpub/subpub/internal/subtest"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/internal/testkit"
+	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
 func TestManySubscribersShareOneUpstreamSubscription(t *testing.T) {
 	const perKind, events = 50, 200
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
-	var subs []*subtest.Follower
-	for _, kind := range subtest.EveryWay {
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
+	var subs []*testkit.Follower
+	for _, kind := range testkit.EveryWay {
 		opts := kind.Options
 		opts.CAFile = e.ca.CAFile
 		c := newClient(t, opts)
 		for range perKind {
-			s := subtest.Follow(t, c, e.url("/public/news"), "", nil)
+			s := testkit.Follow(t, c, e.url("/public/news"), "", nil)
 			s.Name = kind.Name
 			subs = append(subs, s)
 		}
@@ -38,55 +38,55 @@ func TestManySubscribersShareOneUpstreamSubscription(t *testing.T) {
 	for _, s := range subs {
 		s.WaitOpen(t)
 	}
-	if n := o.active(); n != 1 {
+	if n := o.Active(); n != 1 {
 		t.Fatalf("origin serves %d subscriptions for %d subscribers, want 1", n, len(subs))
 	}
-	first := o.log.Last() + 1
+	first := o.Log.Last() + 1
 	for i := range events {
-		o.publish("/public/news", fmt.Sprintf(`{"n":%d}`, i))
+		o.Publish("/public/news", fmt.Sprintf(`{"n":%d}`, i))
 	}
 	for _, s := range subs {
 		assertSequence(t, s.Name, s.WaitCount(t, events), first)
 	}
-	if n := o.subscriptions.Load(); n != 1 {
+	if n := o.Subscriptions.Load(); n != 1 {
 		t.Errorf("origin saw %d subscriptions in all, want 1", n)
 	}
 }
 
 func TestPrivateStreamsNeverMeet(t *testing.T) {
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 	auth := func(name string) http.Header { return http.Header{"Authorization": {"Bearer " + name}} }
 
-	alice1 := subtest.Follow(t, c, e.url("/private/alice"), "", auth("alice"))
-	alice2 := subtest.Follow(t, c, e.url("/private/alice"), "", auth("alice"))
-	bob := subtest.Follow(t, c, e.url("/private/bob"), "", auth("bob"))
-	for _, s := range []*subtest.Follower{alice1, alice2, bob} {
+	alice1 := testkit.Follow(t, c, e.url("/private/alice"), "", auth("alice"))
+	alice2 := testkit.Follow(t, c, e.url("/private/alice"), "", auth("alice"))
+	bob := testkit.Follow(t, c, e.url("/private/bob"), "", auth("bob"))
+	for _, s := range []*testkit.Follower{alice1, alice2, bob} {
 		s.WaitOpen(t)
 	}
-	if n := o.active(); n != 2 {
+	if n := o.Active(); n != 2 {
 		t.Errorf("origin serves %d subscriptions, want 2 (alice's shared by her two, bob's)", n)
 	}
 	// Bob asking for alice's stream is refused by the origin, not served
 	// from the subscription alice opened.
-	intruder := subtest.Follow(t, c, e.url("/private/alice"), "", auth("bob"))
+	intruder := testkit.Follow(t, c, e.url("/private/alice"), "", auth("bob"))
 	err := <-intruder.Done
-	var se *client.StatusError
+	var se *wire.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusForbidden {
 		t.Errorf("bob subscribing to alice's stream: %v, want 403", err)
 	}
-	anonymous := subtest.Follow(t, c, e.url("/private/alice"), "", nil)
+	anonymous := testkit.Follow(t, c, e.url("/private/alice"), "", nil)
 	err = <-anonymous.Done
 	if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || se.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("anonymous subscription to alice's stream: %v, want 401 with WWW-Authenticate", err)
 	}
-	o.publish("/private/alice", `{"for":"alice"}`)
-	o.publish("/private/bob", `{"for":"bob"}`)
+	o.Publish("/private/alice", `{"for":"alice"}`)
+	o.Publish("/private/bob", `{"for":"bob"}`)
 	alice1.WaitCount(t, 1)
 	alice2.WaitCount(t, 1)
 	bob.WaitCount(t, 1)
-	for _, s := range []*subtest.Follower{alice1, alice2, bob} {
+	for _, s := range []*testkit.Follower{alice1, alice2, bob} {
 		for _, d := range s.Data() {
 			if (s == bob) != strings.Contains(d, "bob") {
 				t.Errorf("%s received %s", s.Name, d)
@@ -96,46 +96,46 @@ func TestPrivateStreamsNeverMeet(t *testing.T) {
 }
 
 func TestResumingSubscribers(t *testing.T) {
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) { e.RingEvents = 50 })
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, func(e *Edge) { e.RingEvents = 50 })
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	keeper := subtest.Follow(t, c, e.url("/public/feed"), "", nil) // holds the upstream subscription open
+	keeper := testkit.Follow(t, c, e.url("/public/feed"), "", nil) // holds the upstream subscription open
 	keeper.WaitOpen(t)
-	start := o.log.Last()
+	start := o.Log.Last()
 	// In steps the keeper follows, so that it never falls behind the ring
 	// while the ring drops the oldest events.
 	for step := 1; step <= 10; step++ {
 		for range 10 {
-			o.publish("/public/feed", "{}")
+			o.Publish("/public/feed", "{}")
 		}
 		keeper.WaitCount(t, 10*step)
 	}
 
 	t.Run("a Last-Event-ID in the ring is served from it", func(t *testing.T) {
 		from := start + 90
-		s := subtest.Follow(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
+		s := testkit.Follow(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
 		assertSequence(t, "resumer", s.WaitCount(t, 10), from+1)
-		if n := o.subscriptions.Load(); n != 1 {
+		if n := o.Subscriptions.Load(); n != 1 {
 			t.Errorf("origin saw %d subscriptions, want 1: the ring should have served", n)
 		}
 	})
 	t.Run("an older Last-Event-ID catches up upstream and joins the shared stream without gap or duplicate", func(t *testing.T) {
 		from := start + 5
-		s := subtest.Follow(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
+		s := testkit.Follow(t, c, e.url("/public/feed"), fmt.Sprint(from), nil)
 		s.WaitCount(t, 95)
 		for range 30 {
-			o.publish("/public/feed", "{}")
+			o.Publish("/public/feed", "{}")
 		}
 		assertSequence(t, "catching up", s.WaitCount(t, 125), from+1)
 		assertSequence(t, "keeper", keeper.WaitCount(t, 130), start+1)
-		waitUntil(t, "the catch-up subscription closes once joined", func() bool { return o.active() == 1 })
+		testkit.WaitUntil(t, "the catch-up subscription closes once joined", func() bool { return o.Active() == 1 })
 	})
 }
 
 func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
-	o := newStreamOrigin(t)
+	o := testkit.NewOrigin(t, nil)
 	closes := &closeCounter{}
-	e := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) {
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, func(e *Edge) {
 		e.MaxLag = 256 << 10
 		e.Streamer.StallTimeout = time.Second
 		e.Streamer.Metrics = closes
@@ -156,21 +156,21 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 		t.Fatalf("stalled subscriber got %q", status)
 	}
 	c := newClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	others := []*subtest.Follower{subtest.Follow(t, c, e.url("/public/busy"), "", nil), subtest.Follow(t, c, e.url("/public/busy"), "", nil)}
+	others := []*testkit.Follower{testkit.Follow(t, c, e.url("/public/busy"), "", nil), testkit.Follow(t, c, e.url("/public/busy"), "", nil)}
 	for _, s := range others {
 		s.WaitOpen(t)
 	}
-	first := o.log.Last() + 1
+	first := o.Log.Last() + 1
 	payload := `{"pad":"` + strings.Repeat("x", 8<<10) + `"}`
 	const readerPace = 8 // events of 8 KiB: 64 KiB, a quarter of MaxLag
 	// Publish until the edge has ended the stalled subscriber's stream
 	// (the kernel's socket buffers take some megabytes first).
 	published := 0
-	for closes.count("h1/"+origin.CloseStalled)+closes.count("h1/"+origin.CloseLagged) == 0 {
+	for closes.count("h1/"+stream.CloseStalled)+closes.count("h1/"+stream.CloseLagged) == 0 {
 		if published == 5000 {
 			t.Fatalf("the stalled subscriber was never cut off (subscriptions closed: %v)", closes.reason)
 		}
-		o.publish("/public/busy", payload)
+		o.Publish("/public/busy", payload)
 		published++
 		if published%readerPace == 0 {
 			// Keep the readers' pace, so that they stay well within
@@ -190,23 +190,23 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 }
 
 func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: e.ca.CAFile})
-	s := subtest.Follow(t, c, e.url("/public/r"), "", nil)
+	s := testkit.Follow(t, c, e.url("/public/r"), "", nil)
 	s.WaitOpen(t)
-	first := o.log.Last() + 1
+	first := o.Log.Last() + 1
 	for range 10 {
-		o.publish("/public/r", "{}")
+		o.Publish("/public/r", "{}")
 	}
 	s.WaitCount(t, 10)
-	o.stop()
+	o.Stop()
 	for range 10 {
-		o.publish("/public/r", "{}") // while the origin is down: in its log only
+		o.Publish("/public/r", "{}") // while the origin is down: in its log only
 	}
-	o.start()
+	o.Start()
 	for range 10 {
-		o.publish("/public/r", "{}")
+		o.Publish("/public/r", "{}")
 	}
 	assertSequence(t, "subscriber", s.WaitCount(t, 30), first)
 	select {
@@ -217,32 +217,32 @@ func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
 }
 
 func TestUpstreamFailuresBeforeTheFirstEvent(t *testing.T) {
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 	t.Run("an upstream error is relayed", func(t *testing.T) {
 		err := c.Run(t.Context(), &client.Subscription{URL: e.url("/nowhere"), OnEvent: func(client.Event) {}})
-		var se *client.StatusError
+		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusNotFound || !strings.Contains(se.Detail, "no such stream") {
 			t.Errorf("got %v, want the origin's 404", err)
 		}
 	})
 	t.Run("an unreachable upstream is a 502", func(t *testing.T) {
-		dead := newTestEdge(t, mustParse("https://127.0.0.1:1"), o.ca.CAFile, nil)
+		dead := newTestEdge(t, mustParse("https://127.0.0.1:1"), o.CA.CAFile, nil)
 		c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: dead.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 		err := c.Run(t.Context(), &client.Subscription{URL: dead.url("/public/x"), OnEvent: func(client.Event) {}})
-		var se *client.StatusError
+		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusBadGateway || !strings.Contains(se.Detail, "upstream unreachable") {
 			t.Errorf("got %v, want 502", err)
 		}
 	})
 	t.Run("past the subscription bound a subscriber gets 503 with Retry-After", func(t *testing.T) {
-		full := newTestEdge(t, o.url(), o.ca.CAFile, func(e *Edge) { e.Streamer.MaxSubscriptions = 1 })
+		full := newTestEdge(t, o.URL(), o.CA.CAFile, func(e *Edge) { e.Streamer.MaxSubscriptions = 1 })
 		c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: full.ca.CAFile, Reconnect: client.Reconnect{Disabled: true}})
-		s := subtest.Follow(t, c, full.url("/public/cap"), "", nil)
+		s := testkit.Follow(t, c, full.url("/public/cap"), "", nil)
 		s.WaitOpen(t)
 		err := c.Run(t.Context(), &client.Subscription{URL: full.url("/public/cap"), OnEvent: func(client.Event) {}})
-		var se *client.StatusError
+		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || se.RetryAfter == 0 {
 			t.Errorf("got %v, want 503 with Retry-After", err)
 		}
@@ -250,26 +250,26 @@ func TestUpstreamFailuresBeforeTheFirstEvent(t *testing.T) {
 }
 
 func TestTwoTiers(t *testing.T) {
-	o := newStreamOrigin(t)
-	tier1 := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	tier1 := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	tier2 := newTestEdge(t, mustParse("https://"+tier1.srv.TLSAddr().String()), tier1.ca.CAFile, nil)
-	var subs []*subtest.Follower
-	for _, kind := range subtest.EveryWay {
+	var subs []*testkit.Follower
+	for _, kind := range testkit.EveryWay {
 		opts := kind.Options
 		opts.CAFile = tier2.ca.CAFile
-		s := subtest.Follow(t, newClient(t, opts), tier2.url("/public/tiers"), "", nil)
+		s := testkit.Follow(t, newClient(t, opts), tier2.url("/public/tiers"), "", nil)
 		s.Name = kind.Name
 		subs = append(subs, s)
 	}
 	for _, s := range subs {
 		s.WaitOpen(t)
 	}
-	if o.active() != 1 || tier1.Streamer.Active() != 1 {
-		t.Errorf("origin serves %d, tier 1 serves %d subscriptions; want 1 and 1", o.active(), tier1.Streamer.Active())
+	if o.Active() != 1 || tier1.Streamer.Active() != 1 {
+		t.Errorf("origin serves %d, tier 1 serves %d subscriptions; want 1 and 1", o.Active(), tier1.Streamer.Active())
 	}
-	first := o.log.Last() + 1
+	first := o.Log.Last() + 1
 	for range 50 {
-		o.publish("/public/tiers", "{}")
+		o.Publish("/public/tiers", "{}")
 	}
 	for _, s := range subs {
 		assertSequence(t, s.Name, s.WaitCount(t, 50), first)
@@ -277,53 +277,53 @@ func TestTwoTiers(t *testing.T) {
 }
 
 func TestTranslationBetweenSUBAndSSE(t *testing.T) {
-	o := newStreamOrigin(t)
-	o.sseOnly = true
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	o.SSEOnly.Store(true)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	s := subtest.Follow(t, c, e.url("/public/sse-only"), "", nil)
+	s := testkit.Follow(t, c, e.url("/public/sse-only"), "", nil)
 	s.WaitOpen(t)
-	first := o.log.Last() + 1
-	o.publish("/public/sse-only", `{"a":1}`)
+	first := o.Log.Last() + 1
+	o.Publish("/public/sse-only", `{"a":1}`)
 	assertSequence(t, "SUB subscriber of an SSE upstream", s.WaitCount(t, 1), first)
 }
 
 func TestEventsByReferenceAreFetchedOnceForAllSSESubscribers(t *testing.T) {
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	var subs []*subtest.Follower
+	var subs []*testkit.Follower
 	for range 20 {
-		subs = append(subs, subtest.Follow(t, c, e.url("/public/refs"), "", nil))
+		subs = append(subs, testkit.Follow(t, c, e.url("/public/refs"), "", nil))
 	}
 	for _, s := range subs {
 		s.WaitOpen(t)
 	}
 	big := `{"big":"` + strings.Repeat("y", 20<<10) + `"}`
-	o.log.Publish(o.hub, "/public/refs", eventByRef(o, big))
+	o.PublishEvent("/public/refs", eventByRef(o, big))
 	for _, s := range subs {
 		s.WaitCount(t, 1)
 		if got := s.Data()[0]; got != big {
 			t.Errorf("SSE subscriber got %d bytes, want the %d-byte payload inline", len(got), len(big))
 		}
 	}
-	if n := o.refFetches.Load(); n != 1 {
+	if n := o.RefFetches.Load(); n != 1 {
 		t.Errorf("origin served the payload %d times, want 1", n)
 	}
 }
 
 func TestNoGoroutineIsLeftAfterManySubscribeUnsubscribeCycles(t *testing.T) {
-	o := newStreamOrigin(t)
-	e := newTestEdge(t, o.url(), o.ca.CAFile, nil)
+	o := testkit.NewOrigin(t, nil)
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := newClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
 	cycle := func() {
-		s := subtest.Follow(t, c, e.url("/public/churn"), "", nil)
+		s := testkit.Follow(t, c, e.url("/public/churn"), "", nil)
 		s.WaitOpen(t)
 		s.Cancel()
 		<-s.Done
 	}
 	cycle() // connections and pools exist from here on
-	waitUntil(t, "the first cycle is over", func() bool { return e.Upstreams() == 0 && o.active() == 0 })
+	testkit.WaitUntil(t, "the first cycle is over", func() bool { return e.Upstreams() == 0 && o.Active() == 0 })
 	before := runtime.NumGoroutine()
 	cycles := 10000
 	if testing.Short() {
@@ -332,8 +332,8 @@ func TestNoGoroutineIsLeftAfterManySubscribeUnsubscribeCycles(t *testing.T) {
 	for range cycles {
 		cycle()
 	}
-	waitUntil(t, "every subscription is gone", func() bool {
-		return e.Upstreams() == 0 && o.active() == 0 && e.Streamer.Active() == 0 && runtime.NumGoroutine() <= before+5
+	testkit.WaitUntil(t, "every subscription is gone", func() bool {
+		return e.Upstreams() == 0 && o.Active() == 0 && e.Streamer.Active() == 0 && runtime.NumGoroutine() <= before+5
 	})
 }
 
@@ -347,10 +347,10 @@ func mustParse(raw string) *url.URL {
 
 // eventByRef is an event whose payload the origin also serves at a URL,
 // which a PUB carries instead of the payload.
-func eventByRef(o *streamOrigin, data string) wire.Event {
+func eventByRef(o *testkit.Origin, data string) wire.Event {
 	return wire.Event{
 		Type: "Create",
 		Data: []byte(data),
-		Ref:  fmt.Sprintf("/events/%d", o.log.Last()+1), // relative, as the origin writes it
+		Ref:  fmt.Sprintf("/events/%d", o.Log.Last()+1), // relative, as the origin writes it
 	}
 }

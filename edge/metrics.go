@@ -3,14 +3,13 @@ package edge
 import "time"
 
 // Metrics receives what an Edge observes about its upstream side; what it
-// writes downstream is observed by its Streamer's origin.Metrics. Methods
+// writes downstream is observed by its Streamer's stream.Metrics. Methods
 // must be safe for concurrent use.
 type Metrics interface {
 	// UpstreamOpened and UpstreamClosed count upstream subscriptions by
-	// kind: "shared" (one per key) or "catchup" (one per subscriber
-	// catching up from further back than the ring).
-	UpstreamOpened(kind string)
-	UpstreamClosed(kind string)
+	// kind.
+	UpstreamOpened(kind UpstreamKind)
+	UpstreamClosed(kind UpstreamKind)
 	// UpstreamReconnect counts an upstream subscription lost and resumed.
 	UpstreamReconnect()
 	// EventReceived counts an event from upstream, with its latency from
@@ -23,10 +22,23 @@ type Metrics interface {
 	Cache(outcome string)
 }
 
+// UpstreamKind says what an upstream subscription is for; it is a metrics
+// label.
+type UpstreamKind string
+
+const (
+	// UpstreamShared is the one subscription per key that every
+	// subscriber with that key reads.
+	UpstreamShared UpstreamKind = "shared"
+	// UpstreamCatchUp serves one subscriber resuming from further back
+	// than the shared ring holds, until it reaches the ring.
+	UpstreamCatchUp UpstreamKind = "catchup"
+)
+
 type discardMetrics struct{}
 
-func (discardMetrics) UpstreamOpened(string)             {}
-func (discardMetrics) UpstreamClosed(string)             {}
+func (discardMetrics) UpstreamOpened(UpstreamKind)       {}
+func (discardMetrics) UpstreamClosed(UpstreamKind)       {}
 func (discardMetrics) UpstreamReconnect()                {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 )
 
 // newPassthrough forwards what is not a subscription or a cached GET to the
@@ -28,7 +28,7 @@ func (e *Edge) newPassthrough() http.Handler {
 		FlushInterval: -1, // stream whatever the upstream streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			e.logger().Warn("forwarding upstream", "method", r.Method, "path", r.URL.Path, "err", err)
-			origin.WriteError(w, relayedError(err))
+			stream.WriteError(w, relayedError(err))
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			if e.Cache != nil && !isSafe(resp.Request.Method) && resp.StatusCode < 400 {

@@ -4,14 +4,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 )
 
 // join finds the upstream subscription r can share, opening one if there is
 // none, and counts the caller in. The cursor is taken now, under the
 // registry's lock, so that a subscriber misses nothing the upstream delivers
 // while it waits for the acknowledgement.
-func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *origin.Cursor) {
+func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.Cursor) {
 	uri := e.upstreamURL(r)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -22,7 +22,7 @@ func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *origin.
 	key := subscriptionKey(uri, r, known)
 	u = e.upstreams[key]
 	if u == nil {
-		u = e.newUpstream(uri, upstreamHeader(r, known), "shared")
+		u = e.newUpstream(uri, upstreamHeader(r, known), UpstreamShared)
 		u.key = key
 		e.upstreams[key] = u
 		created = true

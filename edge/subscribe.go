@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/setting"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
 // serveSubscription serves a SUB or SSE request from the shared upstream
 // subscription for its key.
-func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format origin.Format) {
+func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format wire.Format) {
 	lastID := r.Header.Get("Last-Event-ID")
 	u, created, cursor := e.join(r)
 	if created {
@@ -20,7 +21,7 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	}
 	var once sync.Once
 	release := func() { once.Do(func() { e.leave(u) }) }
-	var feed origin.Feed
+	var feed stream.Feed
 	err := e.awaitAcknowledgement(r.Context(), u)
 	if err == nil {
 		feed, err = e.feedFor(r.Context(), u, cursor, lastID, created, release)
@@ -28,11 +29,11 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	if err != nil {
 		release()
 		if r.Context().Err() == nil {
-			origin.WriteError(w, relayedError(err))
+			stream.WriteError(w, relayedError(err))
 		}
 		return
 	}
-	e.Streamer.Serve(w, r, format, origin.Subscription{Feed: feed, Shareable: u.policy.shareable, Vary: u.policy.vary})
+	e.Streamer.Serve(w, r, format, stream.Subscription{Feed: feed, Shareable: u.policy.shareable, Vary: u.policy.vary})
 }
 
 // awaitAcknowledgement waits until the upstream has acknowledged u (nil) or
@@ -55,7 +56,7 @@ func (e *Edge) awaitAcknowledgement(ctx context.Context, u *upstream) error {
 // ring still holds that event (or the subscription started right after it);
 // otherwise it catches up through an upstream subscription of its own, which
 // hands over to the ring at the first event both have.
-func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, lastID string, created bool, release func()) (origin.Feed, error) {
+func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *stream.Cursor, lastID string, created bool, release func()) (stream.Feed, error) {
 	m := e.metrics()
 	cursor := joined
 	switch {
@@ -77,5 +78,5 @@ func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *origin.Cursor, 
 	if start == "" && cursor.AtStart() {
 		start = u.startedAfter // nothing yet: where the upstream subscription began
 	}
-	return &origin.TopicFeed{Cursor: cursor, OnClose: release, Start: start}, nil
+	return &stream.TopicFeed{Cursor: cursor, OnClose: release, Start: start}, nil
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -19,8 +19,8 @@ type upstream struct {
 	edge   *Edge
 	uri    string // target URI upstream
 	header http.Header
-	topic  *origin.Topic
-	kind   string // "shared" or "catchup"
+	topic  *stream.Topic
+	kind   UpstreamKind
 	// startID is the Last-Event-ID the subscription was opened with: the
 	// ring holds everything after it until it first evicts.
 	startID string
@@ -50,13 +50,13 @@ type upstream struct {
 	opened    bool
 }
 
-func (e *Edge) newUpstream(uri string, header http.Header, kind string) *upstream {
+func (e *Edge) newUpstream(uri string, header http.Header, kind UpstreamKind) *upstream {
 	ctx, cancel := context.WithCancel(e.ctx)
 	return &upstream{
 		edge:   e,
 		uri:    uri,
 		header: header,
-		topic:  origin.NewTopic(e.RingEvents, e.RingBytes),
+		topic:  stream.NewTopic(e.RingEvents, e.RingBytes),
 		kind:   kind,
 		ctx:    ctx,
 		cancel: cancel,
@@ -100,7 +100,7 @@ func (u *upstream) onOpen(o client.Open) {
 		}
 		close(u.ready)
 	}
-	if u.kind == "shared" {
+	if u.kind == UpstreamShared {
 		u.edge.learn(u, p)
 	}
 }
@@ -142,8 +142,8 @@ func (u *upstream) fail(err error) {
 func (u *upstream) finish(err error) {
 	u.fail(err) // for waiting subscribers, if it was never acknowledged
 	switch {
-	case errors.Is(err, client.ErrStreamEnded):
-		u.topic.Close(origin.ErrStreamEnded)
+	case errors.Is(err, wire.ErrStreamEnded):
+		u.topic.Close(wire.ErrStreamEnded)
 	case errors.Is(err, context.Canceled):
 		u.topic.Close(errUpstreamClosed)
 	default:
@@ -154,7 +154,7 @@ func (u *upstream) finish(err error) {
 
 // errUpstreamClosed ends subscribers of an upstream subscription the edge
 // closed (on shutdown); they resume elsewhere or later.
-var errUpstreamClosed = &origin.StatusError{Status: http.StatusServiceUnavailable, Detail: "upstream subscription closed", RetryAfter: time.Second}
+var errUpstreamClosed = &wire.StatusError{Status: http.StatusServiceUnavailable, Detail: "upstream subscription closed", RetryAfter: time.Second}
 
 // onEvent takes an event from the upstream connection's reader, so it must
 // not block. An event by reference without data is held, with everything
@@ -171,7 +171,10 @@ func (u *upstream) onEvent(ev client.Event) {
 		u.pending = append(u.pending, f)
 		if !u.resolving {
 			u.resolving = true
-			go u.resolvePending()
+			// Counted with the upstream goroutines, so that Close waits
+			// for it too: onEvent runs on one of them, so the count is
+			// not zero here.
+			u.edge.running.Go(u.resolvePending)
 		}
 		u.mu.Unlock()
 		return
@@ -213,9 +216,9 @@ func (u *upstream) resolvePending() {
 
 // relayedError turns an upstream's refusal into the same answer downstream.
 func relayedError(err error) error {
-	var se *client.StatusError
+	var se *wire.StatusError
 	if errors.As(err, &se) {
-		out := &origin.StatusError{Status: se.Status, Detail: se.Detail, RetryAfter: se.RetryAfter, Header: http.Header{}}
+		out := &wire.StatusError{Status: se.Status, Detail: se.Detail, RetryAfter: se.RetryAfter, Header: http.Header{}}
 		if out.Detail == "" {
 			out.Detail = "upstream: " + http.StatusText(se.Status)
 		}
@@ -227,7 +230,7 @@ func relayedError(err error) error {
 		return out
 	}
 	if errors.Is(err, errUpstreamTimeout) {
-		return &origin.StatusError{Status: http.StatusGatewayTimeout, Detail: err.Error()}
+		return &wire.StatusError{Status: http.StatusGatewayTimeout, Detail: err.Error()}
 	}
-	return &origin.StatusError{Status: http.StatusBadGateway, Detail: "upstream unreachable: " + err.Error()}
+	return &wire.StatusError{Status: http.StatusBadGateway, Detail: "upstream unreachable: " + err.Error()}
 }

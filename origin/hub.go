@@ -2,9 +2,12 @@ package origin
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
+	"github.com/subpub/subpub/internal/setting"
+	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -22,8 +25,13 @@ type Log interface {
 	ReadAfter(ctx context.Context, key string, after uint64, limit int) ([]LogEvent, error)
 }
 
+// DefaultReplayPage is how many events a subscriber replaying the log reads
+// at once: a batch the Streamer writes in one go, and a bound on what one
+// catching-up subscriber holds.
+const DefaultReplayPage = 256
+
 // Hub fans the events of a durable log out to live subscribers. Streams are
-// named by keys the application chooses. A stream has a Topic only while it
+// named by keys the application chooses. A stream has a stream.Topic only while it
 // has subscribers; events published to a stream without one are simply in
 // the log, which is where a later subscriber replays them from.
 //
@@ -35,9 +43,10 @@ type Hub struct {
 	// Log is where subscriptions replay from. Required.
 	Log Log
 	// RingEvents and RingBytes bound each stream's ring of recent events
-	// (zero means DefaultRingEvents and DefaultRingBytes).
+	// (zero means stream.DefaultRingEvents and stream.DefaultRingBytes).
 	RingEvents, RingBytes int
-	// ReplayPage is how many events one log read returns (default 256).
+	// ReplayPage is how many events one log read returns. Default
+	// DefaultReplayPage.
 	ReplayPage int
 
 	mu     sync.Mutex
@@ -45,7 +54,7 @@ type Hub struct {
 }
 
 type hubTopic struct {
-	*Topic
+	*stream.Topic
 	refs int
 }
 
@@ -60,7 +69,7 @@ func (h *Hub) Publish(key string, e LogEvent) {
 }
 
 // End closes stream key: its subscribers read what is left, then their
-// feeds report ErrStreamEnded.
+// feeds report wire.ErrStreamEnded.
 func (h *Hub) End(key string) {
 	h.mu.Lock()
 	ht := h.topics[key]
@@ -69,7 +78,7 @@ func (h *Hub) End(key string) {
 	}
 	h.mu.Unlock()
 	if ht != nil {
-		ht.Close(ErrStreamEnded)
+		ht.Close(wire.ErrStreamEnded)
 	}
 }
 
@@ -86,14 +95,14 @@ func (h *Hub) Subscribers(key string) int {
 // Subscribe opens a feed of stream key: first the logged events after
 // sequence number after, then live ones. If first is not nil it is served
 // before anything else (a gap signal, say).
-func (h *Hub) Subscribe(ctx context.Context, key string, after uint64, first *wire.Frame) Feed {
+func (h *Hub) Subscribe(ctx context.Context, key string, after uint64, first *wire.Frame) stream.Feed {
 	h.mu.Lock()
 	if h.topics == nil {
 		h.topics = make(map[string]*hubTopic)
 	}
 	ht := h.topics[key]
 	if ht == nil {
-		ht = &hubTopic{Topic: NewTopic(h.RingEvents, h.RingBytes)}
+		ht = &hubTopic{Topic: stream.NewTopic(h.RingEvents, h.RingBytes)}
 		h.topics[key] = ht
 	}
 	ht.refs++
@@ -128,10 +137,10 @@ type logFeed struct {
 	replaying bool
 	last      uint64 // sequence number of the last event served
 	start     uint64 // where the feed began
-	cursor    *Cursor
+	cursor    *stream.Cursor
 }
 
-// Position implements PositionedFeed: log sequence numbers are event ids.
+// Position implements stream.PositionedFeed: log sequence numbers are event ids.
 func (f *logFeed) Position() string {
 	if f.start == 0 || len(f.pending) > 0 {
 		return "" // nothing before it, or a gap signal says where it is
@@ -151,10 +160,7 @@ func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error
 			return buf, nil, nil
 		}
 		if f.replaying {
-			page := f.hub.ReplayPage
-			if page <= 0 {
-				page = 256
-			}
+			page := setting.Or(f.hub.ReplayPage, DefaultReplayPage)
 			events, err := f.hub.Log.ReadAfter(f.ctx, f.key, f.last, min(page, room))
 			if err != nil {
 				return buf, nil, err
@@ -175,7 +181,7 @@ func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error
 		var wait <-chan struct{}
 		var err error
 		buf, last, wait, err = f.cursor.Frames(buf, f.last)
-		if err == ErrLagged {
+		if errors.Is(err, stream.ErrLagged) {
 			f.cursor = f.topic.Head()
 			f.replaying = true
 			continue

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -12,7 +13,7 @@ func publish(l *MemoryLog, h *Hub, key string) LogEvent {
 	return l.Publish(h, key, wire.Event{Type: "Add", Data: []byte("{}")})
 }
 
-func drain(t *testing.T, f Feed, want int) []string {
+func drain(t *testing.T, f stream.Feed, want int) []string {
 	t.Helper()
 	var ids []string
 	deadline := time.After(5 * time.Second)
@@ -117,7 +118,7 @@ func TestHub(t *testing.T) {
 			t.Errorf("%d subscribers left", n)
 		}
 	})
-	t.Run("End delivers what is left, then ErrStreamEnded", func(t *testing.T) {
+	t.Run("End delivers what is left, then wire.ErrStreamEnded", func(t *testing.T) {
 		log := &MemoryLog{}
 		h := &Hub{Log: log}
 		f := h.Subscribe(t.Context(), "s", 0, nil)
@@ -125,8 +126,8 @@ func TestHub(t *testing.T) {
 		publish(log, h, "s")
 		h.End("s")
 		drain(t, f, 1)
-		if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != ErrStreamEnded {
-			t.Errorf("err = %v, want ErrStreamEnded", err)
+		if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != wire.ErrStreamEnded {
+			t.Errorf("err = %v, want wire.ErrStreamEnded", err)
 		}
 	})
 }

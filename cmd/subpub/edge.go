@@ -15,7 +15,8 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/edge"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/stream"
 )
 
 const edgeExamples = `  # in front of the demo origin, trusting its local CA
@@ -33,7 +34,7 @@ func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // start builds the edge for runServerRole.
-func (f *edgeFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*origin.Server, *prometheus.Registry, func(), error) {
+func (f *edgeFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*host.Server, *prometheus.Registry, func(), error) {
 	b, err := f.build(ctx, stdout, logger)
 	if err != nil {
 		return nil, nil, nil, err
@@ -62,17 +63,17 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.acmeCA, "acme-ca", "", "ACME directory `URL` (default: Let's Encrypt)")
 	fs.StringVar(&f.acmeEmail, "acme-email", "", "ACME account contact `address`")
 	fs.DurationVar(&f.linger, "linger", edge.DefaultLinger, "keep an upstream subscription this long after its last subscriber leaves")
-	fs.IntVar(&f.ringEvents, "ring-events", origin.DefaultRingEvents, "recent events kept per subscription for resuming clients")
-	fs.IntVar(&f.ringBytes, "ring-bytes", origin.DefaultRingBytes, "bytes of recent events kept per subscription")
+	fs.IntVar(&f.ringEvents, "ring-events", stream.DefaultRingEvents, "recent events kept per subscription for resuming clients")
+	fs.IntVar(&f.ringBytes, "ring-bytes", stream.DefaultRingBytes, "bytes of recent events kept per subscription")
 	fs.IntVar(&f.maxLag, "max-lag", edge.DefaultMaxLag, "bytes a subscriber may fall behind before its stream is ended (it resumes from the ring)")
 	fs.Int64Var(&f.cacheBytes, "cache-bytes", edge.DefaultCacheBytes, "bytes of GET responses to cache (0: no cache)")
 }
 
 // builtEdge is an edge ready to serve.
 type builtEdge struct {
-	srv      *origin.Server
+	srv      *host.Server
 	edge     *edge.Edge
-	streamer *origin.Streamer
+	streamer *stream.Streamer
 	client   *client.Client
 	reg      *prometheus.Registry
 	caFile   string
@@ -93,7 +94,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		HTTP:             f.upHTTP,
 		CAFile:           f.upCA,
 		Insecure:         f.upInsecure,
-		KeepAliveTimeout: 3 * origin.DefaultKeepAlive,
+		KeepAliveTimeout: 3 * stream.DefaultKeepAlive,
 		Logger:           logger,
 	})
 	if err != nil {
@@ -137,7 +138,7 @@ func (f *edgeFlags) edgeTLSConfig(ctx context.Context, stdout io.Writer, logger 
 		return f.tlsConfig(stdout)
 	}
 	// Renewal runs until ctx, the command's, is done.
-	acme := &origin.ACME{
+	acme := &host.ACME{
 		Domains:       []string{f.domain},
 		CA:            f.acmeCA,
 		Email:         f.acmeEmail,

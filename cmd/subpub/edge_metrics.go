@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/subpub/subpub/edge"
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 )
 
 // edgeMetrics exposes what an Edge observes upstream; its Streamer's
@@ -23,7 +23,7 @@ type edgeMetrics struct {
 
 var _ edge.Metrics = (*edgeMetrics)(nil)
 
-func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *origin.Streamer) *edgeMetrics {
+func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer) *edgeMetrics {
 	const ns = "subpub_edge"
 	m := &edgeMetrics{
 		upstreams: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "upstream_subscriptions",
@@ -52,10 +52,14 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *origin.Streamer)
 	return m
 }
 
-func (m *edgeMetrics) UpstreamOpened(kind string) { m.upstreams.WithLabelValues(kind).Inc() }
-func (m *edgeMetrics) UpstreamClosed(kind string) { m.upstreams.WithLabelValues(kind).Dec() }
-func (m *edgeMetrics) UpstreamReconnect()         { m.reconnects.Inc() }
-func (m *edgeMetrics) Cache(outcome string)       { m.cache.WithLabelValues(outcome).Inc() }
+func (m *edgeMetrics) UpstreamOpened(kind edge.UpstreamKind) {
+	m.upstreams.WithLabelValues(string(kind)).Inc()
+}
+func (m *edgeMetrics) UpstreamClosed(kind edge.UpstreamKind) {
+	m.upstreams.WithLabelValues(string(kind)).Dec()
+}
+func (m *edgeMetrics) UpstreamReconnect()   { m.reconnects.Inc() }
+func (m *edgeMetrics) Cache(outcome string) { m.cache.WithLabelValues(outcome).Inc() }
 
 func (m *edgeMetrics) EventReceived(latency time.Duration, known bool) {
 	m.eventsIn.Inc()

@@ -14,10 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
-// streamMetrics exposes what an origin.Streamer observes, in Prometheus
+// streamMetrics exposes what an stream.Streamer observes, in Prometheus
 // form. Each role (origin, edge) registers its own under its namespace.
 type streamMetrics struct {
 	active    *prometheus.GaugeVec
@@ -27,7 +28,7 @@ type streamMetrics struct {
 	rejected  *prometheus.CounterVec
 }
 
-var _ origin.Metrics = (*streamMetrics)(nil)
+var _ stream.Metrics = (*streamMetrics)(nil)
 
 func newStreamMetrics(reg prometheus.Registerer, namespace string) *streamMetrics {
 	f := func(name, help string, labels ...string) *prometheus.CounterVec {
@@ -49,16 +50,16 @@ func newStreamMetrics(reg prometheus.Registerer, namespace string) *streamMetric
 	return m
 }
 
-func (m *streamMetrics) SubscriptionOpened(proto string, f origin.Format) {
+func (m *streamMetrics) SubscriptionOpened(proto string, f wire.Format) {
 	m.active.WithLabelValues(proto, f.String()).Inc()
 }
 
-func (m *streamMetrics) SubscriptionClosed(proto string, f origin.Format, reason string) {
+func (m *streamMetrics) SubscriptionClosed(proto string, f wire.Format, reason string) {
 	m.active.WithLabelValues(proto, f.String()).Dec()
 	m.closed.WithLabelValues(proto, f.String(), reason).Inc()
 }
 
-func (m *streamMetrics) Delivered(proto string, f origin.Format, events, bytes int) {
+func (m *streamMetrics) Delivered(proto string, f wire.Format, events, bytes int) {
 	m.delivered.WithLabelValues(proto, f.String()).Add(float64(events))
 	m.bytes.WithLabelValues(proto, f.String()).Add(float64(bytes))
 }

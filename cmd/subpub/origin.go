@@ -13,8 +13,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/origin/activitypub"
+	"github.com/subpub/subpub/stream"
 )
 
 const originExamples = `  # an origin with two users, TLS on 8443 (TCP and UDP) and cleartext on 8080
@@ -29,7 +31,7 @@ func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // start builds the origin for runServerRole.
-func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*origin.Server, *prometheus.Registry, func(), error) {
+func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*host.Server, *prometheus.Registry, func(), error) {
 	b, err := f.build(ctx, stdout, logger)
 	if err != nil {
 		return nil, nil, nil, err
@@ -58,9 +60,9 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 
 // builtOrigin is an origin ready to serve.
 type builtOrigin struct {
-	srv      *origin.Server
+	srv      *host.Server
 	store    *activitypub.Store
-	streamer *origin.Streamer
+	streamer *stream.Streamer
 	reg      *prometheus.Registry
 	caFile   string
 }

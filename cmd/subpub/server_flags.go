@@ -17,7 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/stream"
 )
 
 // serverFlags are the flags origin and edge share: where to listen, which
@@ -43,8 +44,8 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.dataDir, "data", defaultData, "data `directory`")
 	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics")
 	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's runtime profiles at /debug/pprof/ on the --metrics address")
-	fs.DurationVar(&f.keepAlive, "keepalive", origin.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
-	fs.IntVar(&f.maxPerClient, "max-per-client", origin.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
+	fs.DurationVar(&f.keepAlive, "keepalive", stream.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
+	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
 	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -59,8 +60,8 @@ func (f *serverFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 }
 
 // streamer is the Streamer the flags describe.
-func (f *serverFlags) streamer(logger *slog.Logger, metrics origin.Metrics) *origin.Streamer {
-	return &origin.Streamer{
+func (f *serverFlags) streamer(logger *slog.Logger, metrics stream.Metrics) *stream.Streamer {
+	return &stream.Streamer{
 		KeepAlive:        f.keepAlive,
 		MaxPerClient:     f.maxPerClient,
 		MaxSubscriptions: f.maxSubscriptions,
@@ -85,7 +86,7 @@ func (f *serverFlags) tlsConfig(stdout io.Writer) (conf *tls.Config, caFile stri
 		}
 		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, "", nil
 	}
-	ca, err := origin.LoadOrCreateLocalCA(filepath.Join(f.dataDir, "tls"))
+	ca, err := host.LoadOrCreateLocalCA(filepath.Join(f.dataDir, "tls"))
 	if err != nil {
 		return nil, "", fmt.Errorf("local CA: %w", err)
 	}
@@ -100,7 +101,7 @@ func (f *serverFlags) statelessResetKey() (*quic.StatelessResetKey, error) {
 	if f.listen == "" {
 		return nil, nil
 	}
-	return origin.LoadOrCreateStatelessResetKey(filepath.Join(f.dataDir, "tls", "quic-stateless-reset.key"))
+	return host.LoadOrCreateStatelessResetKey(filepath.Join(f.dataDir, "tls", "quic-stateless-reset.key"))
 }
 
 // serverRole is what runServerRole needs of a server command's flags.
@@ -109,8 +110,8 @@ type serverRole interface {
 	logger(stderr io.Writer) (*slog.Logger, error)
 	// start assembles the server, listening but not yet serving, and
 	// returns what releases its resources once it has stopped.
-	start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*origin.Server, *prometheus.Registry, func(), error)
-	runServer(ctx context.Context, srv *origin.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error
+	start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*host.Server, *prometheus.Registry, func(), error)
+	runServer(ctx context.Context, srv *host.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error
 }
 
 // runServerRole is the body of the origin and edge commands: flags, then
@@ -135,8 +136,8 @@ func runServerRole(ctx context.Context, name, examples string, role serverRole, 
 
 // bind makes the server the flags describe for handler and binds its
 // listeners, without serving yet.
-func (f *serverFlags) bind(handler http.Handler, tlsConf *tls.Config, streamer *origin.Streamer, logger *slog.Logger) (*origin.Server, error) {
-	srv := &origin.Server{
+func (f *serverFlags) bind(handler http.Handler, tlsConf *tls.Config, streamer *stream.Streamer, logger *slog.Logger) (*host.Server, error) {
+	srv := &host.Server{
 		Handler:    handler,
 		Addr:       f.listen,
 		PlainAddr:  f.listenPlain,
@@ -153,7 +154,7 @@ func (f *serverFlags) bind(handler http.Handler, tlsConf *tls.Config, streamer *
 
 // runServer serves on srv's listeners, reports where, waits for ctx, and
 // shuts it down within --shutdown-timeout.
-func (f *serverFlags) runServer(ctx context.Context, srv *origin.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error {
+func (f *serverFlags) runServer(ctx context.Context, srv *host.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error {
 	srv.Serve()
 	if a := srv.TLSAddr(); a != nil {
 		fmt.Fprintf(stdout, "%s: https://%s (HTTP/1.1, HTTP/2; HTTP/3 on UDP)\n", role, a)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
 )
 
 const subExamples = `  # follow alice's public outbox on the demo origin, over HTTP/3
@@ -104,7 +105,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	switch {
 	case *count > 0 && received >= *count:
 		return nil
-	case errors.Is(err, client.ErrStreamEnded):
+	case errors.Is(err, wire.ErrStreamEnded):
 		return nil
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("timed out after %v with %d events", *timeout, received)
@@ -135,8 +136,8 @@ func (p *eventPrinter) print(e client.Event) {
 			Received  time.Time       `json:"received"`
 			LatencyMS *float64        `json:"latency_ms,omitempty"`
 			Proto     string          `json:"proto"`
-			Format    string          `json:"format"`
-		}{ID: e.ID, Type: e.Type, Ref: e.Ref, Gap: e.IsGap(), Received: e.Received, Proto: e.Proto, Format: e.Format}
+			Format    wire.Format     `json:"format"`
+		}{ID: e.ID, Type: e.TypeName(), Ref: e.Ref, Gap: e.IsGap(), Received: e.Received, Proto: e.Proto, Format: e.Format}
 		if json.Valid(e.Data) {
 			rec.Data = e.Data
 		} else {
@@ -155,7 +156,7 @@ func (p *eventPrinter) print(e client.Event) {
 			e.Received.Format("15:04:05.000"), e.Data, e.ID)
 		return
 	}
-	fmt.Fprintf(p.w, "%s %s/%s id=%s type=%s", e.Received.Format("15:04:05.000"), e.Proto, e.Format, e.ID, e.Type)
+	fmt.Fprintf(p.w, "%s %s/%s id=%s type=%s", e.Received.Format("15:04:05.000"), e.Proto, e.Format, e.ID, e.TypeName())
 	if hasLatency {
 		fmt.Fprintf(p.w, " latency=%v", latency.Round(10*time.Microsecond))
 	}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // publicCollection is the special collection that addresses everyone
@@ -93,7 +93,7 @@ type parsedActivity struct {
 
 // badActivity is the error for a posted activity that cannot be accepted.
 func badActivity(format string, args ...any) error {
-	return origin.Errorf(http.StatusBadRequest, format, args...)
+	return wire.Errorf(http.StatusBadRequest, format, args...)
 }
 
 // parseActivity checks the shape of a posted body and normalizes it. Every

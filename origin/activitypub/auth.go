@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // accessTokenParam carries a bearer token in the query of a request that
@@ -18,12 +18,12 @@ const realm = "subpub"
 
 // errUnauthorized is a 401 asking for a bearer token (RFC 6750 §3); with
 // invalidToken, the one given was not accepted.
-func errUnauthorized(detail string, invalidToken bool) *origin.StatusError {
+func errUnauthorized(detail string, invalidToken bool) *wire.StatusError {
 	challenge := `Bearer realm="` + realm + `"`
 	if invalidToken {
 		challenge += `, error="invalid_token"`
 	}
-	return &origin.StatusError{
+	return &wire.StatusError{
 		Status: http.StatusUnauthorized,
 		Detail: detail,
 		Header: http.Header{"Www-Authenticate": {challenge}},
@@ -37,7 +37,7 @@ func bearerToken(r *http.Request) (token string, given bool, err error) {
 	query, inQuery := r.URL.Query()[accessTokenParam]
 	switch {
 	case header != "" && inQuery:
-		return "", true, origin.Errorf(http.StatusBadRequest, "credentials given twice, in Authorization and in %s: use one", accessTokenParam)
+		return "", true, wire.Errorf(http.StatusBadRequest, "credentials given twice, in Authorization and in %s: use one", accessTokenParam)
 	case header != "":
 		scheme, token, _ := strings.Cut(header, " ")
 		if !strings.EqualFold(scheme, "Bearer") {

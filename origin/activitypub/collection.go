@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // pageQuery is which page of a collection is asked for, by the paging
@@ -41,7 +41,7 @@ func cursorParam(q url.Values, name string) (uint64, bool, error) {
 	}
 	v, err := strconv.ParseUint(q.Get(name), 10, 63)
 	if err != nil {
-		return 0, false, origin.Errorf(http.StatusBadRequest, "%s: %q is not an event id (decimal digits)", name, q.Get(name))
+		return 0, false, wire.Errorf(http.StatusBadRequest, "%s: %q is not an event id (decimal digits)", name, q.Get(name))
 	}
 	return v, true, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 )
 
 // testBase is the servers' BaseURL in tests. It differs from the listening
@@ -36,7 +37,7 @@ type testEnv struct {
 	srv      *Server
 	ts       *httptest.Server
 	client   *http.Client
-	streamer *origin.Streamer
+	streamer *stream.Streamer
 }
 
 // newEnv starts a server over HTTP/1.1.
@@ -68,7 +69,7 @@ func (e *testEnv) start() {
 		}
 	}
 	e.store = store
-	e.streamer = &origin.Streamer{}
+	e.streamer = &stream.Streamer{}
 	e.srv = &Server{
 		BaseURL:  testBase,
 		Store:    store,

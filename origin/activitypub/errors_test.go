@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 )
 
 // TestErrorStatuses checks that bad requests get a precise status, the
@@ -78,7 +78,7 @@ func TestErrorStatuses(t *testing.T) {
 			if status != tt.status {
 				t.Fatalf("status %d, want %d: %v", status, tt.status, problem)
 			}
-			if ct := h.Get("Content-Type"); ct != origin.ContentTypeProblem {
+			if ct := h.Get("Content-Type"); ct != stream.ContentTypeProblem {
 				t.Errorf("Content-Type %q", ct)
 			}
 			if problem["status"] != float64(tt.status) || problem["detail"] == "" {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -101,7 +100,7 @@ func (s *Server) streamResource(ctx context.Context, key string) (*resource, boo
 // a PUB too large to carry it refers to. The data never changes, so it is
 // cacheable for good; it is as visible as the most visible stream the event
 // is in.
-func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request, format origin.Format) error {
+func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request, format wire.Format) error {
 	if err := onlyGet(r, format, "an event"); err != nil {
 		return err
 	}
@@ -112,11 +111,11 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request, format origi
 	digits := strings.TrimPrefix(r.URL.Path, eventsPath)
 	seq, err := strconv.ParseUint(digits, 10, 63)
 	if err != nil {
-		return origin.Errorf(http.StatusNotFound, "%s does not exist: an event URL ends in its decimal id", r.URL.Path)
+		return wire.Errorf(http.StatusNotFound, "%s does not exist: an event URL ends in its decimal id", r.URL.Path)
 	}
 	e, keys, err := s.Store.event(r.Context(), seq)
 	if errors.Is(err, errNotFound) {
-		return origin.Errorf(http.StatusNotFound, "event %d does not exist or has expired", seq)
+		return wire.Errorf(http.StatusNotFound, "event %d does not exist or has expired", seq)
 	}
 	if err != nil {
 		return err
@@ -143,7 +142,7 @@ func (s *Server) serveEvent(w http.ResponseWriter, r *http.Request, format origi
 	case !readable && viewer == "":
 		return errUnauthorized("event "+e.Event.ID+" is not public: authenticate as an actor who may read its stream", false)
 	case !readable:
-		return origin.Errorf(http.StatusForbidden, "event %s is not in a stream %s may read", e.Event.ID, viewer)
+		return wire.Errorf(http.StatusForbidden, "event %s is not in a stream %s may read", e.Event.ID, viewer)
 	}
 	cacheControl := "private, max-age=31536000, immutable"
 	if shareable && viewer == "" {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // FuzzParseActivity checks that any posted body yields either an activity
@@ -36,7 +36,7 @@ func FuzzParseActivity(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		a, err := parseActivity(body)
 		if err != nil {
-			var se *origin.StatusError
+			var se *wire.StatusError
 			if !errors.As(err, &se) || se.Status != http.StatusBadRequest || se.Detail == "" {
 				t.Fatalf("error %v is not a 400 with a detail", err)
 			}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // posting is an activity being processed by an outbox, within the write
@@ -39,7 +39,7 @@ type posting struct {
 // once it commits. The answer is 201 with the activity's id as Location.
 func (s *Server) postOutbox(w http.ResponseWriter, r *http.Request, outbox *resource, viewer string) (err error) {
 	defer func() {
-		var se *origin.StatusError
+		var se *wire.StatusError
 		if errors.As(err, &se) {
 			s.metrics().ActivityRejected(se.Status)
 		}
@@ -48,7 +48,7 @@ func (s *Server) postOutbox(w http.ResponseWriter, r *http.Request, outbox *reso
 	case viewer == "":
 		return errUnauthorized("posting to "+outbox.id+" needs its owner's bearer token", false)
 	case viewer != outbox.owner:
-		return origin.Errorf(http.StatusForbidden, "only %s may post to %s", outbox.owner, outbox.id)
+		return wire.Errorf(http.StatusForbidden, "only %s may post to %s", outbox.owner, outbox.id)
 	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
@@ -56,10 +56,10 @@ func (s *Server) postOutbox(w http.ResponseWriter, r *http.Request, outbox *reso
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBodyBytes()))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return origin.Errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", tooLarge.Limit)
+		return wire.Errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", tooLarge.Limit)
 	}
 	if err != nil {
-		return origin.Errorf(http.StatusBadRequest, "reading body: %v", err)
+		return wire.Errorf(http.StatusBadRequest, "reading body: %v", err)
 	}
 	a, err := parseActivity(body)
 	if err != nil {
@@ -96,7 +96,7 @@ func checkContentType(value string) error {
 	if value == "" {
 		value = "none"
 	}
-	return &origin.StatusError{
+	return &wire.StatusError{
 		Status: http.StatusUnsupportedMediaType,
 		Detail: "Content-Type " + value + " is not accepted: post application/activity+json or application/ld+json",
 		Header: http.Header{"Accept-Post": {contentTypeActivity + ", " + contentTypeLD}},
@@ -320,7 +320,7 @@ func (s *Server) checkOwnChange(p *posting, res *resource) error {
 	case res.kind == kindActor && p.Type == "Delete":
 		return badActivity("Delete: deleting actors is not supported")
 	case res.owner != p.actor:
-		return origin.Errorf(http.StatusForbidden, "%s: only the owner of %s may change it", p.Type, res.id)
+		return wire.Errorf(http.StatusForbidden, "%s: only the owner of %s may change it", p.Type, res.id)
 	}
 	return nil
 }
@@ -397,7 +397,7 @@ func (s *Server) prepareMembership(ctx context.Context, t *tx, p *posting) error
 	case target.deleted:
 		return badActivity("%s: target %s has been deleted", p.Type, target.id)
 	case target.owner != p.actor:
-		return origin.Errorf(http.StatusForbidden, "%s: target %s belongs to %s", p.Type, target.id, target.owner)
+		return wire.Errorf(http.StatusForbidden, "%s: target %s belongs to %s", p.Type, target.id, target.owner)
 	case p.Type == "Add" && p.object.deleted:
 		return badActivity("Add: %s has been deleted", p.object.id)
 	}

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // kind is what a resource is, which decides how it is served, who may change
@@ -106,9 +106,9 @@ func (s *Server) resolve(ctx context.Context, q querier, id string) (*resource, 
 	res, err := s.lookup(ctx, q, id)
 	if errors.Is(err, errNotFound) {
 		if !s.isLocal(id) {
-			return nil, origin.Errorf(http.StatusNotFound, "%s is not on this server: remote objects are not supported", id)
+			return nil, wire.Errorf(http.StatusNotFound, "%s is not on this server: remote objects are not supported", id)
 		}
-		return nil, origin.Errorf(http.StatusNotFound, "%s does not exist", id)
+		return nil, wire.Errorf(http.StatusNotFound, "%s does not exist", id)
 	}
 	return res, err
 }
@@ -216,7 +216,7 @@ func authorizeRead(ctx context.Context, q querier, res *resource, viewer string)
 	if viewer == "" {
 		return errUnauthorized(res.id+" is not public: authenticate as an actor it is addressed to", false)
 	}
-	return origin.Errorf(http.StatusForbidden, "%s is not addressed to %s", res.id, viewer)
+	return wire.Errorf(http.StatusForbidden, "%s is not addressed to %s", res.id, viewer)
 }
 
 // ownerView reports whether viewer sees res as its owner: a collection has

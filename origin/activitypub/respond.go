@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
 // Media types of Activity Streams documents (ActivityPub §3.2).
@@ -25,7 +26,7 @@ func negotiateJSON(accept []string) (string, bool) {
 		return contentTypeActivity, true
 	}
 	best, bestQ := "", 0.0
-	for mr := range origin.MediaRanges(accept) {
+	for mr := range stream.MediaRanges(accept) {
 		var offer string
 		switch mr.Type {
 		case contentTypeActivity, "application/json", "application/*", "*/*":
@@ -100,12 +101,12 @@ func writeBodyStatus(w http.ResponseWriter, status int, ctype string, body []byt
 
 // onlyGet admits only GET and HEAD on something that is not a stream:
 // SUB gets 405, GET asking for an event stream 406.
-func onlyGet(r *http.Request, format origin.Format, what string) error {
+func onlyGet(r *http.Request, format wire.Format, what string) error {
 	switch {
-	case format == origin.FormatPUB:
+	case format == wire.FormatPUB:
 		return errMethod(r.Method, what, "GET, HEAD")
-	case format == origin.FormatSSE:
-		return origin.Errorf(http.StatusNotAcceptable, "%s has no event stream: only objects and collections do", what)
+	case format == wire.FormatSSE:
+		return wire.Errorf(http.StatusNotAcceptable, "%s has no event stream: only objects and collections do", what)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return errMethod(r.Method, what, "GET, HEAD")
 	}

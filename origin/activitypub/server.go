@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
 // Defaults of a Server.
@@ -66,7 +69,7 @@ type Server struct {
 	// Streamer writes subscriptions. Default: a zero Streamer of its own,
 	// which nothing shuts down; a program that shuts down gracefully gives
 	// one and calls its Shutdown.
-	Streamer *origin.Streamer
+	Streamer *stream.Streamer
 
 	// Logger receives errors and, at debug level, requests (access tokens
 	// redacted). Default: discarded.
@@ -99,7 +102,7 @@ type Server struct {
 	base     string // BaseURL without a trailing slash
 	host     string // BaseURL's host, for acct: URIs
 	live     *origin.Hub
-	streams  *origin.Streamer
+	streams  *stream.Streamer
 	log      *slog.Logger
 
 	lastPrune atomic.Int64 // UnixNano of the last pruning
@@ -131,7 +134,7 @@ func (s *Server) init() error {
 		}
 		s.streams = s.Streamer
 		if s.streams == nil {
-			s.streams = &origin.Streamer{Logger: s.log}
+			s.streams = &stream.Streamer{Logger: s.log}
 		}
 	})
 	return s.initErr
@@ -139,12 +142,7 @@ func (s *Server) init() error {
 
 func (s *Server) hub() *origin.Hub { return s.live }
 
-func (s *Server) metrics() Metrics {
-	if s.Metrics != nil {
-		return s.Metrics
-	}
-	return discardMetrics{}
-}
+func (s *Server) metrics() Metrics { return cmp.Or(s.Metrics, Metrics(discardMetrics{})) }
 
 func (s *Server) maxBodyBytes() int64 {
 	return setting.Or(s.MaxBodyBytes, DefaultMaxBodyBytes)
@@ -162,24 +160,24 @@ func (s *Server) pageSize() int {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.init(); err != nil {
 		s.log.Error("misconfigured", "err", err)
-		origin.WriteError(w, err)
+		stream.WriteError(w, err)
 		return
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("request", "method", r.Method, "uri", redactedURI(r.URL), "proto", r.Proto)
 	}
 	if err := s.route(w, r); err != nil {
-		var se *origin.StatusError
+		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status >= 500 {
 			s.log.Error("request failed", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
 		}
-		origin.WriteError(w, err)
+		stream.WriteError(w, err)
 	}
 }
 
 // route dispatches a request. Errors it returns have not been written.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
-	format, err := origin.Negotiate(r)
+	format, err := stream.Negotiate(r)
 	if err != nil {
 		return err
 	}
@@ -225,13 +223,13 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, res *reso
 			// Tombstone.
 			return s.writeDoc(w, r, http.StatusGone, res.obj.data, false)
 		}
-		return origin.Errorf(http.StatusGone, "%s has been deleted", res.id)
+		return wire.Errorf(http.StatusGone, "%s has been deleted", res.id)
 	}
 	if err := authorizeRead(ctx, s.Store.db, res, viewer); err != nil {
 		return err
 	}
 	if _, ok := negotiateJSON(r.Header.Values("Accept")); !ok {
-		return origin.Errorf(http.StatusNotAcceptable, "%s is served as %s or %s", res.id, contentTypeActivity, contentTypeLD)
+		return wire.Errorf(http.StatusNotAcceptable, "%s is served as %s or %s", res.id, contentTypeActivity, contentTypeLD)
 	}
 	var d doc
 	var err error
@@ -282,7 +280,7 @@ func (s *Server) pruneIfDue(ctx context.Context) {
 
 // errMethod is a 405 naming the methods res allows.
 func errMethod(method, what, allow string) error {
-	return &origin.StatusError{
+	return &wire.StatusError{
 		Status: http.StatusMethodNotAllowed,
 		Detail: method + " is not supported on " + what + " (allowed: " + allow + ")",
 		Header: http.Header{"Allow": {allow}},

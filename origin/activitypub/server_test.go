@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // TestContentNegotiation checks the media types a document is served as,
@@ -71,7 +71,7 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	var subs []*testSubscription
 	for range 3 {
-		sub := e.subscribe(origin.FormatPUB, "/users/dave/inbox", "dave")
+		sub := e.subscribe(wire.FormatPUB, "/users/dave/inbox", "dave")
 		sub.established(t)
 		subs = append(subs, sub)
 	}

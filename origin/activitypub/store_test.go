@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // TestRestart checks that closing and reopening the store keeps everything
@@ -47,7 +47,7 @@ func TestRestart(t *testing.T) {
 	}
 
 	// A subscriber resumes across the restart.
-	sub := e.subscribe(origin.FormatSSE, "/users/alice/outbox", "", "Last-Event-ID", lastEvent[len(lastEvent)-1].ID)
+	sub := e.subscribe(wire.FormatSSE, "/users/alice/outbox", "", "Last-Event-ID", lastEvent[len(lastEvent)-1].ID)
 	sub.established(t)
 	create, _ := e.postNote("alice", "after", publicCollection)
 	ev := sub.next(t)

@@ -6,17 +6,17 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
 // subscribe serves a subscription to res, by SUB or by GET with Accept:
 // text/event-stream: the events logged on its stream (in viewer's view,
 // for a collection) after Last-Event-ID, then live ones.
-func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format origin.Format, res *resource, viewer string) error {
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.Format, res *resource, viewer string) error {
 	ctx := r.Context()
 	if res.deleted {
-		return origin.Errorf(http.StatusGone, "%s has been deleted: its stream has ended", res.id)
+		return wire.Errorf(http.StatusGone, "%s has been deleted: its stream has ended", res.id)
 	}
 	if err := authorizeRead(ctx, s.Store.db, res, viewer); err != nil {
 		return err
@@ -59,7 +59,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format origin
 	if now, err := s.lookup(ctx, s.Store.db, res.id); err == nil && now.deleted {
 		s.hub().End(key)
 	}
-	s.streams.Serve(w, r, format, origin.Subscription{
+	s.streams.Serve(w, r, format, stream.Subscription{
 		Feed:      feed,
 		Shareable: res.public && !owner,
 		Vary:      []string{"Authorization"},
@@ -75,12 +75,12 @@ func lastEventID(h http.Header) (uint64, bool, error) {
 	case len(values) == 0 || (len(values) == 1 && values[0] == ""):
 		return 0, false, nil
 	case len(values) > 1:
-		return 0, false, origin.Errorf(http.StatusBadRequest, "Last-Event-ID: given %d times", len(values))
+		return 0, false, wire.Errorf(http.StatusBadRequest, "Last-Event-ID: given %d times", len(values))
 	}
 	v := values[0]
 	for i := 0; i < len(v); i++ {
 		if v[i] < '0' || v[i] > '9' {
-			return 0, false, origin.Errorf(http.StatusBadRequest, "Last-Event-ID: %q is not an event id of this server (decimal digits)", v)
+			return 0, false, wire.Errorf(http.StatusBadRequest, "Last-Event-ID: %q is not an event id of this server (decimal digits)", v)
 		}
 	}
 	id, err := strconv.ParseUint(v, 10, 64)
@@ -95,12 +95,12 @@ func lastEventID(h http.Header) (uint64, bool, error) {
 // endpoints.proxyEventStream: the event stream of the object ?id= names,
 // with ?access_token= for an EventSource, which cannot set Authorization.
 // Only local objects are supported.
-func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, format origin.Format) error {
+func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, format wire.Format) error {
 	switch {
 	case format == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return errMethod(r.Method, proxyEventStreamPath, "GET, SUB")
 	case format == 0:
-		return origin.Errorf(http.StatusNotAcceptable, "%s serves event streams only: use SUB, or GET with Accept: text/event-stream", proxyEventStreamPath)
+		return wire.Errorf(http.StatusNotAcceptable, "%s serves event streams only: use SUB, or GET with Accept: text/event-stream", proxyEventStreamPath)
 	}
 	viewer, err := s.authenticate(r)
 	if err != nil {
@@ -108,7 +108,7 @@ func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, f
 	}
 	id := r.URL.Query().Get("id")
 	if id == "" {
-		return origin.Errorf(http.StatusBadRequest, "id: missing: name the object whose events to stream")
+		return wire.Errorf(http.StatusBadRequest, "id: missing: name the object whose events to stream")
 	}
 	res, err := s.resolve(r.Context(), s.Store.db, id)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -33,7 +32,7 @@ type testSubscription struct {
 	cancel context.CancelFunc
 }
 
-func (e *testEnv) subscribe(format origin.Format, target, user string, header ...string) *testSubscription {
+func (e *testEnv) subscribe(format wire.Format, target, user string, header ...string) *testSubscription {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(e.t.Context())
 	s := &testSubscription{
@@ -43,7 +42,7 @@ func (e *testEnv) subscribe(format origin.Format, target, user string, header ..
 		cancel: cancel,
 	}
 	method := wire.MethodSUB
-	if format == origin.FormatSSE {
+	if format == wire.FormatSSE {
 		method = http.MethodGet
 		header = append(header, "Accept", wire.ContentTypeSSE)
 	}
@@ -55,7 +54,7 @@ func (e *testEnv) subscribe(format origin.Format, target, user string, header ..
 			return ctx.Err()
 		}
 	}
-	if format == origin.FormatPUB {
+	if format == wire.FormatPUB {
 		acked := false // Got1xxResponse is called from one goroutine at a time
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
@@ -94,7 +93,7 @@ func (e *testEnv) subscribe(format origin.Format, target, user string, header ..
 			return
 		}
 		defer resp.Body.Close()
-		if format == origin.FormatSSE && resp.StatusCode == http.StatusOK {
+		if format == wire.FormatSSE && resp.StatusCode == http.StatusOK {
 			s.header <- resp.Header
 			r := wire.NewSSEReader(resp.Body)
 			for {
@@ -157,18 +156,18 @@ func (s *testSubscription) final(t *testing.T) int {
 // formats are the two ways to subscribe, with the protocols tested.
 func subscriptionCases() []struct {
 	name   string
-	format origin.Format
+	format wire.Format
 	newEnv func(*testing.T, ...func(*Server)) *testEnv
 } {
 	return []struct {
 		name   string
-		format origin.Format
+		format wire.Format
 		newEnv func(*testing.T, ...func(*Server)) *testEnv
 	}{
-		{"SUB over HTTP/1.1", origin.FormatPUB, newEnv},
-		{"SUB over HTTP/2", origin.FormatPUB, newEnvHTTP2},
-		{"SSE over HTTP/1.1", origin.FormatSSE, newEnv},
-		{"SSE over HTTP/2", origin.FormatSSE, newEnvHTTP2},
+		{"SUB over HTTP/1.1", wire.FormatPUB, newEnv},
+		{"SUB over HTTP/2", wire.FormatPUB, newEnvHTTP2},
+		{"SSE over HTTP/1.1", wire.FormatSSE, newEnv},
+		{"SSE over HTTP/2", wire.FormatSSE, newEnvHTTP2},
 	}
 }
 
@@ -238,7 +237,7 @@ func TestSubscription(t *testing.T) {
 					t.Errorf("event %s %s", ev.Type, ev.Data)
 				}
 				want := http.StatusNoContent // do not resubscribe
-				if c.format == origin.FormatSSE {
+				if c.format == wire.FormatSSE {
 					want = http.StatusOK // the event stream just ends
 				}
 				if status := sub.final(t); status != want {
@@ -331,7 +330,7 @@ func TestShareable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := e.subscribe(origin.FormatPUB, tt.target, tt.user).established(t).Get("Cache-Control"); got != tt.want {
+			if got := e.subscribe(wire.FormatPUB, tt.target, tt.user).established(t).Get("Cache-Control"); got != tt.want {
 				t.Errorf("Cache-Control %q, want %q", got, tt.want)
 			}
 		})
@@ -343,9 +342,9 @@ func TestShareable(t *testing.T) {
 // stream, and inline in SSE.
 func TestLargeEventsByReference(t *testing.T) {
 	e := newEnv(t, func(s *Server) { s.InlineLimit = 2048 })
-	pub := e.subscribe(origin.FormatPUB, "/users/alice/outbox", "alice")
+	pub := e.subscribe(wire.FormatPUB, "/users/alice/outbox", "alice")
 	pub.established(t)
-	sse := e.subscribe(origin.FormatSSE, "/users/alice/outbox", "alice")
+	sse := e.subscribe(wire.FormatSSE, "/users/alice/outbox", "alice")
 	sse.established(t)
 	e.postNote("alice", "small", actorURL("bob"))
 	e.postNote("alice", strings.Repeat("large ", 600), actorURL("bob"))
@@ -399,7 +398,7 @@ func TestProxyEventStream(t *testing.T) {
 		t.Fatalf("proxyEventStream %q", endpoint)
 	}
 	target := endpoint + "?id=" + actorURL("alice") + "/inbox&access_token=" + tokenOf("alice")
-	sub := e.subscribe(origin.FormatSSE, target, "")
+	sub := e.subscribe(wire.FormatSSE, target, "")
 	sub.established(t)
 	create, _ := e.postNote("bob", "hello alice", actorURL("alice"))
 	if got := decodeEvent(t, "", "Add", sub.next(t).Data); got.Object() != create["id"] {

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/subpub/subpub/origin"
+	"github.com/subpub/subpub/wire"
 )
 
 // contentTypeJRD is the media type of a WebFinger answer (RFC 7033).
@@ -13,13 +13,13 @@ const contentTypeJRD = "application/jrd+json"
 // serveWebfinger answers /.well-known/webfinger?resource=acct:NAME@HOST (or
 // the actor's URL) with links to the local actor, so that clients can find
 // an actor from its handle.
-func (s *Server) serveWebfinger(w http.ResponseWriter, r *http.Request, format origin.Format) error {
+func (s *Server) serveWebfinger(w http.ResponseWriter, r *http.Request, format wire.Format) error {
 	if err := onlyGet(r, format, webfingerPath); err != nil {
 		return err
 	}
 	resource := r.URL.Query().Get("resource")
 	if resource == "" {
-		return origin.Errorf(http.StatusBadRequest, "resource: missing: give acct:NAME@%s", s.host)
+		return wire.Errorf(http.StatusBadRequest, "resource: missing: give acct:NAME@%s", s.host)
 	}
 	name, ok := s.actorName(resource)
 	if acct, isAcct := strings.CutPrefix(resource, "acct:"); isAcct {
@@ -34,7 +34,7 @@ func (s *Server) serveWebfinger(w http.ResponseWriter, r *http.Request, format o
 		ok = exists
 	}
 	if !ok {
-		return origin.Errorf(http.StatusNotFound, "%s is not an actor on this server", resource)
+		return wire.Errorf(http.StatusNotFound, "%s is not an actor on this server", resource)
 	}
 	id := s.actorID(name)
 	body, err := marshalASCII(doc{

@@ -1,4 +1,4 @@
-package origin
+package stream
 
 import (
 	"iter"
@@ -10,46 +10,24 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
-// Format is how a subscription is written to the client.
-type Format int
-
-const (
-	// FormatPUB answers a SUB request with 106 and 105 (PUB) interim
-	// responses.
-	FormatPUB Format = iota + 1
-	// FormatSSE answers a GET that accepts text/event-stream with
-	// Server-Sent Events.
-	FormatSSE
-)
-
-func (f Format) String() string {
-	switch f {
-	case FormatPUB:
-		return "pub"
-	case FormatSSE:
-		return "sse"
-	}
-	return "none"
-}
-
 // Negotiate tells whether r asks for a subscription, and in which format:
 // the SUB method, or GET with an Accept field that prefers
 // text/event-stream. It returns an error for a subscription that cannot be
 // served: SUB over HTTP/1.0, which cannot carry interim responses (RFC 9110
 // §15.2 forbids sending them to a 1.0 client).
-func Negotiate(r *http.Request) (Format, error) {
+func Negotiate(r *http.Request) (wire.Format, error) {
 	switch r.Method {
 	case wire.MethodSUB:
 		if r.ProtoMajor == 1 && r.ProtoMinor == 0 {
-			return 0, &StatusError{
+			return 0, &wire.StatusError{
 				Status: http.StatusHTTPVersionNotSupported,
 				Detail: "SUB needs HTTP/1.1 or later: HTTP/1.0 cannot carry interim (1xx) responses; use HTTP/1.1, HTTP/2 or HTTP/3, or GET with Accept: text/event-stream",
 			}
 		}
-		return FormatPUB, nil
+		return wire.FormatPUB, nil
 	case http.MethodGet:
 		if prefersEventStream(r.Header.Values("Accept")) {
-			return FormatSSE, nil
+			return wire.FormatSSE, nil
 		}
 	}
 	return 0, nil

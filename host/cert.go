@@ -1,4 +1,4 @@
-package origin
+package host
 
 import (
 	"crypto/ecdsa"
@@ -104,11 +104,11 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, nil, fmt.Errorf("origin: local CA in %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("host: local CA in %s: %w", dir, err)
 	}
 	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("origin: local CA key in %s is not ECDSA", dir)
+		return nil, nil, fmt.Errorf("host: local CA key in %s is not ECDSA", dir)
 	}
 	return pair.Leaf, key, nil
 }

@@ -1,4 +1,4 @@
-package origin
+package stream
 
 import (
 	"errors"
@@ -17,13 +17,6 @@ const (
 // ErrLagged reports that a subscriber fell so far behind that the events it
 // had yet to read left the ring (or exceeded its own lag bound).
 var ErrLagged = errors.New("subscriber fell behind the stream")
-
-// Item is one entry of a Topic: a frame and its position in the stream's
-// order, which only increases.
-type Item struct {
-	Frame *wire.Frame
-	Seq   uint64
-}
 
 // Topic is a stream's bounded ring of recent frames, read by any number of
 // subscribers through their own Cursors.
@@ -48,8 +41,11 @@ type Topic struct {
 	err   error         // set once the topic is closed
 }
 
+// entry is one frame of the ring, with its position in the stream's order
+// (which only increases) and what it counts against the ring's bounds.
 type entry struct {
-	Item
+	Frame  *wire.Frame
+	Seq    uint64
 	size   int
 	offset uint64 // bytes appended before this entry
 }
@@ -79,7 +75,7 @@ func (t *Topic) Publish(f *wire.Frame, seq uint64) {
 	for t.next-t.first >= uint64(t.maxEvents) || (t.bytes+size > t.maxBytes && t.next > t.first) {
 		t.evictLocked()
 	}
-	t.ring[t.next%uint64(len(t.ring))] = entry{Item: Item{Frame: f, Seq: seq}, size: size, offset: t.total}
+	t.ring[t.next%uint64(len(t.ring))] = entry{Frame: f, Seq: seq, size: size, offset: t.total}
 	if f.ID != "" {
 		t.ids[f.ID] = t.next
 	}
@@ -116,21 +112,11 @@ func (t *Topic) Close(err error) {
 	close(wake)
 }
 
-// Len is the number of frames held.
-func (t *Topic) Len() int {
+// held is the number of frames held.
+func (t *Topic) held() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return int(t.next - t.first)
-}
-
-// Last returns the newest item, if any.
-func (t *Topic) Last() (Item, bool) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.next == t.first {
-		return Item{}, false
-	}
-	return t.ring[(t.next-1)%uint64(len(t.ring))].Item, true
 }
 
 // Head returns a cursor that will read only frames published from now on.
@@ -193,38 +179,13 @@ func (c *Cursor) lagged() bool {
 	return c.maxLag > 0 && t.total-t.ring[c.pos%uint64(len(t.ring))].offset > c.maxLag
 }
 
-// Next appends to buf the items after the cursor, at most cap(buf)-len(buf)
-// of them, and advances past them. When there is nothing to read it returns
-// a channel that is closed when there may be. Once the topic is closed and
-// drained, it returns the topic's error.
-func (c *Cursor) Next(buf []Item) ([]Item, <-chan struct{}, error) {
-	t := c.t
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if c.pos < t.first {
-		return buf, nil, ErrLagged
-	}
-	if c.pos == t.next {
-		if t.err != nil {
-			return buf, nil, t.err
-		}
-		return buf, t.wake, nil
-	}
-	if c.lagged() {
-		return buf, nil, ErrLagged
-	}
-	for c.pos < t.next && len(buf) < cap(buf) {
-		buf = append(buf, t.ring[c.pos%uint64(len(t.ring))].Item)
-		c.pos++
-	}
-	return buf, nil, nil
-}
-
-// Frames is Next for readers that want only the frames: it appends to buf
-// those after the cursor whose sequence numbers exceed skipThrough (a
-// replay may have served the others), reading at most cap(buf)-len(buf)
-// items, and returns the sequence number of the last item read (0 if none).
-// It needs no scratch space, so an idle subscriber holds no buffer.
+// Frames appends to buf the frames after the cursor whose sequence numbers
+// exceed skipThrough (a replay may have served the others), reading at most
+// cap(buf)-len(buf) of them, advances past what it read, and returns the
+// sequence number of the last frame read (0 if none). When there is nothing
+// to read it returns a channel that is closed when there may be; once the
+// topic is closed and drained, the topic's error. It needs no scratch
+// space, so an idle subscriber holds no buffer.
 func (c *Cursor) Frames(buf []*wire.Frame, skipThrough uint64) ([]*wire.Frame, uint64, <-chan struct{}, error) {
 	t := c.t
 	t.mu.RLock()
@@ -243,11 +204,11 @@ func (c *Cursor) Frames(buf []*wire.Frame, skipThrough uint64) ([]*wire.Frame, u
 	}
 	var last uint64
 	for n := cap(buf) - len(buf); c.pos < t.next && n > 0; n-- {
-		it := t.ring[c.pos%uint64(len(t.ring))].Item
-		if it.Seq > skipThrough {
-			buf = append(buf, it.Frame)
+		e := &t.ring[c.pos%uint64(len(t.ring))]
+		if e.Seq > skipThrough {
+			buf = append(buf, e.Frame)
 		}
-		last = it.Seq
+		last = e.Seq
 		c.pos++
 	}
 	return buf, last, nil, nil

@@ -1,22 +1,15 @@
-package origin
+package stream
 
 import (
-	"errors"
-
 	"github.com/subpub/subpub/wire"
 )
-
-// ErrStreamEnded reports that a stream will carry no more events, for
-// example because its resource was deleted. A SUB subscription then ends
-// with 204 (No Content): do not resubscribe.
-var ErrStreamEnded = errors.New("stream ended")
 
 // A Feed is one subscriber's sequence of events: those after the position it
 // was opened at, then live ones. The Streamer reads it from one goroutine.
 type Feed interface {
 	// Next appends ready frames to buf, at most cap(buf)-len(buf) of them.
 	// When none is ready it returns a channel that is closed when some may
-	// be. It returns an error when the feed cannot continue: ErrStreamEnded,
+	// be. It returns an error when the feed cannot continue: wire.ErrStreamEnded,
 	// ErrLagged, or a failure of the feed's source.
 	Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error)
 

@@ -1,7 +1,8 @@
-// Package subtest follows subscriptions in tests: it records what a client
-// subscription receives and waits for it, so that the client's, the edge's
-// and the end-to-end tests assert on streams the same way.
-package subtest
+// Package testkit is what the tests share: a Follower that records what a
+// client subscription receives and waits for it, an in-process Origin that
+// serves streams from memory on real listeners, and waiting with a bound,
+// so that every package's tests set up and assert on streams the same way.
+package testkit
 
 import (
 	"context"
@@ -12,9 +13,6 @@ import (
 
 	"github.com/subpub/subpub/client"
 )
-
-// DefaultTimeout bounds WaitOpen and WaitCount.
-const DefaultTimeout = 30 * time.Second
 
 // Follower follows one stream on a client and records what it receives.
 type Follower struct {
@@ -31,6 +29,7 @@ type Follower struct {
 	Cancel context.CancelFunc
 
 	mu      sync.Mutex
+	events  []client.Event
 	ids     []string
 	data    []string
 	gaps    int
@@ -72,6 +71,7 @@ func Follow(t testing.TB, c *client.Client, url, lastID string, header http.Head
 			},
 			OnEvent: func(e client.Event) {
 				f.mu.Lock()
+				f.events = append(f.events, e)
 				f.ids = append(f.ids, e.ID)
 				f.data = append(f.data, string(e.Data))
 				if e.IsGap() {
@@ -97,7 +97,7 @@ func (f *Follower) WaitOpen(t testing.TB) client.Open {
 		return o
 	case err := <-f.Done:
 		t.Fatalf("%s ended before opening: %v", f.Name, err)
-	case <-time.After(DefaultTimeout):
+	case <-time.After(Timeout):
 		t.Fatalf("%s did not open", f.Name)
 	}
 	return client.Open{}
@@ -106,7 +106,7 @@ func (f *Follower) WaitOpen(t testing.TB) client.Open {
 // WaitCount waits until n events have arrived and returns their ids.
 func (f *Follower) WaitCount(t testing.TB, n int) []string {
 	t.Helper()
-	return f.WaitCountWithin(t, n, DefaultTimeout)
+	return f.WaitCountWithin(t, n, Timeout)
 }
 
 // WaitCountWithin is WaitCount with another timeout.
@@ -132,6 +132,33 @@ func (f *Follower) WaitCountWithin(t testing.TB, n int, within time.Duration) []
 			t.Fatalf("%s has %d of %d events after %v (resubscribed after: %v)", f.Name, got, n, within, f.retried)
 		}
 	}
+}
+
+// IDs is the ids of the events received so far, in order.
+func (f *Follower) IDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ids...)
+}
+
+// Events is the events received so far, in order.
+func (f *Follower) Events() []client.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]client.Event(nil), f.events...)
+}
+
+// WaitDone waits until the subscription's Run returns and returns what it
+// returned.
+func (f *Follower) WaitDone(t testing.TB) error {
+	t.Helper()
+	select {
+	case err := <-f.Done:
+		return err
+	case <-time.After(Timeout):
+		t.Fatalf("%s did not end", f.Name)
+	}
+	return nil
 }
 
 // Data is the data of the events received so far, in order.

@@ -1,4 +1,4 @@
-package origin
+package stream
 
 import (
 	"context"
@@ -19,7 +19,7 @@ type responseStream struct {
 	ctx     context.Context
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	format  Format
+	format  wire.Format
 	proto   string
 	metrics Metrics
 }
@@ -34,7 +34,7 @@ func (sw *responseStream) start(sub Subscription, retry time.Duration, pos strin
 	for k, v := range streamHead(sub, sw.format, pos) {
 		h[k] = v
 	}
-	if sw.format == FormatPUB {
+	if sw.format == wire.FormatPUB {
 		sw.w.WriteHeader(wire.StatusNoOperation)
 		if err := sw.ctx.Err(); err != nil {
 			return err
@@ -53,7 +53,7 @@ func (sw *responseStream) start(sub Subscription, retry time.Duration, pos strin
 func (sw *responseStream) events(frames []*wire.Frame) error {
 	n, sent := 0, 0
 	var failure error
-	if sw.format == FormatPUB {
+	if sw.format == wire.FormatPUB {
 		h := sw.w.Header()
 		for _, f := range frames {
 			if err := sw.ctx.Err(); err != nil {
@@ -97,7 +97,7 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 
 // keepalive tells the client (and every intermediary) the stream is alive.
 func (sw *responseStream) keepalive() error {
-	if sw.format == FormatPUB {
+	if sw.format == wire.FormatPUB {
 		sw.w.WriteHeader(wire.StatusNoOperation)
 		return nil
 	}
@@ -109,14 +109,14 @@ func (sw *responseStream) keepalive() error {
 
 // final ends a SUB subscription with a final status; an SSE stream just ends.
 func (sw *responseStream) final(status int) {
-	if sw.format == FormatPUB {
+	if sw.format == wire.FormatPUB {
 		sw.w.WriteHeader(status)
 	}
 }
 
 // shutdown ends the stream telling the client to come back after d.
 func (sw *responseStream) shutdown(d time.Duration) {
-	if sw.format == FormatPUB {
+	if sw.format == wire.FormatPUB {
 		WriteError(sw.w, errShuttingDown(d))
 		return
 	}
@@ -126,7 +126,7 @@ func (sw *responseStream) shutdown(d time.Duration) {
 
 // failed ends the stream after an error of the feed.
 func (sw *responseStream) failed(err error) {
-	if sw.format == FormatPUB {
+	if sw.format == wire.FormatPUB {
 		WriteError(sw.w, err)
 	}
 }

@@ -1,4 +1,4 @@
-package origin
+package stream
 
 import (
 	"net/http"
@@ -48,9 +48,9 @@ const pubStatusLineSize = len("HTTP/1.1 105 PUB\r\n\r\n")
 // streamHead is the fields that open a stream: on the first 106 for SUB, on
 // the 200 response for SSE. The 106 names where the stream starts (pos, see
 // startPosition) in an Event field with only an id.
-func streamHead(sub Subscription, f Format, pos string) http.Header {
+func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 	h := http.Header{}
-	if pos != "" && f == FormatPUB {
+	if pos != "" && f == wire.FormatPUB {
 		if fields, err := wire.EncodePUB(&wire.Event{ID: pos}); err == nil {
 			h.Set(wire.FieldEvent, fields.Event)
 		}
@@ -59,7 +59,7 @@ func streamHead(sub Subscription, f Format, pos string) http.Header {
 	if sub.Shareable {
 		cacheControl = "public"
 	}
-	if f == FormatSSE {
+	if f == wire.FormatSSE {
 		h.Set("Content-Type", wire.ContentTypeSSE)
 		cacheControl += ", no-cache"
 		h.Set("X-Accel-Buffering", "no") // ask buffering proxies to stream
@@ -73,8 +73,8 @@ func streamHead(sub Subscription, f Format, pos string) http.Header {
 
 // errShuttingDown is the final response of a subscription the server ends
 // because it is going away.
-func errShuttingDown(retryAfter time.Duration) *StatusError {
-	return &StatusError{
+func errShuttingDown(retryAfter time.Duration) *wire.StatusError {
+	return &wire.StatusError{
 		Status:     http.StatusServiceUnavailable,
 		Detail:     "server is shutting down; resubscribe with Last-Event-ID",
 		RetryAfter: retryAfter,

@@ -1,6 +1,7 @@
-package origin
+package host
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -28,6 +29,13 @@ const (
 	// inside the idle timeout, so long-lived subscriptions survive.
 	DefaultQUICKeepAlive   = 10 * time.Second
 	DefaultQUICIdleTimeout = 30 * time.Second
+	// MaxIncomingUniStreams is what HTTP/3 needs of a peer's
+	// unidirectional streams: control, QPACK encoder and decoder, with
+	// room for extensions that come and go.
+	MaxIncomingUniStreams = 16
+	// samePortAttempts bounds how often Listen picks another free port
+	// when the one TCP got is taken for UDP.
+	samePortAttempts = 10
 
 	// HeaderTableSize is the HPACK dynamic table size the servers use
 	// for the headers they send, when the client allows it (64 KiB: some
@@ -61,6 +69,11 @@ type Server struct {
 	// MaxHeaderBytes bounds a request's header section; a larger one gets
 	// 431. Default DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+
+	// QUICKeepAlive is how long an HTTP/3 connection may be quiet before
+	// the server sends a PING; QUICIdleTimeout how long before it is
+	// closed. Defaults DefaultQUICKeepAlive and DefaultQUICIdleTimeout.
+	QUICKeepAlive, QUICIdleTimeout time.Duration
 
 	// StatelessResetKey lets a restarted server reset the QUIC connections
 	// its previous run left open, so that HTTP/3 clients notice at once
@@ -103,11 +116,11 @@ func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.Handler == nil {
-		return errors.New("origin: Server.Handler is nil")
+		return errors.New("host: Server.Handler is nil")
 	}
 	if s.Addr != "" {
 		if s.TLSConfig == nil {
-			return errors.New("origin: Server.TLSConfig is nil")
+			return errors.New("host: Server.TLSConfig is nil")
 		}
 		tcp, udp, err := listenSamePort(s.Addr)
 		if err != nil {
@@ -119,7 +132,7 @@ func (s *Server) Listen() error {
 		ln, err := net.Listen("tcp", s.PlainAddr)
 		if err != nil {
 			s.closeListeners()
-			return fmt.Errorf("origin: listening on %s: %w", s.PlainAddr, err)
+			return fmt.Errorf("listening on %s: %w", s.PlainAddr, err)
 		}
 		s.plain = ln
 	}
@@ -142,10 +155,10 @@ func (s *Server) Serve() {
 		s.tlsSrv.TLSConfig = tlsConf
 		h3TLS := http3.ConfigureTLSConfig(s.TLSConfig.Clone())
 		quicConf := &quic.Config{
-			KeepAlivePeriod:       DefaultQUICKeepAlive,
-			MaxIdleTimeout:        DefaultQUICIdleTimeout,
+			KeepAlivePeriod:       setting.Or(s.QUICKeepAlive, DefaultQUICKeepAlive),
+			MaxIdleTimeout:        setting.Or(s.QUICIdleTimeout, DefaultQUICIdleTimeout),
 			MaxIncomingStreams:    int64(setting.Or(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
-			MaxIncomingUniStreams: 16,
+			MaxIncomingUniStreams: MaxIncomingUniStreams,
 		}
 		s.h3 = &http3.Server{
 			Handler:        s.Handler,
@@ -174,12 +187,7 @@ func (s *Server) Serve() {
 	}
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 // httpServer is the HTTP/1.1 and HTTP/2 server. It sets no WriteTimeout:
 // subscriptions are long, and the Streamer detects stalled writers itself.
@@ -335,12 +343,12 @@ func (s *Server) closeQUIC() {
 func listenSamePort(addr string) (net.Listener, net.PacketConn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("origin: bad listen address %q: %w", addr, err)
+		return nil, nil, fmt.Errorf("bad listen address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
 		tcp, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, nil, fmt.Errorf("origin: listening on tcp %s: %w", addr, err)
+			return nil, nil, fmt.Errorf("listening on tcp %s: %w", addr, err)
 		}
 		bound := strconv.Itoa(tcp.Addr().(*net.TCPAddr).Port)
 		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, bound))
@@ -348,8 +356,8 @@ func listenSamePort(addr string) (net.Listener, net.PacketConn, error) {
 			return tcp, udp, nil
 		}
 		tcp.Close()
-		if port != "0" || attempt == 10 {
-			return nil, nil, fmt.Errorf("origin: listening on udp %s: %w", net.JoinHostPort(host, bound), err)
+		if port != "0" || attempt == samePortAttempts {
+			return nil, nil, fmt.Errorf("listening on udp %s: %w", net.JoinHostPort(host, bound), err)
 		}
 	}
 }

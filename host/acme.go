@@ -1,4 +1,4 @@
-package origin
+package host
 
 import (
 	"context"
@@ -90,10 +90,10 @@ type ACME struct {
 // TLSConfig may be called once.
 func (a *ACME) TLSConfig(ctx context.Context) (*tls.Config, error) {
 	if len(a.Domains) == 0 {
-		return nil, errors.New("origin: ACME.Domains is empty")
+		return nil, errors.New("host: ACME.Domains is empty")
 	}
 	if a.StorageDir == "" {
-		return nil, errors.New("origin: ACME.StorageDir is empty")
+		return nil, errors.New("host: ACME.StorageDir is empty")
 	}
 	challengeAddr := a.ChallengeAddr
 	if challengeAddr == "" {
@@ -101,11 +101,11 @@ func (a *ACME) TLSConfig(ctx context.Context) (*tls.Config, error) {
 	}
 	listenHost, portStr, err := net.SplitHostPort(challengeAddr)
 	if err != nil {
-		return nil, fmt.Errorf("origin: ACME.ChallengeAddr %q: %w", challengeAddr, err)
+		return nil, fmt.Errorf("host: ACME.ChallengeAddr %q: %w", challengeAddr, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port <= 0 || port > 65535 {
-		return nil, fmt.Errorf("origin: ACME.ChallengeAddr %q: bad port", challengeAddr)
+		return nil, fmt.Errorf("host: ACME.ChallengeAddr %q: bad port", challengeAddr)
 	}
 	ca := a.CA
 	if ca == "" {
@@ -120,7 +120,7 @@ func (a *ACME) TLSConfig(ctx context.Context) (*tls.Config, error) {
 	a.mu.Lock()
 	if a.stop != nil {
 		a.mu.Unlock()
-		return nil, errors.New("origin: ACME.TLSConfig called twice")
+		return nil, errors.New("host: ACME.TLSConfig called twice")
 	}
 	// The cache asks for the configuration of each certificate it renews;
 	// there is one, published once it exists.
@@ -130,7 +130,7 @@ func (a *ACME) TLSConfig(ctx context.Context) (*tls.Config, error) {
 			if c := current.Load(); c != nil {
 				return c, nil
 			}
-			return nil, errors.New("origin: ACME configuration not ready")
+			return nil, errors.New("host: ACME configuration not ready")
 		},
 		Logger: zl,
 	})
@@ -172,7 +172,7 @@ func (a *ACME) TLSConfig(ctx context.Context) (*tls.Config, error) {
 
 	if err := magic.ManageSync(ctx, a.Domains); err != nil {
 		a.Close()
-		return nil, fmt.Errorf("origin: obtaining certificates for %v from %s: %w", a.Domains, ca, err)
+		return nil, fmt.Errorf("host: obtaining certificates for %v from %s: %w", a.Domains, ca, err)
 	}
 	return acmeTLSConfig(magic.GetCertificate), nil
 }

@@ -1,4 +1,4 @@
-package origin
+package stream
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ import (
 // event-stream client expects.
 type connStream struct {
 	conn    net.Conn
-	format  Format
+	format  wire.Format
 	proto   string
 	metrics Metrics
 }
@@ -37,7 +37,7 @@ var batchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // hijackStream takes the connection of an HTTP/1.1 request over, or reports
 // false when it cannot be (then net/http writes the stream).
-func hijackStream(rc *http.ResponseController, r *http.Request, f Format, m Metrics) (*connStream, bool) {
+func hijackStream(rc *http.ResponseController, r *http.Request, f wire.Format, m Metrics) (*connStream, bool) {
 	if r.ProtoMajor != 1 {
 		return nil, false
 	}
@@ -62,7 +62,7 @@ func (cs *connStream) start(sub Subscription, retry time.Duration, pos string) e
 	buf := batchBuffers.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	head := streamHead(sub, cs.format, pos)
-	if cs.format == FormatPUB {
+	if cs.format == wire.FormatPUB {
 		writeHead(buf, wire.StatusNoOperation, "No Operation", head)
 		return cs.write(buf.Bytes())
 	}
@@ -79,7 +79,7 @@ func (cs *connStream) events(frames []*wire.Frame) error {
 	var failure error
 	sent := 0
 	for _, f := range frames {
-		if cs.format == FormatPUB {
+		if cs.format == wire.FormatPUB {
 			fields, err := f.PUB()
 			if err != nil {
 				failure = &unsendableError{id: f.ID, err: err}
@@ -106,14 +106,14 @@ func (cs *connStream) events(frames []*wire.Frame) error {
 var noOperation = []byte("HTTP/1.1 106 No Operation\r\n\r\n")
 
 func (cs *connStream) keepalive() error {
-	if cs.format == FormatPUB {
+	if cs.format == wire.FormatPUB {
 		return cs.write(noOperation)
 	}
 	return cs.write(wire.SSEKeepalive)
 }
 
 func (cs *connStream) final(status int) {
-	if cs.format == FormatPUB {
+	if cs.format == wire.FormatPUB {
 		buf := batchBuffers.Get().(*bytes.Buffer)
 		defer putBuffer(buf)
 		writeHead(buf, status, http.StatusText(status), http.Header{"Connection": {"close"}, "Date": {httpDate()}})
@@ -123,7 +123,7 @@ func (cs *connStream) final(status int) {
 }
 
 func (cs *connStream) shutdown(d time.Duration) {
-	if cs.format == FormatPUB {
+	if cs.format == wire.FormatPUB {
 		cs.failed(errShuttingDown(d))
 		return
 	}
@@ -132,7 +132,7 @@ func (cs *connStream) shutdown(d time.Duration) {
 }
 
 func (cs *connStream) failed(err error) {
-	if cs.format == FormatPUB {
+	if cs.format == wire.FormatPUB {
 		status, h, body := errorResponse(err)
 		h.Set("Connection", "close")
 		h.Set("Date", httpDate())

@@ -1,6 +1,7 @@
-package origin
+package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -103,19 +104,9 @@ func (s *Streamer) init() {
 	})
 }
 
-func (s *Streamer) metrics() Metrics {
-	if s.Metrics != nil {
-		return s.Metrics
-	}
-	return discardMetrics{}
-}
+func (s *Streamer) metrics() Metrics { return cmp.Or(s.Metrics, Metrics(discardMetrics{})) }
 
-func (s *Streamer) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Streamer) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 // Active counts the subscriptions being served.
 func (s *Streamer) Active() int {
@@ -127,10 +118,10 @@ func (s *Streamer) Active() int {
 
 // Serve writes sub to the client in format f until the client leaves, the
 // feed ends or the Streamer shuts down. It always closes sub.Feed.
-func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub Subscription) {
+func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, sub Subscription) {
 	s.init()
 	defer sub.Feed.Close()
-	proto := Proto(r.ProtoMajor)
+	proto := wire.ProtoName(r.ProtoMajor)
 	m := s.metrics()
 
 	client := clientKey(r)
@@ -166,33 +157,33 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 	defer timer.Stop()
 	ctx := r.Context()
 	for {
-		n, wait, err, werr := s.writeReady(sub.Feed, out, st)
-		if n > 0 {
+		b := s.writeReady(sub.Feed, out, st)
+		if b.written > 0 {
 			if st.stalled.Load() {
 				reason = CloseStalled
 				out.abandon()
 				return
 			}
-			if unsendable := (*unsendableError)(nil); errors.As(werr, &unsendable) {
-				s.logger().Warn("ending a subscription", "err", werr)
+			if unsendable := (*unsendableError)(nil); errors.As(b.writeErr, &unsendable) {
+				s.logger().Warn("ending a subscription", "err", b.writeErr)
 				reason = CloseError
-				out.failed(&StatusError{Status: http.StatusBadGateway, Detail: werr.Error()})
+				out.failed(&wire.StatusError{Status: http.StatusBadGateway, Detail: b.writeErr.Error()})
 				return
 			}
-			if werr != nil || ctx.Err() != nil {
+			if b.writeErr != nil || ctx.Err() != nil {
 				return
 			}
 			timer.Reset(keepAlive)
 		}
-		if err != nil {
-			reason = s.end(out, err)
+		if b.feedErr != nil {
+			reason = s.end(out, b.feedErr)
 			return
 		}
-		if n > 0 {
+		if b.written > 0 {
 			continue
 		}
 		select {
-		case <-wait:
+		case <-b.wait:
 		case <-timer.C:
 			if out.keepalive() != nil {
 				return
@@ -212,35 +203,48 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f Format, sub S
 // maxWriteBytes bounds one write of a batch (by the frames' estimated size).
 const maxWriteBytes = 256 << 10
 
-// writeReady writes what the feed has ready as one batch and reports how
-// many events it wrote. The batch buffer comes from a pool and goes back
-// before the subscriber waits again, so an idle subscriber holds none.
-func (s *Streamer) writeReady(feed Feed, out streamWriter, st *subscriber) (n int, wait <-chan struct{}, err, writeErr error) {
+// readyBatch is what one pass of writeReady did: the subscriber's feed and
+// its client each may have failed, and each failure ends the subscription
+// its own way.
+type readyBatch struct {
+	written  int             // events written to the client
+	wait     <-chan struct{} // closed when the feed may have more, if it had none
+	feedErr  error           // the feed cannot continue (ended, lagged, failed)
+	writeErr error           // writing to the client failed
+}
+
+// writeReady writes what the feed has ready as one batch. The batch buffer
+// comes from a pool and goes back before the subscriber waits again, so an
+// idle subscriber holds none.
+func (s *Streamer) writeReady(feed Feed, out streamWriter, st *subscriber) readyBatch {
 	buf := s.batches.Get().(*[]*wire.Frame)
 	defer s.batches.Put(buf)
+	var b readyBatch
 	frames, wait, err := feed.Next((*buf)[:0])
+	b.wait, b.feedErr = wait, err
 	// Written in pieces of about maxWriteBytes, each timed on its own, so
 	// that a client reading a large catch-up slowly is not taken for one
 	// that stopped reading.
-	for rest := frames; len(rest) > 0 && writeErr == nil; {
+	for rest := frames; len(rest) > 0 && b.writeErr == nil; {
 		n, size := 0, 0
 		for n < len(rest) && (n == 0 || size+rest[n].Size() <= maxWriteBytes) {
 			size += rest[n].Size()
 			n++
 		}
 		st.writingSince.Store(time.Now().UnixNano())
-		writeErr = out.events(rest[:n])
+		b.writeErr = out.events(rest[:n])
 		st.writingSince.Store(0)
 		rest = rest[n:]
 	}
+	b.written = len(frames)
 	clear(frames) // drop references to frames the ring may evict
-	return len(frames), wait, err, writeErr
+	return b
 }
 
 // end finishes a subscription whose feed returned err and names the reason.
 func (s *Streamer) end(out streamWriter, err error) string {
 	switch {
-	case errors.Is(err, ErrStreamEnded):
+	case errors.Is(err, wire.ErrStreamEnded):
 		out.final(http.StatusNoContent)
 		return CloseEnded
 	case errors.Is(err, ErrLagged):
@@ -257,24 +261,24 @@ func (s *Streamer) end(out streamWriter, err error) string {
 	}
 }
 
-func (s *Streamer) admit(st *subscriber, client string) *StatusError {
+func (s *Streamer) admit(st *subscriber, client string) *wire.StatusError {
 	limit := setting.Or(s.MaxPerClient, DefaultMaxPerClient)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
 	case <-s.closing:
-		return &StatusError{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: time.Second}
+		return &wire.StatusError{Status: http.StatusServiceUnavailable, Detail: "server is shutting down", RetryAfter: time.Second}
 	default:
 	}
 	if s.MaxSubscriptions > 0 && len(s.active) >= s.MaxSubscriptions {
-		return &StatusError{
+		return &wire.StatusError{
 			Status:     http.StatusServiceUnavailable,
 			Detail:     "subscription capacity reached (" + strconv.Itoa(s.MaxSubscriptions) + "); retry later",
 			RetryAfter: 5 * time.Second,
 		}
 	}
 	if s.MaxPerClient >= 0 && s.perClient[client] >= limit {
-		return &StatusError{
+		return &wire.StatusError{
 			Status:     http.StatusTooManyRequests,
 			Detail:     "too many subscriptions from " + client + " (at most " + strconv.Itoa(limit) + ")",
 			RetryAfter: 10 * time.Second,

@@ -1,8 +1,10 @@
-package origin
+package stream
 
 import (
 	"net/http"
 	"testing"
+
+	"github.com/subpub/subpub/wire"
 )
 
 func TestNegotiate(t *testing.T) {
@@ -11,14 +13,14 @@ func TestNegotiate(t *testing.T) {
 		method string
 		accept []string
 		minor  int
-		want   Format
+		want   wire.Format
 		status int
 	}{
-		{"SUB is a subscription in PUB format", "SUB", nil, 1, FormatPUB, 0},
+		{"SUB is a subscription in PUB format", "SUB", nil, 1, wire.FormatPUB, 0},
 		{"SUB over HTTP/1.0 cannot carry interim responses", "SUB", nil, 0, 0, http.StatusHTTPVersionNotSupported},
-		{"GET asking for an event stream", "GET", []string{"text/event-stream"}, 1, FormatSSE, 0},
+		{"GET asking for an event stream", "GET", []string{"text/event-stream"}, 1, wire.FormatSSE, 0},
 		{"GET preferring JSON", "GET", []string{"application/activity+json, text/event-stream;q=0.5"}, 1, 0, 0},
-		{"GET with an event stream as good as JSON", "GET", []string{"application/json;q=0.9", "text/event-stream;q=0.9"}, 1, FormatSSE, 0},
+		{"GET with an event stream as good as JSON", "GET", []string{"application/json;q=0.9", "text/event-stream;q=0.9"}, 1, wire.FormatSSE, 0},
 		{"GET accepting anything", "GET", []string{"*/*"}, 1, 0, 0},
 		{"GET refusing event streams", "GET", []string{"text/event-stream;q=0"}, 1, 0, 0},
 		{"POST is no subscription", "POST", []string{"text/event-stream"}, 1, 0, 0},
@@ -28,7 +30,7 @@ func TestNegotiate(t *testing.T) {
 			r := &http.Request{Method: tt.method, ProtoMajor: 1, ProtoMinor: tt.minor, Header: http.Header{"Accept": tt.accept}}
 			got, err := Negotiate(r)
 			status := 0
-			if se, ok := err.(*StatusError); ok {
+			if se, ok := err.(*wire.StatusError); ok {
 				status = se.Status
 			}
 			if got != tt.want || status != tt.status {
@@ -51,7 +53,7 @@ func FuzzNegotiate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("HTTP/1.1 %s: %v", method, err)
 		}
-		if format == FormatSSE {
+		if format == wire.FormatSSE {
 			ok := false
 			for mr := range MediaRanges([]string{accept}) {
 				ok = ok || (mr.Type == "text/event-stream" && mr.Q > 0)

@@ -1,12 +1,13 @@
-package origin
+package stream
 
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/subpub/subpub/wire"
 )
 
 // ContentTypeProblem is the media type of an RFC 9457 problem detail.
@@ -21,26 +22,7 @@ type Problem struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// StatusError is an error that maps onto an HTTP error response.
-type StatusError struct {
-	Status int
-	Detail string
-	// RetryAfter, when positive, is sent as Retry-After (429, 503).
-	RetryAfter time.Duration
-	// Header holds further fields for the response (Allow, WWW-Authenticate).
-	Header http.Header
-}
-
-// Errorf returns a StatusError with a formatted detail.
-func Errorf(status int, format string, args ...any) *StatusError {
-	return &StatusError{Status: status, Detail: fmt.Sprintf(format, args...)}
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Detail)
-}
-
-// WriteError writes err as a problem detail. A *StatusError keeps its status
+// WriteError writes err as a problem detail. A *wire.StatusError keeps its status
 // and fields; any other error is a 500 whose detail is not disclosed.
 func WriteError(w http.ResponseWriter, err error) {
 	status, fields, body := errorResponse(err)
@@ -55,15 +37,15 @@ func WriteError(w http.ResponseWriter, err error) {
 
 // WriteProblem writes a problem detail with the given status and detail.
 func WriteProblem(w http.ResponseWriter, status int, detail string) {
-	WriteError(w, &StatusError{Status: status, Detail: detail})
+	WriteError(w, &wire.StatusError{Status: status, Detail: detail})
 }
 
 // errorResponse is the response that reports err: its status, its fields
 // and its body, a problem detail.
 func errorResponse(err error) (int, http.Header, []byte) {
-	var se *StatusError
+	var se *wire.StatusError
 	if !errors.As(err, &se) {
-		se = &StatusError{Status: http.StatusInternalServerError, Detail: "internal error"}
+		se = &wire.StatusError{Status: http.StatusInternalServerError, Detail: "internal error"}
 	}
 	body, _ := json.Marshal(Problem{Title: http.StatusText(se.Status), Status: se.Status, Detail: se.Detail})
 	body = append(body, '\n')

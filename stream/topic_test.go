@@ -1,4 +1,4 @@
-package origin
+package stream
 
 import (
 	"errors"
@@ -13,15 +13,24 @@ func frame(seq int) *wire.Frame {
 	return wire.NewFrame(wire.Event{ID: strconv.Itoa(seq), Type: "Add", Data: []byte("{}")})
 }
 
+// seqOf is the sequence number a test frame carries as its id.
+func seqOf(t *testing.T, f *wire.Frame) uint64 {
+	seq, err := strconv.ParseUint(f.ID, 10, 64)
+	if err != nil {
+		t.Fatalf("frame id %q", f.ID)
+	}
+	return seq
+}
+
 func readAll(t *testing.T, c *Cursor) ([]uint64, error) {
 	t.Helper()
 	var seqs []uint64
 	for {
-		items, wait, err := c.Next(make([]Item, 0, 3))
-		for _, it := range items {
-			seqs = append(seqs, it.Seq)
+		frames, _, wait, err := c.Frames(make([]*wire.Frame, 0, 3), 0)
+		for _, f := range frames {
+			seqs = append(seqs, seqOf(t, f))
 		}
-		if err != nil || (wait != nil && len(items) == 0) {
+		if err != nil || (wait != nil && len(frames) == 0) {
 			return seqs, err
 		}
 	}
@@ -56,8 +65,8 @@ func TestTopic(t *testing.T) {
 		for i := 1; i <= 10; i++ {
 			top.Publish(frame(i), uint64(i))
 		}
-		if top.Len() != 3 {
-			t.Errorf("held %d frames, want 3", top.Len())
+		if top.held() != 3 {
+			t.Errorf("held %d frames, want 3", top.held())
 		}
 	})
 	t.Run("a cursor past its own lag bound lags before the ring evicts", func(t *testing.T) {
@@ -110,10 +119,10 @@ func TestTopic(t *testing.T) {
 		top := NewTopic(8, 0)
 		c := top.Head()
 		top.Publish(frame(1), 1)
-		top.Close(ErrStreamEnded)
+		top.Close(wire.ErrStreamEnded)
 		top.Publish(frame(2), 2) // ignored
 		got, err := readAll(t, c)
-		if len(got) != 1 || !errors.Is(err, ErrStreamEnded) {
+		if len(got) != 1 || !errors.Is(err, wire.ErrStreamEnded) {
 			t.Errorf("read %v, %v", got, err)
 		}
 	})
@@ -129,19 +138,20 @@ func TestTopicConcurrentSubscribers(t *testing.T) {
 		c := top.Head()
 		wg.Go(func() {
 			var last uint64
-			buf := make([]Item, 0, 64)
+			buf := make([]*wire.Frame, 0, 64)
 			for last < events {
-				items, wait, err := c.Next(buf[:0])
+				frames, _, wait, err := c.Frames(buf[:0], 0)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				for _, it := range items {
-					if it.Seq != last+1 {
-						t.Errorf("read %d after %d", it.Seq, last)
+				for _, f := range frames {
+					if seq := seqOf(t, f); seq != last+1 {
+						t.Errorf("read %d after %d", seq, last)
 						return
+					} else {
+						last = seq
 					}
-					last = it.Seq
 				}
 				if wait != nil {
 					<-wait
