@@ -29,11 +29,7 @@ func BenchmarkConsume(b *testing.B) {
 		b.Run(strings.ReplaceAll(way.Name, " ", "_"), func(b *testing.B) {
 			opts := way.Options
 			opts.CAFile = o.CA.CAFile
-			c, err := client.New(opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
+			c := testkit.NewClient(b, opts)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var received atomic.Int64

@@ -84,11 +84,7 @@ func TestTenThousandEventsEveryWay(t *testing.T) {
 	for i, way := range testkit.EveryWay {
 		opts := way.Options
 		opts.CAFile = o.CAFile
-		c, err := client.New(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := testkit.NewClient(t, opts)
 		recorders[i] = testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 		recorders[i].WaitOpen(t)
 	}
@@ -129,11 +125,7 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 			opts.CAFile = o.CAFile
 			opts.KeepAliveTimeout = 3 * time.Second
 			opts.Reconnect = client.Reconnect{InitialDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond}
-			c, err := client.New(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := testkit.NewClient(t, opts)
 			rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 			rec.WaitOpen(t)
 
@@ -182,11 +174,7 @@ func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 			opts.CAFile = o.CAFile
 			opts.KeepAliveTimeout = 300 * time.Millisecond
 			opts.Reconnect = client.Reconnect{InitialDelay: 10 * time.Millisecond}
-			c, err := client.New(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := testkit.NewClient(t, opts)
 			rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 			rec.WaitOpen(t)
 			select {
@@ -228,12 +216,8 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := client.New(client.Options{Mode: tt.mode, HTTP: client.HTTP2, CAFile: o.CAFile})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			err = c.Run(t.Context(), &client.Subscription{URL: o.URL(tt.path), LastEventID: tt.lastID, Header: tt.header, OnEvent: func(client.Event) {}})
+			c := testkit.NewClient(t, client.Options{Mode: tt.mode, HTTP: client.HTTP2, CAFile: o.CAFile})
+			err := c.Run(t.Context(), &client.Subscription{URL: o.URL(tt.path), LastEventID: tt.lastID, Header: tt.header, OnEvent: func(client.Event) {}})
 			var se *wire.StatusError
 			if !errors.As(err, &se) || se.Status != tt.status || !strings.Contains(se.Error(), tt.detail) {
 				t.Fatalf("got %v, want %d mentioning %q", err, tt.status, tt.detail)

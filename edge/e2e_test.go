@@ -10,6 +10,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/launch"
+	"github.com/subpub/subpub/internal/testkit"
 )
 
 // TestThousandSubscribersThroughOneEdgeCostTheOriginOneSubscription runs a
@@ -90,11 +91,7 @@ func TestThousandSubscribersThroughOneEdgeCostTheOriginOneSubscription(t *testin
 		t.Errorf("the edge serves %v subscriptions, want %d", active, n)
 	}
 
-	pub, err := client.New(client.Options{CAFile: o.CAFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
+	pub := testkit.NewClient(t, client.Options{CAFile: o.CAFile})
 	for i := range events {
 		note := fmt.Sprintf(`{"type":"Note","content":"n%d","to":["https://www.w3.org/ns/activitystreams#Public"]}`, i)
 		if _, err := pub.Publish(t.Context(), o.URL("/users/alice/outbox"), "alice-token", []byte(note)); err != nil {

@@ -83,16 +83,6 @@ func head(ids []string) []string {
 	return ids
 }
 
-func newClient(t *testing.T, opts client.Options) *client.Client {
-	t.Helper()
-	c, err := client.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // closeCounter counts the subscriptions a Streamer ends, by protocol and
 // reason ("h1/lagged").
 type closeCounter struct {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // browser is a headless Chromium driven with the DevTools protocol over a
@@ -21,7 +23,7 @@ import (
 // message a JSON text ended by a NUL byte. No WebSocket, no npm package.
 type browser struct {
 	cmd    *exec.Cmd
-	stderr *tailWriter
+	stderr *launch.Tail
 	exited chan struct{}
 
 	writeMu sync.Mutex
@@ -76,7 +78,7 @@ func launchBrowser(t *testing.T, path string, flags ...string) (*browser, error)
 	cmd := exec.Command(path, append(args, "about:blank")...)
 	cmd.ExtraFiles = []*os.File{toR, fromW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers go with it
-	b := &browser{cmd: cmd, stderr: &tailWriter{max: 32 << 10}, exited: make(chan struct{}), toB: toW,
+	b := &browser{cmd: cmd, stderr: launch.NewTail(32 << 10), exited: make(chan struct{}), toB: toW,
 		pending: map[int64]chan cdpMessage{}, sessions: map[string]func(string, json.RawMessage){}}
 	cmd.Stderr = b.stderr
 	err = cmd.Start()

@@ -143,7 +143,7 @@ func needTool(t *testing.T, name, debianPackage string, rows ...*row) string {
 // line by line.
 type proc struct {
 	lines  chan string // closed when the output read ends
-	stderr *tailWriter
+	stderr *launch.Tail
 	exited chan struct{}
 	err    error // how it exited, once exited is closed
 }
@@ -156,7 +156,7 @@ func startProc(t *testing.T, name, dir string, fromStderr bool, argv ...string) 
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), argv[0], argv[1:]...)
 	cmd.Dir = dir
-	p := &proc{lines: make(chan string, 256), stderr: &tailWriter{max: 16 << 10}, exited: make(chan struct{})}
+	p := &proc{lines: make(chan string, 256), stderr: launch.NewTail(16 << 10), exited: make(chan struct{})}
 	var stdout io.ReadCloser
 	var err error
 	if fromStderr {
@@ -197,29 +197,6 @@ func startProc(t *testing.T, name, dir string, fromStderr bool, argv ...string) 
 		<-p.exited
 	})
 	return p
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (w *tailWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, b...)
-	if len(w.buf) > w.max {
-		w.buf = w.buf[len(w.buf)-w.max:]
-	}
-	return len(b), nil
-}
-
-func (w *tailWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.TrimSpace(string(w.buf))
 }
 
 // event is one event as a client reported it.

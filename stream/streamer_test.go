@@ -109,11 +109,7 @@ func TestStreamerDeliversEveryEventInOrderOverEveryProtocol(t *testing.T) {
 	for _, p := range protocols {
 		for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
 			t.Run(p.name+"/"+mode.String(), func(t *testing.T) {
-				c, err := client.New(client.Options{Mode: mode, HTTP: p.http, CAFile: o.CA.CAFile})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer c.Close()
+				c := testkit.NewClient(t, client.Options{Mode: mode, HTTP: p.http, CAFile: o.CA.CAFile})
 				f := testkit.Follow(t, c, o.url(p.plain), "", nil)
 				f.WaitOpen(t)
 				first := o.Log.Last() + 1
@@ -228,15 +224,11 @@ func TestStreamerOnTheWire(t *testing.T) {
 
 func TestStreamerLimitsSubscriptionsPerClient(t *testing.T) {
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.MaxPerClient = 2 })
-	c, err := client.New(client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: o.CA.CAFile, Reconnect: client.Reconnect{Disabled: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.NewClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: o.CA.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 	for range 2 {
 		testkit.Follow(t, c, o.url(false), "", nil).WaitOpen(t)
 	}
-	err = c.Run(t.Context(), &client.Subscription{URL: o.url(false), OnEvent: func(client.Event) {}})
+	err := c.Run(t.Context(), &client.Subscription{URL: o.url(false), OnEvent: func(client.Event) {}})
 	var se *wire.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusTooManyRequests || se.RetryAfter <= 0 || !strings.Contains(se.Detail, "too many subscriptions") {
 		t.Errorf("third subscription: %v", err)
@@ -247,11 +239,7 @@ func TestStreamerShutdownEndsEveryStreamWithAFinalResponse(t *testing.T) {
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.ShutdownSpread = time.Second })
 	var followers []*testkit.Follower
 	for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
-		c, err := client.New(client.Options{Mode: mode, HTTP: client.HTTP2, CAFile: o.CA.CAFile, Reconnect: client.Reconnect{Disabled: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := testkit.NewClient(t, client.Options{Mode: mode, HTTP: client.HTTP2, CAFile: o.CA.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 		f := testkit.Follow(t, c, o.url(false), "", nil)
 		f.WaitOpen(t)
 		followers = append(followers, f)
@@ -297,11 +285,7 @@ func TestStreamerEndsAStalledSubscriber(t *testing.T) {
 
 func TestStreamerEndedStreamGets204(t *testing.T) {
 	o := startTestOrigin(t, nil)
-	c, err := client.New(client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: o.CA.CAFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.NewClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: o.CA.CAFile})
 	f := testkit.Follow(t, c, o.url(false), "", nil)
 	f.WaitOpen(t)
 	o.publish(1)
@@ -323,16 +307,12 @@ func TestStreamerEndsASubscriptionWithAnEventItsFormatCannotCarry(t *testing.T) 
 		{client.ModeSSE, wire.Event{Data: []byte{0xff, 0xfe}}},             // not text
 		{client.ModeSUB, wire.Event{ID: "caf\xc3\xa9", Data: []byte("x")}}, // not an sf-string
 	} {
-		c, err := client.New(client.Options{Mode: tt.mode, HTTP: client.HTTP2, CAFile: o.CA.CAFile, Reconnect: client.Reconnect{Disabled: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := testkit.NewClient(t, client.Options{Mode: tt.mode, HTTP: client.HTTP2, CAFile: o.CA.CAFile, Reconnect: client.Reconnect{Disabled: true}})
 		f := testkit.Follow(t, c, o.url(false), "", nil)
 		f.WaitOpen(t)
 		o.publish(1)
 		o.PublishEvent(streamPath, tt.event)
-		err = f.WaitDone(t)
+		err := f.WaitDone(t)
 		var se *wire.StatusError
 		switch {
 		case tt.mode == client.ModeSUB && (!errors.As(err, &se) || se.Status != http.StatusBadGateway || !strings.Contains(se.Detail, "cannot be sent")):
@@ -360,12 +340,8 @@ func TestASubscriptionLostBeforeItsFirstEventResumesFromWhereItStarted(t *testin
 		mode client.Mode
 		http string
 	}{{client.ModeSUB, client.HTTP2}, {client.ModeSSE, client.HTTP11}, {client.ModeSUB, client.HTTP11}} {
-		c, err := client.New(client.Options{Mode: p.mode, HTTP: p.http, CAFile: o.CA.CAFile,
+		c := testkit.NewClient(t, client.Options{Mode: p.mode, HTTP: p.http, CAFile: o.CA.CAFile,
 			KeepAliveTimeout: 300 * time.Millisecond, Reconnect: client.Reconnect{InitialDelay: time.Millisecond}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
 		f := testkit.Follow(t, c, o.url(false), "", nil)
 		f.WaitOpen(t)
 		// Logged but not fanned out: the subscription as it is misses

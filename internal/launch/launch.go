@@ -81,7 +81,7 @@ type Process struct {
 
 	done    chan struct{}
 	waitErr error
-	output  *tailBuffer
+	output  *Tail
 }
 
 // Options adjust how a process is started.
@@ -121,7 +121,7 @@ func Start(ctx context.Context, role string, opts Options, args ...string) (*Pro
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), opts.Env...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
-	out := &tailBuffer{max: 64 << 10}
+	out := NewTail(64 << 10)
 	cmd.Stderr = out
 	if opts.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(out, opts.Stderr)
@@ -302,27 +302,4 @@ func (p *Process) Sum(name string) (float64, error) {
 		sum += v
 	}
 	return sum, err
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, b...)
-	if len(t.buf) > t.max {
-		t.buf = t.buf[len(t.buf)-t.max:]
-	}
-	return len(b), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

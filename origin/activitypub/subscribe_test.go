@@ -11,10 +11,10 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -388,7 +388,7 @@ func jsonEqual(a, b any) bool {
 // clients: a local id and an access token in the query, which the request
 // log redacts.
 func TestProxyEventStream(t *testing.T) {
-	var logs lockedBuffer
+	var logs testkit.LogBuffer
 	e := newEnv(t, func(s *Server) {
 		s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -407,22 +407,4 @@ func TestProxyEventStream(t *testing.T) {
 	if out := logs.String(); strings.Contains(out, tokenOf("alice")) || !strings.Contains(out, "access_token=********") {
 		t.Errorf("request log does not redact the token:\n%s", out)
 	}
-}
-
-// lockedBuffer is a log destination safe for the server's goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
