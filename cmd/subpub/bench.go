@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/benchmarks"
+	"github.com/subpub/subpub/internal/cli"
 )
 
 const benchExamples = `  # a quick side-by-side comparison (a few minutes): what make bench runs
@@ -28,7 +29,7 @@ const benchExamples = `  # a quick side-by-side comparison (a few minutes): what
 `
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "[flags]", benchExamples, stderr)
+	fs := cli.NewFlagSet("subpub bench", "[flags]", benchExamples, stderr)
 	quick := fs.Bool("quick", false, "the quick preset (the default): N = 100 and 1,000, R = 10 and 100, 6 s windows")
 	full := fs.Bool("full", false, "the full sweep: N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
 	out := fs.String("out", "benchmarks/results/quick", "write results.json, report.md and the plots into this `directory`")
@@ -49,7 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	render := fs.Bool("render", false, "only write the report and the plots again from --out's results.json")
 	child := fs.String("child", "", "internal: play a benchmark child `role` (bare-sender, subscribers, publisher)")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if _, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
 	}
 	sf := serverFlags{logLevel: *logLevel}
