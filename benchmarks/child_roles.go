@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/stats"
 )
 
 // subscribersConfig is what a subscribers child is told first.
@@ -23,12 +25,12 @@ type subscribersWindow struct {
 
 // subscribersResult is what it answers after the window and the drain.
 type subscribersResult struct {
-	Latency    Latency `json:"latency"`
-	Delivered  int64   `json:"delivered"`
-	Opened     int64   `json:"opened"`
-	Failures   int64   `json:"failures"`
-	Bytes      int64   `json:"bytes"`
-	CPUSeconds float64 `json:"cpu_seconds"`
+	Latency    stats.Latency `json:"latency"`
+	Delivered  int64         `json:"delivered"`
+	Opened     int64         `json:"opened"`
+	Failures   int64         `json:"failures"`
+	Bytes      int64         `json:"bytes"`
+	CPUSeconds float64       `json:"cpu_seconds"`
 }
 
 func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -20,19 +21,19 @@ type LossResults struct {
 
 // LossRun is one system at one drop probability.
 type LossRun struct {
-	System    string       `json:"system"`
-	Label     string       `json:"label"`
-	Drop      float64      `json:"drop"`
-	Error     string       `json:"error,omitempty"`
-	Expected  int64        `json:"expected"`
-	Delivered int64        `json:"delivered"`
-	Fraction  float64      `json:"fraction"`
-	Latency   Latency      `json:"latency"`
-	P50MS     float64      `json:"p50_ms"`
-	P90MS     float64      `json:"p90_ms"`
-	P99MS     float64      `json:"p99_ms"`
-	MaxMS     float64      `json:"max_ms"`
-	Publish   PublishStats `json:"publish"`
+	System    string        `json:"system"`
+	Label     string        `json:"label"`
+	Drop      float64       `json:"drop"`
+	Error     string        `json:"error,omitempty"`
+	Expected  int64         `json:"expected"`
+	Delivered int64         `json:"delivered"`
+	Fraction  float64       `json:"fraction"`
+	Latency   stats.Latency `json:"latency"`
+	P50MS     float64       `json:"p50_ms"`
+	P90MS     float64       `json:"p90_ms"`
+	P99MS     float64       `json:"p99_ms"`
+	MaxMS     float64       `json:"max_ms"`
+	Publish   PublishStats  `json:"publish"`
 	// What the link carried towards the subscribers, and dropped both ways.
 	PacketsDown int64 `json:"packets_down"`
 	BytesDown   int64 `json:"bytes_down"`

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -72,7 +73,7 @@ func (p *publisher) run(ctx context.Context, w Window) PublishStats {
 		inWindow, errs, straddle atomic.Int64
 		skipped                  int64
 		wg                       sync.WaitGroup
-		lat                      histogram
+		lat                      stats.Histogram
 	)
 	drain := func(bound time.Time) {
 		for inFlight.Load() > 0 && time.Now().Before(bound) {
@@ -110,7 +111,7 @@ func (p *publisher) run(ctx context.Context, w Window) PublishStats {
 			t0 := time.Now()
 			err := p.publish(ctx)
 			t1 := time.Now()
-			lat.add(t1.Sub(t0))
+			lat.Add(t1.Sub(t0))
 			for _, bound := range []time.Time{start, end} {
 				if at.Before(bound) && t1.After(bound) {
 					straddle.Add(1) // its event may be on either side
@@ -125,7 +126,7 @@ func (p *publisher) run(ctx context.Context, w Window) PublishStats {
 		})
 	}
 	wg.Wait()
-	l := lat.snapshot()
+	l := lat.Snapshot()
 	eligible := w.Duration() - guard
 	stats := PublishStats{
 		Requested: float64(p.rate),

@@ -3,6 +3,8 @@ package benchmarks
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/stats"
 )
 
 // Window is the measured part of a point, in the milliseconds of the events'
@@ -33,7 +35,7 @@ func windowAt(now time.Time, warmup, length time.Duration) Window {
 // the subscribers are connected, before any event of it can be published.
 type recorder struct {
 	window    atomic.Pointer[Window]
-	hist      histogram
+	hist      stats.Histogram
 	delivered atomic.Int64 // events of the window received
 	outside   atomic.Int64 // events outside it (warm-up, drain)
 	opened    atomic.Int64 // subscriptions established (counting re-establishments)
@@ -50,7 +52,7 @@ func (r *recorder) record(tMS int64, recv time.Time) {
 		return
 	}
 	r.delivered.Add(1)
-	r.hist.add(recv.Sub(time.UnixMilli(tMS)))
+	r.hist.Add(recv.Sub(time.UnixMilli(tMS)))
 }
 
 // recorders are the groups of one point.
@@ -94,10 +96,10 @@ func (rs recorders) bytes() int64 {
 	return rs.sum(func(r *recorder) *atomic.Int64 { return &r.bytes })
 }
 
-func (rs recorders) latency() Latency {
-	var l Latency
+func (rs recorders) latency() stats.Latency {
+	var l stats.Latency
 	for _, r := range rs {
-		l = l.merge(r.hist.snapshot())
+		l = l.Merge(r.hist.Snapshot())
 	}
 	return l
 }

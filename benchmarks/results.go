@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/benchmarks/stats"
 )
 
 // Results are everything a run measured; results.json holds them as they
@@ -61,11 +63,11 @@ type PointResult struct {
 	Fraction         float64 `json:"fraction"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 
-	Latency Latency `json:"latency"`
-	P50MS   float64 `json:"p50_ms"`
-	P90MS   float64 `json:"p90_ms"`
-	P99MS   float64 `json:"p99_ms"`
-	MaxMS   float64 `json:"max_ms"`
+	Latency stats.Latency `json:"latency"`
+	P50MS   float64       `json:"p50_ms"`
+	P90MS   float64       `json:"p90_ms"`
+	P99MS   float64       `json:"p99_ms"`
+	MaxMS   float64       `json:"max_ms"`
 
 	Publish PublishStats `json:"publish"`
 
