@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/procstat"
 	"github.com/subpub/subpub/benchmarks/stats"
 )
 
@@ -56,9 +57,9 @@ func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) 
 		return ctx.Err()
 	}
 	subs.recs.setWindow(w.Window)
-	cpu0 := selfCPU()
+	cpu0 := procstat.SelfCPU()
 	sleepUntil(ctx, time.UnixMilli(w.Window.EndMS))
-	cpu := selfCPU() - cpu0
+	cpu := procstat.SelfCPU() - cpu0
 	sleepUntil(ctx, time.UnixMilli(w.Window.EndMS+w.DrainMS))
 	err = writeJSONLine(out, subscribersResult{
 		Latency:    subs.recs.latency(),

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/procstat"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -54,7 +55,7 @@ func (r *runner) idleAndWire(ctx context.Context, sys System) (MemoryResult, Wir
 	serverPid := d.servers[len(d.servers)-1].pid // the edge, or the origin alone
 
 	time.Sleep(time.Second)
-	rss0 := readUsage(serverPid).RSSKB
+	rss0 := procstat.Read(serverPid).RSSKB
 	b1, err := measureEvents(ctx, publish, events, []recorders{first.recs}, 1)
 	if err != nil {
 		return fail(fmt.Errorf("one subscriber: %w", err))
@@ -67,7 +68,7 @@ func (r *runner) idleAndWire(ctx context.Context, sys System) (MemoryResult, Wir
 	defer more.stop()
 	more.recs.setWindow(all)
 	time.Sleep(2 * time.Second)
-	rss1 := readUsage(serverPid).RSSKB
+	rss1 := procstat.Read(serverPid).RSSKB
 	mem.BeforeMB, mem.AfterMB = float64(rss0)/1024, float64(rss1)/1024
 	mem.PerSubKiB = float64(rss1-rss0) / float64(idle)
 

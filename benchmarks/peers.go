@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/procstat"
 )
 
 // The peers: the fan-out systems people use today, installed from Debian by
@@ -147,7 +149,7 @@ func (d *deployment) startPeer(ctx context.Context, env *environment, role, addr
 	}()
 	d.closers = append(d.closers, func() {
 		// Kill the workers too: they are the process's descendants.
-		for _, p := range descendants(cmd.Process.Pid) {
+		for _, p := range procstat.Descendants(cmd.Process.Pid) {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
 		cmd.Process.Signal(syscall.SIGKILL)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/procstat"
 )
 
 // point runs one system at N subscribers and R events per second: deploy
@@ -77,7 +79,7 @@ func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult
 
 	window := w.Duration()
 	for i, s := range d.servers {
-		peak := readUsage(s.pid).PeakKB
+		peak := procstat.Read(s.pid).PeakKB
 		res.Servers = append(res.Servers, usageBetween(s.Role, before.servers[i], after.servers[i], window, peak))
 	}
 	res.LoadGen = usageBetween("load generator", before.self, after.self, window, 0)
@@ -102,9 +104,9 @@ type usageSnapshot struct {
 }
 
 func (r *runner) usage(d *deployment) usageSnapshot {
-	s := usageSnapshot{self: selfCPU()}
+	s := usageSnapshot{self: procstat.SelfCPU()}
 	for _, srv := range d.servers {
-		s.servers = append(s.servers, readUsage(srv.pid).CPU)
+		s.servers = append(s.servers, procstat.Read(srv.pid).CPU)
 	}
 	return s
 }
