@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/netem"
 	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
 )
@@ -55,13 +56,13 @@ func (r *runner) lossSteps() []step {
 		Subscribers: setting.Or(lc.Subscribers, DefaultLossSubscribers),
 		Rate:        setting.Or(lc.Rate, DefaultLossRate),
 	}
-	var link *lossyLink
+	var link *netem.Link
 	steps := []step{{
 		label:    "lossy link: set-up",
 		expected: time.Second,
 		run: func(ctx context.Context) {
 			var err error
-			if link, err = newLossyLink(delay); err != nil {
+			if link, err = netem.New(delay); err != nil {
 				r.results.Loss.Skipped = err.Error()
 				r.cfg.logger().Warn("skipping HTTP/2 versus HTTP/3 under loss", "reason", err)
 				return
@@ -97,19 +98,19 @@ func (r *runner) lossSteps() []step {
 // lossRun runs sys's servers in the server namespace and its subscribers,
 // all on one connection, in the client namespace; the publisher runs beside
 // the servers so that only the subscribers' side crosses the link.
-func (r *runner) lossRun(ctx context.Context, link *lossyLink, sys System, drop float64, window time.Duration) LossRun {
+func (r *runner) lossRun(ctx context.Context, link *netem.Link, sys System, drop float64, window time.Duration) LossRun {
 	res := LossRun{System: sys.Name, Label: sys.Label, Drop: drop}
 	n := r.results.Loss.Subscribers
-	link.setDrop(drop)
+	link.SetDrop(drop)
 	env := *r.env
-	env.netns, env.listenHost = link.serverNS, link.serverIP
+	env.netns, env.listenHost = link.ServerNS, link.ServerIP
 	d, err := deploy(ctx, &env, sys, n)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	defer d.stop()
-	subs, err := startChild(ctx, env.binary, link.clientNS, RoleSubscribers, subscribersConfig{
+	subs, err := startChild(ctx, env.binary, link.ClientNS, RoleSubscribers, subscribersConfig{
 		Target: d.target, N: n, TimeoutMS: setupTimeout(n).Milliseconds(),
 	})
 	if err != nil {
@@ -126,7 +127,7 @@ func (r *runner) lossRun(ctx context.Context, link *lossyLink, sys System, drop 
 		res.Error = err.Error()
 		return res
 	}
-	pub, err := startChild(ctx, env.binary, link.serverNS, RolePublisher, publisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
+	pub, err := startChild(ctx, env.binary, link.ServerNS, RolePublisher, publisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -153,8 +154,9 @@ func (r *runner) lossRun(ctx context.Context, link *lossyLink, sys System, drop 
 	}
 	res.Latency = got.Latency
 	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = got.Latency.Quantile(0.5), got.Latency.Quantile(0.9), got.Latency.Quantile(0.99), got.Latency.MaxMS()
-	res.PacketsDown, res.BytesDown = link.toClient.packets.Load(), link.toClient.bytes.Load()
-	res.DroppedDown, res.DroppedUp = link.toClient.dropped.Load(), link.toServer.dropped.Load()
+	down, up := link.ToClient(), link.ToServer()
+	res.PacketsDown, res.BytesDown = down.Packets, down.Bytes
+	res.DroppedDown, res.DroppedUp = down.Dropped, up.Dropped
 	res.Reconnects = got.Failures
 	res.LoadGenCPU = got.CPUSeconds
 	return res
