@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/benchmarks/netem"
 	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
@@ -22,19 +23,19 @@ type LossResults struct {
 
 // LossRun is one system at one drop probability.
 type LossRun struct {
-	System    string        `json:"system"`
-	Label     string        `json:"label"`
-	Drop      float64       `json:"drop"`
-	Error     string        `json:"error,omitempty"`
-	Expected  int64         `json:"expected"`
-	Delivered int64         `json:"delivered"`
-	Fraction  float64       `json:"fraction"`
-	Latency   stats.Latency `json:"latency"`
-	P50MS     float64       `json:"p50_ms"`
-	P90MS     float64       `json:"p90_ms"`
-	P99MS     float64       `json:"p99_ms"`
-	MaxMS     float64       `json:"max_ms"`
-	Publish   PublishStats  `json:"publish"`
+	System    string            `json:"system"`
+	Label     string            `json:"label"`
+	Drop      float64           `json:"drop"`
+	Error     string            `json:"error,omitempty"`
+	Expected  int64             `json:"expected"`
+	Delivered int64             `json:"delivered"`
+	Fraction  float64           `json:"fraction"`
+	Latency   stats.Latency     `json:"latency"`
+	P50MS     float64           `json:"p50_ms"`
+	P90MS     float64           `json:"p90_ms"`
+	P99MS     float64           `json:"p99_ms"`
+	MaxMS     float64           `json:"max_ms"`
+	Publish   load.PublishStats `json:"publish"`
 	// What the link carried towards the subscribers, and dropped both ways.
 	PacketsDown int64 `json:"packets_down"`
 	BytesDown   int64 `json:"bytes_down"`
@@ -110,40 +111,40 @@ func (r *runner) lossRun(ctx context.Context, link *netem.Link, sys System, drop
 		return res
 	}
 	defer d.stop()
-	subs, err := startChild(ctx, env.binary, link.ClientNS, RoleSubscribers, subscribersConfig{
+	subs, err := load.StartChild(ctx, env.binary, link.ClientNS, load.RoleSubscribers, load.SubscribersConfig{
 		Target: d.target, N: n, TimeoutMS: setupTimeout(n).Milliseconds(),
 	})
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	defer subs.stop()
-	if _, err := subs.expectReady(setupTimeout(n) + 10*time.Second); err != nil {
+	defer subs.Stop()
+	if _, err := subs.ExpectReady(setupTimeout(n) + 10*time.Second); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	w := windowAt(time.Now(), r.cfg.Warmup, window)
-	if err := subs.send(subscribersWindow{Window: w, DrainMS: r.cfg.Drain.Milliseconds()}); err != nil {
+	w := load.WindowAt(time.Now(), r.cfg.Warmup, window)
+	if err := subs.Send(load.SubscribersWindow{Window: w, DrainMS: r.cfg.Drain.Milliseconds()}); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	pub, err := startChild(ctx, env.binary, link.ServerNS, RolePublisher, publisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
+	pub, err := load.StartChild(ctx, env.binary, link.ServerNS, load.RolePublisher, load.PublisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	defer pub.stop()
-	if _, err := pub.expectReady(30 * time.Second); err != nil {
+	defer pub.Stop()
+	if _, err := pub.ExpectReady(30 * time.Second); err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	wait := r.cfg.Warmup + window + 30*time.Second
-	if err := pub.result(&res.Publish, wait); err != nil {
+	if err := pub.Result(&res.Publish, wait); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	var got subscribersResult
-	if err := subs.result(&got, r.cfg.Drain+30*time.Second); err != nil {
+	var got load.SubscribersResult
+	if err := subs.Result(&got, r.cfg.Drain+30*time.Second); err != nil {
 		res.Error = err.Error()
 		return res
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/benchmarks/procstat"
 )
 
@@ -76,8 +77,8 @@ func (d *deployment) startNchan(ctx context.Context, env *environment, dir strin
 	if err := d.startPeer(ctx, env, "nginx+nchan", addr, nginxBinary, "-p", dir, "-c", conf); err != nil {
 		return err
 	}
-	d.target = Target{Reader: ReaderLean, Addr: addr, Path: "/sub"}
-	d.publish = publishTarget{Kind: publishNchan, URL: "http://" + addr + "/pub", Data: env.sample.Data}
+	d.target = load.Target{Reader: load.ReaderLean, Addr: addr, Path: "/sub"}
+	d.publish = load.PublishTarget{Kind: load.PublishNchan, URL: "http://" + addr + "/pub", Data: env.sample.Data}
 	return nil
 }
 
@@ -129,7 +130,7 @@ func (d *deployment) startVarnish(ctx context.Context, env *environment, dir str
 	if err != nil {
 		return err
 	}
-	d.target = Target{Reader: ReaderLean, Addr: addr, Path: outboxPath}
+	d.target = load.Target{Reader: load.ReaderLean, Addr: addr, Path: outboxPath}
 	return nil
 }
 

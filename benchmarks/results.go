@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/benchmarks/stats"
 )
 
@@ -69,7 +70,7 @@ type PointResult struct {
 	P99MS   float64       `json:"p99_ms"`
 	MaxMS   float64       `json:"max_ms"`
 
-	Publish PublishStats `json:"publish"`
+	Publish load.PublishStats `json:"publish"`
 
 	// What the origin served: connections to the port the subscribers (or
 	// the intermediary) use, and subscriptions (its metric), while the
@@ -85,7 +86,7 @@ type PointResult struct {
 	// SSE rows only).
 	ReadBytes int64 `json:"read_bytes,omitempty"`
 	// Bare has the bare sender's counters (events per write).
-	Bare *BareSenderStats `json:"bare,omitempty"`
+	Bare *load.BareSenderStats `json:"bare,omitempty"`
 }
 
 // MemoryResult is the edge's memory per idle subscriber, for a protocol and

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/benchmarks"
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/internal/cli"
 )
 
@@ -59,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *child != "" {
-		return benchmarks.RunChild(ctx, *child, os.Stdin, stdout, logger)
+		return load.RunChild(ctx, *child, os.Stdin, stdout, logger)
 	}
 	if *render {
 		return benchmarks.Render(*out)
