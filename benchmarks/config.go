@@ -67,6 +67,10 @@ type Config struct {
 	// Binary is the subpub binary the servers run from. Default
 	// $SUBPUB_BIN, else one built from this module.
 	Binary string
+	// ChildBinary is the program the load generator's child processes
+	// run from, as `ChildBinary --child ROLE` (see load.StartChild).
+	// Default: this program (os.Executable), which must then play them.
+	ChildBinary string
 
 	// Logger receives progress notes and warnings. Default: discarded.
 	Logger *slog.Logger

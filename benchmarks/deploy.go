@@ -14,9 +14,10 @@ import (
 
 // environment is what every deployment of a run shares.
 type environment struct {
-	binary string // the subpub binary
-	dir    string // scratch directory of the run
-	sample EventSample
+	binary      string // the subpub binary
+	childBinary string // the program of the children (load.StartChild)
+	dir         string // scratch directory of the run
+	sample      EventSample
 	// netns, when set, runs the servers in that network namespace,
 	// listening for subscribers on listenHost (the lossy link's address).
 	netns      string
@@ -171,7 +172,7 @@ func edgeTarget(edge *launch.Process, sys System, perConnection int, lossy bool)
 }
 
 func (d *deployment) startBare(ctx context.Context, env *environment) error {
-	c, err := load.StartChild(ctx, env.binary, env.netns, load.RoleBareSender, load.BareSenderConfig{Data: env.sample.Data, Type: env.sample.Type})
+	c, err := load.StartChild(ctx, env.childBinary, env.netns, load.RoleBareSender, load.BareSenderConfig{Data: env.sample.Data, Type: env.sample.Type})
 	if err != nil {
 		return err
 	}

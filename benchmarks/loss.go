@@ -111,7 +111,7 @@ func (r *runner) lossRun(ctx context.Context, link *netem.Link, sys System, drop
 		return res
 	}
 	defer d.stop()
-	subs, err := load.StartChild(ctx, env.binary, link.ClientNS, load.RoleSubscribers, load.SubscribersConfig{
+	subs, err := load.StartChild(ctx, env.childBinary, link.ClientNS, load.RoleSubscribers, load.SubscribersConfig{
 		Target: d.target, N: n, TimeoutMS: setupTimeout(n).Milliseconds(),
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func (r *runner) lossRun(ctx context.Context, link *netem.Link, sys System, drop
 		res.Error = err.Error()
 		return res
 	}
-	pub, err := load.StartChild(ctx, env.binary, link.ServerNS, load.RolePublisher, load.PublisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
+	pub, err := load.StartChild(ctx, env.childBinary, link.ServerNS, load.RolePublisher, load.PublisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
 	if err != nil {
 		res.Error = err.Error()
 		return res

@@ -18,8 +18,8 @@ import (
 // (a server, measured like the others), and on the lossy link the
 // subscribers and the publisher, each in the network namespace it must be
 // in (a Go process cannot move its threads into another namespace safely).
-// They are the subpub binary again, `subpub bench --child ROLE`, speaking
-// JSON lines: the parent writes the role's configuration on its standard
+// They are the benchmark's own program again, `subpub-bench --child ROLE`
+// (the harness re-executes itself), speaking JSON lines: the parent writes the role's configuration on its standard
 // input, the child answers on its standard output ("ready ..." lines, then
 // a JSON result), and it ends when its input is closed.
 
@@ -31,7 +31,8 @@ const (
 )
 
 // RunChild plays role, reading its configuration from in and writing its
-// answers to out. `subpub bench --child ROLE` calls it.
+// answers to out. A program that starts children (`subpub-bench`, and the
+// harness's tests) calls it when run with --child ROLE.
 func RunChild(ctx context.Context, role string, in io.Reader, out io.Writer, logger *slog.Logger) error {
 	dec := json.NewDecoder(in)
 	switch role {
@@ -56,10 +57,11 @@ type Child struct {
 	done   chan struct{}
 }
 
-// StartChild runs `BINARY bench --child ROLE` (in network namespace netns
-// if not empty) and sends it config.
+// StartChild runs `BINARY --child ROLE` (in network namespace netns if not
+// empty), BINARY being a program that calls RunChild for it, and sends it
+// config.
 func StartChild(ctx context.Context, binary, netns, role string, config any) (*Child, error) {
-	argv := []string{binary, "bench", "--child", role}
+	argv := []string{binary, "--child", role}
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 )
 
 // ErrUsage reports bad arguments; the message has already been printed.
@@ -33,4 +35,19 @@ func Logger(level string, stderr io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// Sibling is the path of the executable name in the directory of the
+// running one, as bin/subpub and bin/subpub-bench are built side by side;
+// the error says if there is none.
+func Sibling(name string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(filepath.Dir(exe), name)
+	if _, err := os.Stat(path); err != nil {
+		return path, err
+	}
+	return path, nil
 }
