@@ -109,7 +109,7 @@ func Quick(out string) Config {
 	}
 }
 
-// Full is `make bench-full`: the whole sweep, about an hour.
+// Full is `make bench-full`: the whole sweep, about 30 minutes.
 func Full(out string) Config {
 	return Config{
 		Out:             out,

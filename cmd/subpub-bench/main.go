@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,7 @@ import (
 const benchExamples = `  # a quick side-by-side comparison (a few minutes): what make bench runs
   subpub bench --quick --out benchmarks/results/quick
 
-  # the full sweep (about an hour), whose report is committed
+  # the full sweep (about 30 minutes), whose report is committed
   subpub bench --full --out benchmarks/results/latest
 
   # with nginx+nchan and Varnish (installed by benchmarks/install-peers.sh)
@@ -59,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	perConn := fs.Int("per-connection", 0, "subscriptions per HTTP/2 or HTTP/3 connection (default 100)")
 	h1Max := fs.Int("h1-max", 0, "the largest N at which HTTP/1.1 systems run, one connection per subscriber (default 5000)")
 	idle := fs.Int("idle", 0, "idle subscribers for memory and bytes per event (-1: skip; default: the preset's)")
-	loss := fs.String("loss", "-", "comma-separated drop `percentages` for HTTP/2 versus HTTP/3 over the lossy link ('' to skip; default: the preset's 0,0.5,2)")
+	loss := fs.String("loss", "", "comma-separated drop `percentages` for HTTP/2 versus HTTP/3 over the lossy link (default: the preset's, 0, 0.5 and 2; '' skips the comparison)")
 	lossWindow := fs.Duration("loss-window", 0, "measured window of each lossy-link run (default: the preset's)")
 	serverLog := fs.String("server-log", "", "append the servers' standard error to this `file`")
 	noProgress := fs.Bool("no-progress", false, "do not show the progress bar")
@@ -109,7 +110,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *idle != 0 {
 		cfg.IdleSubscribers = *idle
 	}
-	if *loss != "-" {
+	if isSet(fs, "loss") {
 		if cfg.Loss.Drops, err = percentList(*loss); err != nil {
 			return fmt.Errorf("--loss: %w", err)
 		}
@@ -142,6 +143,13 @@ func systemNames() string {
 		names = append(names, s.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// isSet reports whether the flag name was given.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // intList parses "100,1000"; empty keeps def.
