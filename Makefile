@@ -3,6 +3,7 @@
 
 GO        ?= go
 BIN       := bin/subpub
+BENCH_BIN := bin/subpub-bench
 FUZZTIME  ?= 60s
 # Packages holding fuzz targets, each run for FUZZTIME by `make fuzz`.
 FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
@@ -11,8 +12,10 @@ FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 
 all: build
 
+## build: the servers' binary, and the benchmarks' beside it (`subpub bench` runs it).
 build:
 	$(GO) build -o $(BIN) ./cmd/subpub
+	$(GO) build -o $(BENCH_BIN) ./cmd/subpub-bench
 
 ## demo: run an origin with demo users, publish, and show subscribers receiving.
 demo: build

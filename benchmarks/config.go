@@ -67,6 +67,10 @@ type Config struct {
 	// Binary is the subpub binary the servers run from. Default
 	// $SUBPUB_BIN, else one built from this module.
 	Binary string
+	// ChildBinary is the program the load generator's child processes
+	// run from, as `ChildBinary --child ROLE` (see load.StartChild).
+	// Default: this program (os.Executable), which must then play them.
+	ChildBinary string
 
 	// Logger receives progress notes and warnings. Default: discarded.
 	Logger *slog.Logger
@@ -105,7 +109,7 @@ func Quick(out string) Config {
 	}
 }
 
-// Full is `make bench-full`: the whole sweep, about an hour.
+// Full is `make bench-full`: the whole sweep, about 30 minutes.
 func Full(out string) Config {
 	return Config{
 		Out:             out,

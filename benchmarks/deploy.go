@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/internal/launch"
 )
 
 // environment is what every deployment of a run shares.
 type environment struct {
-	binary string // the subpub binary
-	dir    string // scratch directory of the run
-	sample EventSample
+	binary      string // the subpub binary
+	childBinary string // the program of the children (load.StartChild)
+	dir         string // scratch directory of the run
+	sample      EventSample
 	// netns, when set, runs the servers in that network namespace,
 	// listening for subscribers on listenHost (the lossy link's address).
 	netns      string
@@ -32,8 +34,8 @@ type server struct {
 // deployment is a system's servers, running.
 type deployment struct {
 	system  System
-	target  Target
-	publish publishTarget
+	target  load.Target
+	publish load.PublishTarget
 	servers []server
 	origin  *launch.Process
 	edge    *launch.Process
@@ -81,7 +83,7 @@ func (d *deployment) start(ctx context.Context, env *environment, dir string, pe
 	switch sys.Server {
 	case serverOrigin:
 		d.upstreamPorts = []int{portOf(d.origin.PlainAddr)}
-		d.target = Target{Reader: ReaderLean, Addr: d.origin.PlainAddr, Path: outboxPath}
+		d.target = load.Target{Reader: load.ReaderLean, Addr: d.origin.PlainAddr, Path: outboxPath}
 		return nil
 	case serverVarnish:
 		d.upstreamPorts = []int{portOf(d.origin.PlainAddr)}
@@ -126,7 +128,7 @@ func (d *deployment) startOrigin(ctx context.Context, env *environment, dir stri
 	d.origin = p
 	d.closers = append(d.closers, func() { p.Kill() })
 	d.servers = append(d.servers, server{Role: "origin", pid: p.Cmd.Process.Pid})
-	d.publish = publishTarget{Kind: publishOrigin, URL: p.PlainURL(outboxPath), Token: benchToken, Body: noteActivity(p.BaseURL)}
+	d.publish = load.PublishTarget{Kind: load.PublishOrigin, URL: p.PlainURL(outboxPath), Token: benchToken, Body: noteActivity(p.BaseURL)}
 	return nil
 }
 
@@ -146,11 +148,11 @@ func (d *deployment) startEdge(ctx context.Context, env *environment, dir string
 // edgeTarget subscribes to the edge: HTTP/1.1 SSE with the lean reader in
 // cleartext, like the baseline; everything else with subpub's client,
 // HTTP/1.1 in cleartext, HTTP/2 and HTTP/3 over TLS.
-func edgeTarget(edge *launch.Process, sys System, perConnection int, lossy bool) Target {
+func edgeTarget(edge *launch.Process, sys System, perConnection int, lossy bool) load.Target {
 	if sys.Proto == "h1" && sys.Format == "sse" {
-		return Target{Reader: ReaderLean, Addr: edge.PlainAddr, Path: outboxPath}
+		return load.Target{Reader: load.ReaderLean, Addr: edge.PlainAddr, Path: outboxPath}
 	}
-	t := Target{Reader: ReaderClient, Mode: "sse", PerConnection: perConnection}
+	t := load.Target{Reader: load.ReaderClient, Mode: "sse", PerConnection: perConnection}
 	if sys.Format == "pub" {
 		t.Mode = "sub"
 	}
@@ -170,21 +172,21 @@ func edgeTarget(edge *launch.Process, sys System, perConnection int, lossy bool)
 }
 
 func (d *deployment) startBare(ctx context.Context, env *environment) error {
-	c, err := startChild(ctx, env.binary, env.netns, RoleBareSender, bareSenderConfig{Data: env.sample.Data, Type: env.sample.Type})
+	c, err := load.StartChild(ctx, env.childBinary, env.netns, load.RoleBareSender, load.BareSenderConfig{Data: env.sample.Data, Type: env.sample.Type})
 	if err != nil {
 		return err
 	}
-	d.closers = append(d.closers, c.stop)
-	words, err := c.expectReady(30 * time.Second)
+	d.closers = append(d.closers, c.Stop)
+	words, err := c.ExpectReady(30 * time.Second)
 	if err != nil {
 		return err
 	}
 	if len(words) != 2 {
 		return fmt.Errorf("bare sender said ready %v", words)
 	}
-	d.servers = append(d.servers, server{Role: "bare sender", pid: c.pid()})
-	d.target = Target{Reader: ReaderLean, Addr: words[0], Path: "/"}
+	d.servers = append(d.servers, server{Role: "bare sender", pid: c.Pid()})
+	d.target = load.Target{Reader: load.ReaderLean, Addr: words[0], Path: "/"}
 	d.bareCtrl = words[1]
-	d.publish = publishTarget{Kind: publishBare, URL: "http://" + words[1] + "/publish"}
+	d.publish = load.PublishTarget{Kind: load.PublishBare, URL: "http://" + words[1] + "/publish"}
 	return nil
 }

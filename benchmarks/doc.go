@@ -11,8 +11,12 @@
 // protocol and encoding, and HTTP/2 against HTTP/3 over a link with delay
 // and loss made of two network namespaces and a user-space relay.
 //
-// Run is the harness; `subpub bench` is its command line. It writes
-// results.json, report.md and the plots (PNG and SVG).
+// Run is the harness; cmd/subpub-bench (`subpub bench`) is its command
+// line. It writes results.json, report.md and the plots (PNG and SVG). Its
+// parts are packages of their own: load (the load generator's roles, in
+// this process or in child processes), stats (latency distributions),
+// procstat (CPU and memory of processes), netem (the lossy link) and plot
+// (drawing the charts).
 //
 // The servers are separate processes, so that their CPU time and peak
 // memory can be read from /proc; the load generator runs in the calling

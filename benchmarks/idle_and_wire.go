@@ -7,6 +7,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
+	"github.com/subpub/subpub/benchmarks/procstat"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -39,14 +41,14 @@ func (r *runner) idleAndWire(ctx context.Context, sys System) (MemoryResult, Wir
 		return fail(err)
 	}
 	defer d.stop()
-	all := Window{StartMS: 0, EndMS: math.MaxInt64}
-	first, err := subscribe(ctx, d.target, 1, setupTimeout(1))
+	all := load.Window{StartMS: 0, EndMS: math.MaxInt64}
+	first, err := load.Subscribe(ctx, d.target, 1, setupTimeout(1))
 	if err != nil {
 		return fail(err)
 	}
-	defer first.stop()
-	first.recs.setWindow(all)
-	publish, closePublish, err := d.publish.publishFunc()
+	defer first.Stop()
+	first.SetWindow(all)
+	publish, closePublish, err := d.publish.Open()
 	if err != nil {
 		return fail(err)
 	}
@@ -54,32 +56,32 @@ func (r *runner) idleAndWire(ctx context.Context, sys System) (MemoryResult, Wir
 	serverPid := d.servers[len(d.servers)-1].pid // the edge, or the origin alone
 
 	time.Sleep(time.Second)
-	rss0 := readUsage(serverPid).RSSKB
-	b1, err := measureEvents(ctx, publish, events, []recorders{first.recs}, 1)
+	rss0 := procstat.Read(serverPid).RSSKB
+	b1, err := measureEvents(ctx, publish, events, []*load.Subscribers{first}, 1)
 	if err != nil {
 		return fail(fmt.Errorf("one subscriber: %w", err))
 	}
 
-	more, err := subscribe(ctx, d.target, idle, setupTimeout(idle))
+	more, err := load.Subscribe(ctx, d.target, idle, setupTimeout(idle))
 	if err != nil {
 		return fail(err)
 	}
-	defer more.stop()
-	more.recs.setWindow(all)
+	defer more.Stop()
+	more.SetWindow(all)
 	time.Sleep(2 * time.Second)
-	rss1 := readUsage(serverPid).RSSKB
+	rss1 := procstat.Read(serverPid).RSSKB
 	mem.BeforeMB, mem.AfterMB = float64(rss0)/1024, float64(rss1)/1024
 	mem.PerSubKiB = float64(rss1-rss0) / float64(idle)
 
-	readBefore := more.recs.bytes()
-	b2, err := measureEvents(ctx, publish, events, []recorders{first.recs, more.recs}, 1+idle)
+	readBefore := more.Bytes()
+	b2, err := measureEvents(ctx, publish, events, []*load.Subscribers{first, more}, 1+idle)
 	if err != nil {
 		wire.Error = fmt.Sprintf("%d subscribers: %v", 1+idle, err)
 		return mem, wire
 	}
 	wire.BytesPerEvent = float64(b2-b1) / float64(idle*events)
 	if sys.Proto == "h1" && sys.Format == "sse" {
-		wire.ReaderBytesPerEvent = float64(more.recs.bytes()-readBefore) / float64(idle*events)
+		wire.ReaderBytesPerEvent = float64(more.Bytes()-readBefore) / float64(idle*events)
 	}
 	return mem, wire
 }
@@ -87,11 +89,11 @@ func (r *runner) idleAndWire(ctx context.Context, sys System) (MemoryResult, Wir
 // measureEvents publishes count events at wireRate, waits until the
 // subscribers (n in all) have them all, and returns what the loopback
 // interface carried meanwhile.
-func measureEvents(ctx context.Context, publish publishFunc, count int, sets []recorders, n int) (int64, error) {
+func measureEvents(ctx context.Context, publish load.PublishFunc, count int, sets []*load.Subscribers, n int) (int64, error) {
 	delivered := func() int64 {
 		var d int64
 		for _, s := range sets {
-			d += s.delivered()
+			d += s.Delivered()
 		}
 		return d
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
+	"github.com/subpub/subpub/benchmarks/netem"
+	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -20,19 +23,19 @@ type LossResults struct {
 
 // LossRun is one system at one drop probability.
 type LossRun struct {
-	System    string       `json:"system"`
-	Label     string       `json:"label"`
-	Drop      float64      `json:"drop"`
-	Error     string       `json:"error,omitempty"`
-	Expected  int64        `json:"expected"`
-	Delivered int64        `json:"delivered"`
-	Fraction  float64      `json:"fraction"`
-	Latency   Latency      `json:"latency"`
-	P50MS     float64      `json:"p50_ms"`
-	P90MS     float64      `json:"p90_ms"`
-	P99MS     float64      `json:"p99_ms"`
-	MaxMS     float64      `json:"max_ms"`
-	Publish   PublishStats `json:"publish"`
+	System    string            `json:"system"`
+	Label     string            `json:"label"`
+	Drop      float64           `json:"drop"`
+	Error     string            `json:"error,omitempty"`
+	Expected  int64             `json:"expected"`
+	Delivered int64             `json:"delivered"`
+	Fraction  float64           `json:"fraction"`
+	Latency   stats.Latency     `json:"latency"`
+	P50MS     float64           `json:"p50_ms"`
+	P90MS     float64           `json:"p90_ms"`
+	P99MS     float64           `json:"p99_ms"`
+	MaxMS     float64           `json:"max_ms"`
+	Publish   load.PublishStats `json:"publish"`
 	// What the link carried towards the subscribers, and dropped both ways.
 	PacketsDown int64 `json:"packets_down"`
 	BytesDown   int64 `json:"bytes_down"`
@@ -54,13 +57,13 @@ func (r *runner) lossSteps() []step {
 		Subscribers: setting.Or(lc.Subscribers, DefaultLossSubscribers),
 		Rate:        setting.Or(lc.Rate, DefaultLossRate),
 	}
-	var link *lossyLink
+	var link *netem.Link
 	steps := []step{{
 		label:    "lossy link: set-up",
 		expected: time.Second,
 		run: func(ctx context.Context) {
 			var err error
-			if link, err = newLossyLink(delay); err != nil {
+			if link, err = netem.New(delay); err != nil {
 				r.results.Loss.Skipped = err.Error()
 				r.cfg.logger().Warn("skipping HTTP/2 versus HTTP/3 under loss", "reason", err)
 				return
@@ -96,52 +99,52 @@ func (r *runner) lossSteps() []step {
 // lossRun runs sys's servers in the server namespace and its subscribers,
 // all on one connection, in the client namespace; the publisher runs beside
 // the servers so that only the subscribers' side crosses the link.
-func (r *runner) lossRun(ctx context.Context, link *lossyLink, sys System, drop float64, window time.Duration) LossRun {
+func (r *runner) lossRun(ctx context.Context, link *netem.Link, sys System, drop float64, window time.Duration) LossRun {
 	res := LossRun{System: sys.Name, Label: sys.Label, Drop: drop}
 	n := r.results.Loss.Subscribers
-	link.setDrop(drop)
+	link.SetDrop(drop)
 	env := *r.env
-	env.netns, env.listenHost = link.serverNS, link.serverIP
+	env.netns, env.listenHost = link.ServerNS, link.ServerIP
 	d, err := deploy(ctx, &env, sys, n)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	defer d.stop()
-	subs, err := startChild(ctx, env.binary, link.clientNS, RoleSubscribers, subscribersConfig{
+	subs, err := load.StartChild(ctx, env.childBinary, link.ClientNS, load.RoleSubscribers, load.SubscribersConfig{
 		Target: d.target, N: n, TimeoutMS: setupTimeout(n).Milliseconds(),
 	})
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	defer subs.stop()
-	if _, err := subs.expectReady(setupTimeout(n) + 10*time.Second); err != nil {
+	defer subs.Stop()
+	if _, err := subs.ExpectReady(setupTimeout(n) + 10*time.Second); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	w := windowAt(time.Now(), r.cfg.Warmup, window)
-	if err := subs.send(subscribersWindow{Window: w, DrainMS: r.cfg.Drain.Milliseconds()}); err != nil {
+	w := load.WindowAt(time.Now(), r.cfg.Warmup, window)
+	if err := subs.Send(load.SubscribersWindow{Window: w, DrainMS: r.cfg.Drain.Milliseconds()}); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	pub, err := startChild(ctx, env.binary, link.serverNS, RolePublisher, publisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
+	pub, err := load.StartChild(ctx, env.childBinary, link.ServerNS, load.RolePublisher, load.PublisherConfig{Origin: d.publish, Rate: r.results.Loss.Rate, Window: w})
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	defer pub.stop()
-	if _, err := pub.expectReady(30 * time.Second); err != nil {
+	defer pub.Stop()
+	if _, err := pub.ExpectReady(30 * time.Second); err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	wait := r.cfg.Warmup + window + 30*time.Second
-	if err := pub.result(&res.Publish, wait); err != nil {
+	if err := pub.Result(&res.Publish, wait); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	var got subscribersResult
-	if err := subs.result(&got, r.cfg.Drain+30*time.Second); err != nil {
+	var got load.SubscribersResult
+	if err := subs.Result(&got, r.cfg.Drain+30*time.Second); err != nil {
 		res.Error = err.Error()
 		return res
 	}
@@ -152,8 +155,9 @@ func (r *runner) lossRun(ctx context.Context, link *lossyLink, sys System, drop 
 	}
 	res.Latency = got.Latency
 	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = got.Latency.Quantile(0.5), got.Latency.Quantile(0.9), got.Latency.Quantile(0.99), got.Latency.MaxMS()
-	res.PacketsDown, res.BytesDown = link.toClient.packets.Load(), link.toClient.bytes.Load()
-	res.DroppedDown, res.DroppedUp = link.toClient.dropped.Load(), link.toServer.dropped.Load()
+	down, up := link.ToClient(), link.ToServer()
+	res.PacketsDown, res.BytesDown = down.Packets, down.Bytes
+	res.DroppedDown, res.DroppedUp = down.Dropped, up.Dropped
 	res.Reconnects = got.Failures
 	res.LoadGenCPU = got.CPUSeconds
 	return res

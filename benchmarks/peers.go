@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/load"
+	"github.com/subpub/subpub/benchmarks/procstat"
 )
 
 // The peers: the fan-out systems people use today, installed from Debian by
@@ -74,8 +77,8 @@ func (d *deployment) startNchan(ctx context.Context, env *environment, dir strin
 	if err := d.startPeer(ctx, env, "nginx+nchan", addr, nginxBinary, "-p", dir, "-c", conf); err != nil {
 		return err
 	}
-	d.target = Target{Reader: ReaderLean, Addr: addr, Path: "/sub"}
-	d.publish = publishTarget{Kind: publishNchan, URL: "http://" + addr + "/pub", Data: env.sample.Data}
+	d.target = load.Target{Reader: load.ReaderLean, Addr: addr, Path: "/sub"}
+	d.publish = load.PublishTarget{Kind: load.PublishNchan, URL: "http://" + addr + "/pub", Data: env.sample.Data}
 	return nil
 }
 
@@ -127,7 +130,7 @@ func (d *deployment) startVarnish(ctx context.Context, env *environment, dir str
 	if err != nil {
 		return err
 	}
-	d.target = Target{Reader: ReaderLean, Addr: addr, Path: outboxPath}
+	d.target = load.Target{Reader: load.ReaderLean, Addr: addr, Path: outboxPath}
 	return nil
 }
 
@@ -147,7 +150,7 @@ func (d *deployment) startPeer(ctx context.Context, env *environment, role, addr
 	}()
 	d.closers = append(d.closers, func() {
 		// Kill the workers too: they are the process's descendants.
-		for _, p := range descendants(cmd.Process.Pid) {
+		for _, p := range procstat.Descendants(cmd.Process.Pid) {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
 		cmd.Process.Signal(syscall.SIGKILL)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"math"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/load"
+	"github.com/subpub/subpub/benchmarks/procstat"
 )
 
 // point runs one system at N subscribers and R events per second: deploy
@@ -19,12 +22,12 @@ func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult
 		return res
 	}
 	defer d.stop()
-	subs, err := subscribe(ctx, d.target, n, setupTimeout(n))
+	subs, err := load.Subscribe(ctx, d.target, n, setupTimeout(n))
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	defer subs.stop()
+	defer subs.Stop()
 	res.SetupSeconds = time.Since(began).Seconds()
 
 	// Count what the origin serves before the publisher connects.
@@ -36,25 +39,25 @@ func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult
 		}
 	}
 
-	publish, closePublish, err := d.publish.publishFunc()
+	publish, closePublish, err := d.publish.Open()
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	defer closePublish()
-	w := windowAt(time.Now(), r.cfg.Warmup, r.cfg.Window)
-	subs.recs.setWindow(w)
-	pub := &publisher{rate: rate, publish: publish}
-	published := make(chan PublishStats, 1)
-	go func() { published <- pub.run(ctx, w) }()
+	w := load.WindowAt(time.Now(), r.cfg.Warmup, r.cfg.Window)
+	subs.SetWindow(w)
+	pub := &load.Publisher{Rate: rate, Publish: publish}
+	published := make(chan load.PublishStats, 1)
+	go func() { published <- pub.Run(ctx, w) }()
 
-	sleepUntil(ctx, time.UnixMilli(w.StartMS))
+	load.SleepUntil(ctx, time.UnixMilli(w.StartMS))
 	before := r.usage(d)
-	sleepUntil(ctx, time.UnixMilli(w.EndMS))
+	load.SleepUntil(ctx, time.UnixMilli(w.EndMS))
 	after := r.usage(d)
 	res.Publish = <-published
 	res.WindowSeconds = w.Duration().Seconds()
-	if count, ok, err := countPublished(ctx, d.publish, w); err != nil {
+	if count, ok, err := load.CountPublished(ctx, d.publish, w); err != nil {
 		r.cfg.logger().Warn("counting the window's events; using the publisher's count", "system", sys.Name, "err", err)
 	} else if ok {
 		res.Publish.Published = count
@@ -62,27 +65,27 @@ func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult
 	}
 	res.Expected = int64(n) * res.Publish.Published
 	drainUntil := time.Now().Add(r.cfg.Drain)
-	for subs.recs.delivered() < res.Expected && time.Now().Before(drainUntil) && ctx.Err() == nil {
+	for subs.Delivered() < res.Expected && time.Now().Before(drainUntil) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	res.Delivered = subs.recs.delivered()
+	res.Delivered = subs.Delivered()
 	if res.Expected > 0 {
 		res.Fraction = float64(res.Delivered) / float64(res.Expected)
 	}
 	res.DeliveriesPerSec = float64(res.Delivered) / res.WindowSeconds
-	res.Latency = subs.recs.latency()
+	res.Latency = subs.Latency()
 	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = res.Latency.Quantile(0.5), res.Latency.Quantile(0.9), res.Latency.Quantile(0.99), res.Latency.MaxMS()
-	res.Reconnects = subs.recs.failures()
-	res.ReadBytes = subs.recs.bytes()
+	res.Reconnects = subs.Failures()
+	res.ReadBytes = subs.Bytes()
 
 	window := w.Duration()
 	for i, s := range d.servers {
-		peak := readUsage(s.pid).PeakKB
+		peak := procstat.Read(s.pid).PeakKB
 		res.Servers = append(res.Servers, usageBetween(s.Role, before.servers[i], after.servers[i], window, peak))
 	}
 	res.LoadGen = usageBetween("load generator", before.self, after.self, window, 0)
 	if d.bareCtrl != "" {
-		if st, err := fetchBareStats(ctx, d.bareCtrl, w); err == nil {
+		if st, err := load.FetchBareStats(ctx, d.bareCtrl, w); err == nil {
 			res.Bare = &st
 		}
 	}
@@ -102,9 +105,9 @@ type usageSnapshot struct {
 }
 
 func (r *runner) usage(d *deployment) usageSnapshot {
-	s := usageSnapshot{self: selfCPU()}
+	s := usageSnapshot{self: procstat.SelfCPU()}
 	for _, srv := range d.servers {
-		s.servers = append(s.servers, readUsage(srv.pid).CPU)
+		s.servers = append(s.servers, procstat.Read(srv.pid).CPU)
 	}
 	return s
 }

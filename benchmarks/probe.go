@@ -60,7 +60,7 @@ func probeEvent(ctx context.Context, env *environment) (EventSample, error) {
 	case <-ctx.Done():
 		return EventSample{}, fmt.Errorf("probe: subscribing: %w", ctx.Err())
 	}
-	publish, closePublish, err := d.publish.publishFunc()
+	publish, closePublish, err := d.publish.Open()
 	if err != nil {
 		return EventSample{}, err
 	}

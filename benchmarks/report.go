@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/load"
 )
 
 // writeReport writes report.md: the machine, the targets, the sweep's
@@ -101,7 +103,7 @@ func writeReport(dir string, res *Results) error {
 
 	p("\n## Method\n\n")
 	p("- Servers are separate processes (`subpub origin`, `subpub edge`, the bare sender, the peers), started fresh for each point; their CPU time (utime+stime) and peak RSS (VmHWM) come from /proc. The load generator (subscribers and publisher) is the bench process; its CPU is given too.\n")
-	p("- The publisher posts at a steady rate, each post in its own goroutine (at most %d in flight; a tick past that is skipped and counted), so it never waits for the fan-out; *publish/s* is what it achieved. The origin stamps each event with its commit time (`t`, ms), and each subscriber records receive time − `t` in a log-linear histogram (1.6%% resolution). No post straddles a window bound, so every event is in or out of the window.\n", DefaultMaxInFlight)
+	p("- The publisher posts at a steady rate, each post in its own goroutine (at most %d in flight; a tick past that is skipped and counted), so it never waits for the fan-out; *publish/s* is what it achieved. The origin stamps each event with its commit time (`t`, ms), and each subscriber records receive time − `t` in a log-linear histogram (1.6%% resolution). No post straddles a window bound, so every event is in or out of the window.\n", load.DefaultMaxInFlight)
 	p("- HTTP/1.1 SSE (baseline, edge, bare sender, peers) is read by a lean reader off cleartext sockets; SUB and HTTP/2 and HTTP/3 subscriptions by subpub's client. The edge subscribes to the origin over HTTP/2 with TLS.\n")
 	p("- The bare sender writes pre-encoded SSE frames straight to N sockets, each socket's writer writing all that is pending in one system call: the machine's limit for this fan-out. It stamps `t` when it takes the event; the origin stamps it in the transaction that logs the event, so subpub's latencies include the origin's commit (SQLite) and, through the edge, the upstream hop.\n")
 	p("- The window's events are counted from their times after the run (the origin's log replayed from the start, the bare sender's own count, nchan's publisher), so *delivered* is exact even when a busy server accepts publications late.\n")

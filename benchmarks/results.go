@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/benchmarks/load"
+	"github.com/subpub/subpub/benchmarks/stats"
 )
 
 // Results are everything a run measured; results.json holds them as they
@@ -61,13 +64,13 @@ type PointResult struct {
 	Fraction         float64 `json:"fraction"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 
-	Latency Latency `json:"latency"`
-	P50MS   float64 `json:"p50_ms"`
-	P90MS   float64 `json:"p90_ms"`
-	P99MS   float64 `json:"p99_ms"`
-	MaxMS   float64 `json:"max_ms"`
+	Latency stats.Latency `json:"latency"`
+	P50MS   float64       `json:"p50_ms"`
+	P90MS   float64       `json:"p90_ms"`
+	P99MS   float64       `json:"p99_ms"`
+	MaxMS   float64       `json:"max_ms"`
 
-	Publish PublishStats `json:"publish"`
+	Publish load.PublishStats `json:"publish"`
 
 	// What the origin served: connections to the port the subscribers (or
 	// the intermediary) use, and subscriptions (its metric), while the
@@ -83,7 +86,7 @@ type PointResult struct {
 	// SSE rows only).
 	ReadBytes int64 `json:"read_bytes,omitempty"`
 	// Bare has the bare sender's counters (events per write).
-	Bare *BareSenderStats `json:"bare,omitempty"`
+	Bare *load.BareSenderStats `json:"bare,omitempty"`
 }
 
 // MemoryResult is the edge's memory per idle subscriber, for a protocol and

@@ -48,13 +48,6 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
 	}
-	binary := cfg.Binary
-	if binary == "" {
-		var err error
-		if binary, err = launch.Binary(); err != nil {
-			return nil, err
-		}
-	}
 	scratch, err := os.MkdirTemp("", "subpub-bench-")
 	if err != nil {
 		return nil, err
@@ -68,9 +61,15 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	// Run a private copy: the binary may be rebuilt while a long run goes
-	// on, and every server of the run should be the same program.
-	if binary, err = copyExecutable(binary, scratch); err != nil {
+	// Run private copies of the programs: they may be rebuilt while a long
+	// run goes on, and every server (every child) of the run should be the
+	// same program.
+	binary, err := privateCopy(cfg.Binary, launch.Binary, scratch)
+	if err != nil {
+		return nil, err
+	}
+	childBinary, err := privateCopy(cfg.ChildBinary, os.Executable, scratch)
+	if err != nil {
 		return nil, err
 	}
 	// internal/launch takes the binary to run from the environment.
@@ -85,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, errors.New("benchmarks: no system selected")
 	}
 	log := cfg.logger()
-	r := &runner{cfg: cfg, env: &environment{binary: binary, dir: scratch, stderr: stderr}}
+	r := &runner{cfg: cfg, env: &environment{binary: binary, childBinary: childBinary, dir: scratch, stderr: stderr}}
 	defer func() {
 		for _, undo := range r.cleanups {
 			undo()
@@ -187,9 +186,15 @@ func (r *runner) plan(systems []System) []step {
 	return steps
 }
 
-// copyExecutable copies the file at path into dir and returns the copy's
-// path.
-func copyExecutable(path, dir string) (string, error) {
+// privateCopy copies the program at path, or if path is empty the one def
+// names, into dir and returns the copy's path.
+func privateCopy(path string, def func() (string, error), dir string) (string, error) {
+	if path == "" {
+		var err error
+		if path, err = def(); err != nil {
+			return "", err
+		}
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err

@@ -1,159 +1,28 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"strconv"
-	"strings"
-	"time"
+	"syscall"
 
-	"github.com/subpub/subpub/benchmarks"
+	"github.com/subpub/subpub/internal/cli"
 )
 
-const benchExamples = `  # a quick side-by-side comparison (a few minutes): what make bench runs
-  subpub bench --quick --out benchmarks/results/quick
-
-  # the full sweep (about an hour), whose report is committed
-  subpub bench --full --out benchmarks/results/latest
-
-  # with nginx+nchan and Varnish (installed by benchmarks/install-peers.sh)
-  subpub bench --quick --peers --out benchmarks/results/peers
-
-  # one system, chosen points
-  subpub bench --systems edge-sub-h2,bare-sse-h1 --subscribers 1000 --rates 100 --loss '' --idle -1 --out /tmp/b
-`
-
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "[flags]", benchExamples, stderr)
-	quick := fs.Bool("quick", false, "the quick preset (the default): N = 100 and 1,000, R = 10 and 100, 6 s windows")
-	full := fs.Bool("full", false, "the full sweep: N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
-	out := fs.String("out", "benchmarks/results/quick", "write results.json, report.md and the plots into this `directory`")
-	peers := fs.Bool("peers", false, "compare with nginx+nchan and Varnish too (benchmarks/install-peers.sh installs them)")
-	systems := fs.String("systems", "", "comma-separated `names` of the systems to run (default: all of the sweep): "+systemNames())
-	subscribers := fs.String("subscribers", "", "comma-separated subscriber `counts` N (overrides the preset)")
-	rates := fs.String("rates", "", "comma-separated publish `rates` R in events/s (overrides the preset)")
-	warmup := fs.Duration("warmup", 0, "warm-up before each window (default: the preset's)")
-	window := fs.Duration("window", 0, "measured window of each point (default: the preset's)")
-	drain := fs.Duration("drain", 0, "how long to wait for a window's last deliveries (default: the preset's)")
-	perConn := fs.Int("per-connection", 0, "subscriptions per HTTP/2 or HTTP/3 connection (default 100)")
-	h1Max := fs.Int("h1-max", 0, "the largest N at which HTTP/1.1 systems run, one connection per subscriber (default 5000)")
-	idle := fs.Int("idle", 0, "idle subscribers for memory and bytes per event (-1: skip; default: the preset's)")
-	loss := fs.String("loss", "-", "comma-separated drop `percentages` for HTTP/2 versus HTTP/3 over the lossy link ('' to skip; default: the preset's 0,0.5,2)")
-	lossWindow := fs.Duration("loss-window", 0, "measured window of each lossy-link run (default: the preset's)")
-	serverLog := fs.String("server-log", "", "append the servers' standard error to this `file`")
-	noProgress := fs.Bool("no-progress", false, "do not show the progress bar")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	render := fs.Bool("render", false, "only write the report and the plots again from --out's results.json")
-	child := fs.String("child", "", "internal: play a benchmark child `role` (bare-sender, subscribers, publisher)")
-	if _, err := parseInterspersed(fs, args); err != nil {
-		return err
+// runBench runs subpub-bench, the benchmarks' own binary (it links what
+// the servers do not need: the load generator and the plotting), found
+// beside this one as make build puts it, with the same arguments, in place
+// of this process.
+func runBench(_ context.Context, args []string, _, _ io.Writer) error {
+	bench, err := cli.Sibling("subpub-bench")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s is not there: build it with `make build`", bench)
 	}
-	sf := serverFlags{logLevel: *logLevel}
-	logger, err := sf.logger(stderr)
 	if err != nil {
 		return err
 	}
-	if *child != "" {
-		return benchmarks.RunChild(ctx, *child, os.Stdin, stdout, logger)
-	}
-	if *render {
-		return benchmarks.Render(*out)
-	}
-	if *quick && *full {
-		return errors.New("--quick and --full are exclusive")
-	}
-	cfg := benchmarks.Quick(*out)
-	if *full {
-		cfg = benchmarks.Full(*out)
-	}
-	cfg.Peers = *peers
-	cfg.Logger = logger
-	if !*noProgress {
-		cfg.Progress = stderr
-	}
-	if *systems != "" {
-		cfg.Systems = strings.Split(*systems, ",")
-	}
-	if cfg.Subscribers, err = intList(*subscribers, cfg.Subscribers); err != nil {
-		return fmt.Errorf("--subscribers: %w", err)
-	}
-	if cfg.Rates, err = intList(*rates, cfg.Rates); err != nil {
-		return fmt.Errorf("--rates: %w", err)
-	}
-	cfg.Warmup = cmp.Or(*warmup, cfg.Warmup)
-	cfg.Window = cmp.Or(*window, cfg.Window)
-	cfg.Drain = cmp.Or(*drain, cfg.Drain)
-	cfg.Loss.Window = cmp.Or(*lossWindow, cfg.Loss.Window)
-	cfg.PerConnection = cmp.Or(*perConn, cfg.PerConnection)
-	cfg.MultiplexedAbove = cmp.Or(*h1Max, cfg.MultiplexedAbove)
-	if *idle != 0 {
-		cfg.IdleSubscribers = *idle
-	}
-	if *loss != "-" {
-		if cfg.Loss.Drops, err = percentList(*loss); err != nil {
-			return fmt.Errorf("--loss: %w", err)
-		}
-	}
-	if *serverLog != "" {
-		f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		cfg.ServerLog = f
-	}
-	// The servers are this very binary.
-	if exe, err := os.Executable(); err == nil {
-		cfg.Binary = exe
-	}
-	res, err := benchmarks.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "report: %s/report.md (%d points in %v)\n", *out, len(res.Points), time.Duration(res.Elapsed*float64(time.Second)).Round(time.Second))
-	return nil
-}
-
-func systemNames() string {
-	var names []string
-	for _, s := range benchmarks.Systems() {
-		names = append(names, s.Name)
-	}
-	return strings.Join(names, ", ")
-}
-
-// intList parses "100,1000"; empty keeps def.
-func intList(s string, def []int) ([]int, error) {
-	if s == "" {
-		return def, nil
-	}
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("%q is not a positive integer", f)
-		}
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-// percentList parses "0,0.5,2" (percent) into probabilities; empty is none.
-func percentList(s string) ([]float64, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || v < 0 || v >= 100 {
-			return nil, fmt.Errorf("%q is not a percentage", f)
-		}
-		out = append(out, v/100)
-	}
-	return out, nil
+	return syscall.Exec(bench, append([]string{bench}, args...), os.Environ())
 }

@@ -5,14 +5,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/subpub/subpub/internal/cli"
 )
 
 // command is one subcommand.
@@ -31,9 +31,6 @@ func commands() map[string]command {
 		"bench":  {"compare SUB/PUB through the edge with direct SSE, the bare-socket limit and peers", runBench},
 	}
 }
-
-// errUsage reports bad arguments; the message has already been printed.
-var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,15 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr, cmds)
 		return 2
 	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	}
-	fmt.Fprintf(stderr, "subpub %s: %v\n", args[0], err)
-	return 1
+	return cli.ExitCode("subpub "+args[0], cmd.run(ctx, args[1:], stdout, stderr), stderr)
 }
 
 func usage(w io.Writer, cmds map[string]command) {
@@ -81,41 +70,4 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'subpub <command> --help' for a command's flags and examples.")
-}
-
-// parseInterspersed parses flags that may come before or after positional
-// arguments ("subpub sub URL --count 3"), as users expect of a CLI.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "-" || args[0] == "--" || args[0][0] != '-' {
-			if args[0] == "--" {
-				return append(positional, args[1:]...), nil
-			}
-			positional = append(positional, args[0])
-			args = args[1:]
-		}
-	}
-}
-
-// newFlagSet returns a flag set whose usage prints a synopsis, the flags and
-// examples.
-func newFlagSet(name, synopsis, examples string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("subpub "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: subpub %s %s\n\nflags:\n", name, synopsis)
-		fs.PrintDefaults()
-		if examples != "" {
-			fmt.Fprintf(stderr, "\nexamples:\n%s", examples)
-		}
-	}
-	return fs
 }

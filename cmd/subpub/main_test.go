@@ -108,6 +108,12 @@ func TestSubAndPub(t *testing.T) {
 			}
 		}
 	})
+	t.Run("bench without subpub-bench beside it says how to build it", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "bench", "--help")
+		if code != 1 || !strings.Contains(errOut, "subpub-bench is not there: build it with `make build`") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
 	t.Run("help shows examples", func(t *testing.T) {
 		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
 			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/cli"
 )
 
 const pubExamples = `  # post a note as alice on the demo origin (a bare object is wrapped in Create)
@@ -22,17 +23,17 @@ const pubExamples = `  # post a note as alice on the demo origin (a bare object 
 const maxActivitySize = 1 << 20
 
 func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stderr)
+	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stderr)
 	var cf clientFlags
 	cf.register(fs)
 	token := fs.String("token", os.Getenv("SUBPUB_TOKEN"), "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
-	positional, err := parseInterspersed(fs, args)
+	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(positional) < 1 || len(positional) > 2 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	input := io.Reader(os.Stdin)
 	if len(positional) == 2 && positional[1] != "-" {

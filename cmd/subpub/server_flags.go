@@ -18,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/internal/cli"
 	"github.com/subpub/subpub/stream"
 )
 
@@ -52,11 +53,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 }
 
 func (f *serverFlags) logger(stderr io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), nil
+	return cli.Logger(f.logLevel, stderr)
 }
 
 // streamer is the Streamer the flags describe.
@@ -117,9 +114,9 @@ type serverRole interface {
 // runServerRole is the body of the origin and edge commands: flags, then
 // serve until interrupted.
 func runServerRole(ctx context.Context, name, examples string, role serverRole, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet(name, "[flags]", examples, stderr)
+	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stderr)
 	role.register(fs)
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if _, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
 	}
 	logger, err := role.logger(stderr)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/cli"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -25,7 +26,7 @@ const subExamples = `  # follow alice's public outbox on the demo origin, over H
 `
 
 func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sub", "[flags] URL", subExamples, stderr)
+	fs := cli.NewFlagSet("subpub sub", "[flags] URL", subExamples, stderr)
 	var cf clientFlags
 	cf.register(fs)
 	sse := fs.Bool("sse", false, "subscribe with GET Accept: text/event-stream instead of SUB")
@@ -36,13 +37,13 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	asJSON := fs.Bool("json", false, "print one JSON object per event")
 	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
 	verbose := fs.Bool("v", false, "report connections and reconnections on stderr")
-	positional, err := parseInterspersed(fs, args)
+	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(positional) != 1 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	opts, err := cf.options()
 	if err != nil {

@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ const (
 
 // startLean opens count connections, each recording into rec, and returns
 // once they are established (or after a while: the caller waits for all).
-func (s *subscribers) startLean(ctx context.Context, count int, rec *recorder) error {
+func (s *Subscribers) startLean(ctx context.Context, count int, rec *recorder) error {
 	for range count {
 		s.done.Go(func() { leanSubscribe(ctx, s.target, rec) })
 	}

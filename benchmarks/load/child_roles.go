@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"context"
@@ -6,43 +6,46 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/procstat"
+	"github.com/subpub/subpub/benchmarks/stats"
 )
 
-// subscribersConfig is what a subscribers child is told first.
-type subscribersConfig struct {
+// SubscribersConfig is what a subscribers child is told first.
+type SubscribersConfig struct {
 	Target    Target `json:"target"`
 	N         int    `json:"n"`
 	TimeoutMS int64  `json:"timeout_ms"`
 }
 
-// subscribersWindow is what it is told once the parent has fixed the window.
-type subscribersWindow struct {
+// SubscribersWindow is what it is told once the parent has fixed the window.
+type SubscribersWindow struct {
 	Window  Window `json:"window"`
 	DrainMS int64  `json:"drain_ms"`
 }
 
-// subscribersResult is what it answers after the window and the drain.
-type subscribersResult struct {
-	Latency    Latency `json:"latency"`
-	Delivered  int64   `json:"delivered"`
-	Opened     int64   `json:"opened"`
-	Failures   int64   `json:"failures"`
-	Bytes      int64   `json:"bytes"`
-	CPUSeconds float64 `json:"cpu_seconds"`
+// SubscribersResult is what it answers after the window and the drain.
+type SubscribersResult struct {
+	Latency    stats.Latency `json:"latency"`
+	Delivered  int64         `json:"delivered"`
+	Opened     int64         `json:"opened"`
+	Failures   int64         `json:"failures"`
+	Bytes      int64         `json:"bytes"`
+	CPUSeconds float64       `json:"cpu_seconds"`
 }
 
 func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {
-	var cfg subscribersConfig
+	var cfg SubscribersConfig
 	if err := dec.Decode(&cfg); err != nil {
 		return errChildUsage
 	}
-	subs, err := subscribe(ctx, cfg.Target, cfg.N, time.Duration(cfg.TimeoutMS)*time.Millisecond)
+	subs, err := Subscribe(ctx, cfg.Target, cfg.N, time.Duration(cfg.TimeoutMS)*time.Millisecond)
 	if err != nil {
 		return err
 	}
-	defer subs.stop()
+	defer subs.Stop()
 	fmt.Fprintln(out, "ready")
-	var w subscribersWindow
+	var w SubscribersWindow
 	decoded := make(chan error, 1)
 	go func() { decoded <- dec.Decode(&w) }()
 	select {
@@ -54,11 +57,11 @@ func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) 
 		return ctx.Err()
 	}
 	subs.recs.setWindow(w.Window)
-	cpu0 := selfCPU()
-	sleepUntil(ctx, time.UnixMilli(w.Window.EndMS))
-	cpu := selfCPU() - cpu0
-	sleepUntil(ctx, time.UnixMilli(w.Window.EndMS+w.DrainMS))
-	err = writeJSONLine(out, subscribersResult{
+	cpu0 := procstat.SelfCPU()
+	SleepUntil(ctx, time.UnixMilli(w.Window.EndMS))
+	cpu := procstat.SelfCPU() - cpu0
+	SleepUntil(ctx, time.UnixMilli(w.Window.EndMS+w.DrainMS))
+	err = writeJSONLine(out, SubscribersResult{
 		Latency:    subs.recs.latency(),
 		Delivered:  subs.recs.delivered(),
 		Opened:     subs.recs.opened(),
@@ -73,28 +76,28 @@ func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) 
 	return nil
 }
 
-// publisherConfig configures a publisher child: it publishes to an origin's
+// PublisherConfig configures a publisher child: it publishes to an origin's
 // outbox from now until the end of the window.
-type publisherConfig struct {
-	Origin publishTarget `json:"origin"`
+type PublisherConfig struct {
+	Origin PublishTarget `json:"origin"`
 	Rate   int           `json:"rate"`
 	Window Window        `json:"window"`
 }
 
 func runPublisherChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {
-	var cfg publisherConfig
+	var cfg PublisherConfig
 	if err := dec.Decode(&cfg); err != nil {
 		return errChildUsage
 	}
-	publish, closePublish, err := cfg.Origin.publishFunc()
+	publish, closePublish, err := cfg.Origin.Open()
 	if err != nil {
 		return err
 	}
 	defer closePublish()
 	fmt.Fprintln(out, "ready")
-	p := &publisher{rate: cfg.Rate, publish: publish}
-	stats := p.run(ctx, cfg.Window)
-	if count, ok, err := countPublished(ctx, cfg.Origin, cfg.Window); err == nil && ok {
+	p := &Publisher{Rate: cfg.Rate, Publish: publish}
+	stats := p.Run(ctx, cfg.Window)
+	if count, ok, err := CountPublished(ctx, cfg.Origin, cfg.Window); err == nil && ok {
 		stats.Published = count
 		stats.Achieved = float64(count) / cfg.Window.Duration().Seconds()
 	}

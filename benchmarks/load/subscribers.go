@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/stats"
 )
 
 // Target says where and how the load generator subscribes.
@@ -49,9 +51,9 @@ func (t Target) groupSize() int {
 // second each), which is not what is being measured.
 const maxConcurrentGroups = 8
 
-// subscribers are n subscriptions to a Target, each group recording into
+// Subscribers are n subscriptions to a Target, each group recording into
 // its own recorder.
-type subscribers struct {
+type Subscribers struct {
 	target Target
 	recs   recorders
 	cancel context.CancelFunc
@@ -59,14 +61,14 @@ type subscribers struct {
 	n      int
 }
 
-// subscribe starts n subscriptions and returns once they are all
+// Subscribe starts n subscriptions and returns once they are all
 // established, or fails after timeout (the subscriptions keep trying until
-// stop).
-func subscribe(ctx context.Context, t Target, n int, timeout time.Duration) (*subscribers, error) {
+// Stop).
+func Subscribe(ctx context.Context, t Target, n int, timeout time.Duration) (*Subscribers, error) {
 	size := t.groupSize()
 	groups := (n + size - 1) / size
 	ctx, cancel := context.WithCancel(ctx)
-	s := &subscribers{target: t, recs: newRecorders(groups), cancel: cancel, n: n}
+	s := &Subscribers{target: t, recs: newRecorders(groups), cancel: cancel, n: n}
 	var start func(context.Context, int, *recorder) error
 	switch t.Reader {
 	case ReaderLean:
@@ -94,18 +96,18 @@ func subscribe(ctx context.Context, t Target, n int, timeout time.Duration) (*su
 	setup.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		s.stop()
+		s.Stop()
 		return nil, err
 	}
 	for s.recs.opened() < int64(n) {
 		if time.Now().After(deadline) {
 			opened := s.recs.opened()
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("benchmarks: %d of %d subscriptions established after %v", opened, n, timeout)
 		}
 		select {
 		case <-ctx.Done():
-			s.stop()
+			s.Stop()
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -113,11 +115,29 @@ func subscribe(ctx context.Context, t Target, n int, timeout time.Duration) (*su
 	return s, nil
 }
 
-// stop ends every subscription and waits for their readers.
-func (s *subscribers) stop() {
+// Stop ends every subscription and waits for their readers.
+func (s *Subscribers) Stop() {
 	s.cancel()
 	s.done.Wait()
 }
+
+// SetWindow sets the window whose events count, once the subscriptions are
+// established and before any event of it can be published.
+func (s *Subscribers) SetWindow(w Window) { s.recs.setWindow(w) }
+
+// Delivered counts the window's events received, all subscriptions
+// together.
+func (s *Subscribers) Delivered() int64 { return s.recs.delivered() }
+
+// Failures counts the attempts to subscribe that ended in an error.
+func (s *Subscribers) Failures() int64 { return s.recs.failures() }
+
+// Bytes counts what the readers read off their sockets, where they can
+// count it (the lean reader).
+func (s *Subscribers) Bytes() int64 { return s.recs.bytes() }
+
+// Latency is the distribution of the window's deliveries so far.
+func (s *Subscribers) Latency() stats.Latency { return s.recs.latency() }
 
 // waitOpened waits until rec counts want established subscriptions.
 func waitOpened(ctx context.Context, rec *recorder, want int64, timeout time.Duration) error {

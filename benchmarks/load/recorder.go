@@ -1,31 +1,11 @@
-package benchmarks
+package load
 
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/stats"
 )
-
-// Window is the measured part of a point, in the milliseconds of the events'
-// publish times (the `t` member): events published in [StartMS, EndMS)
-// count, those of the warm-up and the drain do not. The publisher makes sure
-// that no publication straddles either bound (see publisher), so every
-// event is in or out of the window without ambiguity.
-type Window struct {
-	StartMS int64 `json:"start_ms"`
-	EndMS   int64 `json:"end_ms"`
-}
-
-func (w Window) contains(ms int64) bool { return ms >= w.StartMS && ms < w.EndMS }
-
-// Duration is the window's length.
-func (w Window) Duration() time.Duration { return time.Duration(w.EndMS-w.StartMS) * time.Millisecond }
-
-// windowAt is the window that starts after warmup from now and lasts length,
-// on millisecond bounds.
-func windowAt(now time.Time, warmup, length time.Duration) Window {
-	start := now.Add(warmup).UnixMilli() + 1
-	return Window{StartMS: start, EndMS: start + length.Milliseconds()}
-}
 
 // recorder receives the deliveries of a group of subscribers (those of one
 // connection, or a hundred HTTP/1.1 connections): a latency histogram and
@@ -33,7 +13,7 @@ func windowAt(now time.Time, warmup, length time.Duration) Window {
 // the subscribers are connected, before any event of it can be published.
 type recorder struct {
 	window    atomic.Pointer[Window]
-	hist      histogram
+	hist      stats.Histogram
 	delivered atomic.Int64 // events of the window received
 	outside   atomic.Int64 // events outside it (warm-up, drain)
 	opened    atomic.Int64 // subscriptions established (counting re-establishments)
@@ -50,7 +30,7 @@ func (r *recorder) record(tMS int64, recv time.Time) {
 		return
 	}
 	r.delivered.Add(1)
-	r.hist.add(recv.Sub(time.UnixMilli(tMS)))
+	r.hist.Add(recv.Sub(time.UnixMilli(tMS)))
 }
 
 // recorders are the groups of one point.
@@ -94,10 +74,10 @@ func (rs recorders) bytes() int64 {
 	return rs.sum(func(r *recorder) *atomic.Int64 { return &r.bytes })
 }
 
-func (rs recorders) latency() Latency {
-	var l Latency
+func (rs recorders) latency() stats.Latency {
+	var l stats.Latency
 	for _, r := range rs {
-		l = l.merge(r.hist.snapshot())
+		l = l.Merge(r.hist.Snapshot())
 	}
 	return l
 }

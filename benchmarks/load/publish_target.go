@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"bytes"
@@ -12,11 +12,11 @@ import (
 	"github.com/subpub/subpub/client"
 )
 
-// publishTarget says how to publish one event to a system.
-type publishTarget struct {
-	// Kind is publishOrigin (POST the note to the outbox with
-	// client.Publish), publishBare (POST to the bare sender's control
-	// endpoint) or publishNchan (POST the event data, with its time first,
+// PublishTarget says how to publish one event to a system.
+type PublishTarget struct {
+	// Kind is PublishOrigin (POST the note to the outbox with
+	// client.Publish), PublishBare (POST to the bare sender's control
+	// endpoint) or PublishNchan (POST the event data, with its time first,
 	// to nchan's publisher endpoint).
 	Kind string `json:"kind"`
 	URL  string `json:"url"`
@@ -26,18 +26,18 @@ type publishTarget struct {
 	Data  string `json:"data,omitempty"`
 }
 
-// Kinds of publishTarget.
+// Kinds of PublishTarget.
 const (
-	publishOrigin = "origin"
-	publishBare   = "bare"
-	publishNchan  = "nchan"
+	PublishOrigin = "origin"
+	PublishBare   = "bare"
+	PublishNchan  = "nchan"
 )
 
-// publishFunc returns the function that publishes one event, and what
+// Open returns the function that publishes one event, and what
 // releases its connections.
-func (p publishTarget) publishFunc() (publishFunc, func(), error) {
+func (p PublishTarget) Open() (PublishFunc, func(), error) {
 	switch p.Kind {
-	case publishOrigin:
+	case PublishOrigin:
 		c, err := client.New(client.Options{HTTP: client.HTTP11})
 		if err != nil {
 			return nil, nil, err
@@ -46,12 +46,12 @@ func (p publishTarget) publishFunc() (publishFunc, func(), error) {
 			_, err := c.Publish(ctx, p.URL, p.Token, p.Body)
 			return err
 		}, func() { c.Close() }, nil
-	case publishBare, publishNchan:
+	case PublishBare, PublishNchan:
 		transport := &http.Transport{MaxIdleConnsPerHost: DefaultMaxInFlight}
 		hc := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 		return func(ctx context.Context) error {
 			var body []byte
-			if p.Kind == publishNchan {
+			if p.Kind == PublishNchan {
 				body = nchanMessage(p.Data, time.Now())
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(body))

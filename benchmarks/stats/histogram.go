@@ -1,4 +1,7 @@
-package benchmarks
+// Package stats keeps latency distributions: a fixed-size log-linear
+// histogram that concurrent readers add to without a lock, and the Latency
+// the results keep, with its percentiles and CDF.
+package stats
 
 import (
 	"math"
@@ -20,9 +23,9 @@ const (
 	histBuckets    = histLinear + histMaxShift*histSubBuckets
 )
 
-// histogram counts latencies. It is safe for concurrent use: each
-// subscriber's reader adds to it without a lock.
-type histogram struct {
+// Histogram counts latencies. It is safe for concurrent use: each
+// subscriber's reader adds to it without a lock. The zero value is empty.
+type Histogram struct {
 	counts [histBuckets]atomic.Uint64
 	maxUS  atomic.Int64
 }
@@ -52,7 +55,8 @@ func histUpper(i int) int64 {
 	return int64(sub+1)<<shift - 1
 }
 
-func (h *histogram) add(d time.Duration) {
+// Add counts d.
+func (h *Histogram) Add(d time.Duration) {
 	us := d.Microseconds()
 	h.counts[histIndex(us)].Add(1)
 	for {
@@ -70,8 +74,8 @@ type Latency struct {
 	MaxUS   int64      `json:"max_us"`
 }
 
-// snapshot is the distribution so far.
-func (h *histogram) snapshot() Latency {
+// Snapshot is the distribution so far.
+func (h *Histogram) Snapshot() Latency {
 	var l Latency
 	for i := range h.counts {
 		if c := h.counts[i].Load(); c > 0 {
@@ -82,8 +86,8 @@ func (h *histogram) snapshot() Latency {
 	return l
 }
 
-// merge adds other's counts to l (both sorted by bound).
-func (l Latency) merge(other Latency) Latency {
+// Merge is l with other's counts added (both sorted by bound).
+func (l Latency) Merge(other Latency) Latency {
 	out := Latency{MaxUS: max(l.MaxUS, other.MaxUS)}
 	i, j := 0, 0
 	for i < len(l.Buckets) || j < len(other.Buckets) {

@@ -1,4 +1,6 @@
-package benchmarks
+// Package netem emulates a network path with delay and loss between two
+// network namespaces, for the benchmarks' HTTP/2 versus HTTP/3 comparison.
+package netem
 
 import (
 	"errors"
@@ -15,27 +17,48 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lossyLink joins two network namespaces by a link made in user space: a
-// TUN device in each, and a relay in this process that reads every packet
-// from one device and writes it to the other after a fixed delay, dropping
-// each with a given probability. Real TCP and real QUIC then see real loss
-// and delay, which this kernel cannot make otherwise (it has no netem).
-type lossyLink struct {
-	serverNS, clientNS string
-	serverIP, clientIP string
-	delay              time.Duration
+// Link joins two network namespaces by a link made in user space: a TUN
+// device in each, and a relay in this process that reads every packet from
+// one device and writes it to the other after a fixed delay, dropping each
+// with a given probability. Real TCP and real QUIC then see real loss and
+// delay, which this kernel cannot make otherwise (it has no netem).
+type Link struct {
+	// The namespaces of the link's two ends, and the address of each end:
+	// servers listen on ServerIP in ServerNS, clients in ClientNS reach
+	// them there.
+	ServerNS, ClientNS string
+	ServerIP, ClientIP string
+
+	delay time.Duration
 
 	drop    atomic.Uint64 // math.Float64bits of the drop probability
 	devices []*os.File
 	relays  sync.WaitGroup
 	// Counters since the last reset, by direction.
-	toClient, toServer         linkCounters
+	toClient, toServer         counters
 	serverDevice, clientDevice string
 }
 
-type linkCounters struct {
+type counters struct {
 	packets, bytes, dropped atomic.Int64
 }
+
+// Counts are what one direction of the link carried since the drop
+// probability was last set: the packets that arrived at it, their bytes,
+// and those it dropped.
+type Counts struct {
+	Packets, Bytes, Dropped int64
+}
+
+func (c *counters) load() Counts {
+	return Counts{Packets: c.packets.Load(), Bytes: c.bytes.Load(), Dropped: c.dropped.Load()}
+}
+
+// ToClient is what the link carried towards the client namespace.
+func (l *Link) ToClient() Counts { return l.toClient.load() }
+
+// ToServer is what the link carried towards the server namespace.
+func (l *Link) ToServer() Counts { return l.toServer.load() }
 
 // Names and addresses of the link (from 198.18.0.0/15, the benchmarking
 // range).
@@ -50,8 +73,8 @@ const (
 	lossQueue = 1 << 16
 )
 
-// lossySupported says why the lossy link cannot be made here, if it cannot.
-func lossySupported() error {
+// supported says why the link cannot be made here, if it cannot.
+func supported() error {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root (network namespaces and TUN devices)")
 	}
@@ -64,15 +87,16 @@ func lossySupported() error {
 	return nil
 }
 
-// newLossyLink makes the namespaces, the devices and the relay. Close
-// removes them all; on failure, what was made is removed before returning.
-func newLossyLink(delay time.Duration) (l *lossyLink, err error) {
-	if err := lossySupported(); err != nil {
+// New makes the namespaces, the devices and the relay of a link with the
+// given one-way delay, dropping nothing. Close removes them all; on
+// failure, what was made is removed before returning.
+func New(delay time.Duration) (l *Link, err error) {
+	if err := supported(); err != nil {
 		return nil, err
 	}
-	l = &lossyLink{
-		serverNS: lossServerNS, clientNS: lossClientNS,
-		serverIP: lossServerIP, clientIP: lossClientIP,
+	l = &Link{
+		ServerNS: lossServerNS, ClientNS: lossClientNS,
+		ServerIP: lossServerIP, ClientIP: lossClientIP,
 		serverDevice: lossServerDevice, clientDevice: lossClientDevice,
 		delay: delay,
 	}
@@ -82,7 +106,7 @@ func newLossyLink(delay time.Duration) (l *lossyLink, err error) {
 			l.Close()
 		}
 	}()
-	for _, ns := range []string{l.serverNS, l.clientNS} {
+	for _, ns := range []string{l.ServerNS, l.ClientNS} {
 		if err := ipCommand("netns", "add", ns); err != nil {
 			return nil, err
 		}
@@ -91,8 +115,8 @@ func newLossyLink(delay time.Duration) (l *lossyLink, err error) {
 		}
 	}
 	for _, end := range []struct{ device, ns, local, peer string }{
-		{l.serverDevice, l.serverNS, l.serverIP, l.clientIP},
-		{l.clientDevice, l.clientNS, l.clientIP, l.serverIP},
+		{l.serverDevice, l.ServerNS, l.ServerIP, l.ClientIP},
+		{l.clientDevice, l.ClientNS, l.ClientIP, l.ServerIP},
 	} {
 		dev, err := openTUN(end.device)
 		if err != nil {
@@ -114,11 +138,11 @@ func newLossyLink(delay time.Duration) (l *lossyLink, err error) {
 	return l, nil
 }
 
-// setDrop sets the drop probability of both directions and resets the
+// SetDrop sets the drop probability of both directions and resets the
 // counters.
-func (l *lossyLink) setDrop(p float64) {
+func (l *Link) SetDrop(p float64) {
 	l.drop.Store(math.Float64bits(p))
-	for _, c := range []*linkCounters{&l.toClient, &l.toServer} {
+	for _, c := range []*counters{&l.toClient, &l.toServer} {
 		c.packets.Store(0)
 		c.bytes.Store(0)
 		c.dropped.Store(0)
@@ -129,7 +153,7 @@ func (l *lossyLink) setDrop(p float64) {
 // some and stamps the others with when they are due, and a writer that
 // sends each when it is due. The delay is the same for every packet, so the
 // queue stays in order.
-func (l *lossyLink) relay(from, to *os.File, c *linkCounters) {
+func (l *Link) relay(from, to *os.File, c *counters) {
 	type packet struct {
 		due time.Time
 		b   []byte
@@ -168,7 +192,7 @@ func (l *lossyLink) relay(from, to *os.File, c *linkCounters) {
 
 // Close removes the namespaces (and with them the devices, which ends the
 // relay's reads) and waits for the relay.
-func (l *lossyLink) Close() error {
+func (l *Link) Close() error {
 	l.removeNamespaces()
 	for _, dev := range l.devices {
 		dev.Close()
@@ -177,8 +201,8 @@ func (l *lossyLink) Close() error {
 	return nil
 }
 
-func (l *lossyLink) removeNamespaces() {
-	for _, ns := range []string{l.serverNS, l.clientNS} {
+func (l *Link) removeNamespaces() {
+	for _, ns := range []string{l.ServerNS, l.ClientNS} {
 		exec.Command("ip", "netns", "del", ns).Run()
 	}
 	for _, dev := range []string{l.serverDevice, l.clientDevice} {

@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // over HTTP/2 and HTTP/3 they share its connection. The first subscription
 // is established alone, so that the others find its connection rather than
 // each dialling one.
-func (s *subscribers) startClients(ctx context.Context, count int, rec *recorder) error {
+func (s *Subscribers) startClients(ctx context.Context, count int, rec *recorder) error {
 	c, err := newBenchClient(s.target)
 	if err != nil {
 		return err

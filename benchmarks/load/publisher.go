@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -15,23 +16,25 @@ const (
 	// skipped (and counted) rather than queued, so a slow server shows as
 	// a lower publish rate, not as a backlog.
 	DefaultMaxInFlight = 64
-	// DefaultBoundaryGuard is how close to a window bound a publication
-	// may start; one due later waits for the bound (see publisher.run).
-	DefaultBoundaryGuard = 10 * time.Millisecond
+	// defaultBoundaryGuard is how close to a window bound a publication
+	// may start; one due later waits for the bound (see Publisher.Run).
+	defaultBoundaryGuard = 10 * time.Millisecond
 )
 
-// publishFunc publishes one event. It returns once the server has accepted
+// PublishFunc publishes one event. It returns once the server has accepted
 // the event (the origin: committed it), which is before any subscriber is
 // written to: a publication never waits for the fan-out.
-type publishFunc func(ctx context.Context) error
+type PublishFunc func(ctx context.Context) error
 
-// publisher publishes at a steady rate from its own goroutine, each
+// Publisher publishes at a steady rate from its own goroutine, each
 // publication in a goroutine of its own.
-type publisher struct {
-	rate        int
+type Publisher struct {
+	// Rate is in events per second; Publish publishes one.
+	Rate    int
+	Publish PublishFunc
+
 	maxInFlight int
 	guard       time.Duration
-	publish     publishFunc
 }
 
 // PublishStats describe what a publisher achieved in the window.
@@ -56,34 +59,34 @@ type PublishStats struct {
 	P99MS  float64 `json:"p99_ms"`
 }
 
-// run publishes from now until the end of w and waits for the last
+// Run publishes from now until the end of w and waits for the last
 // publications. No publication should straddle a bound of w: one due within
 // guard before a bound waits for those in flight to be accepted and starts
 // at the bound, so that every event's publish time (taken by the server
 // between request and answer, in whole milliseconds) is on the same side of
 // the bound as its publication's start. The few that straddle anyway (a
 // publication slower than guard) are counted.
-func (p *publisher) run(ctx context.Context, w Window) PublishStats {
+func (p *Publisher) Run(ctx context.Context, w Window) PublishStats {
 	maxInFlight := setting.Or(p.maxInFlight, DefaultMaxInFlight)
-	guard := setting.Or(p.guard, DefaultBoundaryGuard)
+	guard := setting.Or(p.guard, defaultBoundaryGuard)
 	start, end := time.UnixMilli(w.StartMS), time.UnixMilli(w.EndMS)
 	var (
 		inFlight                 atomic.Int64
 		inWindow, errs, straddle atomic.Int64
 		skipped                  int64
 		wg                       sync.WaitGroup
-		lat                      histogram
+		lat                      stats.Histogram
 	)
 	drain := func(bound time.Time) {
 		for inFlight.Load() > 0 && time.Now().Before(bound) {
 			time.Sleep(200 * time.Microsecond)
 		}
-		sleepUntil(ctx, bound)
+		SleepUntil(ctx, bound)
 	}
-	interval := time.Second / time.Duration(p.rate)
+	interval := time.Second / time.Duration(p.Rate)
 	next := time.Now()
 	for ctx.Err() == nil {
-		sleepUntil(ctx, next)
+		SleepUntil(ctx, next)
 		at := time.Now()
 		for _, bound := range []time.Time{start, end} {
 			if at.Before(bound) && !at.Before(bound.Add(-guard)) {
@@ -108,9 +111,9 @@ func (p *publisher) run(ctx context.Context, w Window) PublishStats {
 		wg.Go(func() {
 			defer inFlight.Add(-1)
 			t0 := time.Now()
-			err := p.publish(ctx)
+			err := p.Publish(ctx)
 			t1 := time.Now()
-			lat.add(t1.Sub(t0))
+			lat.Add(t1.Sub(t0))
 			for _, bound := range []time.Time{start, end} {
 				if at.Before(bound) && t1.After(bound) {
 					straddle.Add(1) // its event may be on either side
@@ -125,10 +128,10 @@ func (p *publisher) run(ctx context.Context, w Window) PublishStats {
 		})
 	}
 	wg.Wait()
-	l := lat.snapshot()
+	l := lat.Snapshot()
 	eligible := w.Duration() - guard
 	stats := PublishStats{
-		Requested: float64(p.rate),
+		Requested: float64(p.Rate),
 		InWindow:  inWindow.Load(),
 		Errors:    errs.Load(),
 		Skipped:   skipped,
@@ -148,8 +151,8 @@ func (p *publisher) run(ctx context.Context, w Window) PublishStats {
 	return stats
 }
 
-// sleepUntil sleeps until t or until ctx is done.
-func sleepUntil(ctx context.Context, t time.Time) {
+// SleepUntil sleeps until t or until ctx is done.
+func SleepUntil(ctx context.Context, t time.Time) {
 	d := time.Until(t)
 	if d <= 0 {
 		return

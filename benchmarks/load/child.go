@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"bufio"
@@ -18,8 +18,8 @@ import (
 // (a server, measured like the others), and on the lossy link the
 // subscribers and the publisher, each in the network namespace it must be
 // in (a Go process cannot move its threads into another namespace safely).
-// They are the subpub binary again, `subpub bench --child ROLE`, speaking
-// JSON lines: the parent writes the role's configuration on its standard
+// They are the benchmark's own program again, `subpub-bench --child ROLE`
+// (the harness re-executes itself), speaking JSON lines: the parent writes the role's configuration on its standard
 // input, the child answers on its standard output ("ready ..." lines, then
 // a JSON result), and it ends when its input is closed.
 
@@ -31,7 +31,8 @@ const (
 )
 
 // RunChild plays role, reading its configuration from in and writing its
-// answers to out. `subpub bench --child ROLE` calls it.
+// answers to out. A program that starts children (`subpub-bench`, and the
+// harness's tests) calls it when run with --child ROLE.
 func RunChild(ctx context.Context, role string, in io.Reader, out io.Writer, logger *slog.Logger) error {
 	dec := json.NewDecoder(in)
 	switch role {
@@ -45,8 +46,8 @@ func RunChild(ctx context.Context, role string, in io.Reader, out io.Writer, log
 	return fmt.Errorf("benchmarks: unknown child role %q", role)
 }
 
-// child is a running child process, from the parent's side.
-type child struct {
+// Child is a running child process, from the parent's side.
+type Child struct {
 	role   string
 	cmd    *exec.Cmd
 	in     io.WriteCloser
@@ -56,16 +57,17 @@ type child struct {
 	done   chan struct{}
 }
 
-// startChild runs `BINARY bench --child ROLE` (in network namespace netns
-// if not empty) and sends it config.
-func startChild(ctx context.Context, binary, netns, role string, config any) (*child, error) {
-	argv := []string{binary, "bench", "--child", role}
+// StartChild runs `BINARY --child ROLE` (in network namespace netns if not
+// empty), BINARY being a program that calls RunChild for it, and sends it
+// config.
+func StartChild(ctx context.Context, binary, netns, role string, config any) (*Child, error) {
+	argv := []string{binary, "--child", role}
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
-	c := &child{role: role, cmd: cmd, stderr: new(strings.Builder), done: make(chan struct{})}
+	c := &Child{role: role, cmd: cmd, stderr: new(strings.Builder), done: make(chan struct{})}
 	cmd.Stderr = &limitedWriter{w: c.stderr, left: 64 << 10}
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -83,15 +85,15 @@ func startChild(ctx context.Context, binary, netns, role string, config any) (*c
 		close(c.done)
 	}()
 	c.in, c.enc, c.out = in, json.NewEncoder(in), bufio.NewReader(out)
-	if err := c.send(config); err != nil {
+	if err := c.Send(config); err != nil {
 		c.kill()
 		return nil, err
 	}
 	return c, nil
 }
 
-// send writes one JSON line to the child.
-func (c *child) send(v any) error {
+// Send writes one JSON line to the child.
+func (c *Child) Send(v any) error {
 	if err := c.enc.Encode(v); err != nil {
 		return fmt.Errorf("benchmarks: child %s: %w\n%s", c.role, err, c.stderr)
 	}
@@ -99,7 +101,7 @@ func (c *child) send(v any) error {
 }
 
 // readLine waits for the child's next line of output, up to timeout.
-func (c *child) readLine(timeout time.Duration) (string, error) {
+func (c *Child) readLine(timeout time.Duration) (string, error) {
 	type result struct {
 		line string
 		err  error
@@ -122,8 +124,8 @@ func (c *child) readLine(timeout time.Duration) (string, error) {
 	}
 }
 
-// expectReady waits for the child's "ready" line and returns its words.
-func (c *child) expectReady(timeout time.Duration) ([]string, error) {
+// ExpectReady waits for the child's "ready" line and returns its words.
+func (c *Child) ExpectReady(timeout time.Duration) ([]string, error) {
 	line, err := c.readLine(timeout)
 	if err != nil {
 		return nil, err
@@ -135,8 +137,8 @@ func (c *child) expectReady(timeout time.Duration) ([]string, error) {
 	return words[1:], nil
 }
 
-// result reads the child's JSON result into v.
-func (c *child) result(v any, timeout time.Duration) error {
+// Result reads the child's JSON result into v.
+func (c *Child) Result(v any, timeout time.Duration) error {
 	line, err := c.readLine(timeout)
 	if err != nil {
 		return err
@@ -147,13 +149,13 @@ func (c *child) result(v any, timeout time.Duration) error {
 	return nil
 }
 
-// pid is the child's process id (`ip netns exec` execs in place, so it is
+// Pid is the child's process id (`ip netns exec` execs in place, so it is
 // the child's own).
-func (c *child) pid() int { return c.cmd.Process.Pid }
+func (c *Child) Pid() int { return c.cmd.Process.Pid }
 
-// stop closes the child's input, which ends it, and kills it if it does
+// Stop closes the child's input, which ends it, and kills it if it does
 // not end within a few seconds.
-func (c *child) stop() {
+func (c *Child) Stop() {
 	c.in.Close()
 	select {
 	case <-c.done:
@@ -162,7 +164,7 @@ func (c *child) stop() {
 	}
 }
 
-func (c *child) kill() {
+func (c *Child) kill() {
 	c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
 }

@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"bufio"
@@ -27,8 +27,8 @@ import (
 // (POST /publish), which answers once the event is queued everywhere,
 // before any write.
 
-// bareSenderConfig configures the bare sender child.
-type bareSenderConfig struct {
+// BareSenderConfig configures the bare sender child.
+type BareSenderConfig struct {
 	// Data is the event payload (the origin's Add event, as measured).
 	Data string `json:"data"`
 	// Type is the event type.
@@ -50,7 +50,7 @@ type BareSenderStats struct {
 }
 
 type bareSender struct {
-	cfg    bareSenderConfig
+	cfg    BareSenderConfig
 	logger *slog.Logger
 
 	mu    sync.Mutex
@@ -69,7 +69,7 @@ type bareConn struct {
 }
 
 func runBareSenderChild(ctx context.Context, dec *json.Decoder, out io.Writer, logger *slog.Logger) error {
-	var cfg bareSenderConfig
+	var cfg BareSenderConfig
 	if err := dec.Decode(&cfg); err != nil {
 		return errChildUsage
 	}
@@ -213,9 +213,9 @@ func (s *bareSender) serveStats(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// fetchBareStats reads the bare sender's counters, counting the events of
+// FetchBareStats reads the bare sender's counters, counting the events of
 // w.
-func fetchBareStats(ctx context.Context, ctrlAddr string, w Window) (BareSenderStats, error) {
+func FetchBareStats(ctx context.Context, ctrlAddr string, w Window) (BareSenderStats, error) {
 	var st BareSenderStats
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ctrlAddr+"/stats"+windowQuery(w), nil)
 	if err != nil {

@@ -1,4 +1,7 @@
-package benchmarks
+// Package procstat reads what the benchmarks measure of a server process
+// from /proc: CPU time, peak and current resident memory. A server is a
+// process and its descendants (nginx and Varnish run workers), summed.
+package procstat
 
 import (
 	"bufio"
@@ -12,26 +15,21 @@ import (
 	"time"
 )
 
-// What the harness reads of a server process from /proc: CPU time, peak and
-// current resident memory. A server is a process and its descendants (nginx
-// and Varnish run workers), summed.
-
 // clockTicks is the unit of utime and stime in /proc/PID/stat (USER_HZ,
 // 100 on every Linux that matters).
 const clockTicks = 100
 
-// procUsage is a reading of a process tree.
-type procUsage struct {
+// Usage is a reading of a process tree.
+type Usage struct {
 	CPU    time.Duration // user + system, since the process started
 	PeakKB int64         // VmHWM, summed over the tree
 	RSSKB  int64         // VmRSS, summed over the tree
 }
 
-// readUsage reads pid and its descendants. A process that has gone is
-// skipped.
-func readUsage(pid int) procUsage {
-	var u procUsage
-	for _, p := range append([]int{pid}, descendants(pid)...) {
+// Read reads pid and its descendants. A process that has gone is skipped.
+func Read(pid int) Usage {
+	var u Usage
+	for _, p := range append([]int{pid}, Descendants(pid)...) {
 		u.CPU += readCPU(p)
 		hwm, rss := readMemory(p)
 		u.PeakKB += hwm
@@ -84,8 +82,8 @@ func readMemory(pid int) (hwm, rss int64) {
 	return hwm, rss
 }
 
-// descendants lists the processes below pid.
-func descendants(pid int) []int {
+// Descendants lists the processes below pid.
+func Descendants(pid int) []int {
 	var out []int
 	queue := []int{pid}
 	for len(queue) > 0 {
@@ -108,69 +106,12 @@ func descendants(pid int) []int {
 	return out
 }
 
-// selfCPU is the CPU time of the bench process (the load generator), all
+// SelfCPU is the CPU time of the calling process (the load generator), all
 // threads.
-func selfCPU() time.Duration {
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// establishedTo counts the established TCP connections whose local port is
-// one of ports: the server side of the connections to a listener on this
-// machine.
-func establishedTo(ports ...int) int {
-	want := map[string]bool{}
-	for _, p := range ports {
-		if p > 0 {
-			want[fmt.Sprintf("%04X", p)] = true
-		}
-	}
-	n := 0
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(file)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // header
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 4 || fields[3] != "01" { // ESTABLISHED
-				continue
-			}
-			if _, port, ok := strings.Cut(fields[1], ":"); ok && want[port] {
-				n++
-			}
-		}
-		f.Close()
-	}
-	return n
-}
-
-// loopbackBytes is what the loopback interface has carried, both
-// directions (every packet on it is sent once and received once; this
-// counts it once), IP headers included.
-func loopbackBytes() int64 {
-	b, err := os.ReadFile("/sys/class/net/lo/statistics/tx_bytes")
-	if err != nil {
-		return -1
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
-// portOf is the port of a "host:port" address (0 if none).
-func portOf(addr string) int {
-	i := strings.LastIndexByte(addr, ':')
-	if i < 0 {
-		return 0
-	}
-	p, _ := strconv.Atoi(addr[i+1:])
-	return p
 }

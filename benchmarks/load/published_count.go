@@ -1,4 +1,4 @@
-package benchmarks
+package load
 
 import (
 	"cmp"
@@ -23,19 +23,19 @@ import (
 // replayTimeout bounds each of the two subscriptions of a count.
 const replayTimeout = time.Minute
 
-// countPublished counts the events published in w to the system behind p,
+// CountPublished counts the events published in w to the system behind p,
 // or returns ok false when only the publisher knows.
-func countPublished(ctx context.Context, p publishTarget, w Window) (n int64, ok bool, err error) {
+func CountPublished(ctx context.Context, p PublishTarget, w Window) (n int64, ok bool, err error) {
 	switch p.Kind {
-	case publishOrigin:
+	case PublishOrigin:
 		n, err := replayCount(ctx, p.URL, w)
 		return n, err == nil, err
-	case publishBare:
+	case PublishBare:
 		u, err := url.Parse(p.URL)
 		if err != nil {
 			return 0, false, err
 		}
-		st, err := fetchBareStats(ctx, u.Host, w)
+		st, err := FetchBareStats(ctx, u.Host, w)
 		return st.InWindow, err == nil, err
 	}
 	return 0, false, nil
