@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dunglas/httpsfv"
-	"github.com/quic-go/qpack"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/subpub/subpub/wire"
@@ -143,27 +142,8 @@ func http2Size(status int, h http.Header) int {
 }
 
 // http3Size is the HEADERS frame (type and length included) of the
-// response; quic-go's QPACK encoder uses the static table only.
+// response as the servers write it over HTTP/3 (QPACK with the static table
+// only: see wire.AppendHTTP3Headers).
 func http3Size(status int, h http.Header) int {
-	var b bytes.Buffer
-	enc := qpack.NewEncoder(&b)
-	enc.WriteField(qpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
-	for _, name := range []string{wire.FieldEvent, wire.FieldEventData} {
-		for _, v := range h[name] {
-			enc.WriteField(qpack.HeaderField{Name: strings.ToLower(name), Value: v})
-		}
-	}
-	return 1 + varintLen(b.Len()) + b.Len()
-}
-
-func varintLen(n int) int {
-	switch {
-	case n < 1<<6:
-		return 1
-	case n < 1<<14:
-		return 2
-	case n < 1<<30:
-		return 4
-	}
-	return 8
+	return len(wire.AppendHTTP3Headers(nil, status, h))
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
-// responseStream writes a subscription through net/http's ResponseWriter:
-// HTTP/2 and HTTP/3, and HTTP/1.1 when the connection cannot be taken over.
+// responseStream writes a subscription through the server's ResponseWriter:
+// net/http's HTTP/2, and HTTP/1.1 or HTTP/3 when the connection or stream
+// cannot be taken over.
 //
 // Over HTTP/2, an interim response whose stream closes while it is being
 // written is written asynchronously, from the very header map the handler

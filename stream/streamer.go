@@ -140,6 +140,8 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	var out streamWriter
 	if cs, ok := hijackStream(st.rc, r, f, m); ok {
 		out = cs
+	} else if qs, ok := takeQUICStream(w, r, f, m); ok {
+		out = qs
 	} else {
 		// A long stream outlives any per-request write deadline the
 		// server has.

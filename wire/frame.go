@@ -20,6 +20,9 @@ type Frame struct {
 	sseOnce sync.Once
 	sse     []byte
 	sseErr  error
+
+	pubHTTP3Once sync.Once
+	pubHTTP3     []byte
 }
 
 // ErrNotText reports an event whose payload is not UTF-8 text, which
@@ -54,6 +57,18 @@ func (f *Frame) PUB() (PUBFields, error) {
 	return f.pub, f.pubErr
 }
 
+// PUBHTTP3 returns the event's 105 (PUB) as an HTTP/3 HEADERS frame, the
+// same bytes for every stream (see AppendHTTP3Headers). The slice is
+// shared: callers must not modify it.
+func (f *Frame) PUBHTTP3() ([]byte, error) {
+	fields, err := f.PUB()
+	if err != nil {
+		return nil, err
+	}
+	f.pubHTTP3Once.Do(func() { f.pubHTTP3 = fields.AppendHTTP3(nil) })
+	return f.pubHTTP3, nil
+}
+
 // SSE returns the event as one text/event-stream frame. The slice is shared:
 // callers must not modify it. A server checks SSEErr first.
 func (f *Frame) SSE() []byte {
@@ -77,8 +92,8 @@ func (f *Frame) encodeSSE() {
 	})
 }
 
-// Size estimates the memory the frame holds with both encodings made, for
+// Size estimates the memory the frame holds with its encodings made, for
 // queues bounded in bytes.
 func (f *Frame) Size() int {
-	return 2*f.Event.Size() + 128
+	return 3*f.Event.Size() + 128
 }

@@ -1,0 +1,177 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/subpub/subpub/wire"
+)
+
+// quicStream writes a subscription over HTTP/3 on the request stream itself,
+// taken over from quic-go's http3 server before any response was sent, in
+// frames this package encodes.
+//
+// quic-go's ResponseWriter QPACK-encodes every interim response again for
+// every subscriber, and its writes wait until the packer has taken the
+// data, so the streams of one connection go out one by one, about a packet
+// per event per stream. Here a PUB's HEADERS frame is encoded once per event
+// (QPACK with the static table gives the same bytes on every stream, see
+// wire.AppendHTTP3Headers) and a batch is queued with TryWriteAll, which
+// returns at once when the stream's flow-control window has room: the
+// packer then fills each packet with the frames of many streams. A stream
+// whose window is full falls back to a write that waits, which the stall
+// watchdog bounds like any other.
+type quicStream struct {
+	str     *http3.Stream // closing and resetting go through quic-go's stream state
+	raw     *quic.Stream  // the frames this package encodes are written here
+	format  wire.Format
+	metrics Metrics
+	done    bool // the stream was closed or reset
+}
+
+// takeQUICStream takes an HTTP/3 request stream over, or reports false when
+// it cannot be (then quic-go's ResponseWriter writes the stream).
+func takeQUICStream(w http.ResponseWriter, r *http.Request, f wire.Format, m Metrics) (*quicStream, bool) {
+	streamer, ok := w.(http3.HTTPStreamer)
+	if r.ProtoMajor != 3 || !ok {
+		return nil, false
+	}
+	str, err := streamer.HTTPStream()
+	if err != nil {
+		return nil, false
+	}
+	raw := str.QUICStream()
+	raw.SetWriteDeadline(time.Time{})
+	return &quicStream{str: str, raw: raw, format: f, metrics: m}, true
+}
+
+// write queues b on the stream, without waiting when the flow-control
+// window takes it all.
+func (qs *quicStream) write(b []byte) error {
+	err := qs.raw.TryWriteAll(b)
+	if errors.Is(err, quic.ErrWouldBlock) {
+		_, err = qs.raw.Write(b)
+	}
+	return err
+}
+
+func (qs *quicStream) start(sub Subscription, retry time.Duration, pos string) error {
+	head := streamHead(sub, qs.format, pos)
+	if qs.format == wire.FormatPUB {
+		return qs.write(wire.AppendHTTP3Headers(nil, wire.StatusNoOperation, head))
+	}
+	b := wire.AppendHTTP3Headers(nil, http.StatusOK, head)
+	return qs.write(wire.AppendHTTP3Data(b, sseOpening(retry, pos)))
+}
+
+// events queues a batch with one write: a HEADERS frame per PUB, or one DATA
+// frame holding every SSE event.
+func (qs *quicStream) events(frames []*wire.Frame) error {
+	buf := batchBuffers.Get().(*bytes.Buffer)
+	defer putBuffer(buf)
+	var failure error
+	sent, size := 0, 0
+	if qs.format == wire.FormatPUB {
+		for _, f := range frames {
+			b, err := f.PUBHTTP3()
+			if err != nil {
+				failure = &unsendableError{id: f.ID, err: err}
+				break
+			}
+			fields, _ := f.PUB()
+			buf.Write(b)
+			size += pubStatusLineSize + fields.Size()
+			sent++
+		}
+	} else {
+		for _, f := range frames {
+			if err := f.SSEErr(); err != nil {
+				failure = &unsendableError{id: f.ID, err: err}
+				break
+			}
+			size += len(f.SSE())
+			sent++
+		}
+		buf.Write(wire.AppendHTTP3DataHeader(buf.AvailableBuffer(), size))
+		for _, f := range frames[:sent] {
+			buf.Write(f.SSE())
+		}
+	}
+	qs.metrics.Delivered(wire.ProtoHTTP3, qs.format, sent, size)
+	if sent > 0 {
+		if err := qs.write(buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return failure
+}
+
+// The keepalives, encoded once.
+var (
+	http3NoOperation = wire.AppendHTTP3Headers(nil, wire.StatusNoOperation, nil)
+	http3SSEComment  = wire.AppendHTTP3Data(nil, wire.SSEKeepalive)
+)
+
+func (qs *quicStream) keepalive() error {
+	if qs.format == wire.FormatPUB {
+		return qs.write(http3NoOperation)
+	}
+	return qs.write(http3SSEComment)
+}
+
+func (qs *quicStream) final(status int) {
+	if qs.format == wire.FormatPUB {
+		qs.write(wire.AppendHTTP3Headers(nil, status, nil))
+	}
+	qs.finish()
+}
+
+func (qs *quicStream) shutdown(d time.Duration) {
+	if qs.format == wire.FormatPUB {
+		qs.failed(errShuttingDown(d))
+		return
+	}
+	qs.write(wire.AppendHTTP3Data(nil, wire.AppendSSERetry(nil, d)))
+	qs.finish()
+}
+
+func (qs *quicStream) failed(err error) {
+	if qs.format == wire.FormatPUB {
+		status, h, body := errorResponse(err)
+		qs.write(wire.AppendHTTP3Data(wire.AppendHTTP3Headers(nil, status, h), body))
+	}
+	qs.finish()
+}
+
+// abort unblocks a write waiting for flow control and fails the next ones.
+func (qs *quicStream) abort() { qs.raw.SetWriteDeadline(time.Now()) }
+
+// abandon resets the stream: the client resumes by Last-Event-ID.
+func (qs *quicStream) abandon() {
+	if qs.done {
+		return
+	}
+	qs.done = true
+	qs.str.CancelRead(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
+	qs.str.CancelWrite(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
+}
+
+// finish ends the stream after what was written, as quic-go's server does
+// for a response it wrote: the request has no body left to read.
+func (qs *quicStream) finish() {
+	if qs.done {
+		return
+	}
+	qs.done = true
+	qs.str.CancelRead(quic.StreamErrorCode(http3.ErrCodeNoError))
+	qs.str.Close()
+}
+
+// close ends the stream if nothing else did: a taken-over stream is ours
+// to close.
+func (qs *quicStream) close() { qs.finish() }
