@@ -65,6 +65,13 @@ func writeReport(dir string, res *Results) error {
 					100*r.Fraction, ms(r.P50MS), ms(r.P90MS), ms(r.P99MS), ratio(r.P99MS, limit.P99MS, hasLimit), ms(r.MaxMS),
 					r.Publish.Achieved, r.Publish.Requested, originCell(r), cpuCell(r.Servers), rssCell(r.Servers), r.LoadGen.CPUPercent, r.Reconnects)
 			}
+			p("\nCPU per delivery, in µs of CPU time per event delivered to one subscriber, for each process: the one nearest 100%% of a core in the table above is what limited the point.\n\n")
+			p("| system | %s |\n|---|---|\n", "CPU µs per delivery")
+			for _, r := range rows {
+				if r.Error == "" {
+					p("| %s | %s |\n", r.Label, perDeliveryCell(r))
+				}
+			}
 			for _, r := range rows {
 				if r.Bare != nil && r.Bare.Writes > 0 {
 					p("\nBare sender: %.1f events per write system call.\n", float64(r.Bare.Frames)/float64(r.Bare.Writes))
@@ -173,6 +180,20 @@ func cpuCell(servers []Usage) string {
 	var parts []string
 	for _, s := range servers {
 		parts = append(parts, fmt.Sprintf("%s %.1f s (%.0f%%)", s.Role, s.CPUSeconds, s.CPUPercent))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// perDeliveryCell is each process's CPU time in the window per delivery
+// made in it, the load generator's included.
+func perDeliveryCell(r PointResult) string {
+	deliveries := r.DeliveriesPerSec * r.WindowSeconds
+	if deliveries <= 0 {
+		return "–"
+	}
+	var parts []string
+	for _, s := range append(append([]Usage(nil), r.Servers...), r.LoadGen) {
+		parts = append(parts, fmt.Sprintf("%s %.1f", s.Role, 1e6*s.CPUSeconds/deliveries))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -14,6 +14,17 @@ type TargetRow struct {
 	Verdict  string // "met", "missed", or notMeasured
 }
 
+// edgeCPUPerDelivery is the edge's CPU time in µs per delivery of a point.
+func edgeCPUPerDelivery(p PointResult) (float64, bool) {
+	deliveries := p.DeliveriesPerSec * p.WindowSeconds
+	for _, s := range p.Servers {
+		if s.Role == "edge" && deliveries > 0 && p.Error == "" {
+			return 1e6 * s.CPUSeconds / deliveries, true
+		}
+	}
+	return 0, false
+}
+
 // notMeasured is the verdict on a target that a run's points do not reach.
 const notMeasured = "not measured"
 
@@ -63,6 +74,29 @@ func targets(res *Results) []TargetRow {
 				fmt.Sprintf("%.1f%% delivered, p99 %s", 100*p.Fraction, ms(p.P99MS)), verdict(fullyDelivered(p))})
 		} else {
 			unmeasured(sys.Label + ", 50,000 × 10/s")
+		}
+	}
+
+	// CPU per delivery at the edge, against SSE over HTTP/1.1 at the same
+	// point: multiplexing is meant to make a subscriber cheaper, not dearer.
+	for _, n := range []int{1000, bigN} {
+		base, ok := res.point("edge-sse-h1", n, 100)
+		baseCost, hasBase := edgeCPUPerDelivery(base)
+		for _, goal := range []struct {
+			system string
+			ratio  float64
+		}{{"edge-sub-h2", 0.3}, {"edge-sse-h2", 0.7}, {"edge-sub-h3", 1.0}, {"edge-sse-h3", 1.0}} {
+			sys, _ := systemByName(goal.system)
+			target := fmt.Sprintf("%s, %s × 100/s: edge CPU per delivery ≤ %.1f × SSE h1's", sys.Label, thousands(n), goal.ratio)
+			p, found := res.point(goal.system, n, 100)
+			cost, hasCost := edgeCPUPerDelivery(p)
+			if !ok || !found || !hasBase || !hasCost {
+				unmeasured(target)
+				continue
+			}
+			rows = append(rows, TargetRow{target,
+				fmt.Sprintf("%.1f µs against %.1f µs = %.2f × (%.1f%% delivered)", cost, baseCost, cost/baseCost, 100*p.Fraction),
+				verdict(cost <= goal.ratio*baseCost && fullyDelivered(p))})
 		}
 	}
 
