@@ -131,13 +131,7 @@ func (s *testSubscription) established(t *testing.T) http.Header {
 // next waits for the next event.
 func (s *testSubscription) next(t *testing.T) wire.Event {
 	t.Helper()
-	select {
-	case ev := <-s.events:
-		return ev
-	case <-time.After(waitTimeout):
-		t.Fatal("no event")
-	}
-	return wire.Event{}
+	return testkit.Receive(t, s.events, "an event")
 }
 
 // final waits for the subscription to end and returns its final status.
