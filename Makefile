@@ -23,10 +23,12 @@ demo: build
 
 ## test: formatting, vet, the race-enabled test suite (interop and draft
 ## examples included; every fuzz target replays its seeds and the inputs
-## committed under testdata/fuzz), and the draft's build. Deterministic:
-## random fuzzing is `make fuzz`.
+## committed under testdata/fuzz), and the draft's build. Every test runs
+## (-count=1: no result is taken from Go's test cache, which a clean clone
+## on the same machine would share). Deterministic: random fuzzing is
+## `make fuzz`.
 test: vet
-	$(GO) test -race -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) draft
 
 vet:
