@@ -102,15 +102,17 @@ func runH3Conn(ctx context.Context, m muxTarget, req []byte, count int, rec *rec
 	// control stream; the request streams are this reader's.
 	(&http3.Transport{}).NewClientConn(qc)
 	var streams sync.WaitGroup
+	events := new(eventTimeCache)
 	for range count {
-		streams.Go(func() { h3Subscribe(ctx, qc, m, req, rec) })
+		streams.Go(func() { h3Subscribe(ctx, qc, m, req, rec, events) })
 	}
 	streams.Wait()
 }
 
 // h3Subscribe keeps one subscription on qc until ctx is done or qc fails.
-func h3Subscribe(ctx context.Context, qc *quic.Conn, m muxTarget, req []byte, rec *recorder) {
+func h3Subscribe(ctx context.Context, qc *quic.Conn, m muxTarget, req []byte, rec *recorder, events *eventTimeCache) {
 	r := &h3Reader{m: m, rec: rec, br: bufio.NewReaderSize(nil, h3ReadBuffer)}
+	r.fields.events = events
 	for {
 		r.stream(ctx, qc, req)
 		if ctx.Err() != nil {

@@ -3,6 +3,7 @@ package load
 import (
 	"bytes"
 	"errors"
+	"sync/atomic"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -19,6 +20,38 @@ type qpackFields struct {
 	tMS     int64
 	hasT    bool
 	scratch appendWriter
+	// events, when set, is shared by the streams of a connection: the
+	// server encodes an event's HEADERS frame once for all of them, so
+	// each Event value arrives as the same bytes on every stream, and
+	// only the first to see it decodes it.
+	events *eventTimeCache
+}
+
+// eventTimeCache remembers the times read from the latest Event values: a
+// few, since a connection's streams are not all at the same event.
+type eventTimeCache struct {
+	slots [8]atomic.Pointer[cachedEventTime]
+	next  atomic.Uint32
+}
+
+func (c *eventTimeCache) lookup(raw []byte, huff bool) (*cachedEventTime, bool) {
+	for i := range c.slots {
+		if e := c.slots[i].Load(); e != nil && e.huff == huff && bytes.Equal(e.raw, raw) {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+func (c *eventTimeCache) store(e *cachedEventTime) {
+	c.slots[c.next.Add(1)%uint32(len(c.slots))].Store(e)
+}
+
+type cachedEventTime struct {
+	raw  []byte // as encoded
+	huff bool
+	tMS  int64
+	ok   bool
 }
 
 var (
@@ -105,14 +138,32 @@ func (q *qpackFields) read(p []byte) error {
 			}
 			isEvent := nameHuff && bytes.Equal(name, huffmanEvent) || !nameHuff && string(name) == "event"
 			if isEvent {
-				if v, err = q.decode(v, huff); err != nil {
+				if err := q.event(v, huff); err != nil {
 					return err
 				}
-				q.tMS, q.hasT = eventTime(v)
 			}
 		default: // post-base references: a dynamic table
 			return errQPACKDynamic
 		}
+	}
+	return nil
+}
+
+// event reads the time of an Event value as encoded.
+func (q *qpackFields) event(v []byte, huff bool) error {
+	if q.events != nil {
+		if c, ok := q.events.lookup(v, huff); ok {
+			q.tMS, q.hasT = c.tMS, c.ok
+			return nil
+		}
+	}
+	decoded, err := q.decode(v, huff)
+	if err != nil {
+		return err
+	}
+	q.tMS, q.hasT = eventTime(decoded)
+	if q.events != nil {
+		q.events.store(&cachedEventTime{raw: bytes.Clone(v), huff: huff, tMS: q.tMS, ok: q.hasT})
 	}
 	return nil
 }

@@ -51,6 +51,20 @@ func TestQPACKFields(t *testing.T) {
 			t.Errorf("%s: status %d, t %d (%v); want %d, %d (%v)", c.name, q.status, q.tMS, q.hasT, c.status, c.tMS, c.hasT)
 		}
 	}
+	// Streams sharing a cache read each event's own time.
+	cache := new(eventTimeCache)
+	for i := range 6 {
+		ms := int64(1763900000000 + i/2)
+		p, err := wire.EncodePUB(&wire.Event{ID: "1", Time: time.UnixMilli(ms), Data: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := qpackFields{events: cache}
+		if err := q.read(fieldSection(t, p.AppendHTTP3(nil))); err != nil || !q.hasT || q.tMS != ms {
+			t.Errorf("with a cache, event %d: t %d (%v, %v), want %d", i, q.tMS, q.hasT, err, ms)
+		}
+	}
+
 	var q qpackFields
 	section := fieldSection(t, pub.AppendHTTP3(nil))
 	q.read(section)
