@@ -48,6 +48,12 @@ type Config struct {
 	// PerConnection is how many subscriptions share one HTTP/2 or HTTP/3
 	// connection. Default DefaultPerConnection.
 	PerConnection int
+	// MultiplexedReader reads the edge's HTTP/2 and HTTP/3 subscriptions,
+	// SUB and SSE: load.ReaderLean (the default), frames read straight off
+	// connections of the load generator's own, or load.ReaderClient,
+	// subpub's client, which costs the load generator several times more
+	// per delivery. The lossy link's comparison always uses the client.
+	MultiplexedReader string
 
 	// Warmup, Window and Drain are the phases of a point: events of the
 	// warm-up are not counted, those of the window are, and the drain is

@@ -23,6 +23,9 @@ type environment struct {
 	netns      string
 	listenHost string
 	stderr     io.Writer // servers' standard error (warnings)
+	// muxReader reads the edge's HTTP/2 and HTTP/3 subscriptions
+	// (load.ReaderLean or load.ReaderClient).
+	muxReader string
 }
 
 // server is one measured process of a deployment.
@@ -93,7 +96,7 @@ func (d *deployment) start(ctx context.Context, env *environment, dir string, pe
 		if err := d.startEdge(ctx, env, dir); err != nil {
 			return err
 		}
-		d.target = edgeTarget(d.edge, sys, perConnection, env.listenHost != "")
+		d.target = edgeTarget(d.edge, sys, perConnection, env.muxReader, env.listenHost != "")
 		return nil
 	}
 	return fmt.Errorf("unknown server %q", sys.Server)
@@ -146,13 +149,18 @@ func (d *deployment) startEdge(ctx context.Context, env *environment, dir string
 }
 
 // edgeTarget subscribes to the edge: HTTP/1.1 SSE with the lean reader in
-// cleartext, like the baseline; everything else with subpub's client,
-// HTTP/1.1 in cleartext, HTTP/2 and HTTP/3 over TLS.
-func edgeTarget(edge *launch.Process, sys System, perConnection int, lossy bool) load.Target {
+// cleartext, like the baseline; SUB over HTTP/1.1 with subpub's client in
+// cleartext; HTTP/2 and HTTP/3 over TLS with muxReader, except on the lossy
+// link, whose comparison keeps the client (and its reconnection policy).
+func edgeTarget(edge *launch.Process, sys System, perConnection int, muxReader string, lossy bool) load.Target {
 	if sys.Proto == "h1" && sys.Format == "sse" {
 		return load.Target{Reader: load.ReaderLean, Addr: edge.PlainAddr, Path: outboxPath}
 	}
-	t := load.Target{Reader: load.ReaderClient, Mode: "sse", PerConnection: perConnection}
+	reader := load.ReaderClient
+	if sys.multiplexed() && !lossy && muxReader != "" {
+		reader = muxReader
+	}
+	t := load.Target{Reader: reader, Mode: "sse", PerConnection: perConnection}
 	if sys.Format == "pub" {
 		t.Mode = "sub"
 	}

@@ -26,8 +26,8 @@ func writeReport(dir string, res *Results) error {
 	}
 	c := res.Config
 	p("\nServers and load generator share the machine: every figure is from one run, systems in turn at each point, and the ones worth quoting are ratios within the run. ")
-	p("Each point: fresh servers, %d s warm-up, %.0f s measured window, up to %.0f s drain for the window's last deliveries. HTTP/2 and HTTP/3 subscriptions are multiplexed %d per connection (one `client.Client` each); HTTP/1.1 uses one connection per subscription.\n\n",
-		int(c.WarmupSeconds), c.WindowSeconds, c.DrainSeconds, c.PerConnection)
+	p("Each point: fresh servers, %d s warm-up, %.0f s measured window, up to %.0f s drain for the window's last deliveries. HTTP/2 and HTTP/3 subscriptions are multiplexed %d per connection (%s each); HTTP/1.1 uses one connection per subscription.\n\n",
+		int(c.WarmupSeconds), c.WindowSeconds, c.DrainSeconds, c.PerConnection, muxConnection(c.MultiplexedReader))
 	s := res.Sample
 	p("**The event.** alice posts a public `Create{Note}` of %d bytes to her outbox; the origin emits an `%s` event on the outbox stream whose data (%d bytes) embeds the activity. On the wire: %d bytes as an SSE frame, %d bytes as the `Event` and `Event-Data` fields of a 105 response (before HPACK/QPACK, TLS and transport headers).\n\n",
 		s.ActivityBytes, s.Type, s.DataBytes, s.SSEBytes, s.PUBBytes)
@@ -111,7 +111,11 @@ func writeReport(dir string, res *Results) error {
 	p("\n## Method\n\n")
 	p("- Servers are separate processes (`subpub origin`, `subpub edge`, the bare sender, the peers), started fresh for each point; their CPU time (utime+stime) and peak RSS (VmHWM) come from /proc. The load generator (subscribers and publisher) is the bench process; its CPU is given too.\n")
 	p("- The publisher posts at a steady rate, each post in its own goroutine (at most %d in flight; a tick past that is skipped and counted), so it never waits for the fan-out; *publish/s* is what it achieved. The origin stamps each event with its commit time (`t`, ms), and each subscriber records receive time − `t` in a log-linear histogram (1.6%% resolution). No post straddles a window bound, so every event is in or out of the window.\n", load.DefaultMaxInFlight)
-	p("- HTTP/1.1 SSE (baseline, edge, bare sender, peers) is read by a lean reader off cleartext sockets; SUB and HTTP/2 and HTTP/3 subscriptions by subpub's client. The edge subscribes to the origin over HTTP/2 with TLS.\n")
+	if c.MultiplexedReader == load.ReaderLean {
+		p("- HTTP/1.1 SSE (baseline, edge, bare sender, peers) is read by a lean reader off cleartext sockets, and SUB and SSE over HTTP/2 and HTTP/3 by its multiplexed counterparts, off connections of their own (x/net's HTTP/2 framer and HPACK decoder; quic-go's QUIC streams, the HTTP/3 frames and static-table QPACK read in place), which look at nothing of an event but its `t`; SUB over HTTP/1.1, and both protocols over the lossy link, by subpub's client. The edge subscribes to the origin over HTTP/2 with TLS.\n")
+	} else {
+		p("- HTTP/1.1 SSE (baseline, edge, bare sender, peers) is read by a lean reader off cleartext sockets; SUB and HTTP/2 and HTTP/3 subscriptions by subpub's client. The edge subscribes to the origin over HTTP/2 with TLS.\n")
+	}
 	p("- The bare sender writes pre-encoded SSE frames straight to N sockets, each socket's writer writing all that is pending in one system call: the machine's limit for this fan-out. It stamps `t` when it takes the event; the origin stamps it in the transaction that logs the event, so subpub's latencies include the origin's commit (SQLite) and, through the edge, the upstream hop.\n")
 	p("- The window's events are counted from their times after the run (the origin's log replayed from the start, the bare sender's own count, nchan's publisher), so *delivered* is exact even when a busy server accepts publications late.\n")
 	p("- Memory per idle subscriber and bytes per event are differences between two states of the same fresh servers (one subscriber, then %s more), so what does not depend on the subscribers cancels out.\n", thousands(c.IdleSubscribers))
@@ -224,4 +228,13 @@ func oneLine(s string) string {
 		s = s[:160] + "…"
 	}
 	return strings.ReplaceAll(s, "|", "/")
+}
+
+// muxConnection names what a multiplexed connection of the load generator
+// is, for the reader that read it.
+func muxConnection(reader string) string {
+	if reader == load.ReaderLean {
+		return "one connection of the lean reader"
+	}
+	return "one `client.Client`"
 }

@@ -25,15 +25,18 @@ type Results struct {
 
 // ConfigSummary is the configuration of the run as the report states it.
 type ConfigSummary struct {
-	Subscribers     []int    `json:"subscribers"`
-	Rates           []int    `json:"rates"`
-	Systems         []string `json:"systems"`
-	PerConnection   int      `json:"per_connection"`
-	WarmupSeconds   float64  `json:"warmup_seconds"`
-	WindowSeconds   float64  `json:"window_seconds"`
-	DrainSeconds    float64  `json:"drain_seconds"`
-	IdleSubscribers int      `json:"idle_subscribers"`
-	WireEvents      int      `json:"wire_events"`
+	Subscribers   []int    `json:"subscribers"`
+	Rates         []int    `json:"rates"`
+	Systems       []string `json:"systems"`
+	PerConnection int      `json:"per_connection"`
+	// MultiplexedReader is the reader of the HTTP/2 and HTTP/3 systems
+	// (empty in results from before there was a choice: the client).
+	MultiplexedReader string  `json:"multiplexed_reader,omitempty"`
+	WarmupSeconds     float64 `json:"warmup_seconds"`
+	WindowSeconds     float64 `json:"window_seconds"`
+	DrainSeconds      float64 `json:"drain_seconds"`
+	IdleSubscribers   int     `json:"idle_subscribers"`
+	WireEvents        int     `json:"wire_events"`
 }
 
 // Usage is what one process used during a window.

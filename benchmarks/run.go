@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/internal/launch"
 	"github.com/subpub/subpub/internal/setting"
 )
@@ -25,6 +26,8 @@ type runner struct {
 }
 
 func (r *runner) perConnection() int { return setting.Or(r.cfg.PerConnection, DefaultPerConnection) }
+
+func (r *runner) muxReader() string { return setting.Or(r.cfg.MultiplexedReader, load.ReaderLean) }
 
 // step is one part of a run, with its expected duration for the progress
 // bar.
@@ -83,8 +86,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if len(systems) == 0 {
 		return nil, errors.New("benchmarks: no system selected")
 	}
+	if m := cfg.MultiplexedReader; m != "" && m != load.ReaderLean && m != load.ReaderClient {
+		return nil, fmt.Errorf("benchmarks: unknown multiplexed reader %q (%s or %s)", m, load.ReaderLean, load.ReaderClient)
+	}
 	log := cfg.logger()
 	r := &runner{cfg: cfg, env: &environment{binary: binary, childBinary: childBinary, dir: scratch, stderr: stderr}}
+	r.env.muxReader = r.muxReader()
 	defer func() {
 		for _, undo := range r.cleanups {
 			undo()
@@ -205,14 +212,15 @@ func privateCopy(path string, def func() (string, error), dir string) (string, e
 
 func (r *runner) summary(systems []System) ConfigSummary {
 	s := ConfigSummary{
-		Subscribers:     r.cfg.subscribers(),
-		Rates:           r.cfg.rates(),
-		PerConnection:   r.perConnection(),
-		WarmupSeconds:   r.cfg.Warmup.Seconds(),
-		WindowSeconds:   r.cfg.Window.Seconds(),
-		DrainSeconds:    r.cfg.Drain.Seconds(),
-		IdleSubscribers: setting.Or(r.cfg.IdleSubscribers, DefaultIdleSubscribers),
-		WireEvents:      setting.Or(r.cfg.WireEvents, DefaultWireEvents),
+		Subscribers:       r.cfg.subscribers(),
+		Rates:             r.cfg.rates(),
+		PerConnection:     r.perConnection(),
+		MultiplexedReader: r.muxReader(),
+		WarmupSeconds:     r.cfg.Warmup.Seconds(),
+		WindowSeconds:     r.cfg.Window.Seconds(),
+		DrainSeconds:      r.cfg.Drain.Seconds(),
+		IdleSubscribers:   setting.Or(r.cfg.IdleSubscribers, DefaultIdleSubscribers),
+		WireEvents:        setting.Or(r.cfg.WireEvents, DefaultWireEvents),
 	}
 	for _, sys := range systems {
 		s.Systems = append(s.Systems, sys.Name)

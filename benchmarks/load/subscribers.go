@@ -12,22 +12,25 @@ import (
 
 // Target says where and how the load generator subscribes.
 type Target struct {
-	// Reader is ReaderLean (HTTP/1.1 SSE read straight off a cleartext
-	// socket) or ReaderClient (subpub's client, any mode and version).
+	// Reader is ReaderLean or ReaderClient (subpub's client, any mode and
+	// version). The lean reader reads HTTP/1.1 SSE straight off a
+	// cleartext socket when HTTP is empty or "1.1", and SUB or SSE over
+	// HTTP/2 or HTTP/3 off connections it owns otherwise (see lean_mux.go).
 	Reader string `json:"reader"`
-	// Addr and Path locate the stream for the lean reader.
+	// Addr and Path locate the stream for the lean HTTP/1.1 reader.
 	Addr string `json:"addr,omitempty"`
 	Path string `json:"path,omitempty"`
 	// URL, Mode ("sub" or "sse"), HTTP ("1.1", "2" or "3"), CAFile and
-	// ServerName configure the client.
+	// ServerName configure the client and the lean HTTP/2 and HTTP/3
+	// reader.
 	URL        string `json:"url,omitempty"`
 	Mode       string `json:"mode,omitempty"`
 	HTTP       string `json:"http,omitempty"`
 	CAFile     string `json:"ca_file,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
-	// PerConnection is how many subscriptions share one client (and so one
-	// HTTP/2 or HTTP/3 connection). HTTP/1.1 uses one connection each
-	// whatever it says.
+	// PerConnection is how many subscriptions share one HTTP/2 or HTTP/3
+	// connection (one client, or one connection of the lean reader).
+	// HTTP/1.1 uses one connection each whatever it says.
 	PerConnection int `json:"per_connection,omitempty"`
 }
 
@@ -38,12 +41,18 @@ const (
 )
 
 // groupSize is how many subscribers share a recorder: the subscriptions of
-// one client, or this many HTTP/1.1 connections.
+// one client or of one lean HTTP/2 or HTTP/3 connection, or this many
+// HTTP/1.1 connections.
 func (t Target) groupSize() int {
-	if t.Reader == ReaderClient && t.PerConnection > 0 {
+	if (t.Reader == ReaderClient || t.leanMux()) && t.PerConnection > 0 {
 		return t.PerConnection
 	}
 	return 100
+}
+
+// leanMux reports whether the lean reader reads t over HTTP/2 or HTTP/3.
+func (t Target) leanMux() bool {
+	return t.Reader == ReaderLean && (t.HTTP == "2" || t.HTTP == "3")
 }
 
 // maxConcurrentGroups bounds how many groups connect at once: more would
@@ -73,6 +82,9 @@ func Subscribe(ctx context.Context, t Target, n int, timeout time.Duration) (*Su
 	switch t.Reader {
 	case ReaderLean:
 		start = s.startLean
+		if t.HTTP != "" && t.HTTP != "1.1" {
+			start = s.startMux
+		}
 	case ReaderClient:
 		start = s.startClients
 	default:
@@ -132,8 +144,9 @@ func (s *Subscribers) Delivered() int64 { return s.recs.delivered() }
 // Failures counts the attempts to subscribe that ended in an error.
 func (s *Subscribers) Failures() int64 { return s.recs.failures() }
 
-// Bytes counts what the readers read off their sockets, where they can
-// count it (the lean reader).
+// Bytes counts what the readers read off their connections, where they
+// can count it (the lean reader: TCP payload over HTTP/1.1 and HTTP/2,
+// TLS included; QUIC stream data over HTTP/3).
 func (s *Subscribers) Bytes() int64 { return s.recs.bytes() }
 
 // Latency is the distribution of the window's deliveries so far.
