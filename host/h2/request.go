@@ -102,6 +102,9 @@ func parseRequestHead(fields []hpack.HeaderField) (*requestHead, error) {
 			if host == "" {
 				return nil, malformed("empty host")
 			}
+			// As net/http does: the Host field is Request.Host, not in
+			// Request.Header.
+			continue
 		case "content-length":
 			n, err := parseContentLength(f.Value)
 			if err != nil {
