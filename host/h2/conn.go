@@ -68,6 +68,9 @@ type Conn struct {
 	maxSeen uint32 // the largest stream id the client used
 	running int    // handlers not yet returned
 	closed  closedRing
+	// settingsAcked: the client has acknowledged our SETTINGS, and so
+	// the initial stream window in it (before, it may use 65,535).
+	settingsAcked bool
 	// Peer settings.
 	peerWindow   int32  // SETTINGS_INITIAL_WINDOW_SIZE
 	peerMaxFrame uint32 // SETTINGS_MAX_FRAME_SIZE
@@ -529,6 +532,15 @@ func (c *Conn) onData(f *http2.DataFrame) error {
 
 func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.settingsAcked {
+			c.settingsAcked = true
+			delta := c.streamWindow - 65535
+			for _, st := range c.streams {
+				st.recvWindow += delta
+			}
+		}
 		return nil
 	}
 	if err := f.ForeachSetting(http2.Setting.Valid); err != nil {

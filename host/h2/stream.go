@@ -60,6 +60,9 @@ func (c *Conn) newStreamLocked(id uint32, head *requestHead, endStream bool) *st
 		recvWindow: c.streamWindow,
 		declared:   head.contentLength,
 	}
+	if !c.settingsAcked {
+		st.recvWindow = 65535
+	}
 	st.cond.L = &c.mu
 	st.ctx, st.cancel = context.WithCancel(c.ctx)
 	if endStream {
