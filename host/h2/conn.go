@@ -454,7 +454,7 @@ func (c *Conn) endHeaderBlock() error {
 		c.closed.add(id, closedByUs)
 		c.pushLocked(outFrame{kind: kHeaders, id: id, status: http.StatusRequestHeaderFieldsTooLarge, end: true, size: 64})
 		if !hb.endStream {
-			c.pushCtrlLocked(outFrame{kind: kRST, id: id, code: http2.ErrCodeNo})
+			c.pushLocked(outFrame{kind: kRST, id: id, code: http2.ErrCodeNo, size: 16})
 		}
 		return nil
 	}
@@ -661,7 +661,12 @@ func (c *Conn) resetLocked(id uint32, code http2.ErrCode) error {
 	} else if id > 0 && c.closed.lookup(id) == closedUnknown {
 		c.closed.add(id, closedByUs)
 	}
-	return c.pushCtrlLocked(outFrame{kind: kRST, id: id, code: code})
+	// In the stream's order, after what its handler queued: no frame
+	// may follow RST_STREAM on a stream.
+	if !c.over {
+		c.pushLocked(outFrame{kind: kRST, id: id, code: code, size: 16})
+	}
+	return nil
 }
 
 // creditConnLocked returns n bytes to the connection's receive window,

@@ -72,7 +72,7 @@ const (
 	// connection with ENHANCE_YOUR_CALM.
 	maxHeaderFrames = 64
 	// maxQueuedControl bounds the control frames (PING and SETTINGS
-	// acknowledgements, WINDOW_UPDATE, RST_STREAM) waiting for the
+	// acknowledgements, WINDOW_UPDATE, GOAWAY) waiting for the
 	// writer: a client that floods PINGs without reading is stopped.
 	maxQueuedControl = 10000
 	// maxStreamErrors bounds, per connection, the streams reset for the

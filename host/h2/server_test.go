@@ -497,3 +497,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestServeConnContextClosesTheConnection(t *testing.T) {
+	defer checkNoGoroutines(t)
+	started := make(chan struct{})
+	ended := make(chan error, 1)
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		ended <- r.Context().Err()
+	}), true)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := ts.client().Get(ts.url("/"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-started
+	ts.cancel()
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("handler context: %v", err)
+	}
+	<-errc // the response may or may not have made it
+	ts.close()
+}
