@@ -38,6 +38,7 @@ type Conn struct {
 	connWindow     int32 // our connection receive window
 	maxQueued      int
 	writeBufSize   int
+	writeTimeout   time.Duration
 	resetRate      float64
 	resetBurst     float64
 
@@ -164,6 +165,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 		connWindow:     int32(min(setting.Or(s.ConnWindowSize, DefaultConnWindowSize), maxWindow)),
 		maxQueued:      setting.Or(s.MaxQueuedBytes, DefaultMaxQueuedBytes),
 		writeBufSize:   setting.Or(s.WriteBufferSize, DefaultWriteBufferSize),
+		writeTimeout:   setting.Or(s.ConnWriteTimeout, DefaultConnWriteTimeout),
 		resetRate:      float64(setting.Or(s.ResetRate, DefaultResetRate)),
 		resetBurst:     float64(setting.Or(s.ResetBurst, DefaultResetBurst)),
 		kick:           make(chan struct{}, 1),

@@ -620,3 +620,32 @@ func TestRequestBodyAndTrailers(t *testing.T) {
 		t.Fatalf("RST_STREAM %v", code)
 	}
 }
+
+// TestStalledConnectionIsClosed: a client that reads nothing at all ends up
+// with its connection closed, the writer's write bounded by
+// ConnWriteTimeout.
+func TestStalledConnectionIsClosed(t *testing.T) {
+	defer checkNoGoroutines(t)
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := http.Header{"Event-Data": {strings.Repeat("e", 1000)}}
+		for i := 0; r.Context().Err() == nil; i++ {
+			h.Set("Event", strconv.Itoa(i)) // a new value each time: no indexing
+			h.Set("Event-Id", strconv.Itoa(i*7919)+strings.Repeat("i", 500))
+			if err := w.(InterimWriter).WriteInterim(105, h); err != nil {
+				return
+			}
+		}
+	}), false, func(s *Server) {
+		s.ConnWriteTimeout = 200 * time.Millisecond
+		s.MaxQueuedBytes = 256 << 10
+	})
+	defer ts.close()
+	rc := dialRaw(t, ts)
+	rc.request(1, "SUB", "/", true)
+	// Read nothing; the server must give up and close.
+	time.Sleep(time.Second)
+	rc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, rc.nc); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the stalled connection stayed open")
+	}
+}

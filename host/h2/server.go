@@ -54,6 +54,12 @@ const (
 	// an error keeps reading (and discarding) before it closes, so that
 	// the client reads the GOAWAY rather than a TCP reset.
 	DefaultGoAwayTimeout = time.Second
+	// DefaultConnWriteTimeout bounds one write to the connection (at most
+	// some 64 KiB): a client that takes none of it for this long is gone
+	// or malicious, and the connection is closed. The write deadlines of
+	// handlers end stalled streams; this ends a stalled connection,
+	// whose writer would otherwise wait forever.
+	DefaultConnWriteTimeout = 30 * time.Second
 	// DefaultWriteBufferSize is how much of a response body is held
 	// before it is sent: a handler that writes less and returns without
 	// flushing gets a Content-Length.
@@ -122,6 +128,10 @@ type Server struct {
 	// ResetRate (per second) and ResetBurst bound the streams a client
 	// may cancel. Defaults DefaultResetRate and DefaultResetBurst.
 	ResetRate, ResetBurst int
+
+	// ConnWriteTimeout bounds each write to the connection. Default
+	// DefaultConnWriteTimeout.
+	ConnWriteTimeout time.Duration
 
 	// WriteBufferSize is the response body held before it is sent.
 	// Default DefaultWriteBufferSize.

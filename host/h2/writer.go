@@ -169,6 +169,7 @@ func (c *Conn) flush() error {
 	if len(w.out.b) == 0 {
 		return nil
 	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	_, err := c.nc.Write(w.out.b)
 	if cap(w.out.b) > 4*flushAt {
 		w.out.b = nil
