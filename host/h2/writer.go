@@ -1,0 +1,398 @@
+package h2
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+type frameKind uint8
+
+const (
+	kHeaders frameKind = iota
+	kData
+	kBatch
+	kRST
+	kWindowUpdate
+	kPing
+	kSettings
+	kSettingsAck
+	kGoAway
+)
+
+// outFrame is one frame (or, for kBatch, several HEADERS) queued for the
+// writer.
+type outFrame struct {
+	kind   frameKind
+	end    bool
+	status int // HEADERS: the :status, 0 for trailers
+	id     uint32
+	st     *stream // HEADERS and DATA: skipped once the client reset it
+	fields []hpack.HeaderField
+	data   *[]byte // DATA, from dataBufs
+	n      int     // DATA: bytes of data used
+	size   int     // counted in Conn.queuedBytes
+	code   http2.ErrCode
+	val    uint32 // WINDOW_UPDATE increment
+	ping   [8]byte
+	debug  []byte
+	batch  []batchItem
+	// SETTINGS and its acknowledgement.
+	settings     []http2.Setting
+	tableSize    uint32
+	hasTableSize bool
+}
+
+// writerState is what the writer goroutine owns: the output buffer the
+// framer writes into, and the HPACK encoder, so that header blocks are
+// encoded in the order they are written.
+type writerState struct {
+	out  writeBuffer
+	hbuf bytes.Buffer
+	enc  *hpack.Encoder
+	// maxFrame is the client's SETTINGS_MAX_FRAME_SIZE as of this pass.
+	maxFrame int
+	// spare queues, swapped with the connection's on each pass.
+	ctrl, q []outFrame
+}
+
+// writeBuffer collects a pass's frames for one write to the connection.
+type writeBuffer struct{ b []byte }
+
+func (w *writeBuffer) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// flushAt is the buffered size past which the writer writes before its
+// pass is over.
+const flushAt = 64 << 10
+
+// dataBufs hold DATA payloads from the handler's copy to the writer's.
+var dataBufs = sync.Pool{New: func() any {
+	b := make([]byte, maxFrameSize)
+	return &b
+}}
+
+func getDataBuf() *[]byte { return dataBufs.Get().(*[]byte) }
+
+// writeLoop writes what is queued, all of it in one write per pass, until
+// the connection ends.
+func (c *Conn) writeLoop() {
+	defer close(c.writerDone)
+	w := &c.w
+	for {
+		select {
+		case <-c.kick:
+		case <-c.done:
+			return
+		}
+		c.mu.Lock()
+		ctrl, q := c.ctrl, c.q
+		c.ctrl, c.q = w.ctrl[:0], w.q[:0]
+		w.maxFrame = int(c.peerMaxFrame)
+		c.mu.Unlock()
+
+		err := c.writeFrames(ctrl, q)
+		if err == nil {
+			err = c.flush()
+		}
+
+		c.mu.Lock()
+		returned := int64(0)
+		for i := range q {
+			c.queuedBytes -= q[i].size
+			if q[i].kind == kData && q[i].st != nil && q[i].st.peerReset.Load() {
+				returned += int64(q[i].n)
+			}
+		}
+		if returned > 0 {
+			// DATA never sent gives its connection window back.
+			c.sendWindow += returned
+			for _, st := range c.connWaiters {
+				st.cond.Signal()
+			}
+			c.connWaiters = c.connWaiters[:0]
+		}
+		if c.queuedBytes <= c.maxQueued {
+			for _, st := range c.queueWaiters {
+				st.cond.Signal()
+			}
+			clear(c.queueWaiters)
+			c.queueWaiters = c.queueWaiters[:0]
+		}
+		releaseFrames(ctrl)
+		releaseFrames(q)
+		w.ctrl, w.q = ctrl[:0], q[:0]
+		finished := c.finishing && len(c.ctrl) == 0 && len(c.q) == 0
+		c.mu.Unlock()
+
+		if err != nil {
+			c.nc.Close()
+			return
+		}
+		if finished {
+			// Everything is written: half-close, so the client reads
+			// it all and closes; the reader ends at its EOF (or soon).
+			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+			c.nc.SetReadDeadline(time.Now().Add(DefaultGoAwayTimeout))
+			return
+		}
+	}
+}
+
+func releaseFrames(fs []outFrame) {
+	for i := range fs {
+		if fs[i].data != nil {
+			dataBufs.Put(fs[i].data)
+		}
+	}
+	clear(fs)
+}
+
+func (c *Conn) releaseQueuesLocked() {
+	releaseFrames(c.ctrl)
+	releaseFrames(c.q)
+	c.ctrl, c.q = nil, nil
+}
+
+func (c *Conn) flush() error {
+	w := &c.w
+	if len(w.out.b) == 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	_, err := c.nc.Write(w.out.b)
+	if cap(w.out.b) > 4*flushAt {
+		w.out.b = nil
+	} else {
+		w.out.b = w.out.b[:0]
+	}
+	return err
+}
+
+func (c *Conn) writeFrames(ctrl, q []outFrame) error {
+	for i := range ctrl {
+		if err := c.writeFrame(&ctrl[i]); err != nil {
+			return err
+		}
+	}
+	for i := range q {
+		if err := c.writeFrame(&q[i]); err != nil {
+			return err
+		}
+		if len(c.w.out.b) >= flushAt {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Conn) writeFrame(f *outFrame) error {
+	w := &c.w
+	fr := c.fr
+	switch f.kind {
+	case kHeaders:
+		if f.st != nil && f.st.peerReset.Load() {
+			return nil
+		}
+		return c.writeHeaderBlock(f.id, f.status, f.fields, f.end)
+	case kBatch:
+		for _, it := range f.batch {
+			if it.st.peerReset.Load() {
+				continue
+			}
+			if err := c.writeHeaderBlock(it.st.id, it.status, it.fields.f, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	case kData:
+		if f.st != nil && f.st.peerReset.Load() {
+			return nil
+		}
+		var p []byte
+		if f.data != nil {
+			p = (*f.data)[:f.n]
+		}
+		return fr.WriteData(f.id, f.end, p)
+	case kRST:
+		return fr.WriteRSTStream(f.id, f.code)
+	case kWindowUpdate:
+		return fr.WriteWindowUpdate(f.id, f.val)
+	case kPing:
+		return fr.WritePing(true, f.ping)
+	case kSettings:
+		return fr.WriteSettings(f.settings...)
+	case kSettingsAck:
+		if f.hasTableSize {
+			// RFC 7541 §4.2: the next header block starts with the
+			// table size update.
+			w.enc.SetMaxDynamicTableSize(f.tableSize)
+		}
+		return fr.WriteSettingsAck()
+	case kGoAway:
+		return fr.WriteGoAway(f.id, f.code, f.debug)
+	}
+	return nil
+}
+
+// writeHeaderBlock encodes a header block with the connection's encoder and
+// writes it as HEADERS and, if it is larger than a frame, CONTINUATION.
+func (c *Conn) writeHeaderBlock(id uint32, status int, fields []hpack.HeaderField, end bool) error {
+	w := &c.w
+	w.hbuf.Reset()
+	if status != 0 {
+		w.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusText(status)})
+	}
+	for _, f := range fields {
+		w.enc.WriteField(f)
+	}
+	block := w.hbuf.Bytes()
+	n := min(len(block), w.maxFrame)
+	err := c.fr.WriteHeaders(http2.HeadersFrameParam{
+		StreamID:      id,
+		BlockFragment: block[:n],
+		EndStream:     end,
+		EndHeaders:    n == len(block),
+	})
+	for block = block[n:]; err == nil && len(block) > 0; block = block[n:] {
+		n = min(len(block), w.maxFrame)
+		err = c.fr.WriteContinuation(id, n == len(block), block[:n])
+	}
+	return err
+}
+
+var statusTexts = func() (s [1000]string) {
+	for i := 100; i < len(s); i++ {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusText(code int) string {
+	if code >= 100 && code < len(statusTexts) {
+		return statusTexts[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// Fields is a header section prepared for HTTP/2 once, to be sent on many
+// streams: lower-case names, fields HTTP/2 forbids left out. It is
+// immutable.
+type Fields struct {
+	f    []hpack.HeaderField
+	size int
+}
+
+// NewFields prepares h. Later changes to h do not change the Fields.
+func NewFields(h http.Header) *Fields {
+	f, size := appendFields(nil, h)
+	return &Fields{f: f, size: size}
+}
+
+// appendFields appends the fields of h that HTTP/2 may carry, and their
+// size as the write queue counts it.
+func appendFields(dst []hpack.HeaderField, h http.Header) ([]hpack.HeaderField, int) {
+	size := 0
+	for k, vs := range h {
+		name := lowerKey(k)
+		if connectionSpecific[name] || name == "te" || !validFieldName(name) {
+			continue
+		}
+		sensitive := name == "set-cookie" || name == "authorization"
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				continue
+			}
+			dst = append(dst, hpack.HeaderField{Name: name, Value: v, Sensitive: sensitive})
+			size += len(name) + len(v) + 32
+		}
+	}
+	return dst, size
+}
+
+func validFieldName(name string) bool {
+	return name != "" && checkFieldName(name) == nil && name[0] != ':'
+}
+
+// Batch collects interim responses for streams of one connection, written
+// together: encoded one after the other with the connection's encoder (so
+// the same field value is indexed once and referred to by every later
+// stream) into one buffer, and sent in one write.
+type Batch struct {
+	c     *Conn
+	items []batchItem
+	size  int
+}
+
+type batchItem struct {
+	st     *stream
+	status int
+	fields *Fields
+}
+
+// Interim adds an interim response (status 100 to 199, not 101) with fields
+// f for the stream of w, which must be a response of this connection (see
+// ConnOf). It returns an error if w is not, or the status is not interim.
+// A stream that has sent its final response or has closed by the time the
+// batch is queued is left out.
+func (b *Batch) Interim(w http.ResponseWriter, status int, f *Fields) error {
+	rw := unwrap(w)
+	if rw == nil || rw.st.c != b.c {
+		return errNotThisConn
+	}
+	if status < 100 || status > 199 || status == http.StatusSwitchingProtocols {
+		return errNotInterim
+	}
+	b.items = append(b.items, batchItem{st: rw.st, status: status, fields: f})
+	b.size += f.size + 16
+	return nil
+}
+
+// Batch runs fill to collect interim responses for streams of c, then
+// queues them as one unit without waiting for the write (except, as every
+// write, while the connection's queue is over Server.MaxQueuedBytes). It
+// reports how many were queued.
+func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
+	b := &Batch{c: c}
+	fill(b)
+	if len(b.items) == 0 {
+		return 0, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.queuedBytes > c.maxQueued && !c.over {
+		// Wait as a handler of the first stream would.
+		st := b.items[0].st
+		if st.writeErrLocked() != nil {
+			break
+		}
+		c.queueWaiters = append(c.queueWaiters, st)
+		st.cond.Wait()
+	}
+	if c.over {
+		return 0, errConnClosed
+	}
+	items := b.items[:0]
+	for _, it := range b.items {
+		if it.st.writeErrLocked() == nil && !it.st.finalQueued {
+			items = append(items, it)
+		}
+	}
+	if len(items) == 0 {
+		return 0, nil
+	}
+	c.pushLocked(outFrame{kind: kBatch, batch: items, size: b.size})
+	return len(items), nil
+}
