@@ -15,7 +15,9 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+	"golang.org/x/net/http2"
 
+	"github.com/subpub/subpub/host/h2"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -95,6 +97,10 @@ type Server struct {
 	plain    net.Listener
 	tlsSrv   *http.Server
 	plainSrv *http.Server
+	tlsH2    *h2.Server // HTTP/2 on the TLS listener, handed over by tlsSrv
+	plainH2  *h2.Server // h2c (prior knowledge), handed over by plainSrv
+	h2Ctx    context.Context
+	h2Stop   context.CancelFunc
 	h3       *http3.Server
 	altSvc   string
 	serving  sync.WaitGroup
@@ -151,8 +157,13 @@ func (s *Server) Serve() {
 
 		tlsConf := s.TLSConfig.Clone()
 		tlsConf.NextProtos = []string{"h2", "http/1.1"}
-		s.tlsSrv = s.httpServer(s.advertiseHTTP3(s.Handler))
+		handler := s.advertiseHTTP3(s.Handler)
+		s.tlsSrv = s.httpServer(handler)
 		s.tlsSrv.TLSConfig = tlsConf
+		s.tlsH2 = s.h2Server(handler)
+		s.tlsSrv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+			"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { s.tlsH2.ServeConn(s.h2Ctx, c) },
+		}
 		h3TLS := http3.ConfigureTLSConfig(s.TLSConfig.Clone())
 		quicConf := &quic.Config{
 			KeepAlivePeriod:       setting.Or(s.QUICKeepAlive, DefaultQUICKeepAlive),
@@ -183,32 +194,80 @@ func (s *Server) Serve() {
 		s.plainSrv.Protocols = new(http.Protocols)
 		s.plainSrv.Protocols.SetHTTP1(true)
 		s.plainSrv.Protocols.SetUnencryptedHTTP2(true)
+		s.plainH2 = s.h2Server(s.Handler)
+		s.plainSrv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+			// net/http hands over a cleartext connection that starts with
+			// the HTTP/2 preface under this name, the preface read.
+			"unencrypted_http2": func(_ *http.Server, c *tls.Conn, _ http.Handler) {
+				if inner, ok := c.NetConn().(interface{ UnencryptedNetConn() net.Conn }); ok {
+					s.plainH2.ServeConn(s.h2Ctx, prefacedConn(inner.UnencryptedNetConn()))
+				}
+			},
+			// Present so that net/http does not install its own HTTP/2.
+			"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { c.Close() },
+		}
 		s.serve(func() error { return s.plainSrv.Serve(ln) })
 	}
 }
 
 func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
-// httpServer is the HTTP/1.1 and HTTP/2 server. It sets no WriteTimeout:
-// subscriptions are long, and the Streamer detects stalled writers itself.
+// httpServer is the HTTP/1.1 server, which hands HTTP/2 connections over
+// to h2Server's. It sets no WriteTimeout: subscriptions are long, and the
+// Streamer detects stalled writers itself.
 func (s *Server) httpServer(h http.Handler) *http.Server {
+	if s.h2Ctx == nil {
+		s.h2Ctx, s.h2Stop = context.WithCancel(context.Background())
+	}
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
-		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: setting.Or(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams),
-			// The PUBs of one event to the subscriptions sharing a
-			// connection carry the same field values: a dynamic table
-			// that holds several events' values lets every PUB after the
-			// first refer to them by index. Clients choose how large the
-			// table may be; subpub's client allows this much.
-			MaxEncoderHeaderTableSize: HeaderTableSize,
-		},
 		// Connection-level noise (TLS handshake errors from probes) is debug.
 		ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
 	}
+}
+
+// h2Server serves HTTP/2 with subpub's own connection loop (package
+// host/h2), whose interim responses are queued rather than written with a
+// round trip to the connection, one per subscriber per event, as net/http's
+// are.
+func (s *Server) h2Server(h http.Handler) *h2.Server {
+	return &h2.Server{
+		Handler:              h,
+		MaxConcurrentStreams: uint32(setting.Or(s.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
+		MaxHeaderBytes:       setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		// The PUBs of one event to the subscriptions sharing a
+		// connection carry the same field values: a dynamic table that
+		// holds several events' values lets every PUB after the first
+		// refer to them by index. Clients choose how large the table may
+		// be; subpub's client allows this much.
+		HeaderTableSize: HeaderTableSize,
+		IdleTimeout:     DefaultIdleTimeout,
+		Logger:          s.logger(),
+	}
+}
+
+// prefacedConn gives back the HTTP/2 connection preface that net/http read
+// before handing c over, so that h2.Server reads it as from any connection.
+func prefacedConn(c net.Conn) net.Conn {
+	return &replayConn{Conn: c, pending: []byte(http2.ClientPreface)}
+}
+
+// replayConn reads pending before what the connection itself holds.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(b []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
 }
 
 func (s *Server) serve(run func() error) {
@@ -261,11 +320,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	tlsSrv, plainSrv, h3 := s.tlsSrv, s.plainSrv, s.h3
+	h2s := []*h2.Server{s.tlsH2, s.plainH2}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
 	var errMu sync.Mutex
 	for _, shut := range []func(context.Context) error{
-		optional(tlsSrv), optional(plainSrv), func(ctx context.Context) error {
+		optional(tlsSrv), optional(plainSrv), optionalH2(h2s[0]), optionalH2(h2s[1]), func(ctx context.Context) error {
 			if h3 == nil {
 				return nil
 			}
@@ -283,6 +343,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	if ctx.Err() != nil {
 		s.Close()
+	}
+	if s.h2Stop != nil {
+		s.h2Stop() // every HTTP/2 connection still open ends now
 	}
 	s.closeQUIC()
 	s.serving.Wait()
@@ -302,6 +365,17 @@ func optional(srv *http.Server) func(context.Context) error {
 	}
 }
 
+// optionalH2 shuts an HTTP/2 server down gracefully (GOAWAY), if there is
+// one: net/http does not count the connections it handed over.
+func optionalH2(srv *h2.Server) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if srv == nil {
+			return nil
+		}
+		return srv.Shutdown(ctx)
+	}
+}
+
 // Close closes every listener and connection at once.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -310,6 +384,14 @@ func (s *Server) Close() error {
 		if srv != nil {
 			srv.Close()
 		}
+	}
+	for _, srv := range []*h2.Server{s.tlsH2, s.plainH2} {
+		if srv != nil {
+			srv.Close()
+		}
+	}
+	if s.h2Stop != nil {
+		s.h2Stop()
 	}
 	if s.h3 != nil {
 		s.h3.Close()
