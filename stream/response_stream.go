@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/subpub/subpub/host/h2"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -56,6 +57,7 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 	var failure error
 	if sw.format == wire.FormatPUB {
 		h := sw.w.Header()
+		fw, prepared := sw.w.(h2.FieldsWriter)
 		for _, f := range frames {
 			if err := sw.ctx.Err(); err != nil {
 				return err
@@ -65,8 +67,14 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 				failure = &unsendableError{id: f.ID, err: err}
 				break
 			}
-			fields.Set(h)
-			sw.w.WriteHeader(wire.StatusPUB)
+			if prepared {
+				if err := fw.WriteInterimFields(wire.StatusPUB, h2Fields(f)); err != nil {
+					return err
+				}
+			} else {
+				fields.Set(h)
+				sw.w.WriteHeader(wire.StatusPUB)
+			}
 			n += pubStatusLineSize + fields.Size()
 			sent++
 		}
@@ -94,6 +102,21 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 		return err
 	}
 	return failure
+}
+
+// h2PUBFields names the fields of a PUB prepared for host/h2 (lower-case
+// names, checked values), once per event for every subscriber.
+var h2PUBFields = &wire.EncodingKey{Name: "h2 PUB fields"}
+
+// h2Fields is the event's PUB fields as host/h2 queues them. The caller has
+// checked that the event has PUB fields.
+func h2Fields(f *wire.Frame) *h2.Fields {
+	return f.Encoded(h2PUBFields, func(f *wire.Frame) any {
+		fields, _ := f.PUB()
+		h := http.Header{}
+		fields.Set(h)
+		return h2.NewFields(h)
+	}).(*h2.Fields)
 }
 
 // keepalive tells the client (and every intermediary) the stream is alive.

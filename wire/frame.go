@@ -23,7 +23,22 @@ type Frame struct {
 
 	pubHTTP3Once sync.Once
 	pubHTTP3     []byte
+
+	encodedMu sync.Mutex
+	encoded   []keyedEncoding // see Encoded
 }
+
+// keyedEncoding is one of a Frame's encodings made by a writer outside this
+// package.
+type keyedEncoding struct {
+	key   *EncodingKey
+	value any
+}
+
+// EncodingKey names an encoding a writer outside this package makes of
+// frames (see Frame.Encoded). Each writer declares one, as a package-level
+// variable.
+type EncodingKey struct{ Name string }
 
 // ErrNotText reports an event whose payload is not UTF-8 text, which
 // text/event-stream cannot carry.
@@ -67,6 +82,23 @@ func (f *Frame) PUBHTTP3() ([]byte, error) {
 	}
 	f.pubHTTP3Once.Do(func() { f.pubHTTP3 = fields.AppendHTTP3(nil) })
 	return f.pubHTTP3, nil
+}
+
+// Encoded returns the frame's encoding named key, made by encode on first
+// use and then shared, as the frame's own encodings are, by every
+// subscriber that needs it: a server's writer for one protocol keeps there
+// what it would otherwise prepare again for each subscriber.
+func (f *Frame) Encoded(key *EncodingKey, encode func(*Frame) any) any {
+	f.encodedMu.Lock()
+	defer f.encodedMu.Unlock()
+	for _, e := range f.encoded {
+		if e.key == key {
+			return e.value
+		}
+	}
+	v := encode(f)
+	f.encoded = append(f.encoded, keyedEncoding{key, v})
+	return v
 }
 
 // SSE returns the event as one text/event-stream frame. The slice is shared:

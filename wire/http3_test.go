@@ -74,3 +74,18 @@ func TestAppendHTTP3Data(t *testing.T) {
 		t.Errorf("type %d, %d bytes, %d after", typ, len(payload), len(rest))
 	}
 }
+
+func TestFrameEncodedIsMadeOncePerKey(t *testing.T) {
+	f := NewFrame(Event{ID: "1", Data: []byte("x")})
+	a, b := &EncodingKey{Name: "a"}, &EncodingKey{Name: "b"}
+	calls := 0
+	encode := func(name string) func(*Frame) any {
+		return func(*Frame) any { calls++; return name }
+	}
+	if f.Encoded(a, encode("a")) != "a" || f.Encoded(a, encode("other")) != "a" || f.Encoded(b, encode("b")) != "b" {
+		t.Error("Encoded returned another key's encoding, or made one twice")
+	}
+	if calls != 2 {
+		t.Errorf("%d encodings made for two keys", calls)
+	}
+}

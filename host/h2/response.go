@@ -137,6 +137,27 @@ func (rw *responseWriter) WriteInterim(status int, h http.Header) error {
 	return rw.st.writeHeaders(status, fields, size+16, false)
 }
 
+// FieldsWriter is what an InterimWriter also does with fields prepared
+// once (NewFields) and shared by many streams: the interim response is
+// queued with nothing copied or checked again for this stream, which is
+// what a subscription's PUB needs, sent to many subscribers.
+type FieldsWriter interface {
+	WriteInterimFields(status int, f *Fields) error
+}
+
+var _ FieldsWriter = (*responseWriter)(nil)
+
+// WriteInterimFields implements FieldsWriter.
+func (rw *responseWriter) WriteInterimFields(status int, f *Fields) error {
+	if status < 100 || status > 199 || status == http.StatusSwitchingProtocols {
+		return errNotInterim
+	}
+	if rw.wroteHeader {
+		return errStreamDone
+	}
+	return rw.st.writeHeaders(status, f.f, f.size+16, false)
+}
+
 func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
