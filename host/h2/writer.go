@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -93,6 +94,10 @@ func (c *Conn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		// The handlers an event woke are runnable now: let them queue
+		// their frames before taking the queue, so that one write carries
+		// what they all queued rather than one write each.
+		runtime.Gosched()
 		c.mu.Lock()
 		ctrl, q := c.ctrl, c.q
 		c.ctrl, c.q = w.ctrl[:0], w.q[:0]
