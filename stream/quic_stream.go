@@ -32,7 +32,19 @@ type quicStream struct {
 	format  wire.Format
 	metrics Metrics
 	done    bool // the stream was closed or reset
+	// queued counts the bytes queued without waiting since the last write
+	// that waited (which returns once the packer has taken everything
+	// before it, so then nothing is left queued).
+	queued int
 }
+
+// MaxQUICQueued bounds what a subscription's HTTP/3 stream holds queued
+// without waiting for the packer. quic-go's queue is bounded only by the
+// client's flow-control windows (megabytes per connection), so a reader
+// slower than the stream would otherwise hold its backlog at the edge, once
+// per subscriber, where the lag bound cannot see it: past this the next
+// write waits, and a subscriber that falls behind lags in the ring instead.
+const MaxQUICQueued = 32 << 10
 
 // takeQUICStream takes an HTTP/3 request stream over, or reports false when
 // it cannot be (then quic-go's ResponseWriter writes the stream).
@@ -51,11 +63,21 @@ func takeQUICStream(w http.ResponseWriter, r *http.Request, f wire.Format, m Met
 }
 
 // write queues b on the stream, without waiting when the flow-control
-// window takes it all.
+// window takes it all and little is queued already.
 func (qs *quicStream) write(b []byte) error {
-	err := qs.raw.TryWriteAll(b)
-	if errors.Is(err, quic.ErrWouldBlock) {
-		_, err = qs.raw.Write(b)
+	if qs.queued+len(b) <= MaxQUICQueued {
+		err := qs.raw.TryWriteAll(b)
+		if err == nil {
+			qs.queued += len(b)
+			return nil
+		}
+		if !errors.Is(err, quic.ErrWouldBlock) {
+			return err
+		}
+	}
+	_, err := qs.raw.Write(b)
+	if err == nil {
+		qs.queued = 0
 	}
 	return err
 }
