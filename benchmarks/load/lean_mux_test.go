@@ -27,28 +27,22 @@ func leanMuxTarget(o *testkit.Origin, http, mode, path string) Target {
 }
 
 // waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // publishAndCheck publishes events one by one and checks that every
 // subscription records each exactly once, with a plausible latency.
 func publishAndCheck(t *testing.T, o *testkit.Origin, s *Subscribers, path string, events int) {
 	t.Helper()
 	before := s.Delivered()
 	want := before + int64(events*s.n)
+	start := time.Now()
 	for i := range events {
 		o.Publish(path, fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", 700)))
 		time.Sleep(5 * time.Millisecond)
 	}
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d deliveries (have %d)", want, s.Delivered()), func() bool { return s.Delivered() >= want })
+	testkit.WaitUntil(t, fmt.Sprintf("%d deliveries (have %d)", want, s.Delivered()), func() bool { return s.Delivered() >= want })
+	// No latency recorded can exceed the time from the first publication
+	// to now (plus the millisecond of the stamps and the histogram's 1.6%):
+	// a bound this run measured, not a guess about the machine.
+	elapsedMS := float64(time.Since(start).Milliseconds())
 	time.Sleep(200 * time.Millisecond) // room for a duplicate to show
 	if got := s.Delivered(); got != want {
 		t.Errorf("delivered %d, want %d", got, want)
@@ -64,8 +58,8 @@ func publishAndCheck(t *testing.T, o *testkit.Origin, s *Subscribers, path strin
 	if lat.Count() != s.Delivered() {
 		t.Errorf("latency histogram holds %d deliveries, want %d", lat.Count(), s.Delivered())
 	}
-	if p50, max := lat.Quantile(0.5), lat.MaxMS(); p50 < 0 || max > 10_000 {
-		t.Errorf("latency p50 %.1f ms, max %.1f ms", p50, max)
+	if p50, max := lat.Quantile(0.5), lat.MaxMS(); p50 < 0 || max > 1.02*elapsedMS+1 {
+		t.Errorf("latency p50 %.1f ms, max %.1f ms, in a test that published and read everything in %.0f ms", p50, max, elapsedMS)
 	}
 }
 
@@ -101,10 +95,10 @@ func TestLeanMuxReaders(t *testing.T) {
 				// and is subscribed again, and what is published while
 				// they are away is not delivered.
 				o.End(path)
-				waitFor(t, 10*time.Second, "the ended streams' failures", func() bool { return s.Failures() >= muxSubscribers })
+				testkit.WaitUntil(t, "the ended streams' failures", func() bool { return s.Failures() >= muxSubscribers })
 				missed := s.Delivered()
 				o.Publish(path, `{"missed":true}`)
-				waitFor(t, 10*time.Second, "resubscription", func() bool { return s.recs.opened() >= 2*muxSubscribers })
+				testkit.WaitUntil(t, "resubscription", func() bool { return s.recs.opened() >= 2*muxSubscribers })
 				if got := s.Delivered(); got != missed {
 					t.Errorf("an event published between subscriptions was delivered (%d, then %d)", missed, got)
 				}
@@ -112,9 +106,9 @@ func TestLeanMuxReaders(t *testing.T) {
 
 				// The connection fails: it is dialled again.
 				o.Stop()
-				waitFor(t, 10*time.Second, "the stopped server's failures", func() bool { return s.Failures() >= 2*muxSubscribers })
+				testkit.WaitUntil(t, "the stopped server's failures", func() bool { return s.Failures() >= 2*muxSubscribers })
 				o.Start()
-				waitFor(t, 20*time.Second, "reconnection", func() bool { return s.recs.opened() >= 3*muxSubscribers })
+				testkit.WaitUntil(t, "reconnection", func() bool { return s.recs.opened() >= 3*muxSubscribers })
 				publishAndCheck(t, o, s, path, 5)
 			})
 		}
