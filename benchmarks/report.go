@@ -191,13 +191,14 @@ func cpuCell(servers []Usage) string {
 // perDeliveryCell is each process's CPU time in the window per delivery
 // made in it, the load generator's included.
 func perDeliveryCell(r PointResult) string {
-	deliveries := r.DeliveriesPerSec * r.WindowSeconds
-	if deliveries <= 0 {
-		return "–"
-	}
 	var parts []string
 	for _, s := range append(append([]Usage(nil), r.Servers...), r.LoadGen) {
-		parts = append(parts, fmt.Sprintf("%s %.1f", s.Role, 1e6*s.CPUSeconds/deliveries))
+		if us, ok := r.cpuPerDelivery(s); ok {
+			parts = append(parts, fmt.Sprintf("%s %.1f", s.Role, us))
+		}
+	}
+	if len(parts) == 0 {
+		return "–"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -48,6 +48,16 @@ type Usage struct {
 	PeakRSSMB  float64 `json:"peak_rss_mb,omitempty"`
 }
 
+// cpuPerDelivery is a process's CPU time in the window, in µs per delivery
+// made in it; false when the point delivered nothing.
+func (p PointResult) cpuPerDelivery(u Usage) (float64, bool) {
+	deliveries := p.DeliveriesPerSec * p.WindowSeconds
+	if deliveries <= 0 || p.Error != "" {
+		return 0, false
+	}
+	return 1e6 * u.CPUSeconds / deliveries, true
+}
+
 // PointResult is one system at one N and R.
 type PointResult struct {
 	System string `json:"system"`

@@ -16,10 +16,9 @@ type TargetRow struct {
 
 // edgeCPUPerDelivery is the edge's CPU time in µs per delivery of a point.
 func edgeCPUPerDelivery(p PointResult) (float64, bool) {
-	deliveries := p.DeliveriesPerSec * p.WindowSeconds
 	for _, s := range p.Servers {
-		if s.Role == "edge" && deliveries > 0 && p.Error == "" {
-			return 1e6 * s.CPUSeconds / deliveries, true
+		if s.Role == "edge" {
+			return p.cpuPerDelivery(s)
 		}
 	}
 	return 0, false

@@ -100,13 +100,12 @@ func (qs *quicStream) events(frames []*wire.Frame) error {
 	sent, size := 0, 0
 	if qs.format == wire.FormatPUB {
 		for _, f := range frames {
-			b, err := f.PUBHTTP3()
+			fields, err := f.PUB()
 			if err != nil {
 				failure = &unsendableError{id: f.ID, err: err}
 				break
 			}
-			fields, _ := f.PUB()
-			buf.Write(b)
+			buf.Write(http3PUB(f))
 			size += pubStatusLineSize + fields.Size()
 			sent++
 		}
@@ -131,6 +130,20 @@ func (qs *quicStream) events(frames []*wire.Frame) error {
 		}
 	}
 	return failure
+}
+
+// http3PUBFrame names a PUB's HTTP/3 HEADERS frame among a frame's
+// encodings.
+var http3PUBFrame = &wire.EncodingKey{Name: "HTTP/3 PUB HEADERS frame"}
+
+// http3PUB is the event's 105 (PUB) as an HTTP/3 HEADERS frame, encoded once
+// for every stream (see wire.AppendHTTP3Headers). The caller has checked
+// that the event has PUB fields.
+func http3PUB(f *wire.Frame) []byte {
+	return f.Encoded(http3PUBFrame, func(f *wire.Frame) any {
+		fields, _ := f.PUB()
+		return fields.AppendHTTP3(nil)
+	}).([]byte)
 }
 
 // The keepalives, encoded once.

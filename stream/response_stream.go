@@ -82,7 +82,9 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 		if err := sw.ctx.Err(); err != nil {
 			return err
 		}
-		wire.PUBFields{}.Clear(h)
+		if !prepared {
+			wire.PUBFields{}.Clear(h)
+		}
 		return failure
 	}
 	for _, f := range frames {

@@ -21,9 +21,6 @@ type Frame struct {
 	sse     []byte
 	sseErr  error
 
-	pubHTTP3Once sync.Once
-	pubHTTP3     []byte
-
 	encodedMu sync.Mutex
 	encoded   []keyedEncoding // see Encoded
 }
@@ -70,18 +67,6 @@ func FrameFromPUB(h http.Header) (*Frame, error) {
 func (f *Frame) PUB() (PUBFields, error) {
 	f.pubOnce.Do(func() { f.pub, f.pubErr = EncodePUB(&f.Event) })
 	return f.pub, f.pubErr
-}
-
-// PUBHTTP3 returns the event's 105 (PUB) as an HTTP/3 HEADERS frame, the
-// same bytes for every stream (see AppendHTTP3Headers). The slice is
-// shared: callers must not modify it.
-func (f *Frame) PUBHTTP3() ([]byte, error) {
-	fields, err := f.PUB()
-	if err != nil {
-		return nil, err
-	}
-	f.pubHTTP3Once.Do(func() { f.pubHTTP3 = fields.AppendHTTP3(nil) })
-	return f.pubHTTP3, nil
 }
 
 // Encoded returns the frame's encoding named key, made by encode on first
