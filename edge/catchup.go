@@ -66,3 +66,12 @@ func (c *catchUp) Close() {
 	c.own.cancel()
 	c.release()
 }
+
+// LiveCursor implements stream.LiveFeed: once it has joined the shared
+// ring, a catch-up reads only that.
+func (c *catchUp) LiveCursor() *stream.Cursor {
+	if !c.joined {
+		return nil
+	}
+	return c.cursor
+}

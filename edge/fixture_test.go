@@ -93,6 +93,7 @@ type closeCounter struct {
 func (c *closeCounter) SubscriptionOpened(string, wire.Format)  {}
 func (c *closeCounter) Delivered(string, wire.Format, int, int) {}
 func (c *closeCounter) Rejected(string, int)                    {}
+func (c *closeCounter) FannedOut(string, wire.Format, int)      {}
 
 func (c *closeCounter) SubscriptionClosed(proto string, _ wire.Format, reason string) {
 	c.mu.Lock()

@@ -195,3 +195,21 @@ func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error
 }
 
 func (f *logFeed) Close() { f.hub.release(f.key, f.topic) }
+
+// LiveCursor implements stream.LiveFeed. It is asked right after Next found
+// the topic's cursor at its end. Once the frame before the cursor is one the
+// feed has served (not one the replay got ahead of, which the topic has yet
+// to publish), every frame published after it is new to the feed, so the
+// cursor alone follows the stream.
+func (f *logFeed) LiveCursor() *stream.Cursor {
+	if f.replaying || len(f.pending) > 0 {
+		return nil
+	}
+	if f.last == 0 {
+		return f.cursor // every event is new to the feed
+	}
+	if seq, ok := f.cursor.PrevSeq(); !ok || seq < f.last {
+		return nil
+	}
+	return f.cursor
+}

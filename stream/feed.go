@@ -73,3 +73,11 @@ func (f *TopicFeed) Close() {
 		f.OnClose()
 	}
 }
+
+// LiveCursor implements LiveFeed.
+func (f *TopicFeed) LiveCursor() *Cursor {
+	if len(f.Pending) > 0 {
+		return nil
+	}
+	return f.Cursor
+}

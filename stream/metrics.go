@@ -15,6 +15,9 @@ type Metrics interface {
 	Delivered(proto string, f wire.Format, events, bytes int)
 	// Rejected counts a subscription refused before streaming, by status.
 	Rejected(proto string, status int)
+	// FannedOut counts subscriptions that its connection's fan-out
+	// started (delta 1) or stopped (-1) writing.
+	FannedOut(proto string, f wire.Format, delta int)
 }
 
 // Reasons a subscription ends.
@@ -33,3 +36,4 @@ func (discardMetrics) SubscriptionOpened(string, wire.Format)         {}
 func (discardMetrics) SubscriptionClosed(string, wire.Format, string) {}
 func (discardMetrics) Delivered(string, wire.Format, int, int)        {}
 func (discardMetrics) Rejected(string, int)                           {}
+func (discardMetrics) FannedOut(string, wire.Format, int)             {}

@@ -81,6 +81,7 @@ type Streamer struct {
 	perClient map[string]int
 	idle      chan struct{} // closed when active empties during shutdown
 	stallScan *time.Timer
+	fanouts   map[fanoutKey]*fanout
 }
 
 // subscriber is the state of one subscription that the stall watchdog reads.
@@ -184,6 +185,21 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		if b.written > 0 {
 			continue
 		}
+		// A caught-up subscriber may be written by its connection's
+		// fan-out until something makes it leave.
+		if followed, ended := s.follow(out, sub.Feed, st, ctx); ended != "" {
+			reason = ended
+			switch ended {
+			case CloseStalled:
+				out.abandon()
+			case CloseShutdown:
+				out.shutdown(time.Second + rand.N(setting.Or(s.ShutdownSpread, DefaultShutdownSpread)))
+			}
+			return
+		} else if followed {
+			timer.Reset(keepAlive)
+			continue
+		}
 		select {
 		case <-b.wait:
 		case <-timer.C:
@@ -195,8 +211,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 			return
 		case <-s.closing:
 			reason = CloseShutdown
-			spread := setting.Or(s.ShutdownSpread, DefaultShutdownSpread)
-			out.shutdown(time.Second + rand.N(spread))
+			out.shutdown(time.Second + rand.N(setting.Or(s.ShutdownSpread, DefaultShutdownSpread)))
 			return
 		}
 	}
@@ -331,6 +346,9 @@ func (s *Streamer) scanStalls() {
 		if since != 0 && now.Sub(time.Unix(0, since)) > limit && !st.stalled.Swap(true) {
 			st.abort()
 		}
+	}
+	for _, g := range s.fanouts {
+		g.abortStalled(now, limit)
 	}
 	if len(s.active) > 0 {
 		s.scheduleStallScanLocked()

@@ -60,6 +60,9 @@ type countingMetrics struct {
 	open   map[string]int
 	closed map[string]int
 	events atomic.Int64
+	// fannedOut counts the subscriptions a connection's fan-out writes now;
+	// everFannedOut those it ever started writing.
+	fannedOut, everFannedOut atomic.Int64
 }
 
 func (m *countingMetrics) SubscriptionOpened(proto string, f wire.Format) {
@@ -84,6 +87,13 @@ func (m *countingMetrics) Delivered(_ string, _ wire.Format, events, _ int) {
 	m.events.Add(int64(events))
 }
 func (m *countingMetrics) Rejected(string, int) {}
+
+func (m *countingMetrics) FannedOut(_ string, _ wire.Format, delta int) {
+	m.fannedOut.Add(int64(delta))
+	if delta > 0 {
+		m.everFannedOut.Add(1)
+	}
+}
 
 func (m *countingMetrics) closedFor(reason string) int {
 	m.mu.Lock()

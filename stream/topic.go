@@ -226,6 +226,18 @@ func (c *Cursor) PrevID() string {
 	return t.ring[(c.pos-1)%uint64(len(t.ring))].Frame.ID
 }
 
+// PrevSeq is the sequence number of the frame just before the cursor, if
+// the ring holds it.
+func (c *Cursor) PrevSeq() (uint64, bool) {
+	t := c.t
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if c.pos == 0 || c.pos-1 < t.first || c.pos-1 >= t.next {
+		return 0, false
+	}
+	return t.ring[(c.pos-1)%uint64(len(t.ring))].Seq, true
+}
+
 // AtStart reports whether the cursor is before the first frame the topic
 // ever held (and still holds).
 func (c *Cursor) AtStart() bool {

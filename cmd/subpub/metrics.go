@@ -26,6 +26,7 @@ type streamMetrics struct {
 	delivered *prometheus.CounterVec
 	bytes     *prometheus.CounterVec
 	rejected  *prometheus.CounterVec
+	fannedOut *prometheus.GaugeVec
 }
 
 var _ stream.Metrics = (*streamMetrics)(nil)
@@ -46,7 +47,11 @@ func newStreamMetrics(reg prometheus.Registerer, namespace string) *streamMetric
 		bytes:     f("bytes_written_total", "Bytes of events written to subscribers (PUB: status line and fields before header compression).", "proto", "format"),
 		rejected:  f("subscriptions_rejected_total", "Subscriptions refused before streaming, by status.", "proto", "status"),
 	}
-	reg.MustRegister(m.active)
+	m.fannedOut = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "subscriptions_fanned_out",
+		Help: "Subscriptions written by their connection's fan-out (one pass per event for all of a connection's streams), by HTTP version and format.",
+	}, []string{"proto", "format"})
+	reg.MustRegister(m.active, m.fannedOut)
 	return m
 }
 
@@ -62,6 +67,10 @@ func (m *streamMetrics) SubscriptionClosed(proto string, f wire.Format, reason s
 func (m *streamMetrics) Delivered(proto string, f wire.Format, events, bytes int) {
 	m.delivered.WithLabelValues(proto, f.String()).Add(float64(events))
 	m.bytes.WithLabelValues(proto, f.String()).Add(float64(bytes))
+}
+
+func (m *streamMetrics) FannedOut(proto string, f wire.Format, delta int) {
+	m.fannedOut.WithLabelValues(proto, f.String()).Add(float64(delta))
 }
 
 func (m *streamMetrics) Rejected(proto string, status int) {
