@@ -69,9 +69,9 @@ type bareConn struct {
 }
 
 func runBareSenderChild(ctx context.Context, dec *json.Decoder, out io.Writer, logger *slog.Logger) error {
-	var cfg BareSenderConfig
-	if err := dec.Decode(&cfg); err != nil {
-		return errChildUsage
+	cfg, err := readConfig[BareSenderConfig](dec)
+	if err != nil {
+		return err
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 4 << 20
