@@ -134,7 +134,7 @@ func TestResumingSubscribers(t *testing.T) {
 
 func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	closes := &closeCounter{}
+	closes := &testkit.Closes{}
 	e := newTestEdge(t, o.URL(), o.CA.CAFile, func(e *Edge) {
 		e.MaxLag = 256 << 10
 		e.Streamer.StallTimeout = time.Second
@@ -169,9 +169,9 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	// that is thousands of events, so the bound is time, not a count).
 	published := 0
 	deadline := time.Now().Add(testkit.Timeout)
-	for closes.count("h1/"+stream.CloseStalled)+closes.count("h1/"+stream.CloseLagged) == 0 {
+	for closes.Count("h1", stream.CloseStalled)+closes.Count("h1", stream.CloseLagged) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the stalled subscriber was never cut off after %d events (subscriptions closed: %v)", published, closes.reason)
+			t.Fatalf("the stalled subscriber was never cut off after %d events (subscriptions closed: %v)", published, closes)
 		}
 		o.Publish("/public/busy", payload)
 		published++

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,23 +22,23 @@ import (
 const streamPath = "/public/stream"
 
 // testOrigin serves streams from memory through a Streamer that a test
-// configures and whose metrics it reads.
+// configures and whose closed subscriptions it counts.
 type testOrigin struct {
 	*testkit.Origin
-	metrics *countingMetrics
+	closes *testkit.Closes
 }
 
 // startTestOrigin starts an origin whose Streamer is the zero Streamer with
 // what configure sets.
 func startTestOrigin(t *testing.T, configure func(*stream.Streamer)) *testOrigin {
 	t.Helper()
-	o := &testOrigin{metrics: &countingMetrics{}}
+	o := &testOrigin{closes: &testkit.Closes{}}
 	o.Origin = testkit.NewOrigin(t, func(s *stream.Streamer) {
 		*s = stream.Streamer{}
 		if configure != nil {
 			configure(s)
 		}
-		s.Metrics = o.metrics
+		s.Metrics = o.closes
 	})
 	return o
 }
@@ -52,43 +50,6 @@ func (o *testOrigin) publish(n int) {
 	for range n {
 		o.PublishEvent(streamPath, wire.Event{Type: "Add", Data: []byte("{}")})
 	}
-}
-
-// countingMetrics records what a Streamer reports.
-type countingMetrics struct {
-	mu     sync.Mutex
-	open   map[string]int
-	closed map[string]int
-	events atomic.Int64
-}
-
-func (m *countingMetrics) SubscriptionOpened(proto string, f wire.Format) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.open == nil {
-		m.open = map[string]int{}
-	}
-	m.open[proto+"/"+f.String()]++
-}
-
-func (m *countingMetrics) SubscriptionClosed(proto string, f wire.Format, reason string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed == nil {
-		m.closed = map[string]int{}
-	}
-	m.closed[reason]++
-}
-
-func (m *countingMetrics) Delivered(_ string, _ wire.Format, events, _ int) {
-	m.events.Add(int64(events))
-}
-func (m *countingMetrics) Rejected(string, int) {}
-
-func (m *countingMetrics) closedFor(reason string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed[reason]
 }
 
 var protocols = []struct {
@@ -261,7 +222,7 @@ func TestStreamerShutdownEndsEveryStreamWithAFinalResponse(t *testing.T) {
 			t.Errorf("SSE ended with %v", err)
 		}
 	}
-	if n := o.metrics.closedFor(stream.CloseShutdown); n != 2 {
+	if n := o.closes.Count("", stream.CloseShutdown); n != 2 {
 		t.Errorf("%d subscriptions closed for shutdown, want 2", n)
 	}
 }
@@ -275,7 +236,7 @@ func TestStreamerEndsAStalledSubscriber(t *testing.T) {
 	conn.(*net.TCPConn).SetReadBuffer(4096)
 	big := []byte(strings.Repeat("x", 60<<10))
 	deadline := time.Now().Add(20 * time.Second)
-	for o.metrics.closedFor(stream.CloseStalled) == 0 {
+	for o.closes.Count("", stream.CloseStalled) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the stalled subscriber was never ended")
 		}
@@ -324,7 +285,7 @@ func TestStreamerEndsASubscriptionWithAnEventItsFormatCannotCarry(t *testing.T) 
 			t.Errorf("%v: received %d events before the end, want 1", tt.mode, len(got))
 		}
 	}
-	if n := o.metrics.closedFor(stream.CloseError); n != 2 {
+	if n := o.closes.Count("", stream.CloseError); n != 2 {
 		t.Errorf("%d subscriptions closed for an error, want 2", n)
 	}
 }
