@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -130,6 +131,29 @@ func (ts *testServer) transport(configure ...func(*http2.Transport)) *http2.Tran
 
 func (ts *testServer) client(configure ...func(*http2.Transport)) *http.Client {
 	return &http.Client{Transport: ts.transport(configure...), Timeout: 20 * time.Second}
+}
+
+// roundTrip sends req with a client of its own and returns the response
+// with its body read and closed (and so with its trailers).
+func (ts *testServer) roundTrip(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := ts.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// get is roundTrip of a GET of path.
+func (ts *testServer) get(t *testing.T, path string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts.url(path), nil)
+	return ts.roundTrip(t, req)
 }
 
 // checkNoGoroutines fails if goroutines of this package are still running

@@ -41,12 +41,7 @@ func TestGetHasContentLengthAndRequestFacts(t *testing.T) {
 			fmt.Fprintf(w, "%s %s", r.Method, r.URL.RequestURI())
 		}), useTLS)
 		defer ts.close()
-		resp, err := ts.client().Get(ts.url("/path?q=1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := ts.get(t, "/path?q=1")
 		if resp.ProtoMajor != 2 || string(body) != "GET /path?q=1" {
 			t.Fatalf("got %s %q", resp.Proto, body)
 		}
@@ -73,12 +68,8 @@ func TestHeadHasContentLengthWithoutBody(t *testing.T) {
 		io.WriteString(w, "twelve bytes")
 	}), true)
 	defer ts.close()
-	resp, err := ts.client().Head(ts.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodHead, ts.url("/"), nil)
+	resp, body := ts.roundTrip(t, req)
 	if resp.ContentLength != 12 || len(body) != 0 {
 		t.Fatalf("ContentLength %d, body %q", resp.ContentLength, body)
 	}
@@ -101,12 +92,8 @@ func TestPostBodyLargerThanTheWindows(t *testing.T) {
 		defer ts.close()
 		body := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
 		want := fmt.Sprintf("%d %x", len(body), sha256.Sum256(body))
-		resp, err := ts.client().Post(ts.url("/"), "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, ts.url("/"), bytes.NewReader(body))
+		_, got := ts.roundTrip(t, req)
 		if string(got) != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}
@@ -120,14 +107,8 @@ func TestLargeResponseBody(t *testing.T) {
 		w.Write(body)
 	}), true)
 	defer ts.close()
-	resp, err := ts.client().Get(ts.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("got %d bytes, err %v", len(got), err)
+	if _, got := ts.get(t, "/"); !bytes.Equal(got, body) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(body))
 	}
 }
 
@@ -255,11 +236,7 @@ func TestThousandsOfInterimResponsesInOrder(t *testing.T) {
 			return nil
 		}}
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "SUB", ts.url("/topic"), nil)
-		resp, err := ts.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := ts.roundTrip(t, req)
 		if resp.StatusCode != http.StatusNoContent || first != "public" {
 			t.Fatalf("status %d, first 106 Cache-Control %q", resp.StatusCode, first)
 		}
@@ -284,12 +261,7 @@ func TestResponseTrailers(t *testing.T) {
 		w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
 	}), true)
 	defer ts.close()
-	resp, err := ts.client().Get(ts.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := ts.get(t, "/")
 	if string(body) != "body" || resp.Trailer.Get("X-Sum") != "42" || resp.Trailer.Get("X-Late") != "yes" {
 		t.Fatalf("body %q, trailers %v", body, resp.Trailer)
 	}
