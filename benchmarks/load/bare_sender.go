@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -227,7 +226,7 @@ func FetchBareStats(ctx context.Context, ctrlAddr string, w Window) (BareSenderS
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return st, errors.New("bare sender stats: " + resp.Status)
+		return st, fmt.Errorf("bare sender stats: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
