@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -149,10 +148,9 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /public/busy HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	status, _ := bufio.NewReader(conn).ReadString('\n')
-	if !strings.Contains(status, "200") {
+	stalled := testkit.NewRawConn(t, conn)
+	stalled.Send(t, "GET /public/busy HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	if status, _ := stalled.ResponseHead(t); !strings.Contains(status, "200") {
 		t.Fatalf("stalled subscriber got %q", status)
 	}
 	c := testkit.NewClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
@@ -187,7 +185,7 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 		assertSequence(t, "reader", s.WaitCount(t, published), first)
 	}
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.Copy(io.Discard, conn); err != nil {
+	if _, err := io.Copy(io.Discard, stalled.R); err != nil {
 		t.Errorf("the stalled subscriber's connection was not closed: %v", err)
 	}
 }

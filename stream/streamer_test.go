@@ -1,10 +1,8 @@
 package stream_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -95,54 +93,20 @@ func TestStreamerDeliversEveryEventInOrderOverEveryProtocol(t *testing.T) {
 	}
 }
 
-// rawSUB sends a request on a cleartext connection and returns the reader of
-// the responses, for looking at the bytes on the wire.
-func rawSUB(t *testing.T, addr, request string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := io.WriteString(conn, request); err != nil {
-		t.Fatal(err)
-	}
-	return conn, bufio.NewReader(conn)
-}
-
-// readResponseHead reads one response's status line and fields.
-func readResponseHead(t *testing.T, r *bufio.Reader) (status string, fields []string) {
-	t.Helper()
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("reading response: %v", err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			return status, fields
-		}
-		if status == "" {
-			status = line
-		} else {
-			fields = append(fields, line)
-		}
-	}
-}
-
 func TestStreamerOnTheWire(t *testing.T) {
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.KeepAlive = 50 * time.Millisecond })
 	addr := o.PlainAddr()
 
 	t.Run("SUB gets 106 with the stream's metadata, PUBs with only the event fields, and 106 keepalives", func(t *testing.T) {
-		_, r := rawSUB(t, addr, "SUB /public/stream HTTP/1.1\r\nHost: x\r\n\r\n")
-		status, fields := readResponseHead(t, r)
+		c := testkit.DialRaw(t, addr)
+		c.Send(t, "SUB /public/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+		status, fields := c.ResponseHead(t)
 		if !strings.HasPrefix(status, "HTTP/1.1 106") || strings.Join(fields, "|") != "Cache-Control: public|Vary: Authorization" {
 			t.Fatalf("first response %q %q", status, fields)
 		}
 		o.publish(1)
 		for {
-			status, fields = readResponseHead(t, r)
+			status, fields = c.ResponseHead(t)
 			if !strings.HasPrefix(status, "HTTP/1.1 106") {
 				break
 			}
@@ -151,21 +115,23 @@ func TestStreamerOnTheWire(t *testing.T) {
 			!strings.HasPrefix(fields[0], "Event: id=") || fields[1] != `Event-Data: "{}"` {
 			t.Fatalf("PUB %q %q", status, fields)
 		}
-		status, fields = readResponseHead(t, r)
+		status, fields = c.ResponseHead(t)
 		if !strings.HasPrefix(status, "HTTP/1.1 106") || len(fields) != 0 {
 			t.Errorf("keepalive %q %q", status, fields)
 		}
 	})
 	t.Run("SUB over HTTP/1.0 is refused with 505 and no interim response", func(t *testing.T) {
-		_, r := rawSUB(t, addr, "SUB /public/stream HTTP/1.0\r\nHost: x\r\n\r\n")
-		status, _ := readResponseHead(t, r)
+		c := testkit.DialRaw(t, addr)
+		c.Send(t, "SUB /public/stream HTTP/1.0\r\nHost: x\r\n\r\n")
+		status, _ := c.ResponseHead(t)
 		if !strings.HasPrefix(status, "HTTP/1.0 505") {
 			t.Errorf("status %q", status)
 		}
 	})
 	t.Run("SSE gets the event stream headers, a retry, events and comment keepalives", func(t *testing.T) {
-		_, r := rawSUB(t, addr, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-		status, fields := readResponseHead(t, r)
+		c := testkit.DialRaw(t, addr)
+		c.Send(t, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+		status, fields := c.ResponseHead(t)
 		head := strings.Join(fields, "|")
 		if !strings.HasPrefix(status, "HTTP/1.1 200") || !strings.Contains(head, "Content-Type: text/event-stream") ||
 			!strings.Contains(head, "Cache-Control: public, no-cache") || !strings.Contains(head, "Connection: close") ||
@@ -174,7 +140,7 @@ func TestStreamerOnTheWire(t *testing.T) {
 		}
 		seen := ""
 		for !strings.Contains(seen, "retry: ") || !strings.Contains(seen, "\n:\n") {
-			line, err := r.ReadString('\n')
+			line, err := c.R.ReadString('\n')
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,9 +197,10 @@ func TestStreamerEndsAStalledSubscriber(t *testing.T) {
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.StallTimeout = 200 * time.Millisecond })
 	// A client that subscribes and then never reads: the kernel buffers
 	// fill, and the server's write blocks.
-	conn, r := rawSUB(t, o.PlainAddr(), "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	readResponseHead(t, r)
-	conn.(*net.TCPConn).SetReadBuffer(4096)
+	c := testkit.DialRaw(t, o.PlainAddr())
+	c.Send(t, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	c.ResponseHead(t)
+	c.Conn.(*net.TCPConn).SetReadBuffer(4096)
 	big := []byte(strings.Repeat("x", 60<<10))
 	deadline := time.Now().Add(20 * time.Second)
 	for o.closes.Count("", stream.CloseStalled) == 0 {
