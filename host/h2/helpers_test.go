@@ -52,7 +52,9 @@ var testCert = sync.OnceValues(func() (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 })
 
-// testServer serves a Server on a loopback listener, TLS or h2c.
+// testServer serves a Server on a loopback listener, TLS or h2c. The test
+// that starts it ends by closing it and checking that no goroutine of this
+// package is left.
 type testServer struct {
 	t      testing.TB
 	srv    *Server
@@ -89,7 +91,10 @@ func startServer(t testing.TB, h http.Handler, useTLS bool, configure ...func(*S
 			ts.wg.Go(func() { srv.ServeConn(ctx, c) })
 		}
 	})
-	t.Cleanup(ts.close)
+	t.Cleanup(func() {
+		ts.close()
+		checkNoGoroutines(t)
+	})
 	return ts
 }
 
@@ -157,8 +162,8 @@ func (ts *testServer) get(t *testing.T, path string) (*http.Response, []byte) {
 }
 
 // checkNoGoroutines fails if goroutines of this package are still running
-// once the servers are closed.
-func checkNoGoroutines(t *testing.T) {
+// once the test's server is closed: startServer checks as the test ends.
+func checkNoGoroutines(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
