@@ -118,19 +118,26 @@ func serverArgs(env *environment, dir string, facesSubscribers bool) []string {
 	}
 }
 
-func (d *deployment) launchOptions(env *environment) launch.Options {
-	return launch.Options{NetNS: env.netns, Stderr: env.stderr}
+// launch starts subpub's server role (origin or edge) in the deployment's
+// network namespace, to be measured as one of its servers and killed when
+// it is torn down.
+func (d *deployment) launch(ctx context.Context, env *environment, role string, args []string) (*launch.Process, error) {
+	p, err := launch.Start(ctx, role, launch.Options{NetNS: env.netns, Stderr: env.stderr}, args...)
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, func() { p.Kill() })
+	d.servers = append(d.servers, server{Role: role, pid: p.Cmd.Process.Pid})
+	return p, nil
 }
 
 func (d *deployment) startOrigin(ctx context.Context, env *environment, dir string) error {
 	args := append(serverArgs(env, filepath.Join(dir, "origin"), d.system.Server == serverOrigin), "--user", benchUser+":"+benchToken)
-	p, err := launch.Start(ctx, "origin", d.launchOptions(env), args...)
+	p, err := d.launch(ctx, env, "origin", args)
 	if err != nil {
 		return err
 	}
 	d.origin = p
-	d.closers = append(d.closers, func() { p.Kill() })
-	d.servers = append(d.servers, server{Role: "origin", pid: p.Cmd.Process.Pid})
 	d.publish = load.PublishTarget{Kind: load.PublishOrigin, URL: p.PlainURL(outboxPath), Token: benchToken, Body: noteActivity(p.BaseURL)}
 	return nil
 }
@@ -138,13 +145,11 @@ func (d *deployment) startOrigin(ctx context.Context, env *environment, dir stri
 func (d *deployment) startEdge(ctx context.Context, env *environment, dir string) error {
 	args := append(serverArgs(env, filepath.Join(dir, "edge"), true),
 		"--upstream", "https://"+d.origin.TLSAddr, "--upstream-cacert", d.origin.CAFile)
-	p, err := launch.Start(ctx, "edge", d.launchOptions(env), args...)
+	p, err := d.launch(ctx, env, "edge", args)
 	if err != nil {
 		return err
 	}
 	d.edge = p
-	d.closers = append(d.closers, func() { p.Kill() })
-	d.servers = append(d.servers, server{Role: "edge", pid: p.Cmd.Process.Pid})
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/benchmarks/netem"
-	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -23,19 +22,15 @@ type LossResults struct {
 
 // LossRun is one system at one drop probability.
 type LossRun struct {
-	System    string            `json:"system"`
-	Label     string            `json:"label"`
-	Drop      float64           `json:"drop"`
-	Error     string            `json:"error,omitempty"`
-	Expected  int64             `json:"expected"`
-	Delivered int64             `json:"delivered"`
-	Fraction  float64           `json:"fraction"`
-	Latency   stats.Latency     `json:"latency"`
-	P50MS     float64           `json:"p50_ms"`
-	P90MS     float64           `json:"p90_ms"`
-	P99MS     float64           `json:"p99_ms"`
-	MaxMS     float64           `json:"max_ms"`
-	Publish   load.PublishStats `json:"publish"`
+	System    string  `json:"system"`
+	Label     string  `json:"label"`
+	Drop      float64 `json:"drop"`
+	Error     string  `json:"error,omitempty"`
+	Expected  int64   `json:"expected"`
+	Delivered int64   `json:"delivered"`
+	Fraction  float64 `json:"fraction"`
+	LatencyFigures
+	Publish load.PublishStats `json:"publish"`
 	// What the link carried towards the subscribers, and dropped both ways.
 	PacketsDown int64 `json:"packets_down"`
 	BytesDown   int64 `json:"bytes_down"`
@@ -153,8 +148,7 @@ func (r *runner) lossRun(ctx context.Context, link *netem.Link, sys System, drop
 	if res.Expected > 0 {
 		res.Fraction = float64(res.Delivered) / float64(res.Expected)
 	}
-	res.Latency = got.Latency
-	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = got.Latency.Quantile(0.5), got.Latency.Quantile(0.9), got.Latency.Quantile(0.99), got.Latency.MaxMS()
+	res.LatencyFigures = latencyFigures(got.Latency)
 	down, up := link.ToClient(), link.ToServer()
 	res.PacketsDown, res.BytesDown = down.Packets, down.Bytes
 	res.DroppedDown, res.DroppedUp = down.Dropped, up.Dropped

@@ -73,8 +73,7 @@ func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult
 		res.Fraction = float64(res.Delivered) / float64(res.Expected)
 	}
 	res.DeliveriesPerSec = float64(res.Delivered) / res.WindowSeconds
-	res.Latency = subs.Latency()
-	res.P50MS, res.P90MS, res.P99MS, res.MaxMS = res.Latency.Quantile(0.5), res.Latency.Quantile(0.9), res.Latency.Quantile(0.99), res.Latency.MaxMS()
+	res.LatencyFigures = latencyFigures(subs.Latency())
 	res.Reconnects = subs.Failures()
 	res.ReadBytes = subs.Bytes()
 

@@ -58,6 +58,20 @@ func (p PointResult) cpuPerDelivery(u Usage) (float64, bool) {
 	return 1e6 * u.CPUSeconds / deliveries, true
 }
 
+// LatencyFigures are the deliveries' latency and the quantiles the report
+// reads from it, in milliseconds.
+type LatencyFigures struct {
+	Latency stats.Latency `json:"latency"`
+	P50MS   float64       `json:"p50_ms"`
+	P90MS   float64       `json:"p90_ms"`
+	P99MS   float64       `json:"p99_ms"`
+	MaxMS   float64       `json:"max_ms"`
+}
+
+func latencyFigures(l stats.Latency) LatencyFigures {
+	return LatencyFigures{Latency: l, P50MS: l.Quantile(0.5), P90MS: l.Quantile(0.9), P99MS: l.Quantile(0.99), MaxMS: l.MaxMS()}
+}
+
 // PointResult is one system at one N and R.
 type PointResult struct {
 	System string `json:"system"`
@@ -77,11 +91,7 @@ type PointResult struct {
 	Fraction         float64 `json:"fraction"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 
-	Latency stats.Latency `json:"latency"`
-	P50MS   float64       `json:"p50_ms"`
-	P90MS   float64       `json:"p90_ms"`
-	P99MS   float64       `json:"p99_ms"`
-	MaxMS   float64       `json:"max_ms"`
+	LatencyFigures
 
 	Publish load.PublishStats `json:"publish"`
 

@@ -177,13 +177,8 @@ func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 			c := testkit.NewClient(t, opts)
 			rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
 			rec.WaitOpen(t)
-			select {
-			case err := <-rec.Retries:
-				if !errors.Is(err, client.ErrKeepAliveTimeout) {
-					t.Errorf("resubscribed after %v, want ErrKeepAliveTimeout", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("no resubscription after a silent keepalive timeout")
+			if err := testkit.Receive(t, rec.Retries, "a resubscription after a silent keepalive timeout"); !errors.Is(err, client.ErrKeepAliveTimeout) {
+				t.Errorf("resubscribed after %v, want ErrKeepAliveTimeout", err)
 			}
 			rec.WaitOpen(t) // and it subscribed again
 		})
@@ -241,13 +236,8 @@ func TestFailuresAreReportedPrecisely(t *testing.T) {
 		if _, err := pub.c.Publish(t.Context(), pub.url, "alice-token", []byte(`{"type":"Delete","object":"`+object+`"}`)); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-rec.Done:
-			if !errors.Is(err, wire.ErrStreamEnded) {
-				t.Errorf("ended with %v, want wire.ErrStreamEnded", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("the subscription did not end")
+		if err := rec.WaitDone(t); !errors.Is(err, wire.ErrStreamEnded) {
+			t.Errorf("ended with %v, want wire.ErrStreamEnded", err)
 		}
 		// Subscribing again is refused for good.
 		err = c.Run(t.Context(), &client.Subscription{URL: object, OnEvent: func(client.Event) {}})

@@ -1,17 +1,16 @@
 package draft_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/launch"
+	"github.com/subpub/subpub/internal/testkit"
 )
 
 // baseURL is the origin's name in the examples. The origin is started with
@@ -242,66 +241,28 @@ func (w *world) frontStopped() error {
 // learn the ids of the events the setup publishes and to wait until they
 // are published.
 type watcher struct {
-	events chan client.Event
-	mu     sync.Mutex
-	lost   bool
+	*testkit.Follower
+	read int // the events next has returned
 }
-
-// watchCapacity bounds the events a watcher holds; the setups publish far
-// fewer before reading them.
-const watchCapacity = 64
 
 // watch subscribes to the stream of path as actor name ("" for anyone) and
 // returns once the subscription is acknowledged.
 func (w *world) watch(path, name string) *watcher {
 	w.t.Helper()
-	wa := &watcher{events: make(chan client.Event, watchCapacity)}
-	ctx, cancel := context.WithCancel(w.t.Context())
-	opened := make(chan struct{})
-	var once sync.Once
-	sub := &client.Subscription{
-		URL:    w.origin.PlainURL(path),
-		Header: http.Header{},
-		OnOpen: func(client.Open) { once.Do(func() { close(opened) }) },
-		OnEvent: func(e client.Event) {
-			select {
-			case wa.events <- e:
-			default:
-				wa.mu.Lock()
-				wa.lost = true
-				wa.mu.Unlock()
-			}
-		},
-	}
+	header := http.Header{}
 	if name != "" {
-		sub.Header.Set("Authorization", "Bearer "+tokens[name])
+		header.Set("Authorization", "Bearer "+tokens[name])
 	}
-	done := make(chan error, 1)
-	go func() { done <- w.client.Run(ctx, sub) }()
-	w.t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-opened:
-	case err := <-done:
-		w.t.Fatalf("watching %s: %v", path, err)
-	case <-time.After(stepTimeout):
-		w.t.Fatalf("watching %s: no acknowledgement", path)
-	}
-	return wa
+	f := testkit.Follow(w.t, w.client, w.origin.PlainURL(path), "", header)
+	f.WaitOpen(w.t)
+	return &watcher{Follower: f}
 }
 
 // next returns the next event of the stream.
 func (wa *watcher) next(t *testing.T) client.Event {
 	t.Helper()
-	select {
-	case e := <-wa.events:
-		return e
-	case <-time.After(stepTimeout):
-		wa.mu.Lock()
-		defer wa.mu.Unlock()
-		t.Fatalf("no event within %v (events lost: %v)", stepTimeout, wa.lost)
-		return client.Event{}
-	}
+	wa.WaitCountWithin(t, wa.read+1, stepTimeout)
+	e := wa.Events()[wa.read]
+	wa.read++
+	return e
 }

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -134,7 +133,7 @@ func TestResumingSubscribers(t *testing.T) {
 
 func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	closes := &closeCounter{}
+	closes := &testkit.Closes{}
 	e := newTestEdge(t, o.URL(), o.CA.CAFile, func(e *Edge) {
 		e.MaxLag = 256 << 10
 		e.Streamer.StallTimeout = time.Second
@@ -149,10 +148,9 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /public/busy HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	status, _ := bufio.NewReader(conn).ReadString('\n')
-	if !strings.Contains(status, "200") {
+	stalled := testkit.NewRawConn(t, conn)
+	stalled.Send(t, "GET /public/busy HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	if status, _ := stalled.ResponseHead(t); !strings.Contains(status, "200") {
 		t.Fatalf("stalled subscriber got %q", status)
 	}
 	c := testkit.NewClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
@@ -169,9 +167,9 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	// that is thousands of events, so the bound is time, not a count).
 	published := 0
 	deadline := time.Now().Add(testkit.Timeout)
-	for closes.count("h1/"+stream.CloseStalled)+closes.count("h1/"+stream.CloseLagged) == 0 {
+	for closes.Count("h1", stream.CloseStalled)+closes.Count("h1", stream.CloseLagged) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the stalled subscriber was never cut off after %d events (subscriptions closed: %v)", published, closes.reason)
+			t.Fatalf("the stalled subscriber was never cut off after %d events (subscriptions closed: %v)", published, closes)
 		}
 		o.Publish("/public/busy", payload)
 		published++
@@ -187,7 +185,7 @@ func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 		assertSequence(t, "reader", s.WaitCount(t, published), first)
 	}
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.Copy(io.Discard, conn); err != nil {
+	if _, err := io.Copy(io.Discard, stalled.R); err != nil {
 		t.Errorf("the stalled subscriber's connection was not closed: %v", err)
 	}
 }

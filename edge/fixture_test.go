@@ -4,14 +4,12 @@ import (
 	"context"
 	"net/url"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/stream"
-	"github.com/subpub/subpub/wire"
 )
 
 // testEdge is an Edge on real listeners in front of an upstream.
@@ -81,31 +79,4 @@ func head(ids []string) []string {
 		return append(ids[:10:10], ids[len(ids)-10:]...)
 	}
 	return ids
-}
-
-// closeCounter counts the subscriptions a Streamer ends, by protocol and
-// reason ("h1/lagged").
-type closeCounter struct {
-	mu     sync.Mutex
-	reason map[string]int
-}
-
-func (c *closeCounter) SubscriptionOpened(string, wire.Format)  {}
-func (c *closeCounter) Delivered(string, wire.Format, int, int) {}
-func (c *closeCounter) Rejected(string, int)                    {}
-func (c *closeCounter) FannedOut(string, wire.Format, int)      {}
-
-func (c *closeCounter) SubscriptionClosed(proto string, _ wire.Format, reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reason == nil {
-		c.reason = map[string]int{}
-	}
-	c.reason[proto+"/"+reason]++
-}
-
-func (c *closeCounter) count(reason string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.reason[reason]
 }

@@ -293,20 +293,22 @@ func (s *Server) advertiseHTTP3(h http.Handler) http.Handler {
 func (s *Server) TLSAddr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tcp == nil {
-		return nil
-	}
-	return s.tcp.Addr()
+	return addrOf(s.tcp)
 }
 
 // PlainListenAddr is the address the cleartext listener is bound to, or nil.
 func (s *Server) PlainListenAddr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.plain == nil {
+	return addrOf(s.plain)
+}
+
+// addrOf is ln's address, or nil if there is no ln.
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
 		return nil
 	}
-	return s.plain.Addr()
+	return ln.Addr()
 }
 
 // Shutdown runs OnShutdown, then stops accepting and waits for connections to

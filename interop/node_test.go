@@ -20,26 +20,26 @@ const nodeEvents = 1000
 // node:https and node:http, which deliver each 1xx response as an
 // 'information' event, to the origin and to the edge.
 func TestInteropNodeHTTP1ReceivesAThousandPUBsInOrder(t *testing.T) {
-	rows := []*row{
-		{Client: "Node http", Server: "origin", Protocol: "HTTP/1.1 (TLS)"},
-		{Client: "Node http", Server: "origin", Protocol: "HTTP/1.1 (cleartext)"},
-		{Client: "Node http", Server: "edge", Protocol: "HTTP/1.1 (TLS)"},
-		{Client: "Node http", Server: "edge", Protocol: "HTTP/1.1 (cleartext)"},
-	}
-	runNodeSubscribers(t, "1.1", rows)
+	runNodeSubscribers(t, "1.1", nodeRows("Node http", "HTTP/1.1 (TLS)", "HTTP/1.1 (cleartext)"))
 }
 
 // TestInteropNodeHTTP2ReceivesAThousandPUBsInOrder subscribes with
 // node:http2, whose streams emit 'headers' for each 1xx HEADERS block, to
 // the origin and to the edge, over TLS and h2c.
 func TestInteropNodeHTTP2ReceivesAThousandPUBsInOrder(t *testing.T) {
-	rows := []*row{
-		{Client: "Node http2", Server: "origin", Protocol: "HTTP/2 (TLS)"},
-		{Client: "Node http2", Server: "origin", Protocol: "h2c (cleartext, prior knowledge)"},
-		{Client: "Node http2", Server: "edge", Protocol: "HTTP/2 (TLS)"},
-		{Client: "Node http2", Server: "edge", Protocol: "h2c (cleartext, prior knowledge)"},
+	runNodeSubscribers(t, "2", nodeRows("Node http2", "HTTP/2 (TLS)", "h2c (cleartext, prior knowledge)"))
+}
+
+// nodeRows are the rows of client over each of protocols, on the origin
+// and then on the edge.
+func nodeRows(client string, protocols ...string) []*row {
+	var rows []*row
+	for _, server := range []string{"origin", "edge"} {
+		for _, p := range protocols {
+			rows = append(rows, &row{Client: client, Server: server, Protocol: p})
+		}
 	}
-	runNodeSubscribers(t, "2", rows)
+	return rows
 }
 
 // runNodeSubscribers subscribes with subscribe.mjs once per row, all at

@@ -44,7 +44,7 @@ func TestFanOutWritesEveryStreamOfAnHTTP2Connection(t *testing.T) {
 			}
 			if p.fanOutWant {
 				testkit.WaitUntil(t, "every subscription fanned out", func() bool {
-					return o.metrics.fannedOut.Load() == subscribers
+					return o.closes.FanOutNow() == subscribers
 				})
 			}
 			first := o.Log.Last() + 1
@@ -62,7 +62,7 @@ func TestFanOutWritesEveryStreamOfAnHTTP2Connection(t *testing.T) {
 					}
 				}
 			}
-			if got := o.metrics.everFannedOut.Load() > 0; got != p.fanOutWant {
+			if got := o.closes.FanOutEver() > 0; got != p.fanOutWant {
 				t.Errorf("fanned out: %v, want %v", got, p.fanOutWant)
 			}
 		})
@@ -83,7 +83,7 @@ func TestFanOutLeavesOnAnEventPUBCannotCarry(t *testing.T) {
 		followers = append(followers, f)
 	}
 	testkit.WaitUntil(t, "every subscription fanned out", func() bool {
-		return o.metrics.fannedOut.Load() == subscribers
+		return o.closes.FanOutNow() == subscribers
 	})
 	o.publish(3)
 	o.PublishEvent(streamPath, wire.Event{ID: "caf\xc3\xa9", Data: []byte("x")})
@@ -96,7 +96,7 @@ func TestFanOutLeavesOnAnEventPUBCannotCarry(t *testing.T) {
 			t.Errorf("received %d events before the end, want 3", n)
 		}
 	}
-	if n := o.metrics.closedFor(stream.CloseError); n != subscribers {
+	if n := o.closes.Count("", stream.CloseError); n != subscribers {
 		t.Errorf("%d subscriptions closed for an error, want %d", n, subscribers)
 	}
 }
@@ -111,18 +111,18 @@ func TestFanOutOfAConnectionThatStoppedReadingIsEndedAsStalled(t *testing.T) {
 	conn := subscribeRawH2(t, o.PlainAddr(), subscribers)
 	defer conn.Close()
 	testkit.WaitUntil(t, "every subscription fanned out", func() bool {
-		return o.metrics.fannedOut.Load() == subscribers
+		return o.closes.FanOutNow() == subscribers
 	})
 	big := wire.Event{Data: []byte(strings.Repeat("x", 32<<10))}
 	deadline := time.Now().Add(testkit.Timeout)
-	for o.metrics.closedFor(stream.CloseStalled) < subscribers {
+	for o.closes.Count("", stream.CloseStalled) < subscribers {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d subscriptions ended as stalled", o.metrics.closedFor(stream.CloseStalled), subscribers)
+			t.Fatalf("%d of %d subscriptions ended as stalled", o.closes.Count("", stream.CloseStalled), subscribers)
 		}
 		o.PublishEvent(streamPath, big)
 		time.Sleep(time.Millisecond)
 	}
-	if n := o.metrics.fannedOut.Load(); n != 0 {
+	if n := o.closes.FanOutNow(); n != 0 {
 		t.Errorf("%d subscriptions still fanned out", n)
 	}
 }

@@ -71,7 +71,7 @@ func TestHTTP3StreamWithATinyWindowGetsEverythingInOrder(t *testing.T) {
 			t.Fatalf("event %d: id %s, %d bytes; want id %s", i, e.ID, len(e.Data), want)
 		}
 	}
-	if n := o.metrics.closedFor(stream.CloseStalled); n != 0 {
+	if n := o.closes.Count("", stream.CloseStalled); n != 0 {
 		t.Errorf("%d subscriptions taken for stalled", n)
 	}
 }

@@ -1,16 +1,12 @@
 package stream_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,23 +20,23 @@ import (
 const streamPath = "/public/stream"
 
 // testOrigin serves streams from memory through a Streamer that a test
-// configures and whose metrics it reads.
+// configures and whose closed subscriptions it counts.
 type testOrigin struct {
 	*testkit.Origin
-	metrics *countingMetrics
+	closes *testkit.Closes
 }
 
 // startTestOrigin starts an origin whose Streamer is the zero Streamer with
 // what configure sets.
 func startTestOrigin(t *testing.T, configure func(*stream.Streamer)) *testOrigin {
 	t.Helper()
-	o := &testOrigin{metrics: &countingMetrics{}}
+	o := &testOrigin{closes: &testkit.Closes{}}
 	o.Origin = testkit.NewOrigin(t, func(s *stream.Streamer) {
 		*s = stream.Streamer{}
 		if configure != nil {
 			configure(s)
 		}
-		s.Metrics = o.metrics
+		s.Metrics = o.closes
 	})
 	return o
 }
@@ -52,53 +48,6 @@ func (o *testOrigin) publish(n int) {
 	for range n {
 		o.PublishEvent(streamPath, wire.Event{Type: "Add", Data: []byte("{}")})
 	}
-}
-
-// countingMetrics records what a Streamer reports.
-type countingMetrics struct {
-	mu     sync.Mutex
-	open   map[string]int
-	closed map[string]int
-	events atomic.Int64
-	// fannedOut counts the subscriptions a connection's fan-out writes now;
-	// everFannedOut those it ever started writing.
-	fannedOut, everFannedOut atomic.Int64
-}
-
-func (m *countingMetrics) SubscriptionOpened(proto string, f wire.Format) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.open == nil {
-		m.open = map[string]int{}
-	}
-	m.open[proto+"/"+f.String()]++
-}
-
-func (m *countingMetrics) SubscriptionClosed(proto string, f wire.Format, reason string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed == nil {
-		m.closed = map[string]int{}
-	}
-	m.closed[reason]++
-}
-
-func (m *countingMetrics) Delivered(_ string, _ wire.Format, events, _ int) {
-	m.events.Add(int64(events))
-}
-func (m *countingMetrics) Rejected(string, int) {}
-
-func (m *countingMetrics) FannedOut(_ string, _ wire.Format, delta int) {
-	m.fannedOut.Add(int64(delta))
-	if delta > 0 {
-		m.everFannedOut.Add(1)
-	}
-}
-
-func (m *countingMetrics) closedFor(reason string) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.closed[reason]
 }
 
 var protocols = []struct {
@@ -144,54 +93,20 @@ func TestStreamerDeliversEveryEventInOrderOverEveryProtocol(t *testing.T) {
 	}
 }
 
-// rawSUB sends a request on a cleartext connection and returns the reader of
-// the responses, for looking at the bytes on the wire.
-func rawSUB(t *testing.T, addr, request string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := io.WriteString(conn, request); err != nil {
-		t.Fatal(err)
-	}
-	return conn, bufio.NewReader(conn)
-}
-
-// readResponseHead reads one response's status line and fields.
-func readResponseHead(t *testing.T, r *bufio.Reader) (status string, fields []string) {
-	t.Helper()
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("reading response: %v", err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			return status, fields
-		}
-		if status == "" {
-			status = line
-		} else {
-			fields = append(fields, line)
-		}
-	}
-}
-
 func TestStreamerOnTheWire(t *testing.T) {
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.KeepAlive = 50 * time.Millisecond })
 	addr := o.PlainAddr()
 
 	t.Run("SUB gets 106 with the stream's metadata, PUBs with only the event fields, and 106 keepalives", func(t *testing.T) {
-		_, r := rawSUB(t, addr, "SUB /public/stream HTTP/1.1\r\nHost: x\r\n\r\n")
-		status, fields := readResponseHead(t, r)
+		c := testkit.DialRaw(t, addr)
+		c.Send(t, "SUB /public/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+		status, fields := c.ResponseHead(t)
 		if !strings.HasPrefix(status, "HTTP/1.1 106") || strings.Join(fields, "|") != "Cache-Control: public|Vary: Authorization" {
 			t.Fatalf("first response %q %q", status, fields)
 		}
 		o.publish(1)
 		for {
-			status, fields = readResponseHead(t, r)
+			status, fields = c.ResponseHead(t)
 			if !strings.HasPrefix(status, "HTTP/1.1 106") {
 				break
 			}
@@ -200,21 +115,23 @@ func TestStreamerOnTheWire(t *testing.T) {
 			!strings.HasPrefix(fields[0], "Event: id=") || fields[1] != `Event-Data: "{}"` {
 			t.Fatalf("PUB %q %q", status, fields)
 		}
-		status, fields = readResponseHead(t, r)
+		status, fields = c.ResponseHead(t)
 		if !strings.HasPrefix(status, "HTTP/1.1 106") || len(fields) != 0 {
 			t.Errorf("keepalive %q %q", status, fields)
 		}
 	})
 	t.Run("SUB over HTTP/1.0 is refused with 505 and no interim response", func(t *testing.T) {
-		_, r := rawSUB(t, addr, "SUB /public/stream HTTP/1.0\r\nHost: x\r\n\r\n")
-		status, _ := readResponseHead(t, r)
+		c := testkit.DialRaw(t, addr)
+		c.Send(t, "SUB /public/stream HTTP/1.0\r\nHost: x\r\n\r\n")
+		status, _ := c.ResponseHead(t)
 		if !strings.HasPrefix(status, "HTTP/1.0 505") {
 			t.Errorf("status %q", status)
 		}
 	})
 	t.Run("SSE gets the event stream headers, a retry, events and comment keepalives", func(t *testing.T) {
-		_, r := rawSUB(t, addr, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-		status, fields := readResponseHead(t, r)
+		c := testkit.DialRaw(t, addr)
+		c.Send(t, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+		status, fields := c.ResponseHead(t)
 		head := strings.Join(fields, "|")
 		if !strings.HasPrefix(status, "HTTP/1.1 200") || !strings.Contains(head, "Content-Type: text/event-stream") ||
 			!strings.Contains(head, "Cache-Control: public, no-cache") || !strings.Contains(head, "Connection: close") ||
@@ -223,7 +140,7 @@ func TestStreamerOnTheWire(t *testing.T) {
 		}
 		seen := ""
 		for !strings.Contains(seen, "retry: ") || !strings.Contains(seen, "\n:\n") {
-			line, err := r.ReadString('\n')
+			line, err := c.R.ReadString('\n')
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,7 +188,7 @@ func TestStreamerShutdownEndsEveryStreamWithAFinalResponse(t *testing.T) {
 			t.Errorf("SSE ended with %v", err)
 		}
 	}
-	if n := o.metrics.closedFor(stream.CloseShutdown); n != 2 {
+	if n := o.closes.Count("", stream.CloseShutdown); n != 2 {
 		t.Errorf("%d subscriptions closed for shutdown, want 2", n)
 	}
 }
@@ -280,12 +197,13 @@ func TestStreamerEndsAStalledSubscriber(t *testing.T) {
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.StallTimeout = 200 * time.Millisecond })
 	// A client that subscribes and then never reads: the kernel buffers
 	// fill, and the server's write blocks.
-	conn, r := rawSUB(t, o.PlainAddr(), "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	readResponseHead(t, r)
-	conn.(*net.TCPConn).SetReadBuffer(4096)
+	c := testkit.DialRaw(t, o.PlainAddr())
+	c.Send(t, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	c.ResponseHead(t)
+	c.Conn.(*net.TCPConn).SetReadBuffer(4096)
 	big := []byte(strings.Repeat("x", 60<<10))
 	deadline := time.Now().Add(20 * time.Second)
-	for o.metrics.closedFor(stream.CloseStalled) == 0 {
+	for o.closes.Count("", stream.CloseStalled) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the stalled subscriber was never ended")
 		}
@@ -334,7 +252,7 @@ func TestStreamerEndsASubscriptionWithAnEventItsFormatCannotCarry(t *testing.T) 
 			t.Errorf("%v: received %d events before the end, want 1", tt.mode, len(got))
 		}
 	}
-	if n := o.metrics.closedFor(stream.CloseError); n != 2 {
+	if n := o.closes.Count("", stream.CloseError); n != 2 {
 		t.Errorf("%d subscriptions closed for an error, want 2", n)
 	}
 }

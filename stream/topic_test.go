@@ -22,6 +22,13 @@ func seqOf(t *testing.T, f *wire.Frame) uint64 {
 	return seq
 }
 
+// publishFrames publishes the frames of sequence numbers first to last.
+func publishFrames(top *Topic, first, last int) {
+	for i := first; i <= last; i++ {
+		top.Publish(frame(i), uint64(i))
+	}
+}
+
 func readAll(t *testing.T, c *Cursor) ([]uint64, error) {
 	t.Helper()
 	var seqs []uint64
@@ -36,14 +43,21 @@ func readAll(t *testing.T, c *Cursor) ([]uint64, error) {
 	}
 }
 
+// readLagged reads c and fails the test unless the reading ends with
+// ErrLagged.
+func readLagged(t *testing.T, c *Cursor) {
+	t.Helper()
+	if _, err := readAll(t, c); !errors.Is(err, ErrLagged) {
+		t.Errorf("err = %v, want ErrLagged", err)
+	}
+}
+
 func TestTopic(t *testing.T) {
 	t.Run("a cursor from the head reads only later frames, in order, in batches", func(t *testing.T) {
 		top := NewTopic(16, 0)
 		top.Publish(frame(1), 1)
 		c := top.Head()
-		for i := 2; i <= 8; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
+		publishFrames(top, 2, 8)
 		got, err := readAll(t, c)
 		if err != nil || len(got) != 7 || got[0] != 2 || got[6] != 8 {
 			t.Errorf("read %v, %v", got, err)
@@ -52,19 +66,13 @@ func TestTopic(t *testing.T) {
 	t.Run("a cursor whose frames left the ring lags", func(t *testing.T) {
 		top := NewTopic(4, 0)
 		c := top.Head()
-		for i := 1; i <= 5; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
-		if _, err := readAll(t, c); !errors.Is(err, ErrLagged) {
-			t.Errorf("err = %v, want ErrLagged", err)
-		}
+		publishFrames(top, 1, 5)
+		readLagged(t, c)
 	})
 	t.Run("the ring is bounded in bytes", func(t *testing.T) {
 		size := frame(10).Size() // the largest of the ten
 		top := NewTopic(100, 3*size)
-		for i := 1; i <= 10; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
+		publishFrames(top, 1, 10)
 		if top.held() != 3 {
 			t.Errorf("held %d frames, want 3", top.held())
 		}
@@ -73,18 +81,12 @@ func TestTopic(t *testing.T) {
 		top := NewTopic(100, 0)
 		c := top.Head()
 		c.SetMaxLag(uint64(2 * frame(1).Size()))
-		for i := 1; i <= 4; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
-		if _, err := readAll(t, c); !errors.Is(err, ErrLagged) {
-			t.Errorf("err = %v, want ErrLagged", err)
-		}
+		publishFrames(top, 1, 4)
+		readLagged(t, c)
 	})
 	t.Run("a cursor resuming from far back may catch up, and lags only if it falls further behind", func(t *testing.T) {
 		top := NewTopic(100, 0)
-		for i := 1; i <= 10; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
+		publishFrames(top, 1, 10)
 		c, _ := top.After("1") // nine frames behind
 		c.SetMaxLag(uint64(2 * frame(10).Size()))
 		if got, err := readAll(t, c); err != nil || len(got) != 9 {
@@ -92,18 +94,12 @@ func TestTopic(t *testing.T) {
 		}
 		c2, _ := top.After("1")
 		c2.SetMaxLag(uint64(2 * frame(10).Size()))
-		for i := 11; i <= 14; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
-		if _, err := readAll(t, c2); !errors.Is(err, ErrLagged) {
-			t.Errorf("err = %v after falling four frames further behind, want ErrLagged", err)
-		}
+		publishFrames(top, 11, 14)
+		readLagged(t, c2) // four frames further behind
 	})
 	t.Run("After finds a held id and not an evicted one", func(t *testing.T) {
 		top := NewTopic(3, 0)
-		for i := 1; i <= 5; i++ {
-			top.Publish(frame(i), uint64(i))
-		}
+		publishFrames(top, 1, 5)
 		if _, ok := top.After("2"); ok {
 			t.Error("found evicted id 2")
 		}
@@ -159,8 +155,6 @@ func TestTopicConcurrentSubscribers(t *testing.T) {
 			}
 		})
 	}
-	for i := 1; i <= events; i++ {
-		top.Publish(frame(i), uint64(i))
-	}
+	publishFrames(top, 1, events)
 	wg.Wait()
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,9 +68,9 @@ type bareConn struct {
 }
 
 func runBareSenderChild(ctx context.Context, dec *json.Decoder, out io.Writer, logger *slog.Logger) error {
-	var cfg BareSenderConfig
-	if err := dec.Decode(&cfg); err != nil {
-		return errChildUsage
+	cfg, err := readConfig[BareSenderConfig](dec)
+	if err != nil {
+		return err
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 4 << 20
@@ -227,7 +226,7 @@ func FetchBareStats(ctx context.Context, ctrlAddr string, w Window) (BareSenderS
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return st, errors.New("bare sender stats: " + resp.Status)
+		return st, fmt.Errorf("bare sender stats: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }

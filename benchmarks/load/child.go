@@ -169,6 +169,16 @@ func (c *Child) kill() {
 	<-c.done
 }
 
+// readConfig reads a child's configuration, the first line its parent
+// writes.
+func readConfig[T any](dec *json.Decoder) (T, error) {
+	var cfg T
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, errChildUsage
+	}
+	return cfg, nil
+}
+
 // waitForEOF blocks until in is closed (the parent is done with the child)
 // or ctx is done.
 func waitForEOF(ctx context.Context, dec *json.Decoder) {
@@ -185,14 +195,18 @@ func waitForEOF(ctx context.Context, dec *json.Decoder) {
 	}
 }
 
-// writeJSONLine writes v as one line.
-func writeJSONLine(w io.Writer, v any) error {
+// answer writes a child's result, v, as one JSON line, and waits until the
+// parent is done with the child.
+func answer(ctx context.Context, dec *json.Decoder, out io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	if _, err := out.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	waitForEOF(ctx, dec)
+	return nil
 }
 
 // limitedWriter keeps the first left bytes written to it.

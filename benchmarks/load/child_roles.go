@@ -35,9 +35,9 @@ type SubscribersResult struct {
 }
 
 func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {
-	var cfg SubscribersConfig
-	if err := dec.Decode(&cfg); err != nil {
-		return errChildUsage
+	cfg, err := readConfig[SubscribersConfig](dec)
+	if err != nil {
+		return err
 	}
 	subs, err := Subscribe(ctx, cfg.Target, cfg.N, time.Duration(cfg.TimeoutMS)*time.Millisecond)
 	if err != nil {
@@ -61,7 +61,7 @@ func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) 
 	SleepUntil(ctx, time.UnixMilli(w.Window.EndMS))
 	cpu := procstat.SelfCPU() - cpu0
 	SleepUntil(ctx, time.UnixMilli(w.Window.EndMS+w.DrainMS))
-	err = writeJSONLine(out, SubscribersResult{
+	return answer(ctx, dec, out, SubscribersResult{
 		Latency:    subs.recs.latency(),
 		Delivered:  subs.recs.delivered(),
 		Opened:     subs.recs.opened(),
@@ -69,11 +69,6 @@ func runSubscribersChild(ctx context.Context, dec *json.Decoder, out io.Writer) 
 		Bytes:      subs.recs.bytes(),
 		CPUSeconds: cpu.Seconds(),
 	})
-	if err != nil {
-		return err
-	}
-	waitForEOF(ctx, dec)
-	return nil
 }
 
 // PublisherConfig configures a publisher child: it publishes to an origin's
@@ -85,9 +80,9 @@ type PublisherConfig struct {
 }
 
 func runPublisherChild(ctx context.Context, dec *json.Decoder, out io.Writer) error {
-	var cfg PublisherConfig
-	if err := dec.Decode(&cfg); err != nil {
-		return errChildUsage
+	cfg, err := readConfig[PublisherConfig](dec)
+	if err != nil {
+		return err
 	}
 	publish, closePublish, err := cfg.Origin.Open()
 	if err != nil {
@@ -101,9 +96,5 @@ func runPublisherChild(ctx context.Context, dec *json.Decoder, out io.Writer) er
 		stats.Published = count
 		stats.Achieved = float64(count) / cfg.Window.Duration().Seconds()
 	}
-	if err := writeJSONLine(out, stats); err != nil {
-		return err
-	}
-	waitForEOF(ctx, dec)
-	return nil
+	return answer(ctx, dec, out, stats)
 }

@@ -3,9 +3,7 @@ package load
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/subpub/subpub/client"
@@ -68,13 +66,9 @@ func newBenchClient(t Target) (*client.Client, error) {
 		return nil, fmt.Errorf("benchmarks: unknown mode %q", t.Mode)
 	}
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
+		pool, err := t.rootCAs()
 		if err != nil {
 			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("benchmarks: no certificate in %s", t.CAFile)
 		}
 		opts.TLSConfig = &tls.Config{RootCAs: pool, ServerName: t.ServerName}
 	}

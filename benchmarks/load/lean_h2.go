@@ -40,22 +40,6 @@ const (
 	h2WriteBuffer   = 16 << 10
 )
 
-// leanH2Group keeps count subscriptions on one HTTP/2 connection until ctx
-// is done, dialling again when the connection fails.
-func leanH2Group(ctx context.Context, m muxTarget, count int, rec *recorder) {
-	for {
-		err := runH2Conn(ctx, m, count, rec)
-		if ctx.Err() != nil {
-			return
-		}
-		_ = err // what ended it does not matter: the streams are gone
-		sleepCtx(ctx, leanRetryDelay)
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
 // h2Conn is one connection of the lean HTTP/2 reader.
 type h2Conn struct {
 	m   muxTarget
@@ -92,6 +76,7 @@ type h2Stream struct {
 	sse     sseScanner
 }
 
+// runH2Conn is the lean HTTP/2 reader's muxConn.
 func runH2Conn(ctx context.Context, m muxTarget, count int, rec *recorder) error {
 	conn, err := dialTLS(ctx, m)
 	if err != nil {
@@ -168,19 +153,9 @@ func (c *h2Conn) openLocked() error {
 	st.sse.reset()
 	c.nextID += 2
 	c.encBuf.Reset()
-	method := "GET"
-	if c.m.sub {
-		method = "SUB"
+	for _, f := range c.m.request {
+		c.enc.WriteField(hpack.HeaderField{Name: f.name, Value: f.value})
 	}
-	c.enc.WriteField(hpack.HeaderField{Name: ":method", Value: method})
-	c.enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: "https"})
-	c.enc.WriteField(hpack.HeaderField{Name: ":authority", Value: c.m.authority})
-	c.enc.WriteField(hpack.HeaderField{Name: ":path", Value: c.m.path})
-	if !c.m.sub {
-		c.enc.WriteField(hpack.HeaderField{Name: "accept", Value: "text/event-stream"})
-		c.enc.WriteField(hpack.HeaderField{Name: "cache-control", Value: "no-cache"})
-	}
-	c.enc.WriteField(hpack.HeaderField{Name: "user-agent", Value: "subpub-bench"})
 	c.streams[st.id] = st
 	return c.fr.WriteHeaders(http2.HeadersFrameParam{
 		StreamID:      st.id,
@@ -350,25 +325,19 @@ func (c *h2Conn) headers(fh http2.FrameHeader) error {
 	if st == nil {
 		return nil // a stream already forgotten
 	}
-	status := c.block.status
-	switch {
-	case c.m.sub && status == 106:
-		if !st.opened {
-			st.opened = true
-			c.rec.opened.Add(1)
-		}
-	case c.m.sub && status == 105:
+	switch c.m.response(c.block.status, st.opened) {
+	case responseOpened:
+		st.opened = true
+		c.rec.opened.Add(1)
+	case responseEvent:
 		if c.block.hasT {
 			c.rec.record(c.block.tMS, time.Now())
 		}
-	case status == 0 || status < 200:
-		// trailers, or another interim response
-	case !c.m.sub && status == 200 && !st.opened:
-		st.opened = true
-		c.rec.opened.Add(1)
-	case !c.m.sub:
-		c.end(st, true) // not an event stream
-		return nil
+	case responseFinal:
+		if !c.m.sub {
+			c.end(st, true) // not an event stream
+			return nil
+		}
 	}
 	// A final response to SUB ends the subscription with its stream.
 	if fh.Flags.Has(http2.FlagHeadersEndStream) {

@@ -45,47 +45,22 @@ var h3QUICConfig = &quic.Config{
 	MaxIncomingStreams:             -1, // servers open no bidirectional streams
 }
 
-// leanH3Group keeps count subscriptions on one HTTP/3 connection until ctx
-// is done, dialling again when the connection fails.
-func leanH3Group(ctx context.Context, m muxTarget, count int, rec *recorder) {
-	req := h3Request(m)
-	for {
-		runH3Conn(ctx, m, req, count, rec)
-		if ctx.Err() != nil {
-			return
-		}
-		sleepCtx(ctx, leanRetryDelay)
-		if ctx.Err() != nil {
-			return
-		}
-	}
-}
-
-// h3Request is the HEADERS frame of every request of the group: with
+// h3Request is the HEADERS frame of every request of a connection: with
 // QPACK's static table only, the same bytes on every stream.
 func h3Request(m muxTarget) []byte {
 	var block bytes.Buffer
 	enc := qpack.NewEncoder(&block)
-	method := "GET"
-	if m.sub {
-		method = "SUB"
+	for _, f := range m.request {
+		enc.WriteField(qpack.HeaderField{Name: f.name, Value: f.value})
 	}
-	enc.WriteField(qpack.HeaderField{Name: ":method", Value: method})
-	enc.WriteField(qpack.HeaderField{Name: ":scheme", Value: "https"})
-	enc.WriteField(qpack.HeaderField{Name: ":authority", Value: m.authority})
-	enc.WriteField(qpack.HeaderField{Name: ":path", Value: m.path})
-	if !m.sub {
-		enc.WriteField(qpack.HeaderField{Name: "accept", Value: "text/event-stream"})
-		enc.WriteField(qpack.HeaderField{Name: "cache-control", Value: "no-cache"})
-	}
-	enc.WriteField(qpack.HeaderField{Name: "user-agent", Value: "subpub-bench"})
 	enc.Close()
 	frame := quicvarint.Append(nil, h3FrameHeaders)
 	frame = quicvarint.Append(frame, uint64(block.Len()))
 	return append(frame, block.Bytes()...)
 }
 
-func runH3Conn(ctx context.Context, m muxTarget, req []byte, count int, rec *recorder) {
+// runH3Conn is the lean HTTP/3 reader's muxConn.
+func runH3Conn(ctx context.Context, m muxTarget, count int, rec *recorder) error {
 	dialCtx, cancel := context.WithTimeout(ctx, dialTimeout)
 	qc, err := quic.DialAddr(dialCtx, m.authority, m.tls, h3QUICConfig)
 	cancel()
@@ -93,7 +68,7 @@ func runH3Conn(ctx context.Context, m muxTarget, req []byte, count int, rec *rec
 		if ctx.Err() == nil {
 			rec.failures.Add(int64(count))
 		}
-		return
+		return err
 	}
 	defer qc.CloseWithError(0, "")
 	stop := context.AfterFunc(ctx, func() { qc.CloseWithError(0, "") })
@@ -101,12 +76,14 @@ func runH3Conn(ctx context.Context, m muxTarget, req []byte, count int, rec *rec
 	// The ClientConn sends the client's SETTINGS and reads the server's
 	// control stream; the request streams are this reader's.
 	(&http3.Transport{}).NewClientConn(qc)
+	req := h3Request(m)
 	var streams sync.WaitGroup
 	events := new(eventTimeCache)
 	for range count {
 		streams.Go(func() { h3Subscribe(ctx, qc, m, req, rec, events) })
 	}
 	streams.Wait()
+	return context.Cause(qc.Context())
 }
 
 // h3Subscribe keeps one subscription on qc until ctx is done or qc fails.
@@ -194,24 +171,16 @@ func (r *h3Reader) read() error {
 			if err := r.fields.read(r.block); err != nil {
 				return err
 			}
-			status := r.fields.status
-			switch {
-			case r.m.sub && status == 106:
-				if !opened {
-					opened = true
-					r.rec.opened.Add(1)
-				}
-			case r.m.sub && status == 105:
+			switch r.m.response(r.fields.status, opened) {
+			case responseOpened:
+				opened = true
+				r.rec.opened.Add(1)
+			case responseEvent:
 				if r.fields.hasT {
 					r.rec.record(r.fields.tMS, time.Now())
 				}
-			case status == 0 || status < 200:
-				// trailers, or another interim response
-			case !r.m.sub && status == 200 && !opened:
-				opened = true
-				r.rec.opened.Add(1)
-			default:
-				return errH3Final // a final response to SUB, or no event stream
+			case responseFinal:
+				return errH3Final
 			}
 		case h3FrameData:
 			if r.m.sub || !opened {

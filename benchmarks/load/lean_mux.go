@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"time"
 )
 
@@ -31,7 +29,13 @@ type muxTarget struct {
 	path      string
 	sub       bool // SUB, or GET Accept: text/event-stream
 	tls       *tls.Config
+	// request is the header section of every stream's request, to be
+	// encoded with HPACK or QPACK.
+	request []muxField
 }
+
+// muxField is one field of the request.
+type muxField struct{ name, value string }
 
 func newMuxTarget(t Target, alpn string) (muxTarget, error) {
 	u, err := url.Parse(t.URL)
@@ -53,30 +57,64 @@ func newMuxTarget(t Target, alpn string) (muxTarget, error) {
 	if m.tls.ServerName == "" {
 		m.tls.ServerName = u.Hostname()
 	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return muxTarget{}, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return muxTarget{}, fmt.Errorf("benchmarks: no certificate in %s", t.CAFile)
-		}
-		m.tls.RootCAs = pool
+	if m.tls.RootCAs, err = t.rootCAs(); err != nil {
+		return muxTarget{}, err
 	}
+	method := "GET"
+	if m.sub {
+		method = "SUB"
+	}
+	m.request = []muxField{{":method", method}, {":scheme", "https"}, {":authority", m.authority}, {":path", m.path}}
+	if !m.sub {
+		m.request = append(m.request, muxField{"accept", "text/event-stream"}, muxField{"cache-control", "no-cache"})
+	}
+	m.request = append(m.request, muxField{"user-agent", "subpub-bench"})
 	return m, nil
 }
+
+// What a response's header section means to a subscription of the
+// multiplexed readers.
+const (
+	responseNone   = iota // trailers, another interim response, a 106 once established
+	responseOpened        // established: the first 106 (SUB), the 200 (SSE)
+	responseEvent         // a 105 (PUB)
+	responseFinal         // a final response to SUB, or to GET that is no event stream
+)
+
+// response says what a header section with status means to a subscription,
+// established already if opened.
+func (m muxTarget) response(status int, opened bool) int {
+	switch {
+	case m.sub && status == 106:
+		if !opened {
+			return responseOpened
+		}
+	case m.sub && status == 105:
+		return responseEvent
+	case status == 0 || status < 200:
+		// trailers, or another interim response
+	case !m.sub && status == 200 && !opened:
+		return responseOpened
+	default:
+		return responseFinal
+	}
+	return responseNone
+}
+
+// A muxConn runs count subscriptions on one connection until the connection
+// fails or ctx is done.
+type muxConn func(ctx context.Context, m muxTarget, count int, rec *recorder) error
 
 // startMux runs count subscriptions on one connection of the lean HTTP/2
 // or HTTP/3 reader.
 func (s *Subscribers) startMux(ctx context.Context, count int, rec *recorder) error {
-	var run func(context.Context, muxTarget, int, *recorder)
+	var conn muxConn
 	var alpn string
 	switch s.target.HTTP {
 	case "2":
-		run, alpn = leanH2Group, "h2"
+		conn, alpn = runH2Conn, "h2"
 	case "3":
-		run, alpn = leanH3Group, "h3"
+		conn, alpn = runH3Conn, "h3"
 	default:
 		return fmt.Errorf("benchmarks: the lean reader reads HTTP/1.1 SSE, HTTP/2 and HTTP/3, not HTTP/%q", s.target.HTTP)
 	}
@@ -84,18 +122,24 @@ func (s *Subscribers) startMux(ctx context.Context, count int, rec *recorder) er
 	if err != nil {
 		return err
 	}
-	s.done.Go(func() { run(ctx, m, count, rec) })
+	s.done.Go(func() { keepConnected(ctx, conn, m, count, rec) })
 	waitOpened(ctx, rec, rec.opened.Load()+int64(count), 30*time.Second)
 	return nil
 }
 
-// sleepCtx waits d, or less if ctx is done first.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+// keepConnected keeps count subscriptions on a connection that conn runs
+// until ctx is done, dialling again a while after the connection fails:
+// what ended it does not matter, its streams are gone with it.
+func keepConnected(ctx context.Context, conn muxConn, m muxTarget, count int, rec *recorder) {
+	for {
+		conn(ctx, m, count, rec)
+		t := time.NewTimer(leanRetryDelay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 }
 

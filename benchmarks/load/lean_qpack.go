@@ -92,29 +92,17 @@ func (q *qpackFields) read(p []byte) error {
 		b := p[0]
 		switch {
 		case b&0x80 != 0: // indexed field line
-			if b&0x40 == 0 {
-				return errQPACKDynamic
-			}
 			var i uint64
-			if i, p, err = qpackInt(p, 6); err != nil {
+			if i, p, err = qpackStaticRef(p, 0x40, 6); err != nil {
 				return err
-			}
-			if i >= qpackStaticEntries {
-				return errQPACKIndex
 			}
 			if code := qpackStaticStatus[i]; code != 0 {
 				q.status = code
 			}
 		case b&0xc0 == 0x40: // literal field line with name reference
-			if b&0x10 == 0 {
-				return errQPACKDynamic
-			}
 			var i uint64
-			if i, p, err = qpackInt(p, 4); err != nil {
+			if i, p, err = qpackStaticRef(p, 0x10, 4); err != nil {
 				return err
-			}
-			if i >= qpackStaticEntries {
-				return errQPACKIndex
 			}
 			var v []byte
 			var huff bool
@@ -147,6 +135,23 @@ func (q *qpackFields) read(p []byte) error {
 		}
 	}
 	return nil
+}
+
+// qpackStaticRef reads the index of a field line that refers to a table
+// entry: the n-bit prefixed integer of p[0] and what follows, which must
+// refer to the static table (bit t of p[0] set) and lie within it.
+func qpackStaticRef(p []byte, t byte, n uint) (uint64, []byte, error) {
+	if p[0]&t == 0 {
+		return 0, p, errQPACKDynamic
+	}
+	i, p, err := qpackInt(p, n)
+	if err != nil {
+		return 0, p, err
+	}
+	if i >= qpackStaticEntries {
+		return 0, p, errQPACKIndex
+	}
+	return i, p, nil
 }
 
 // event reads the time of an Event value as encoded.

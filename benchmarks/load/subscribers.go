@@ -2,8 +2,10 @@ package load
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -53,6 +55,23 @@ func (t Target) groupSize() int {
 // leanMux reports whether the lean reader reads t over HTTP/2 or HTTP/3.
 func (t Target) leanMux() bool {
 	return t.Reader == ReaderLean && (t.HTTP == "2" || t.HTTP == "3")
+}
+
+// rootCAs are the certificates of t.CAFile, or nil (the system's) if it is
+// empty.
+func (t Target) rootCAs() (*x509.CertPool, error) {
+	if t.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("benchmarks: no certificate in %s", t.CAFile)
+	}
+	return pool, nil
 }
 
 // maxConcurrentGroups bounds how many groups connect at once: more would

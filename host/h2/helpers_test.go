@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -51,7 +52,9 @@ var testCert = sync.OnceValues(func() (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 })
 
-// testServer serves a Server on a loopback listener, TLS or h2c.
+// testServer serves a Server on a loopback listener, TLS or h2c. The test
+// that starts it ends by closing it and checking that no goroutine of this
+// package is left.
 type testServer struct {
 	t      testing.TB
 	srv    *Server
@@ -88,7 +91,10 @@ func startServer(t testing.TB, h http.Handler, useTLS bool, configure ...func(*S
 			ts.wg.Go(func() { srv.ServeConn(ctx, c) })
 		}
 	})
-	t.Cleanup(ts.close)
+	t.Cleanup(func() {
+		ts.close()
+		checkNoGoroutines(t)
+	})
 	return ts
 }
 
@@ -132,9 +138,32 @@ func (ts *testServer) client(configure ...func(*http2.Transport)) *http.Client {
 	return &http.Client{Transport: ts.transport(configure...), Timeout: 20 * time.Second}
 }
 
+// roundTrip sends req with a client of its own and returns the response
+// with its body read and closed (and so with its trailers).
+func (ts *testServer) roundTrip(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := ts.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// get is roundTrip of a GET of path.
+func (ts *testServer) get(t *testing.T, path string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts.url(path), nil)
+	return ts.roundTrip(t, req)
+}
+
 // checkNoGoroutines fails if goroutines of this package are still running
-// once the servers are closed.
-func checkNoGoroutines(t *testing.T) {
+// once the test's server is closed: startServer checks as the test ends.
+func checkNoGoroutines(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -152,9 +152,7 @@ func okHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestMalformedRequestsResetTheStream(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(okHandler), false)
-	defer ts.close()
 	for _, tc := range []struct {
 		name   string
 		fields []string
@@ -201,9 +199,7 @@ func TestMalformedRequestsResetTheStream(t *testing.T) {
 }
 
 func TestOversizedFrameIsAFrameSizeError(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(okHandler), false)
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	rc.request(1, "POST", "/", false)
 	rc.fr.WriteData(1, true, make([]byte, maxFrameSize+1))
@@ -214,9 +210,7 @@ func TestOversizedFrameIsAFrameSizeError(t *testing.T) {
 }
 
 func TestContinuationFloodEndsTheConnection(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(okHandler), false)
-	defer ts.close()
 	for _, tc := range []struct {
 		name string
 		frag []byte
@@ -242,9 +236,7 @@ func TestContinuationFloodEndsTheConnection(t *testing.T) {
 }
 
 func TestHeaderListOverTheLimitGets431(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(okHandler), false, func(s *Server) { s.MaxHeaderBytes = 4 << 10 })
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	if rc.settings[http2.SettingMaxHeaderListSize] != 4<<10 {
 		t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE %d", rc.settings[http2.SettingMaxHeaderListSize])
@@ -263,7 +255,6 @@ func TestHeaderListOverTheLimitGets431(t *testing.T) {
 }
 
 func TestMaxConcurrentStreamsRefusesTheNext(t *testing.T) {
-	defer checkNoGoroutines(t)
 	release := make(chan struct{})
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -271,7 +262,6 @@ func TestMaxConcurrentStreamsRefusesTheNext(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	}), false, func(s *Server) { s.MaxConcurrentStreams = 2 })
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	if rc.settings[http2.SettingMaxConcurrentStreams] != 2 {
 		t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS %d", rc.settings[http2.SettingMaxConcurrentStreams])
@@ -295,14 +285,12 @@ func TestMaxConcurrentStreamsRefusesTheNext(t *testing.T) {
 }
 
 func TestRapidResetEndsTheConnection(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}), false, func(s *Server) {
 		s.ResetBurst = 50
 		s.ResetRate = 10
 	})
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	var werr error
 	for id := uint32(1); id < 400 && werr == nil; id += 2 {
@@ -316,9 +304,7 @@ func TestRapidResetEndsTheConnection(t *testing.T) {
 }
 
 func TestPingFloodWithoutReadingIsBounded(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(okHandler), false, func(s *Server) { s.ConnWriteTimeout = time.Second })
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	// The client reads nothing: the acknowledgements pile up, until the
 	// server gives up on it, with a GOAWAY if it can still write one, else
@@ -336,12 +322,10 @@ func TestPingFloodWithoutReadingIsBounded(t *testing.T) {
 }
 
 func TestTinyFlowControlWindow(t *testing.T) {
-	defer checkNoGoroutines(t)
 	body := strings.Repeat("0123456789", 100)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, body)
 	}), false)
-	defer ts.close()
 	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 7})
 	rc.request(1, "GET", "/", true)
 	if cl := fieldOf(rc.response(1), "content-length"); cl != strconv.Itoa(len(body)) {
@@ -367,13 +351,11 @@ func TestTinyFlowControlWindow(t *testing.T) {
 }
 
 func TestInitialWindowSizeChangeAppliesToOpenStreams(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, strings.Repeat("x", 30))
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	}), false)
-	defer ts.close()
 	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	rc.request(1, "GET", "/", true)
 	rc.response(1)
@@ -394,7 +376,6 @@ func TestInitialWindowSizeChangeAppliesToOpenStreams(t *testing.T) {
 // watchdog depends on: a client that stops granting window must not hold
 // the handler's write forever.
 func TestWriteDeadlineUnblocksAWriteOnFlowControl(t *testing.T) {
-	defer checkNoGoroutines(t)
 	writing := make(chan *http.ResponseController)
 	result := make(chan error, 1)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -408,7 +389,18 @@ func TestWriteDeadlineUnblocksAWriteOnFlowControl(t *testing.T) {
 		}
 		result <- err
 	}), false)
-	defer ts.close()
+	// exceeded waits for the handler's write to end past its deadline.
+	exceeded := func() {
+		t.Helper()
+		select {
+		case err := <-result:
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("write: %v, want os.ErrDeadlineExceeded", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the write stayed blocked past its deadline")
+		}
+	}
 	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	rc.request(1, "GET", "/", true)
 	ctl := <-writing
@@ -419,14 +411,7 @@ func TestWriteDeadlineUnblocksAWriteOnFlowControl(t *testing.T) {
 	}
 	// From another goroutine, as the watchdog does.
 	ctl.SetWriteDeadline(time.Now())
-	select {
-	case err := <-result:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("write: %v, want os.ErrDeadlineExceeded", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the write stayed blocked past its deadline")
-	}
+	exceeded()
 	if code := rc.rst(1); code != http2.ErrCodeCancel {
 		t.Fatalf("RST_STREAM %v", code)
 	}
@@ -435,21 +420,13 @@ func TestWriteDeadlineUnblocksAWriteOnFlowControl(t *testing.T) {
 	rc.request(3, "GET", "/", true)
 	ctl = <-writing
 	ctl.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-	select {
-	case err := <-result:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("write: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the deadline did not fire")
-	}
+	exceeded()
 }
 
 // TestInterimResponsesDoNotWaitForTheClient: HEADERS are not flow
 // controlled, and WriteHeader(1xx) queues and returns even while the
 // client grants no window and reads nothing.
 func TestInterimResponsesDoNotWaitForTheClient(t *testing.T) {
-	defer checkNoGoroutines(t)
 	done := make(chan struct{})
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		iw := w.(InterimWriter)
@@ -464,7 +441,6 @@ func TestInterimResponsesDoNotWaitForTheClient(t *testing.T) {
 		close(done)
 		<-r.Context().Done()
 	}), false)
-	defer ts.close()
 	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
 	rc.request(1, "SUB", "/", true)
 	// The client reads nothing until the handler has queued them all: if a
@@ -485,14 +461,12 @@ func TestInterimResponsesDoNotWaitForTheClient(t *testing.T) {
 // TestBatchEncodesSharedFieldsOnce: the second stream's PUB refers to the
 // Event-Data the first one indexed.
 func TestBatchEncodesSharedFieldsOnce(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ws := make(chan http.ResponseWriter, 2)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(106)
 		ws <- w
 		<-r.Context().Done()
 	}), false)
-	defer ts.close()
 	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 64 << 10})
 	rc.fr.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(64 << 10)
 	rc.request(1, "SUB", "/a", true)
@@ -525,7 +499,6 @@ func TestBatchEncodesSharedFieldsOnce(t *testing.T) {
 }
 
 func TestGoAwayNamesTheLastStreamAndIgnoresLaterOnes(t *testing.T) {
-	defer checkNoGoroutines(t)
 	release := make(chan struct{})
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-release
@@ -557,9 +530,7 @@ func TestGoAwayNamesTheLastStreamAndIgnoresLaterOnes(t *testing.T) {
 }
 
 func TestIdleConnectionGetsGoAway(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(okHandler), false, func(s *Server) { s.IdleTimeout = 100 * time.Millisecond })
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	rc.request(1, "GET", "/", true)
 	rc.response(1)
@@ -570,11 +541,9 @@ func TestIdleConnectionGetsGoAway(t *testing.T) {
 }
 
 func TestFramesOnStreamsTheServerResetAreIgnored(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}), false)
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	rc.request(1, "POST", "/", false)
 	if code := rc.rst(1); code != http2.ErrCodeInternal {
@@ -597,12 +566,10 @@ func TestFramesOnStreamsTheServerResetAreIgnored(t *testing.T) {
 }
 
 func TestRequestBodyAndTrailers(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		io.WriteString(w, string(b)+" "+r.Trailer.Get("X-Check")+" "+strconv.FormatBool(err == nil))
 	}), false)
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	rc.request(1, "POST", "/", false, "trailer", "x-check", "content-length", "5")
 	rc.fr.WriteData(1, false, []byte("hello"))
@@ -624,7 +591,6 @@ func TestRequestBodyAndTrailers(t *testing.T) {
 // with its connection closed, the writer's write bounded by
 // ConnWriteTimeout.
 func TestStalledConnectionIsClosed(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := http.Header{"Event-Data": {strings.Repeat("e", 1000)}}
 		for i := 0; r.Context().Err() == nil; i++ {
@@ -638,7 +604,6 @@ func TestStalledConnectionIsClosed(t *testing.T) {
 		s.ConnWriteTimeout = 200 * time.Millisecond
 		s.MaxQueuedBytes = 256 << 10
 	})
-	defer ts.close()
 	rc := dialRaw(t, ts)
 	rc.request(1, "SUB", "/", true)
 	// Read nothing; the server must give up and close.

@@ -25,7 +25,6 @@ func bothProtocols(t *testing.T, f func(t *testing.T, useTLS bool)) {
 		tls  bool
 	}{{"TLS", true}, {"h2c", false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer checkNoGoroutines(t)
 			f(t, tc.tls)
 		})
 	}
@@ -40,13 +39,7 @@ func TestGetHasContentLengthAndRequestFacts(t *testing.T) {
 			w.Header().Set("X-Host", r.Host)
 			fmt.Fprintf(w, "%s %s", r.Method, r.URL.RequestURI())
 		}), useTLS)
-		defer ts.close()
-		resp, err := ts.client().Get(ts.url("/path?q=1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := ts.get(t, "/path?q=1")
 		if resp.ProtoMajor != 2 || string(body) != "GET /path?q=1" {
 			t.Fatalf("got %s %q", resp.Proto, body)
 		}
@@ -68,17 +61,11 @@ func TestGetHasContentLengthAndRequestFacts(t *testing.T) {
 }
 
 func TestHeadHasContentLengthWithoutBody(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "twelve bytes")
 	}), true)
-	defer ts.close()
-	resp, err := ts.client().Head(ts.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodHead, ts.url("/"), nil)
+	resp, body := ts.roundTrip(t, req)
 	if resp.ContentLength != 12 || len(body) != 0 {
 		t.Fatalf("ContentLength %d, body %q", resp.ContentLength, body)
 	}
@@ -98,15 +85,10 @@ func TestPostBodyLargerThanTheWindows(t *testing.T) {
 			s.InitialWindowSize = 16 << 10
 			s.ConnWindowSize = 64 << 10
 		})
-		defer ts.close()
 		body := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
 		want := fmt.Sprintf("%d %x", len(body), sha256.Sum256(body))
-		resp, err := ts.client().Post(ts.url("/"), "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, ts.url("/"), bytes.NewReader(body))
+		_, got := ts.roundTrip(t, req)
 		if string(got) != want {
 			t.Fatalf("got %q, want %q", got, want)
 		}
@@ -114,25 +96,16 @@ func TestPostBodyLargerThanTheWindows(t *testing.T) {
 }
 
 func TestLargeResponseBody(t *testing.T) {
-	defer checkNoGoroutines(t)
 	body := bytes.Repeat([]byte("x"), 3<<20+17)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(body)
 	}), true)
-	defer ts.close()
-	resp, err := ts.client().Get(ts.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || !bytes.Equal(got, body) {
-		t.Fatalf("got %d bytes, err %v", len(got), err)
+	if _, got := ts.get(t, "/"); !bytes.Equal(got, body) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(body))
 	}
 }
 
 func TestManyConcurrentStreamsOnOneConnection(t *testing.T) {
-	defer checkNoGoroutines(t)
 	var mu sync.Mutex
 	remotes := map[string]bool{}
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +115,6 @@ func TestManyConcurrentStreamsOnOneConnection(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		w.Write(bytes.Repeat(body, 100))
 	}), true)
-	defer ts.close()
 	client := ts.client()
 	// One request first, so that the client knows the server's
 	// SETTINGS_MAX_CONCURRENT_STREAMS and keeps to one connection.
@@ -198,7 +170,6 @@ func TestFlushedStreamingArrivesAsWritten(t *testing.T) {
 				}
 			}
 		}), useTLS)
-		defer ts.close()
 		resp, err := ts.client().Get(ts.url("/events"))
 		if err != nil {
 			t.Fatal(err)
@@ -240,7 +211,6 @@ func TestThousandsOfInterimResponsesInOrder(t *testing.T) {
 			h.Del("Event-Data")
 			w.WriteHeader(http.StatusNoContent)
 		}), useTLS)
-		defer ts.close()
 		var got []string
 		first := ""
 		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
@@ -255,11 +225,7 @@ func TestThousandsOfInterimResponsesInOrder(t *testing.T) {
 			return nil
 		}}
 		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "SUB", ts.url("/topic"), nil)
-		resp, err := ts.client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := ts.roundTrip(t, req)
 		if resp.StatusCode != http.StatusNoContent || first != "public" {
 			t.Fatalf("status %d, first 106 Cache-Control %q", resp.StatusCode, first)
 		}
@@ -275,7 +241,6 @@ func TestThousandsOfInterimResponsesInOrder(t *testing.T) {
 }
 
 func TestResponseTrailers(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Trailer", "X-Sum")
 		io.WriteString(w, "body")
@@ -283,13 +248,7 @@ func TestResponseTrailers(t *testing.T) {
 		w.Header().Set("X-Sum", "42")
 		w.Header().Set(http.TrailerPrefix+"X-Late", "yes")
 	}), true)
-	defer ts.close()
-	resp, err := ts.client().Get(ts.url("/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := ts.get(t, "/")
 	if string(body) != "body" || resp.Trailer.Get("X-Sum") != "42" || resp.Trailer.Get("X-Late") != "yes" {
 		t.Fatalf("body %q, trailers %v", body, resp.Trailer)
 	}
@@ -310,7 +269,6 @@ func TestClientCancelCancelsRequestContext(t *testing.T) {
 				cancelled <- errors.New("context not cancelled")
 			}
 		}), useTLS)
-		defer ts.close()
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", ts.url("/"), nil)
 		resp, err := ts.client().Do(req)
@@ -327,7 +285,6 @@ func TestClientCancelCancelsRequestContext(t *testing.T) {
 }
 
 func TestShutdownLetsStreamsInFlightFinish(t *testing.T) {
-	defer checkNoGoroutines(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -376,7 +333,6 @@ func TestShutdownLetsStreamsInFlightFinish(t *testing.T) {
 }
 
 func TestShutdownDeadlineClosesWhatIsLeft(t *testing.T) {
-	defer checkNoGoroutines(t)
 	started := make(chan struct{})
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
@@ -393,13 +349,11 @@ func TestShutdownDeadlineClosesWhatIsLeft(t *testing.T) {
 }
 
 func TestHandlerPanicResetsTheStream(t *testing.T) {
-	defer checkNoGoroutines(t)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	}), true)
-	defer ts.close()
 	resp, err := ts.client().Get(ts.url("/"))
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)
@@ -411,7 +365,6 @@ func TestHandlerPanicResetsTheStream(t *testing.T) {
 }
 
 func TestConnOfAndBatch(t *testing.T) {
-	defer checkNoGoroutines(t)
 	type sub struct {
 		w    http.ResponseWriter
 		done chan struct{}
@@ -426,7 +379,6 @@ func TestConnOfAndBatch(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	}), true)
-	defer ts.close()
 	client := ts.client()
 	var mu sync.Mutex
 	got := map[string][]string{}
@@ -499,7 +451,6 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestServeConnContextClosesTheConnection(t *testing.T) {
-	defer checkNoGoroutines(t)
 	started := make(chan struct{})
 	ended := make(chan error, 1)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

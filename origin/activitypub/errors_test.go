@@ -1,12 +1,11 @@
 package activitypub
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/stream"
 )
 
@@ -94,15 +93,9 @@ func TestErrorStatuses(t *testing.T) {
 	}
 
 	t.Run("SUB over HTTP/1.0 is refused: it cannot carry interim responses", func(t *testing.T) {
-		conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if _, err := conn.Write([]byte("SUB /users/alice/outbox HTTP/1.0\r\nHost: x\r\n\r\n")); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		c := testkit.DialRaw(t, e.ts.Listener.Addr().String())
+		c.Send(t, "SUB /users/alice/outbox HTTP/1.0\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(c.R, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

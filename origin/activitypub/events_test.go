@@ -19,6 +19,11 @@ func TestEventsOnAffectedStreams(t *testing.T) {
 	// ev formats an expected event as "Type object target".
 	ev := func(typ, object, target string) string { return fmt.Sprintf("%s %s %s", typ, object, target) }
 	alice, bob := actorURL("alice"), actorURL("bob")
+	// aPublicNote is the set-up of the changes to a note of alice's.
+	aPublicNote := func(e *testEnv) map[string]string {
+		_, note := e.postNote("alice", "v1", publicCollection)
+		return map[string]string{"note": note}
+	}
 
 	tests := []struct {
 		name string
@@ -57,11 +62,8 @@ func TestEventsOnAffectedStreams(t *testing.T) {
 			},
 		},
 		{
-			name: "Update goes to the object's stream",
-			setUp: func(e *testEnv) map[string]string {
-				_, note := e.postNote("alice", "v1", publicCollection)
-				return map[string]string{"note": note}
-			},
+			name:  "Update goes to the object's stream",
+			setUp: aPublicNote,
 			act: func(e *testEnv, ids map[string]string) []want {
 				u := e.post("alice", doc{"type": "Update", "object": doc{"id": ids["note"], "content": "v2"}})
 				return []want{
@@ -71,11 +73,8 @@ func TestEventsOnAffectedStreams(t *testing.T) {
 			},
 		},
 		{
-			name: "Delete goes to the object's stream and those of its likes and shares",
-			setUp: func(e *testEnv) map[string]string {
-				_, note := e.postNote("alice", "v1", publicCollection)
-				return map[string]string{"note": note}
-			},
+			name:  "Delete goes to the object's stream and those of its likes and shares",
+			setUp: aPublicNote,
 			act: func(e *testEnv, ids map[string]string) []want {
 				e.post("alice", doc{"type": "Delete", "object": ids["note"]})
 				likes := ids["note"] + "/likes"
@@ -103,11 +102,8 @@ func TestEventsOnAffectedStreams(t *testing.T) {
 			},
 		},
 		{
-			name: "Like goes to the liked and likes collections",
-			setUp: func(e *testEnv) map[string]string {
-				_, note := e.postNote("alice", "v1", publicCollection)
-				return map[string]string{"note": note}
-			},
+			name:  "Like goes to the liked and likes collections",
+			setUp: aPublicNote,
 			act: func(e *testEnv, ids map[string]string) []want {
 				l := e.post("bob", doc{"type": "Like", "object": ids["note"], "to": []any{publicCollection, alice}})
 				return []want{
@@ -119,11 +115,8 @@ func TestEventsOnAffectedStreams(t *testing.T) {
 			},
 		},
 		{
-			name: "Announce goes to the shares collection",
-			setUp: func(e *testEnv) map[string]string {
-				_, note := e.postNote("alice", "v1", publicCollection)
-				return map[string]string{"note": note}
-			},
+			name:  "Announce goes to the shares collection",
+			setUp: aPublicNote,
 			act: func(e *testEnv, ids map[string]string) []want {
 				a := e.post("bob", doc{"type": "Announce", "object": ids["note"], "to": publicCollection})
 				return []want{
