@@ -3,6 +3,7 @@ package activitypub
 import (
 	"net/url"
 	"path/filepath"
+	"strings"
 )
 
 // schema creates the tables. It is plain SQL (TEXT, BIGINT, BOOLEAN, primary
@@ -125,5 +126,9 @@ func sqliteDSN(dir string) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	return "file:" + filepath.ToSlash(filepath.Join(dir, databaseFile)) + "?" + q.Encode()
+	return "file:" + uriPathEscaper.Replace(filepath.ToSlash(filepath.Join(dir, databaseFile))) + "?" + q.Encode()
 }
+
+// uriPathEscaper escapes what would end or change the path of an SQLite URI
+// filename: a directory named "a#b" or "a?b" is that directory, not "a".
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")

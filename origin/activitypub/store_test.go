@@ -2,6 +2,8 @@ package activitypub
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -102,5 +104,24 @@ func TestRetentionPrunesOnWrite(t *testing.T) {
 	e.restart()
 	if got := e.store.PrunedSeq(); got != watermark {
 		t.Errorf("watermark after restart %d, want %d", got, watermark)
+	}
+}
+
+// TestStoreInADirectoryWhoseNameHasURICharacters: the database is in the
+// directory given, whatever characters its name has.
+func TestStoreInADirectoryWhoseNameHasURICharacters(t *testing.T) {
+	for _, name := range []string{"a#b", "a?b=c", "100%", "plain"} {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenStore(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		s.Close()
+		if _, err := os.Stat(filepath.Join(dir, databaseFile)); err != nil {
+			t.Errorf("%s: the database is not in the directory: %v", name, err)
+		}
 	}
 }
