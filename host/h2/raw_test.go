@@ -458,10 +458,13 @@ func TestInterimResponsesDoNotWaitForTheClient(t *testing.T) {
 	rc.fr.WriteRSTStream(1, http2.ErrCodeCancel)
 }
 
-// TestBatchEncodesSharedFieldsOnce: the second stream's PUB refers to the
-// Event-Data the first one indexed.
+// TestBatchEncodesSharedFieldsOnce: every stream after the first refers to
+// the Event-Data the first one indexed, and a stream whose fields differ
+// from the one before it in the batch is encoded for its own fields (the
+// block reused for a run of streams is not carried over to it).
 func TestBatchEncodesSharedFieldsOnce(t *testing.T) {
-	ws := make(chan http.ResponseWriter, 2)
+	const streams = 4
+	ws := make(chan http.ResponseWriter, streams)
 	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(106)
 		ws <- w
@@ -469,33 +472,70 @@ func TestBatchEncodesSharedFieldsOnce(t *testing.T) {
 	}), false)
 	rc := dialRaw(t, ts, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 64 << 10})
 	rc.fr.ReadMetaHeaders.SetAllowedMaxDynamicTableSize(64 << 10)
-	rc.request(1, "SUB", "/a", true)
-	rc.request(3, "SUB", "/b", true)
-	w1, w2 := <-ws, <-ws
-	f := NewFields(http.Header{"Event": {`id="7"`}, "Event-Data": {strings.Repeat("d", 2000)}})
-	n, err := ConnOf(w1).Batch(func(b *Batch) {
-		b.Interim(w1, 105, f)
-		b.Interim(w2, 105, f)
+	byStream := map[http.ResponseWriter]uint32{}
+	for i := range streams {
+		rc.request(uint32(2*i+1), "SUB", "/", true)
+		byStream[<-ws] = 0
+	}
+	data := strings.Repeat("d", 2000)
+	seven := NewFields(http.Header{"Event": {`id="7"`}, "Event-Data": {data}})
+	eight := NewFields(http.Header{"Event": {`id="8"`}, "Event-Data": {data}})
+	// Streams in the order written: 7, 7, 8, 7.
+	var order []http.ResponseWriter
+	for w := range byStream {
+		order = append(order, w)
+	}
+	want := []string{`id="7"`, `id="7"`, `id="8"`, `id="7"`}
+	n, err := ConnOf(order[0]).Batch(func(b *Batch) {
+		for i, w := range order {
+			f := seven
+			if i == 2 {
+				f = eight
+			}
+			b.Interim(w, 105, f)
+		}
 	})
-	if n != 2 || err != nil {
+	if n != streams || err != nil {
 		t.Fatalf("Batch: %d, %v", n, err)
 	}
-	var sizes []uint32
-	for len(sizes) < 2 {
+	for i := range streams {
 		mh := rc.next(func(f http2.Frame) bool {
 			mh, ok := f.(*http2.MetaHeadersFrame)
 			return ok && mh.PseudoValue("status") == "105"
 		}).(*http2.MetaHeadersFrame)
-		if fieldOf(mh, "event-data") != strings.Repeat("d", 2000) {
-			t.Fatal("wrong Event-Data")
+		if fieldOf(mh, "event-data") != data || fieldOf(mh, "event") != want[i] {
+			t.Fatalf("PUB %d: event %q, %d bytes of data; want %s", i, fieldOf(mh, "event"), len(fieldOf(mh, "event-data")), want[i])
 		}
-		sizes = append(sizes, mh.Length)
+		switch {
+		case i == 0 && mh.Length < 1000:
+			t.Fatalf("the first PUB is %d bytes: it does not carry the data", mh.Length)
+		case i > 0 && mh.Length > 20:
+			t.Fatalf("PUB %d is %d bytes: it does not refer to the indexed data", i, mh.Length)
+		}
 	}
-	if sizes[0] < 1000 || sizes[1] > 20 {
-		t.Fatalf("HEADERS sizes %v: want the first to carry the data, the second to index it", sizes)
+	for i := range streams {
+		rc.fr.WriteRSTStream(uint32(2*i+1), http2.ErrCodeCancel)
 	}
-	rc.fr.WriteRSTStream(1, http2.ErrCodeCancel)
-	rc.fr.WriteRSTStream(3, http2.ErrCodeCancel)
+}
+
+func TestOnlyIndexed(t *testing.T) {
+	for _, tt := range []struct {
+		block []byte
+		want  bool
+	}{
+		{[]byte{0x88}, true},                         // :status 200
+		{[]byte{0xbe, 0xbf}, true},                   // two dynamic entries
+		{[]byte{0xff, 0x80, 0x01, 0xbe}, true},       // a two-byte index, then one more
+		{[]byte{0xff, 0x80}, true},                   // truncated index: still nothing else
+		{[]byte{0x40, 0x01, 'a', 0x01, 'b'}, false},  // literal with incremental indexing
+		{[]byte{0xbe, 0x0f, 0x00, 0x01, 'x'}, false}, // indexed, then a literal
+		{[]byte{0x3f, 0xe1, 0x1f}, false},            // dynamic table size update
+		{nil, false},
+	} {
+		if got := onlyIndexed(tt.block); got != tt.want {
+			t.Errorf("onlyIndexed(% x) = %v, want %v", tt.block, got, tt.want)
+		}
+	}
 }
 
 func TestGoAwayNamesTheLastStreamAndIgnoresLaterOnes(t *testing.T) {

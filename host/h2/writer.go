@@ -57,6 +57,9 @@ type writerState struct {
 	out  writeBuffer
 	hbuf bytes.Buffer
 	enc  *hpack.Encoder
+	// indexed is a batch's header block of indexed fields only, written
+	// again for the batch's next streams (see writeBatch).
+	indexed []byte
 	// maxFrame is the client's SETTINGS_MAX_FRAME_SIZE as of this pass.
 	maxFrame int
 	// spare queues, swapped with the connection's on each pass.
@@ -213,15 +216,7 @@ func (c *Conn) writeFrame(f *outFrame) error {
 		}
 		return c.writeHeaderBlock(f.id, f.status, f.fields, f.end)
 	case kBatch:
-		for _, it := range f.batch {
-			if it.st.peerReset.Load() {
-				continue
-			}
-			if err := c.writeHeaderBlock(it.st.id, it.status, it.fields.f, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.writeBatch(f.batch)
 	case kData:
 		if f.st != nil && f.st.peerReset.Load() {
 			return nil
@@ -252,9 +247,62 @@ func (c *Conn) writeFrame(f *outFrame) error {
 	return nil
 }
 
+// writeBatch writes a batch's interim responses. Where one stream's header
+// block came out as references to the dynamic table alone (the event's
+// fields, indexed by an earlier stream), encoding the same fields again
+// would give the same bytes and leave the table as it is: the next streams
+// of the batch with the same status and fields get those bytes as they
+// are, without the encoder's table lookups.
+func (c *Conn) writeBatch(items []batchItem) error {
+	w := &c.w
+	var last batchItem // whose block w.indexed holds
+	indexed := false
+	for _, it := range items {
+		if it.st.peerReset.Load() {
+			continue
+		}
+		if indexed && it.status == last.status && it.fields == last.fields {
+			if err := c.writeBlock(it.st.id, w.indexed, false); err != nil {
+				return err
+			}
+			continue
+		}
+		block := c.encodeBlock(it.status, it.fields.f)
+		if err := c.writeBlock(it.st.id, block, false); err != nil {
+			return err
+		}
+		last, indexed = it, onlyIndexed(block)
+		if indexed {
+			w.indexed = append(w.indexed[:0], block...)
+		}
+	}
+	return nil
+}
+
+// onlyIndexed reports whether an HPACK header block is made only of indexed
+// header fields (RFC 7541 §6.1), which do not change the dynamic table.
+func onlyIndexed(block []byte) bool {
+	for i := 0; i < len(block); i++ {
+		if block[i]&0x80 == 0 {
+			return false // a literal, or a dynamic table size update
+		}
+		if block[i]&0x7f == 0x7f { // the index goes on (§5.1)
+			for i++; i < len(block) && block[i]&0x80 != 0; i++ {
+			}
+		}
+	}
+	return len(block) > 0
+}
+
 // writeHeaderBlock encodes a header block with the connection's encoder and
 // writes it as HEADERS and, if it is larger than a frame, CONTINUATION.
 func (c *Conn) writeHeaderBlock(id uint32, status int, fields []hpack.HeaderField, end bool) error {
+	return c.writeBlock(id, c.encodeBlock(status, fields), end)
+}
+
+// encodeBlock encodes a header block with the connection's encoder, into a
+// buffer valid until the next call.
+func (c *Conn) encodeBlock(status int, fields []hpack.HeaderField) []byte {
 	w := &c.w
 	w.hbuf.Reset()
 	if status != 0 {
@@ -263,7 +311,13 @@ func (c *Conn) writeHeaderBlock(id uint32, status int, fields []hpack.HeaderFiel
 	for _, f := range fields {
 		w.enc.WriteField(f)
 	}
-	block := w.hbuf.Bytes()
+	return w.hbuf.Bytes()
+}
+
+// writeBlock writes an encoded header block as HEADERS and, if it is
+// larger than a frame, CONTINUATION.
+func (c *Conn) writeBlock(id uint32, block []byte, end bool) error {
+	w := &c.w
 	n := min(len(block), w.maxFrame)
 	err := c.fr.WriteHeaders(http2.HeadersFrameParam{
 		StreamID:      id,
