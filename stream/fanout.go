@@ -31,24 +31,27 @@ type fanoutKey struct {
 	topic *Topic
 }
 
-// fanout writes one topic to every caught-up SUB subscription of one
-// HTTP/2 connection, from one goroutine: it reads each event from the ring
-// once, and queues its PUB to all of the connection's streams as one
-// h2.Batch, so that HPACK indexes the event's fields on the first stream and
-// every further stream refers to them, and the connection's writer sends
+// fanout writes one topic to every caught-up subscription of one HTTP/2
+// connection, from one goroutine: it reads each event from the ring once,
+// and queues it to all of the connection's streams as one h2.Batch — a PUB
+// per SUB stream, so that HPACK indexes the event's fields on the first
+// stream and every further stream refers to them; the SSE bytes, made once
+// per event, as DATA on each SSE stream — and the connection's writer sends
 // them all in one write. Without it every subscriber's own loop wakes for
-// every event, reads the ring and queues one PUB: per delivery, a goroutine
-// wake-up and a trip through the connection's lock.
+// every event, reads the ring and queues its write: per delivery, a
+// goroutine wake-up and a trip through the connection's lock.
 //
 // Interim responses take no flow-control window, so on one connection no
-// subscriber can be slower than another: what slows one (a full TCP send
-// buffer, a client that stopped reading) slows them all, and the fan-out's
-// writes are timed by the stall watchdog and bounded by the connection's
-// write queue as a subscriber's own are. A subscriber leaves the fan-out,
-// its cursor set where the fan-out stood, when the topic ends, the ring
-// leaves the fan-out behind, or an event cannot be carried as PUB; its own
-// loop then meets that condition and ends the subscription as it would
-// have.
+// SUB subscriber can be slower than another: what slows one (a full TCP
+// send buffer, a client that stopped reading) slows them all, and the
+// fan-out's writes are timed by the stall watchdog and bounded by the
+// connection's write queue as a subscriber's own are. An SSE stream whose
+// window does not take a batch leaves the fan-out, and its own loop waits
+// for the window as before. A subscriber also leaves, its cursor set where
+// the fan-out stood, when the topic ends, the ring leaves the fan-out
+// behind, or an event cannot be carried in its format; its own loop then
+// meets that condition and ends the subscription as it would have. A
+// subscriber whose own loop catches up again rejoins.
 //
 // The fan-out's goroutine runs while it has members and ends with the last.
 type fanout struct {
@@ -69,6 +72,13 @@ type member struct {
 	out    *responseStream
 	cursor *Cursor            // the subscriber's own, set on leaving
 	left   chan fanoutLeaving // the fan-out let go of it
+	// behind is how many frames before the fan-out's position the member
+	// leaves at: those of a batch its stream did not take.
+	behind uint64
+	// inBatch tells that the member is one of the batch being written,
+	// and dataQueued whether that batch's DATA (SSE) was queued for it.
+	// Both belong to the fan-out's goroutine.
+	inBatch, dataQueued bool
 }
 
 // fanoutLeaving says why a fan-out let go of a member.
@@ -93,7 +103,7 @@ var noFields = h2.NewFields(nil)
 // that nothing is ready.
 func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, ctx context.Context) (followed bool, ended string) {
 	rs, ok := out.(*responseStream)
-	if !ok || rs.format != wire.FormatPUB {
+	if !ok {
 		return false, ""
 	}
 	lf, ok := feed.(LiveFeed)
@@ -190,7 +200,7 @@ func (g *fanout) releaseLocked(why func(*member) (fanoutLeaving, bool)) {
 	kept := g.members[:0]
 	for _, m := range g.members {
 		if w, ok := why(m); ok {
-			m.cursor.pos = g.cursor.pos
+			m.cursor.pos = g.cursor.pos - m.behind
 			m.left <- w
 			continue
 		}
@@ -254,53 +264,66 @@ func (g *fanout) run() {
 			}
 			continue
 		}
-		sent := g.write(members, frames)
-		if sent < len(frames) {
-			// The frames from sent on go back to the members' own loops.
-			g.mu.Lock()
-			g.cursor.pos -= uint64(len(frames) - sent)
-			g.releaseLocked(func(*member) (fanoutLeaving, bool) { return leftFeed, true })
-			g.mu.Unlock()
-		}
+		g.write(members, frames)
 		clear(frames)
 		timer.Reset(keepAlive)
 	}
 }
 
-// write queues frames (a 106 if there are none) to the members' streams as
-// one batch, and returns how many frames it queued: fewer than given when
-// one cannot be carried as PUB. Members whose writes stalled or whose
-// connection closed leave the fan-out.
-func (g *fanout) write(members []*member, frames []*wire.Frame) int {
+// write queues frames (a keepalive if there are none) to the members'
+// streams as one batch: for SUB a PUB per event, for SSE the events' bytes
+// as one DATA. Members whose writes stalled or whose connection closed
+// leave the fan-out, and so do SSE members whose flow-control window did
+// not take the batch: their own loops write it as the window opens. If a
+// frame cannot be carried in a member's format, the frames before it are
+// written and every member leaves, positioned at it.
+func (g *fanout) write(members []*member, frames []*wire.Frame) {
 	s := g.s
-	carried := len(frames)
-	bytes := 0
+	var pub, sse bool
+	for _, m := range members {
+		pub = pub || m.out.format == wire.FormatPUB
+		sse = sse || m.out.format == wire.FormatSSE
+	}
+	carried, pubBytes := g.carried(frames, pub, sse)
+	var data []byte // the SSE bytes of frames[:carried]
+	switch {
+	case !sse:
+	case len(frames) == 0:
+		data = wire.SSEKeepalive
+	case carried == 1:
+		data = frames[0].SSE() // made once per event; never changes
+	default:
+		for _, f := range frames[:carried] {
+			data = append(data, f.SSE()...)
+		}
+	}
+	for _, m := range members {
+		m.inBatch = true
+	}
 	g.writingSince.Store(time.Now().UnixNano())
-	queued, err := g.key.conn.Batch(func(b *h2.Batch) {
-		if len(frames) == 0 {
-			for _, m := range members {
+	_, err := g.key.conn.Batch(func(b *h2.Batch) {
+		for _, m := range members {
+			switch {
+			case m.out.format == wire.FormatSSE && len(data) > 0:
+				b.Data(m.out.w, data, &m.dataQueued)
+			case m.out.format == wire.FormatPUB && len(frames) == 0:
 				b.Interim(m.out.w, wire.StatusNoOperation, noFields)
 			}
-			return
 		}
-		for i, f := range frames {
-			fields, err := f.PUB()
-			if err != nil {
-				carried = i
-				return
+		for _, f := range frames[:carried] {
+			if !pub {
+				break
 			}
-			prepared := h2Fields(f)
+			fields := h2Fields(f)
 			for _, m := range members {
-				b.Interim(m.out.w, wire.StatusPUB, prepared)
+				if m.out.format == wire.FormatPUB {
+					b.Interim(m.out.w, wire.StatusPUB, fields)
+				}
 			}
-			bytes += pubStatusLineSize + fields.Size()
 		}
 	})
 	g.writingSince.Store(0)
-	if carried > 0 && queued > 0 {
-		// bytes is one member's: queued/carried is how many members took them.
-		s.metrics().Delivered(members[0].out.proto, wire.FormatPUB, queued, bytes*queued/carried)
-	}
+	var pubSent, sseSent int
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.releaseLocked(func(m *member) (fanoutLeaving, bool) {
@@ -309,10 +332,59 @@ func (g *fanout) write(members []*member, frames []*wire.Frame) int {
 			return leftStalled, true
 		case err != nil:
 			return leftConnClosed, true
+		case !m.inBatch:
+			// Joined while the batch was being queued, at the position
+			// after it.
+			return leftFeed, carried < len(frames)
+		case m.out.format == wire.FormatSSE && len(frames) > 0 && !m.dataQueued:
+			m.behind = uint64(len(frames))
+			return leftFeed, true
+		}
+		if m.out.format == wire.FormatPUB {
+			pubSent++
+		} else {
+			sseSent++
+		}
+		if carried < len(frames) {
+			// The frames from the first one a format cannot carry go
+			// back to the members' own loops.
+			m.behind = uint64(len(frames) - carried)
+			return leftFeed, true
 		}
 		return 0, false
 	})
-	return carried
+	g.cursor.pos -= uint64(len(frames) - carried)
+	for _, m := range members {
+		m.inBatch = false
+	}
+	if carried > 0 {
+		proto := members[0].out.proto
+		if pubSent > 0 {
+			s.metrics().Delivered(proto, wire.FormatPUB, pubSent*carried, pubSent*pubBytes)
+		}
+		if sseSent > 0 {
+			s.metrics().Delivered(proto, wire.FormatSSE, sseSent*carried, sseSent*len(data))
+		}
+	}
+}
+
+// carried is how many of frames, from the first, every member's format
+// can carry, and the PUB bytes of those.
+func (g *fanout) carried(frames []*wire.Frame, pub, sse bool) (n, pubBytes int) {
+	for _, f := range frames {
+		if sse && f.SSEErr() != nil {
+			break
+		}
+		if pub {
+			fields, err := f.PUB()
+			if err != nil {
+				break
+			}
+			pubBytes += pubStatusLineSize + fields.Size()
+		}
+		n++
+	}
+	return n, pubBytes
 }
 
 // abortStalled aborts the writes of a fan-out whose write has been

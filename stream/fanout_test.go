@@ -17,10 +17,10 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
-// TestFanOutWritesEveryStreamOfAnHTTP2Connection: the SUB subscriptions of
-// one HTTP/2 connection, once caught up, are written by the connection's
-// fan-out, and each still receives every event once, in order. Over
-// HTTP/1.1 and HTTP/3 (no fan-out) nothing is counted as fanned out.
+// TestFanOutWritesEveryStreamOfAnHTTP2Connection: the SUB and SSE
+// subscriptions of one HTTP/2 connection, once caught up, are written by the
+// connection's fan-out, and each still receives every event once, in order.
+// Over HTTP/1.1 and HTTP/3 (no fan-out) nothing is counted as fanned out.
 func TestFanOutWritesEveryStreamOfAnHTTP2Connection(t *testing.T) {
 	const subscribers, events = 10, 400
 	for _, p := range []struct {
@@ -34,38 +34,79 @@ func TestFanOutWritesEveryStreamOfAnHTTP2Connection(t *testing.T) {
 		{"HTTP/1.1", client.HTTP11, false, false},
 		{"HTTP/3", client.HTTP3, false, false},
 	} {
-		t.Run(p.name, func(t *testing.T) {
-			o := startTestOrigin(t, nil)
-			c := testkit.NewClient(t, client.Options{Mode: client.ModeSUB, HTTP: p.http, CAFile: o.CA.CAFile})
-			followers := make([]*testkit.Follower, subscribers)
-			for i := range followers {
-				followers[i] = testkit.Follow(t, c, o.url(p.plain), "", nil)
-				followers[i].WaitOpen(t)
-			}
-			if p.fanOutWant {
-				testkit.WaitUntil(t, "every subscription fanned out", func() bool {
-					return o.closes.FanOutNow() == subscribers
-				})
-			}
-			first := o.Log.Last() + 1
-			// In bursts, so that the fan-out writes several events at once
-			// as well as one.
-			for i := 0; i < events; i += 20 {
-				o.publish(20)
-				time.Sleep(time.Millisecond)
-			}
-			for n, f := range followers {
-				ids := f.WaitCount(t, events)
-				for i, id := range ids[:events] {
-					if id != strconv.FormatUint(first+uint64(i), 10) {
-						t.Fatalf("subscriber %d: event %d has id %s, want %d", n, i, id, first+uint64(i))
+		for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
+			t.Run(p.name+"/"+mode.String(), func(t *testing.T) {
+				o := startTestOrigin(t, nil)
+				c := testkit.NewClient(t, client.Options{Mode: mode, HTTP: p.http, CAFile: o.CA.CAFile})
+				followers := make([]*testkit.Follower, subscribers)
+				for i := range followers {
+					followers[i] = testkit.Follow(t, c, o.url(p.plain), "", nil)
+					followers[i].WaitOpen(t)
+				}
+				if p.fanOutWant {
+					testkit.WaitUntil(t, "every subscription fanned out", func() bool {
+						return o.closes.FanOutNow() == subscribers
+					})
+				}
+				first := o.Log.Last() + 1
+				// In bursts, so that the fan-out writes several events at
+				// once as well as one.
+				for i := 0; i < events; i += 20 {
+					o.publish(20)
+					time.Sleep(time.Millisecond)
+				}
+				for n, f := range followers {
+					ids := f.WaitCount(t, events)
+					for i, id := range ids[:events] {
+						if id != strconv.FormatUint(first+uint64(i), 10) {
+							t.Fatalf("subscriber %d: event %d has id %s, want %d", n, i, id, first+uint64(i))
+						}
 					}
 				}
+				if got := o.closes.FanOutEver() > 0; got != p.fanOutWant {
+					t.Errorf("fanned out: %v, want %v", got, p.fanOutWant)
+				}
+			})
+		}
+	}
+}
+
+// TestFanOutHandsAStreamWithAFullWindowToItsOwnLoop: SSE streams whose
+// flow-control window is smaller than an event cannot take the fan-out's
+// DATA; each leaves it for its own loop, which writes as the client opens
+// the window, and every stream still gets every event in order.
+func TestFanOutHandsAStreamWithAFullWindowToItsOwnLoop(t *testing.T) {
+	const streams, events = 3, 60
+	o := startTestOrigin(t, nil)
+	rc := newRawH2(t, o.PlainAddr(), 1000)
+	for i := range streams {
+		rc.request(uint32(2*i+1), "GET", "text/event-stream")
+	}
+	bodies := rc.readUntil(t, func(bodies map[uint32]string) bool { return len(bodies) == streams })
+	testkit.WaitUntil(t, "every stream fanned out", func() bool { return o.closes.FanOutNow() == streams })
+	first := o.Log.Last() + 1
+	for i := 0; i < events; i += 10 {
+		o.PublishEvent(streamPath, wire.Event{Data: []byte(strings.Repeat("y", 1500))})
+		o.publish(9)
+	}
+	lastID := "id: " + strconv.FormatUint(first+events-1, 10) + "\n"
+	bodies = rc.readUntil(t, func(bodies map[uint32]string) bool {
+		for _, b := range bodies {
+			if !strings.Contains(b, lastID) {
+				return false
 			}
-			if got := o.closes.FanOutEver() > 0; got != p.fanOutWant {
-				t.Errorf("fanned out: %v, want %v", got, p.fanOutWant)
+		}
+		return true
+	})
+	for id, b := range bodies {
+		at := 0
+		for i := range uint64(events) {
+			next := strings.Index(b[at:], "id: "+strconv.FormatUint(first+i, 10)+"\n")
+			if next < 0 {
+				t.Fatalf("stream %d: event %d missing or out of order", id, first+i)
 			}
-		})
+			at += next + 1
+		}
 	}
 }
 
@@ -108,8 +149,12 @@ func TestFanOutLeavesOnAnEventPUBCannotCarry(t *testing.T) {
 func TestFanOutOfAConnectionThatStoppedReadingIsEndedAsStalled(t *testing.T) {
 	const subscribers = 3
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.StallTimeout = 300 * time.Millisecond })
-	conn := subscribeRawH2(t, o.PlainAddr(), subscribers)
-	defer conn.Close()
+	rc := newRawH2(t, o.PlainAddr(), 65535)
+	rc.nc.(*net.TCPConn).SetReadBuffer(4096)
+	for i := range subscribers {
+		rc.request(uint32(2*i+1), "SUB", "")
+	}
+	rc.readUntil(t, func(bodies map[uint32]string) bool { return len(bodies) == subscribers })
 	testkit.WaitUntil(t, "every subscription fanned out", func() bool {
 		return o.closes.FanOutNow() == subscribers
 	})
@@ -127,49 +172,77 @@ func TestFanOutOfAConnectionThatStoppedReadingIsEndedAsStalled(t *testing.T) {
 	}
 }
 
-// subscribeRawH2 opens n SUB streams on one cleartext HTTP/2 connection
-// (prior knowledge) with the smallest receive buffer, and reads only until
-// each has its first 106.
-func subscribeRawH2(t *testing.T, addr string, n int) net.Conn {
+// rawH2 is a cleartext HTTP/2 client (prior knowledge) on x/net's framer,
+// which reads at its own pace and gives flow-control credit only for what it
+// has read.
+type rawH2 struct {
+	nc     net.Conn
+	fr     *http2.Framer
+	enc    *hpack.Encoder
+	block  bytes.Buffer
+	addr   string
+	bodies map[uint32]string
+}
+
+// newRawH2 connects with the given initial stream window.
+func newRawH2(t *testing.T, addr string, window uint32) *rawH2 {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc.(*net.TCPConn).SetReadBuffer(4096)
+	t.Cleanup(func() { nc.Close() })
+	rc := &rawH2{nc: nc, fr: http2.NewFramer(nc, nc), addr: addr, bodies: map[uint32]string{}}
+	rc.enc = hpack.NewEncoder(&rc.block)
 	if _, err := nc.Write([]byte(http2.ClientPreface)); err != nil {
 		t.Fatal(err)
 	}
-	fr := http2.NewFramer(nc, nc)
-	if err := fr.WriteSettings(); err != nil {
+	if err := rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: window}); err != nil {
 		t.Fatal(err)
 	}
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for i := range n {
-		block.Reset()
-		for _, f := range [][2]string{{":method", "SUB"}, {":scheme", "http"}, {":authority", addr}, {":path", streamPath}} {
-			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-		}
-		if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: block.Bytes(), EndHeaders: true, EndStream: true}); err != nil {
-			t.Fatal(err)
-		}
+	return rc
+}
+
+// request opens stream id with method and, if not empty, an Accept field.
+func (rc *rawH2) request(id uint32, method, accept string) {
+	rc.block.Reset()
+	fields := [][2]string{{":method", method}, {":scheme", "http"}, {":authority", rc.addr}, {":path", streamPath}}
+	if accept != "" {
+		fields = append(fields, [2]string{"accept", accept})
 	}
-	nc.SetReadDeadline(time.Now().Add(testkit.Timeout))
-	opened := map[uint32]bool{}
-	for len(opened) < n {
-		f, err := fr.ReadFrame()
+	for _, f := range fields {
+		rc.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: rc.block.Bytes(), EndHeaders: true, EndStream: true})
+}
+
+// readUntil reads frames, acknowledging SETTINGS and giving back the window
+// of every DATA read, until done says the bodies so far (by stream; a
+// stream is there once its response header came) are enough.
+func (rc *rawH2) readUntil(t *testing.T, done func(bodies map[uint32]string) bool) map[uint32]string {
+	t.Helper()
+	rc.nc.SetReadDeadline(time.Now().Add(testkit.Timeout))
+	for !done(rc.bodies) {
+		f, err := rc.fr.ReadFrame()
 		if err != nil {
 			t.Fatal(err)
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
 			if !f.IsAck() {
-				fr.WriteSettingsAck()
+				rc.fr.WriteSettingsAck()
 			}
 		case *http2.HeadersFrame:
-			opened[f.StreamID] = true
+			rc.bodies[f.StreamID] += ""
+		case *http2.DataFrame:
+			rc.bodies[f.StreamID] += string(f.Data())
+			if n := uint32(len(f.Data())); n > 0 {
+				rc.fr.WriteWindowUpdate(0, n)
+				rc.fr.WriteWindowUpdate(f.StreamID, n)
+			}
+		case *http2.RSTStreamFrame:
+			t.Fatalf("stream %d reset: %v", f.StreamID, f.ErrCode)
 		}
 	}
-	return nc
+	return rc.bodies
 }

@@ -119,6 +119,11 @@ func (c *Conn) writeLoop() {
 			if q[i].kind == kData && q[i].st != nil && q[i].st.peerReset.Load() {
 				returned += int64(q[i].n)
 			}
+			for _, it := range q[i].batch {
+				if it.fields == nil && it.st.peerReset.Load() {
+					returned += int64(len(it.data))
+				}
+			}
 		}
 		if returned > 0 {
 			// DATA never sent gives its connection window back.
@@ -261,6 +266,12 @@ func (c *Conn) writeBatch(items []batchItem) error {
 		if it.st.peerReset.Load() {
 			continue
 		}
+		if it.fields == nil {
+			if err := c.writeData(it.st.id, it.data); err != nil {
+				return err
+			}
+			continue
+		}
 		if indexed && it.status == last.status && it.fields == last.fields {
 			if err := c.writeBlock(it.st.id, w.indexed, false); err != nil {
 				return err
@@ -275,6 +286,18 @@ func (c *Conn) writeBatch(items []batchItem) error {
 		if indexed {
 			w.indexed = append(w.indexed[:0], block...)
 		}
+	}
+	return nil
+}
+
+// writeData writes p as DATA frames of at most the client's frame size.
+func (c *Conn) writeData(id uint32, p []byte) error {
+	for len(p) > 0 {
+		n := min(len(p), c.w.maxFrame)
+		if err := c.fr.WriteData(id, false, p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
 	}
 	return nil
 }
@@ -385,20 +408,24 @@ func validFieldName(name string) bool {
 	return name != "" && checkFieldName(name) == nil && name[0] != ':'
 }
 
-// Batch collects interim responses for streams of one connection, written
-// together: encoded one after the other with the connection's encoder (so
-// the same field value is indexed once and referred to by every later
-// stream) into one buffer, and sent in one write.
+// Batch collects interim responses and DATA for streams of one connection,
+// written together: the header blocks encoded one after the other with the
+// connection's encoder (so the same field value is indexed once and
+// referred to by every later stream), everything into one buffer, and sent
+// in one write.
 type Batch struct {
 	c     *Conn
 	items []batchItem
 	size  int
 }
 
+// batchItem is an interim response, or (fields nil) DATA.
 type batchItem struct {
 	st     *stream
 	status int
 	fields *Fields
+	data   []byte
+	queued *bool // DATA: set when the flow-control windows let it be queued
 }
 
 // Interim adds an interim response (status 100 to 199, not 101) with fields
@@ -419,7 +446,28 @@ func (b *Batch) Interim(w http.ResponseWriter, status int, f *Fields) error {
 	return nil
 }
 
-// Batch runs fill to collect interim responses for streams of c, then
+// Data adds p as DATA (in as many frames as the client's frame size needs)
+// for the stream of w, a response of this connection whose header has been
+// written. It is queued only if the stream's and the connection's
+// flow-control windows take all of p when the batch is queued, and then
+// *queued is set; otherwise the stream's later items in the batch are
+// left out too, so that the stream's bytes stay in order. p is written
+// as it is, later: it must not change.
+func (b *Batch) Data(w http.ResponseWriter, p []byte, queued *bool) error {
+	rw := unwrap(w)
+	if rw == nil || rw.st.c != b.c {
+		return errNotThisConn
+	}
+	if !rw.wroteHeader || !bodyAllowed(rw.status) {
+		return http.ErrBodyNotAllowed
+	}
+	*queued = false
+	b.items = append(b.items, batchItem{st: rw.st, data: p, queued: queued})
+	b.size += len(p)
+	return nil
+}
+
+// Batch runs fill to collect interim responses and DATA for streams of c, then
 // queues them as one unit without waiting for the write (except, as every
 // write, while the connection's queue is over Server.MaxQueuedBytes). It
 // reports how many were queued.
@@ -444,10 +492,25 @@ func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
 		return 0, errConnClosed
 	}
 	items := b.items[:0]
+	var blocked map[*stream]bool // streams whose DATA the windows did not take
 	for _, it := range b.items {
-		if it.st.writeErrLocked() == nil && !it.st.finalQueued {
-			items = append(items, it)
+		if it.st.writeErrLocked() != nil || it.st.finalQueued || blocked[it.st] {
+			continue
 		}
+		if it.fields == nil {
+			n := int64(len(it.data))
+			if it.st.sendWindow < n || b.c.sendWindow < n {
+				if blocked == nil {
+					blocked = make(map[*stream]bool)
+				}
+				blocked[it.st] = true
+				continue
+			}
+			it.st.sendWindow -= n
+			b.c.sendWindow -= n
+			*it.queued = true
+		}
+		items = append(items, it)
 	}
 	if len(items) == 0 {
 		return 0, nil
