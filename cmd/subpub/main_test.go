@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -100,26 +101,10 @@ func TestSubAndPub(t *testing.T) {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
-	t.Run("bad arguments exit 2 with usage", func(t *testing.T) {
-		for _, args := range [][]string{{"sub"}, {"sub", "--http", "4", "https://x/"}, {"nonsense"}} {
-			code, _, errOut := runCLI(t.Context(), "", args...)
-			if code == 0 || errOut == "" {
-				t.Errorf("%v: exit %d, %q", args, code, errOut)
-			}
-		}
-	})
 	t.Run("bench without subpub-bench beside it says how to build it", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "bench", "--help")
 		if code != 1 || !strings.Contains(errOut, "subpub-bench is not there: build it with `make build`") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("exit %d, %q", code, errOut)
-		}
-	})
-	t.Run("help shows examples", func(t *testing.T) {
-		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
-			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")
-			if code != 0 || !strings.Contains(errOut, "examples:") {
-				t.Errorf("%s --help: exit %d, %q", cmd, code, errOut)
-			}
 		}
 	})
 }
@@ -142,6 +127,53 @@ func runCLIWithStdin(t *testing.T, stdin string, args ...string) (int, string, s
 		code = cmd.ProcessState.ExitCode()
 	}
 	return code, strings.TrimSpace(stdout.String()), stderr.String()
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Run("stray arguments, bad flags and bad values, on every command", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"origin", "extra-argument"}, {"edge", "extra-argument"}, {"demo", "extra-argument"}, {"version", "extra-argument"},
+			{"sub", "https://x/", "extra-argument"}, {"pub", "https://x/outbox", "file", "extra-argument"},
+			{"origin", "--nope"}, {"edge", "--nope"}, {"demo", "--nope"}, {"sub", "--nope", "https://x/"}, {"pub", "--nope", "https://x/"}, {"version", "--nope"},
+			{"sub"}, {"pub"},
+			{"sub", "--http", "4", "https://x/"}, {"sub", "--sse", "--sub", "https://x/"}, {"sub", "--count", "many", "https://x/"},
+			{"origin", "--user", "alice"}, {"origin", "--log-level", "loud"}, {"edge", "--keepalive", "soon"},
+		} {
+			code, out, errOut := runCLI(t.Context(), "", args...)
+			if code != 2 || out != "" || strings.Count(errOut, "\n") != 2 || !strings.Contains(errOut, "Run 'subpub "+args[0]+" --help' for its flags and examples.") {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
+		}
+	})
+	t.Run("an unknown command", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "nonsense")
+		if code != 2 || !strings.Contains(errOut, `unknown command "nonsense"`) {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("help shows the flags in the --flag style and examples", func(t *testing.T) {
+		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
+			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")
+			if code != 0 || !strings.Contains(errOut, "examples:") || !strings.Contains(errOut, "\n  --version\n") || strings.Contains(errOut, "\n  -version") {
+				t.Errorf("%s --help: exit %d, %q", cmd, code, errOut)
+			}
+		}
+	})
+}
+
+func TestVersion(t *testing.T) {
+	var want string
+	for _, args := range [][]string{{"--version"}, {"version"}, {"sub", "--version"}, {"pub", "--version"}, {"origin", "--version"}, {"edge", "--version"}, {"demo", "--version"}, {"sub", "https://x/", "--version"}} {
+		code, out, errOut := runCLI(t.Context(), "", args...)
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, "subpub ") || !strings.Contains(out, " "+runtime.Version()+" ") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+		if want == "" {
+			want = out
+		} else if out != want {
+			t.Errorf("%q printed %q, --version %q", args, out, want)
+		}
+	}
 }
 
 func TestDemoRunsTheScenario(t *testing.T) {

@@ -23,7 +23,7 @@ const pubExamples = `  # post a note as alice on the demo origin (a bare object 
 const maxActivitySize = 1 << 20
 
 func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stderr)
+	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stdout, stderr)
 	var cf clientFlags
 	cf.register(fs)
 	token := fs.String("token", os.Getenv("SUBPUB_TOKEN"), "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
@@ -31,9 +31,11 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if len(positional) < 1 || len(positional) > 2 {
-		fs.Usage()
-		return cli.ErrUsage
+	switch {
+	case len(positional) == 0:
+		return cli.Usagef("missing the outbox URL to publish to")
+	case len(positional) > 2:
+		return cli.Usagef("unexpected argument %q: pub takes an outbox URL and a file", positional[2])
 	}
 	input := io.Reader(os.Stdin)
 	if len(positional) == 2 && positional[1] != "-" {

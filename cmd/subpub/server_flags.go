@@ -114,9 +114,13 @@ type serverRole interface {
 // runServerRole is the body of the origin and edge commands: flags, then
 // serve until interrupted.
 func runServerRole(ctx context.Context, name, examples string, role serverRole, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stderr)
+	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stdout, stderr)
 	role.register(fs)
-	if _, err := cli.ParseInterspersed(fs, args); err != nil {
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cli.NoArgs(positional); err != nil {
 		return err
 	}
 	logger, err := role.logger(stderr)

@@ -26,7 +26,7 @@ const subExamples = `  # follow alice's public outbox on the demo origin, over H
 `
 
 func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub sub", "[flags] URL", subExamples, stderr)
+	fs := cli.NewFlagSet("subpub sub", "[flags] URL", subExamples, stdout, stderr)
 	var cf clientFlags
 	cf.register(fs)
 	sse := fs.Bool("sse", false, "subscribe with GET Accept: text/event-stream instead of SUB")
@@ -41,9 +41,11 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if len(positional) != 1 {
-		fs.Usage()
-		return cli.ErrUsage
+	switch {
+	case len(positional) == 0:
+		return cli.Usagef("missing the URL to subscribe to")
+	case len(positional) > 1:
+		return cli.Usagef("unexpected argument %q: sub takes one URL", positional[1])
 	}
 	opts, err := cf.options()
 	if err != nil {
@@ -51,7 +53,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	switch {
 	case *sse && *sub:
-		return errors.New("--sse and --sub exclude each other")
+		return cli.Usagef("--sse and --sub exclude each other")
 	case *sse:
 		opts.Mode = client.ModeSSE
 	case *sub:
