@@ -106,7 +106,7 @@ func New(opts Options) (*Client, error) {
 	case HTTP3:
 		c.h3 = newH3Pool(opts, tlsConf)
 	default:
-		return nil, fmt.Errorf("client: unknown HTTP version %q (want 1.1, 2 or 3)", opts.HTTP)
+		return nil, fmt.Errorf("unknown HTTP version %q (want 1.1, 2 or 3)", opts.HTTP)
 	}
 	return c, nil
 }
@@ -127,14 +127,14 @@ func (c *Client) Close() error {
 // ErrMalformedEvent, or the last error once Reconnect gives up.
 func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	if s.OnEvent == nil {
-		return errors.New("client: Subscription.OnEvent is nil")
+		return errors.New("Subscription.OnEvent is nil")
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("client: %q is not an http or https URL", RedactURL(s.URL))
+		return fmt.Errorf("%q is not an http or https URL", RedactURL(s.URL))
 	}
 	if c.h3 != nil && u.Scheme != "https" {
-		return fmt.Errorf("client: HTTP/3 needs an https URL, not %q", RedactURL(s.URL))
+		return fmt.Errorf("HTTP/3 needs an https URL, not %q", RedactURL(s.URL))
 	}
 	mode := c.opts.Mode
 	attempts := 0
@@ -173,7 +173,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		}
 		attempts++
 		if max := c.opts.Reconnect.MaxAttempts; max > 0 && attempts >= max {
-			return fmt.Errorf("client: giving up after %d attempts: %w", attempts, err)
+			return fmt.Errorf("giving up after %d attempts: %w", attempts, err)
 		}
 		delay := c.backoff(attempts, serverDelay, err)
 		c.logger().Info("resubscribing", "url", RedactURL(s.URL), "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)

@@ -103,7 +103,7 @@ func (p *h3Pool) dial(authority string, c *h3Conn) {
 	}
 	qc, err := quic.DialAddr(ctx, authority, tlsConf, p.quicConf)
 	if err != nil {
-		c.err = fmt.Errorf("client: HTTP/3 connection to %s: %w", authority, err)
+		c.err = fmt.Errorf("HTTP/3 connection to %s: %w", authority, err)
 		return
 	}
 	c.qc, c.cc = qc, p.transport.NewClientConn(qc)
@@ -165,7 +165,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	str, err := cc.OpenRequestStream(ctx)
 	if err != nil {
 		pool.forget(authority, cc)
-		return fmt.Errorf("client: opening HTTP/3 stream: %w", err)
+		return fmt.Errorf("opening HTTP/3 stream: %w", err)
 	}
 	// Reading blocks on the stream, not on ctx: cancel the stream when
 	// ctx ends (unsubscribe, keepalive timeout).
@@ -175,7 +175,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	})
 	defer stop()
 	if err := str.SendRequestHeader(req); err != nil {
-		return fmt.Errorf("client: sending SUB: %w", err)
+		return fmt.Errorf("sending SUB: %w", err)
 	}
 	str.Close()
 	for {
@@ -187,7 +187,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 			if cc.Context().Err() != nil {
 				pool.forget(authority, cc)
 			}
-			return fmt.Errorf("client: reading HTTP/3 response: %w", err)
+			return fmt.Errorf("reading HTTP/3 response: %w", err)
 		}
 		// ReadResponse reuses one *http.Response; its Header map is new
 		// for each response, and status and header are all we keep.

@@ -135,14 +135,14 @@ func (o *Options) tlsConfig() (*tls.Config, error) {
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("client: reading CA file: %w", err)
+			return nil, fmt.Errorf("reading CA file: %w", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client: no certificate found in %s", o.CAFile)
+			return nil, fmt.Errorf("no certificate found in %s", o.CAFile)
 		}
 		conf.RootCAs = pool
 	}

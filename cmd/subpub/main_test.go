@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -101,6 +102,12 @@ func TestSubAndPub(t *testing.T) {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
+	t.Run("pub names the refusal once, without the library's name", func(t *testing.T) {
+		code, _, errOut := runCLIWithStdin(t, `{"type":"Note"}`, "pub", "-k", "--token", "alice-token", o.URL("/users/alice/followers"))
+		if code != 1 || strings.Contains(errOut, "client:") || strings.Count(errOut, "GET, HEAD, SUB") != 1 || !strings.Contains(errOut, "405 Method Not Allowed") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
 	t.Run("bench without subpub-bench beside it says how to build it", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "bench", "--help")
 		if code != 1 || !strings.Contains(errOut, "subpub-bench is not there: build it with `make build`") || strings.Count(errOut, "\n") != 1 {
@@ -159,6 +166,28 @@ func TestUsageErrorsExit2(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestAServerThatCannotListenSaysWhichAndWhere(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"origin", "--listen", addr, "--data", t.TempDir()}, "subpub origin: the origin cannot listen on tcp " + addr + ": address already in use\n"},
+		{[]string{"edge", "--listen", "", "--listen-plain", addr, "--data", t.TempDir()}, "subpub edge: the edge cannot listen on tcp " + addr + ": address already in use\n"},
+		{[]string{"demo", "--once", "--data", t.TempDir(), "--origin", "127.0.0.1:0", "--origin-plain", "127.0.0.1:0", "--edge", addr}, "subpub demo: the edge cannot listen on tcp " + addr + ": address already in use\n"},
+	} {
+		code, _, errOut := runCLI(t.Context(), "", tt.args...)
+		if code != 1 || errOut != tt.want {
+			t.Errorf("%q: exit %d, %q, want %q", tt.args, code, errOut, tt.want)
+		}
+	}
 }
 
 func TestVersion(t *testing.T) {
