@@ -137,27 +137,30 @@ func (a *attempt) interim(code int, h http.Header) error {
 			a.mu.Unlock()
 			return err
 		}
-		a.deliver(f, h)
+		a.deliver(f, h, nil)
 	}
 	return nil
 }
 
-// deliver passes an event to the subscriber and remembers its id.
-func (a *attempt) deliver(f *wire.Frame, fields http.Header) {
+// deliver passes an event to the subscriber and advances the subscription's
+// last event ID: to the SSE stream's, or else to the event's own id if it
+// has one.
+func (a *attempt) deliver(f *wire.Frame, fields http.Header, sse *wire.SSEReader) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.done {
 		return
 	}
-	if f.ID != "" {
+	format := wire.FormatPUB
+	switch {
+	case sse != nil:
+		a.sub.LastEventID = sse.LastEventID()
+		format = wire.FormatSSE
+	case f.ID != "":
 		a.sub.LastEventID = f.ID
 	}
-	format := wire.FormatPUB
-	if fields == nil {
-		format = wire.FormatSSE
-	}
-	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, frame: f})
+	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, LastEventID: a.sub.LastEventID, frame: f})
 }
 
 // runSUB subscribes with SUB over HTTP/1.1 or HTTP/2. Interim responses
@@ -220,12 +223,15 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 	a.heard()
 	r := wire.NewSSEReader(activityReader{resp.Body, a.heard})
 	r.MaxEventSize = a.client.opts.maxEventSize()
-	// Resume from the stream's last id, as EventSource does: it includes
-	// an id the server sent without an event (where the stream starts).
+	// The stream's last event ID starts from the one resumed after and
+	// persists across reconnections, as EventSource's does; resume from
+	// it, which includes an id the server sent without an event (where
+	// the stream starts) and no id once the server cleared it.
+	r.SetLastEventID(a.sub.LastEventID)
 	defer func() {
-		if id := r.LastEventID(); id != "" {
-			a.sub.LastEventID = id
-		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.sub.LastEventID = r.LastEventID()
 	}()
 	for {
 		e, err := r.Next()
@@ -239,7 +245,7 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 		if err != nil {
 			return err
 		}
-		a.deliver(wire.NewFrame(e), nil)
+		a.deliver(wire.NewFrame(e), nil, r)
 	}
 }
 

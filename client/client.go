@@ -27,6 +27,13 @@ type Event struct {
 	Format wire.Format
 	// Fields are the PUB response's header fields (nil for SSE).
 	Fields http.Header
+	// LastEventID is the id the event carries for its subscriber, which
+	// it resumes after: the event's own ID, or, for an event without one,
+	// the subscription's last event ID before it. Over SSE it is the
+	// stream's last-event-ID buffer (which an id-only block also sets, an
+	// empty id field clears and an id containing NUL leaves alone), as
+	// EventSource's lastEventId.
+	LastEventID string
 
 	frame *wire.Frame
 }
@@ -67,8 +74,9 @@ type Open struct {
 type Subscription struct {
 	// URL of the resource.
 	URL string
-	// LastEventID resumes after this event; updated as events arrive, so
-	// after Run returns it holds the last id seen.
+	// LastEventID resumes after this event; updated as events arrive (see
+	// Event.LastEventID), so after Run returns it holds the last event ID,
+	// which a resumption sends as Last-Event-ID (none when it is empty).
 	LastEventID string
 	// Header adds request fields to this subscription only.
 	Header http.Header

@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,13 +75,13 @@ func TestSubAndPub(t *testing.T) {
 			t.Fatalf("printed %d lines: %q", len(lines), got[1])
 		}
 		var ev struct {
-			ID        string          `json:"id"`
-			Type      string          `json:"type"`
-			Data      json.RawMessage `json:"data"`
-			LatencyMS *float64        `json:"latency_ms"`
-			Proto     string          `json:"proto"`
+			ID        string   `json:"id"`
+			Type      string   `json:"type"`
+			Data      string   `json:"data"`
+			LatencyMS *float64 `json:"latency_ms"`
+			Proto     string   `json:"proto"`
 		}
-		if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Type != "Add" || ev.LatencyMS == nil || ev.Proto != "h3" || len(ev.Data) == 0 {
+		if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Type != "Add" || ev.LatencyMS == nil || ev.Proto != "h3" || !json.Valid([]byte(ev.Data)) || ev.ID == "" {
 			t.Errorf("line %q: %+v %v", lines[0], ev, err)
 		}
 		if !strings.Contains(got[2], "subscribed: pub over h3") {
@@ -187,6 +191,40 @@ func TestAServerThatCannotListenSaysWhichAndWhere(t *testing.T) {
 		if code != 1 || errOut != tt.want {
 			t.Errorf("%q: exit %d, %q, want %q", tt.args, code, errOut, tt.want)
 		}
+	}
+}
+
+// TestSubPrintsTheIDEachEventCarries checks --json and the line format
+// against a scripted event stream: an event without an id field carries
+// the stream's last event ID; the payload is always data, a string.
+func TestSubPrintsTheIDEachEventCarries(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "id: 5\ndata: {\"n\":1}\n\ndata: plain text\n\nid: 6\x00\ndata: after a NUL id\n\nid: 7\n\ndata: after an id-only block\n\n")
+	}))
+	defer ts.Close()
+	code, out, errOut := runCLI(t.Context(), "", "sub", "--sse", "--json", "--count", "4", ts.URL+"/s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got []string
+	for line := range strings.Lines(out) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if _, hasText := ev["text"]; hasText {
+			t.Errorf("%q names the payload text", line)
+		}
+		got = append(got, fmt.Sprintf("%v %v", ev["id"], ev["data"]))
+	}
+	want := []string{`5 {"n":1}`, "5 plain text", "5 after a NUL id", "7 after an id-only block"}
+	if !slices.Equal(got, want) {
+		t.Errorf("printed %q, want %q", got, want)
+	}
+	code, out, errOut = runCLI(t.Context(), "", "sub", "--sse", "--count", "2", ts.URL+"/s")
+	if code != 0 || strings.Count(out, " id=5 ") != 2 {
+		t.Errorf("exit %d: %q %s", code, out, errOut)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/cli"
@@ -34,7 +35,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	lastID := fs.String("last-event-id", "", "resume after this event `id`")
 	count := fs.Int("count", 0, "exit 0 after this many events (0: follow until interrupted)")
 	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting non-zero")
-	asJSON := fs.Bool("json", false, "print one JSON object per event")
+	asJSON := fs.Bool("json", false, "print one JSON object per event: id, type, data (the payload as a string) or data_base64 (when it is not UTF-8), ref, gap, received, latency_ms, proto, format")
 	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
 	verbose := fs.Bool("v", false, "report connections and reconnections on stderr")
 	positional, err := cli.ParseInterspersed(fs, args)
@@ -129,22 +130,26 @@ func (p *eventPrinter) print(e client.Event) {
 	defer p.w.Flush()
 	latency, hasLatency := e.Latency()
 	if p.json {
+		// The payload is always "data", a string holding it as received
+		// (an EventSource's data), or "data_base64" when it is not UTF-8
+		// text; an ActivityPub payload is JSON in that string.
 		rec := struct {
-			ID        string          `json:"id"`
-			Type      string          `json:"type,omitempty"`
-			Data      json.RawMessage `json:"data,omitempty"`
-			Text      string          `json:"text,omitempty"`
-			Ref       string          `json:"ref,omitempty"`
-			Gap       bool            `json:"gap,omitempty"`
-			Received  time.Time       `json:"received"`
-			LatencyMS *float64        `json:"latency_ms,omitempty"`
-			Proto     string          `json:"proto"`
-			Format    wire.Format     `json:"format"`
-		}{ID: e.ID, Type: e.TypeName(), Ref: e.Ref, Gap: e.IsGap(), Received: e.Received, Proto: e.Proto, Format: e.Format}
-		if json.Valid(e.Data) {
-			rec.Data = e.Data
+			ID         string      `json:"id"`
+			Type       string      `json:"type"`
+			Data       *string     `json:"data,omitempty"`
+			DataBase64 []byte      `json:"data_base64,omitempty"`
+			Ref        string      `json:"ref,omitempty"`
+			Gap        bool        `json:"gap,omitempty"`
+			Received   time.Time   `json:"received"`
+			LatencyMS  *float64    `json:"latency_ms,omitempty"`
+			Proto      string      `json:"proto"`
+			Format     wire.Format `json:"format"`
+		}{ID: e.LastEventID, Type: e.TypeName(), Ref: e.Ref, Gap: e.IsGap(), Received: e.Received, Proto: e.Proto, Format: e.Format}
+		if utf8.Valid(e.Data) {
+			data := string(e.Data)
+			rec.Data = &data
 		} else {
-			rec.Text = string(e.Data)
+			rec.DataBase64 = e.Data
 		}
 		if hasLatency {
 			ms := float64(latency.Microseconds()) / 1000
@@ -156,10 +161,10 @@ func (p *eventPrinter) print(e client.Event) {
 	}
 	if e.IsGap() {
 		fmt.Fprintf(p.w, "%s gap: the server cannot replay what was missed; refetch %s and continue after id %s\n",
-			e.Received.Format("15:04:05.000"), e.Data, e.ID)
+			e.Received.Format("15:04:05.000"), e.Data, e.LastEventID)
 		return
 	}
-	fmt.Fprintf(p.w, "%s %s/%s id=%s type=%s", e.Received.Format("15:04:05.000"), e.Proto, e.Format, e.ID, e.TypeName())
+	fmt.Fprintf(p.w, "%s %s/%s id=%s type=%s", e.Received.Format("15:04:05.000"), e.Proto, e.Format, e.LastEventID, e.TypeName())
 	if hasLatency {
 		fmt.Fprintf(p.w, " latency=%v", latency.Round(10*time.Microsecond))
 	}
