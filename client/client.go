@@ -146,6 +146,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	}
 	mode := c.opts.Mode
 	attempts := 0
+	established := false          // ever
 	var refusedSUB error          // why SUB was refused, if auto mode fell back to SSE
 	var serverDelay time.Duration // SSE retry or Retry-After
 	for {
@@ -160,6 +161,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		}
 		if a.established {
 			attempts = 0
+			established = true
 		}
 		if a.retry > 0 {
 			serverDelay = a.retry
@@ -176,7 +178,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		if mode == ModeAuto && a.established {
 			mode = ModeSUB // the server speaks SUB: never fall back later
 		}
-		if final(err) || c.opts.Reconnect.Disabled {
+		if final(err) || c.opts.Reconnect.Disabled || c.opts.Reconnect.FailFast && !established && hopeless(err) {
 			return err
 		}
 		attempts++

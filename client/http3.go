@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -102,7 +103,13 @@ func (p *h3Pool) dial(authority string, c *h3Conn) {
 		tlsConf.ServerName = host
 	}
 	qc, err := quic.DialAddr(ctx, authority, tlsConf, p.quicConf)
-	if err != nil {
+	var idle *quic.IdleTimeoutError
+	var handshake *quic.HandshakeTimeoutError
+	switch {
+	case errors.As(err, &idle), errors.As(err, &handshake), errors.Is(err, context.DeadlineExceeded):
+		c.err = fmt.Errorf("HTTP/3 connection to %s: %w (%v)", authority, errNoQUICAnswer, err)
+		return
+	case err != nil:
 		c.err = fmt.Errorf("HTTP/3 connection to %s: %w", authority, err)
 		return
 	}

@@ -114,6 +114,16 @@ type Reconnect struct {
 	// MaxAttempts bounds consecutive failed attempts (an attempt that
 	// establishes the subscription resets the count). Zero means no bound.
 	MaxAttempts int
+	// FailFast makes Run give up, before the subscription was ever
+	// established, on a failure that retrying will not fix: the server's
+	// certificate is not trusted or its TLS handshake fails, its name does
+	// not resolve, it refuses the connection (or does not answer over
+	// QUIC), it closes the connection without a response, or it answers
+	// with a status of 400 or more other than 408, 429 and 503. Once established, a subscription is resumed after any
+	// failure but a permanent one, as without FailFast. For command-line
+	// programs, whose user is waiting; a server following a stream (an
+	// edge) would rather wait for its upstream to come back.
+	FailFast bool
 }
 
 func (o *Options) keepAliveTimeout() time.Duration {

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/subpub/subpub/client"
@@ -39,6 +40,18 @@ func (f *clientFlags) options() (client.Options, error) {
 		return client.Options{}, cli.Usagef("--http %q: want 1.1, 2 or 3", f.http)
 	}
 	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
+}
+
+// checkURL is the usage error of a URL argument sub or pub cannot use.
+func (f *clientFlags) checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return cli.Usagef("%q is not an http or https URL", client.RedactURL(raw))
+	case f.http == client.HTTP3 && u.Scheme != "https":
+		return cli.Usagef("--http 3 needs an https URL, not %q", client.RedactURL(raw))
+	}
+	return nil
 }
 
 // headerFlag collects -H 'Name: value'.

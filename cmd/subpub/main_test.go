@@ -90,25 +90,25 @@ func TestSubAndPub(t *testing.T) {
 	})
 	t.Run("sub gives up after --timeout with a one-line reason", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "sub", "--sse", "--timeout", "300ms", o.PlainURL("/users/alice/outbox"))
-		if code != 1 || !strings.Contains(errOut, "timed out after 300ms with 0 events") || strings.Count(errOut, "\n") != 1 {
+		if code != 28 || !strings.Contains(errOut, "timed out after 300ms with 0 events") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("sub reports a refusal with its status and detail", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "sub", "-k", o.URL("/users/alice/inbox"))
-		if code != 1 || !strings.Contains(errOut, "401 Unauthorized") || strings.Count(errOut, "\n") != 1 {
+		if code != 22 || !strings.Contains(errOut, "401 Unauthorized") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("pub reports a refused activity", func(t *testing.T) {
 		code, _, errOut := runCLIWithStdin(t, `{"type":"Like"}`, "pub", "-k", "--token", "alice-token", outbox)
-		if code != 1 || !strings.Contains(errOut, "400 Bad Request") {
+		if code != 22 || !strings.Contains(errOut, "400 Bad Request") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("pub names the refusal once, without the library's name", func(t *testing.T) {
 		code, _, errOut := runCLIWithStdin(t, `{"type":"Note"}`, "pub", "-k", "--token", "alice-token", o.URL("/users/alice/followers"))
-		if code != 1 || strings.Contains(errOut, "client:") || strings.Count(errOut, "GET, HEAD, SUB") != 1 || !strings.Contains(errOut, "405 Method Not Allowed") || strings.Count(errOut, "\n") != 1 {
+		if code != 22 || strings.Contains(errOut, "client:") || strings.Count(errOut, "GET, HEAD, SUB") != 1 || !strings.Contains(errOut, "405 Method Not Allowed") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})

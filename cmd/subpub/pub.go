@@ -37,6 +37,13 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case len(positional) > 2:
 		return cli.Usagef("unexpected argument %q: pub takes an outbox URL and a file", positional[2])
 	}
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	if err := cf.checkURL(positional[0]); err != nil {
+		return err
+	}
 	input := io.Reader(os.Stdin)
 	if len(positional) == 2 && positional[1] != "-" {
 		f, err := os.Open(positional[1])
@@ -53,10 +60,6 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(body) > maxActivitySize {
 		return errors.New("the activity is larger than 1 MiB")
 	}
-	opts, err := cf.options()
-	if err != nil {
-		return err
-	}
 	c, err := client.New(opts)
 	if err != nil {
 		return err
@@ -64,7 +67,7 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer c.Close()
 	id, err := c.Publish(ctx, positional[0], *token, body)
 	if err != nil {
-		return err
+		return failure(positional[0], err)
 	}
 	fmt.Fprintln(stdout, id)
 	return nil

@@ -37,7 +37,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting non-zero")
 	asJSON := fs.Bool("json", false, "print one JSON object per event: id, type, data (the payload as a string) or data_base64 (when it is not UTF-8), ref, gap, received, latency_ms, proto, format")
 	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
-	verbose := fs.Bool("v", false, "report connections and reconnections on stderr")
+	verbose := fs.Bool("v", false, "report the subscription on stderr")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -52,6 +52,9 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := cf.checkURL(positional[0]); err != nil {
+		return err
+	}
 	switch {
 	case *sse && *sub:
 		return cli.Usagef("--sse and --sub exclude each other")
@@ -61,23 +64,32 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		opts.Mode = client.ModeSUB
 	}
 	opts.KeepAliveTimeout = *keepalive
+	// Before the stream was ever established, give up on what retrying
+	// does not fix (a certificate, a name, a refused connection, a
+	// refusal); after, resume from any failure but a final one.
+	opts.Reconnect.FailFast = true
 	c, err := client.New(opts)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 
+	timedOut := func() bool { return false }
 	if *timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
+		deadline := ctx
+		timedOut = func() bool { return errors.Is(deadline.Err(), context.DeadlineExceeded) }
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 
 	out := &eventPrinter{w: bufio.NewWriter(stdout), json: *asJSON}
 	received := 0
-	var mu sync.Mutex
+	var mu sync.Mutex // serializes output
+	established := false
+	var lastFailure error // of the last attempt that will be retried
 	s := &client.Subscription{
 		URL:         positional[0],
 		LastEventID: *lastID,
@@ -94,13 +106,25 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		},
 	}
-	if *verbose {
-		s.OnOpen = func(o client.Open) {
+	s.OnOpen = func(o client.Open) {
+		mu.Lock()
+		defer mu.Unlock()
+		established = true
+		if *verbose {
 			fmt.Fprintf(stderr, "subscribed: %s over %s (Cache-Control: %q)\n", o.Format, o.Proto, o.Header.Get("Cache-Control"))
 		}
-		s.OnRetry = func(err error, d time.Duration) {
-			fmt.Fprintf(stderr, "resubscribing in %v after: %v\n", d.Round(time.Millisecond), err)
+	}
+	// Every retry is said, with its reason: a subscription that waits is
+	// never silent about why.
+	s.OnRetry = func(err error, d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		lastFailure = err
+		verb := "retrying" // the stream was never established
+		if established {
+			verb = "reconnecting"
 		}
+		fmt.Fprintf(stderr, "subpub sub: %s in %v (%v)\n", verb, d.Round(time.Millisecond), err)
 	}
 	err = c.Run(ctx, s)
 	mu.Lock()
@@ -111,12 +135,16 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	case errors.Is(err, wire.ErrStreamEnded):
 		return nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("timed out after %v with %d events", *timeout, received)
+	case timedOut():
+		msg := fmt.Sprintf("timed out after %v with %d events", *timeout, received)
+		if lastFailure != nil && received == 0 {
+			msg += fmt.Sprintf(" (the last attempt: %v)", lastFailure)
+		}
+		return cli.Exit(exitTimeout, errors.New(msg))
 	case errors.Is(err, context.Canceled):
 		return nil // interrupted
 	}
-	return err
+	return failure(positional[0], err)
 }
 
 // eventPrinter writes events as readable lines or JSON lines, flushing each
