@@ -99,7 +99,38 @@ func (a *attempt) newRequest(ctx context.Context) (*http.Request, error) {
 	if a.sub.LastEventID != "" {
 		req.Header.Set("Last-Event-ID", a.sub.LastEventID)
 	}
+	if req.Header.Get("User-Agent") == "" {
+		// Set, rather than left to each transport's default, so that a
+		// trace shows every field sent.
+		req.Header.Set("User-Agent", userAgent)
+	}
 	return req, nil
+}
+
+// userAgent is the User-Agent of a subscription that sets none.
+const userAgent = "subpub"
+
+// traceRequest tells the trace that req was sent.
+func (a *attempt) traceRequest(req *http.Request) {
+	if t := a.sub.Trace; t != nil && t.Request != nil {
+		t.Request(a.proto, req)
+	}
+}
+
+// traceResponse tells the trace of a response.
+func (a *attempt) traceResponse(status int, h http.Header) {
+	if t := a.sub.Trace; t != nil && t.Response != nil {
+		t.Response(a.proto, status, h)
+	}
+}
+
+// httpTrace is the httptrace of a request over HTTP/1.1 or HTTP/2: it
+// learns the HTTP version and tells the trace once the request was sent.
+func (a *attempt) httpTrace(req *http.Request) *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn:      func(info httptrace.GotConnInfo) { a.proto = a.client.connProto(info) },
+		WroteHeaders: func() { a.traceRequest(req) },
+	}
 }
 
 // heard resets the keepalive timer: the connection is alive.
@@ -112,6 +143,7 @@ func (a *attempt) heard() {
 // interim handles a 1xx response to SUB.
 func (a *attempt) interim(code int, h http.Header) error {
 	a.heard()
+	a.traceResponse(code, h)
 	switch code {
 	case wire.StatusNoOperation:
 		a.mu.Lock()
@@ -168,11 +200,9 @@ func (a *attempt) deliver(f *wire.Frame, fields http.Header, sse *wire.SSEReader
 // limit, which applies only when no one looks at them); RoundTrip returns
 // with the final response, when the subscription is over.
 func (a *attempt) runSUB(ctx context.Context, req *http.Request) error {
-	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) { a.proto = a.client.connProto(info) },
-		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-			return a.interim(code, http.Header(h))
-		},
+	trace := a.httpTrace(req)
+	trace.Got1xxResponse = func(code int, h textproto.MIMEHeader) error {
+		return a.interim(code, http.Header(h))
 	}
 	resp, err := a.client.http.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	if err != nil {
@@ -185,6 +215,7 @@ func (a *attempt) runSUB(ctx context.Context, req *http.Request) error {
 
 // final interprets the final response to SUB.
 func (a *attempt) final(resp *http.Response) error {
+	a.traceResponse(resp.StatusCode, resp.Header)
 	a.mu.Lock()
 	established := a.established
 	a.mu.Unlock()
@@ -201,12 +232,19 @@ func (a *attempt) final(resp *http.Response) error {
 
 // runSSE subscribes with GET and reads text/event-stream.
 func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
+	if a.client.h3 != nil {
+		a.proto = wire.ProtoHTTP3
+		a.traceRequest(req) // about to be sent: quic-go has no trace
+	} else {
+		req = req.WithContext(httptrace.WithClientTrace(ctx, a.httpTrace(req)))
+	}
 	resp, err := a.client.RoundTrip(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	a.proto = wire.ProtoName(resp.ProtoMajor)
+	a.traceResponse(resp.StatusCode, resp.Header)
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return wire.ErrStreamEnded

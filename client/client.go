@@ -90,6 +90,22 @@ type Subscription struct {
 	// OnRetry, if set, is told of each failed attempt that will be retried,
 	// with the delay before the next.
 	OnRetry func(err error, delay time.Duration)
+	// Trace, if set, is told of each request of the subscription and each
+	// response to it, interim ones included, as curl -v shows them.
+	Trace *Trace
+}
+
+// Trace follows the messages of a subscription. Its functions may be nil;
+// they run on the connection's reader, as OnEvent does.
+type Trace struct {
+	// Request is told of each request once its header section was sent,
+	// with the HTTP version it went over ("h1", "h2" or "h3"). Its Header
+	// holds every field sent but Host (req.Host, or else req.URL.Host).
+	Request func(proto string, req *http.Request)
+	// Response is told of each response: every 106 and 105 (PUB) interim
+	// response to SUB, and the final response (for SSE, the one whose
+	// content is the stream).
+	Response func(proto string, status int, header http.Header)
 }
 
 // Client subscribes and publishes. It is safe for concurrent use; its

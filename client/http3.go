@@ -184,6 +184,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	if err := str.SendRequestHeader(req); err != nil {
 		return fmt.Errorf("sending SUB: %w", err)
 	}
+	a.traceRequest(req)
 	str.Close()
 	for {
 		resp, err := str.ReadResponse()

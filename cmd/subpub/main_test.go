@@ -84,13 +84,22 @@ func TestSubAndPub(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Type != "Add" || ev.LatencyMS == nil || ev.Proto != "h3" || !json.Valid([]byte(ev.Data)) || ev.ID == "" {
 			t.Errorf("line %q: %+v %v", lines[0], ev, err)
 		}
-		if !strings.Contains(got[2], "subscribed: pub over h3") {
-			t.Errorf("-v did not report the subscription: %q", got[2])
+		// -v shows the exchange as curl -v does.
+		for _, want := range []string{"> SUB /users/alice/outbox HTTP/3\n> host: ", "\n> user-agent: subpub\n>\n", "\n< HTTP/3 106\n", "\n< HTTP/3 105\n< event: id=", "\n< event-data: "} {
+			if !strings.Contains("\n"+got[2], want) {
+				t.Errorf("-v does not show %q:\n%s", want, got[2])
+			}
 		}
 	})
 	t.Run("sub gives up after --timeout with a one-line reason", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "sub", "--sse", "--timeout", "300ms", o.PlainURL("/users/alice/outbox"))
 		if code != 28 || !strings.Contains(errOut, "timed out after 300ms with 0 events") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("sub -v shows the final response of a refusal", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "sub", "-v", "--http", "1.1", "--cacert", o.CAFile, o.URL("/users/nobody/outbox"))
+		if code != 22 || !strings.HasPrefix(errOut, "> SUB /users/nobody/outbox HTTP/1.1\n> Host: ") || !strings.Contains(errOut, "\n< HTTP/1.1 404\n") || !strings.Contains(errOut, "\n< Content-Type: application/problem+json\n") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})

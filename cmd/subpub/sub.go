@@ -2,11 +2,16 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -37,7 +42,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting non-zero")
 	asJSON := fs.Bool("json", false, "print one JSON object per event: id, type, data (the payload as a string) or data_base64 (when it is not UTF-8), ref, gap, received, latency_ms, proto, format")
 	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
-	verbose := fs.Bool("v", false, "report the subscription on stderr")
+	verbose := fs.Bool("v", false, "show the exchange on stderr, as curl -v does: each request, each 106 and 105 with its fields, the final response")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -106,12 +111,23 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		},
 	}
-	s.OnOpen = func(o client.Open) {
+	s.OnOpen = func(client.Open) {
 		mu.Lock()
 		defer mu.Unlock()
 		established = true
-		if *verbose {
-			fmt.Fprintf(stderr, "subscribed: %s over %s (Cache-Control: %q)\n", o.Format, o.Proto, o.Header.Get("Cache-Control"))
+	}
+	if *verbose {
+		s.Trace = &client.Trace{
+			Request: func(proto string, req *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				writeRequest(stderr, proto, req)
+			},
+			Response: func(proto string, status int, h http.Header) {
+				mu.Lock()
+				defer mu.Unlock()
+				writeResponse(stderr, proto, status, h)
+			},
 		}
 	}
 	// Every retry is said, with its reason: a subscription that waits is
@@ -145,6 +161,51 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil // interrupted
 	}
 	return failure(positional[0], err)
+}
+
+// httpVersion is how a message's start line names the version.
+func httpVersion(proto string) string {
+	switch proto {
+	case wire.ProtoHTTP2:
+		return "HTTP/2"
+	case wire.ProtoHTTP3:
+		return "HTTP/3"
+	}
+	return "HTTP/1.1"
+}
+
+// writeRequest writes a request as curl -v does: "> " before each line of
+// its header section, field names as HTTP/2 and HTTP/3 send them (lower
+// case).
+func writeRequest(w io.Writer, proto string, req *http.Request) {
+	host := cmp.Or(req.Host, req.URL.Host)
+	fmt.Fprintf(w, "> %s %s %s\n> %s: %s\n", req.Method, req.URL.RequestURI(), httpVersion(proto), fieldName(proto, "Host"), host)
+	writeFields(w, "> ", proto, req.Header)
+	fmt.Fprintln(w, ">")
+}
+
+// writeResponse writes a response's header section, an interim one's
+// included, as curl -v does: "< " before each line (the status without a
+// reason phrase, which the client does not keep).
+func writeResponse(w io.Writer, proto string, status int, h http.Header) {
+	fmt.Fprintf(w, "< %s %d\n", httpVersion(proto), status)
+	writeFields(w, "< ", proto, h)
+	fmt.Fprintln(w, "<")
+}
+
+func writeFields(w io.Writer, prefix, proto string, h http.Header) {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[name] {
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, fieldName(proto, name), v)
+		}
+	}
+}
+
+func fieldName(proto, name string) string {
+	if proto == wire.ProtoHTTP1 {
+		return name
+	}
+	return strings.ToLower(name)
 }
 
 // eventPrinter writes events as readable lines or JSON lines, flushing each
