@@ -101,7 +101,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   ./bin/subpub sub --sse http://%[4]s/users/alice/outbox
   ./bin/subpub sub --cacert %[1]s -H 'Authorization: Bearer bob-token' https://%[3]s/users/bob/inbox
   echo '{"type":"Note","content":"hi","to":["https://www.w3.org/ns/activitystreams#Public"]}' | ./bin/subpub pub --cacert %[2]s --token alice-token %[5]s/users/alice/outbox
-  curl --cacert %[1]s -X SUB https://%[3]s/users/alice/outbox   # curl shows the 106 and 105 responses
+  curl -v --cacert %[1]s -X SUB https://%[3]s/users/alice/outbox   # -v: curl shows interim responses (106, 105) only in its verbose output
 Press Ctrl-C to stop.
 `, e.caFile, o.caFile, *edgeAddr, *edgePlain, originURL)
 	<-ctx.Done()
