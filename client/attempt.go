@@ -125,11 +125,15 @@ func (a *attempt) traceResponse(status int, h http.Header) {
 }
 
 // httpTrace is the httptrace of a request over HTTP/1.1 or HTTP/2: it
-// learns the HTTP version and tells the trace once the request was sent.
+// learns the HTTP version and tells the trace of the request once it has
+// its connection, before any response to it can arrive (WroteHeaders may
+// come after: HTTP/2 writes on a goroutine of its own).
 func (a *attempt) httpTrace(req *http.Request) *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
-		GotConn:      func(info httptrace.GotConnInfo) { a.proto = a.client.connProto(info) },
-		WroteHeaders: func() { a.traceRequest(req) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			a.proto = a.client.connProto(info)
+			a.traceRequest(req)
+		},
 	}
 }
 

@@ -98,9 +98,10 @@ type Subscription struct {
 // Trace follows the messages of a subscription. Its functions may be nil;
 // they run on the connection's reader, as OnEvent does.
 type Trace struct {
-	// Request is told of each request once its header section was sent,
-	// with the HTTP version it went over ("h1", "h2" or "h3"). Its Header
-	// holds every field sent but Host (req.Host, or else req.URL.Host).
+	// Request is told of each request as it goes out on its connection,
+	// before any response to it, with the HTTP version ("h1", "h2" or
+	// "h3"). Its Header holds every field sent but Host (req.Host, or else
+	// req.URL.Host).
 	Request func(proto string, req *http.Request)
 	// Response is told of each response: every 106 and 105 (PUB) interim
 	// response to SUB, and the final response (for SSE, the one whose

@@ -181,10 +181,10 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 		str.CancelWrite(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
 	})
 	defer stop()
+	a.traceRequest(req)
 	if err := str.SendRequestHeader(req); err != nil {
 		return fmt.Errorf("sending SUB: %w", err)
 	}
-	a.traceRequest(req)
 	str.Close()
 	for {
 		resp, err := str.ReadResponse()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -75,7 +76,7 @@ func TestSubFailsFastOnWhatRetryingCannotFix(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
 	refused := closedPort(t)
 	refusedUDP := closedUDPPort(t)
-	// A TCP server that accepts and closes at once.
+	// A TCP server that reads a request and closes without answering.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,10 @@ func TestSubFailsFastOnWhatRetryingCannotFix(t *testing.T) {
 			if err != nil {
 				return
 			}
-			c.Close()
+			go func() {
+				defer c.Close()
+				http.ReadRequest(bufio.NewReader(c))
+			}()
 		}
 	}()
 	stream := o.URL().String() + "/public/news"
