@@ -171,6 +171,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
+	t.Run("pub's help does not show $SUBPUB_TOKEN's value", func(t *testing.T) {
+		t.Setenv("SUBPUB_TOKEN", "secret-token")
+		code, _, errOut := runCLI(t.Context(), "", "pub", "--help")
+		if code != 0 || strings.Contains(errOut, "secret-token") || !strings.Contains(errOut, "(default $SUBPUB_TOKEN)") {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
 	t.Run("help shows the flags in the --flag style and examples", func(t *testing.T) {
 		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
 			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")

@@ -17,7 +17,7 @@ const pubExamples = `  # post a note as alice on the demo origin (a bare object 
 
   # from a file, in cleartext
   subpub pub --token alice-token http://localhost:8080/users/alice/outbox like.json
-`
+` + exitStatuses
 
 // maxActivitySize bounds what pub reads from its input.
 const maxActivitySize = 1 << 20
@@ -26,10 +26,14 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stdout, stderr)
 	var cf clientFlags
 	cf.register(fs)
-	token := fs.String("token", os.Getenv("SUBPUB_TOKEN"), "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
+	// The default is not the flag's, which the help would print.
+	token := fs.String("token", "", "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
+	}
+	if *token == "" {
+		*token = os.Getenv("SUBPUB_TOKEN")
 	}
 	switch {
 	case len(positional) == 0:

@@ -29,6 +29,14 @@ const subExamples = `  # follow alice's public outbox on the demo origin, over H
 
   # alice's private inbox, resuming after event 42
   subpub sub --cacert .data/demo/origin/tls/ca.pem -H 'Authorization: Bearer alice-token' --last-event-id 42 https://localhost:8443/users/alice/inbox
+` + exitStatuses
+
+// exitStatuses ends the help of sub and pub.
+const exitStatuses = `
+exit status (curl's where it fits): 0 done, 1 another failure, 2 usage,
+6 the name does not resolve, 7 could not connect, 22 an HTTP status of 400
+or more, 28 a timeout (sub --timeout), 35 the TLS handshake failed, 52 no response,
+60 the certificate is not trusted (--cacert FILE, or -k)
 `
 
 func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,7 +47,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	sub := fs.Bool("sub", false, "subscribe with SUB only (default: SUB, falling back to SSE)")
 	lastID := fs.String("last-event-id", "", "resume after this event `id`")
 	count := fs.Int("count", 0, "exit 0 after this many events (0: follow until interrupted)")
-	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting non-zero")
+	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting 28")
 	asJSON := fs.Bool("json", false, "print one JSON object per event: id, type, data (the payload as a string) or data_base64 (when it is not UTF-8), ref, gap, received, latency_ms, proto, format")
 	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
 	verbose := fs.Bool("v", false, "show the exchange on stderr, as curl -v does: each request, each 106 and 105 with its fields, the final response")
