@@ -13,9 +13,11 @@ FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 all: build
 
 ## build: the servers' binary, and the benchmarks' beside it (`subpub bench` runs it).
+## -buildvcs=auto records the commit, which --version prints, even where
+## GOFLAGS turns it off (it is silently left out outside a git clone).
 build:
-	$(GO) build -o $(BIN) ./cmd/subpub
-	$(GO) build -o $(BENCH_BIN) ./cmd/subpub-bench
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/subpub
+	$(GO) build -buildvcs=auto -o $(BENCH_BIN) ./cmd/subpub-bench
 
 ## demo: run an origin with demo users, publish, and show subscribers receiving.
 demo: build

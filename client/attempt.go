@@ -99,7 +99,42 @@ func (a *attempt) newRequest(ctx context.Context) (*http.Request, error) {
 	if a.sub.LastEventID != "" {
 		req.Header.Set("Last-Event-ID", a.sub.LastEventID)
 	}
+	if req.Header.Get("User-Agent") == "" {
+		// Set, rather than left to each transport's default, so that a
+		// trace shows every field sent.
+		req.Header.Set("User-Agent", userAgent)
+	}
 	return req, nil
+}
+
+// userAgent is the User-Agent of a subscription that sets none.
+const userAgent = "subpub"
+
+// traceRequest tells the trace that req was sent.
+func (a *attempt) traceRequest(req *http.Request) {
+	if t := a.sub.Trace; t != nil && t.Request != nil {
+		t.Request(a.proto, req)
+	}
+}
+
+// traceResponse tells the trace of a response.
+func (a *attempt) traceResponse(status int, h http.Header) {
+	if t := a.sub.Trace; t != nil && t.Response != nil {
+		t.Response(a.proto, status, h)
+	}
+}
+
+// httpTrace is the httptrace of a request over HTTP/1.1 or HTTP/2: it
+// learns the HTTP version and tells the trace of the request once it has
+// its connection, before any response to it can arrive (WroteHeaders may
+// come after: HTTP/2 writes on a goroutine of its own).
+func (a *attempt) httpTrace(req *http.Request) *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			a.proto = a.client.connProto(info)
+			a.traceRequest(req)
+		},
+	}
 }
 
 // heard resets the keepalive timer: the connection is alive.
@@ -112,6 +147,7 @@ func (a *attempt) heard() {
 // interim handles a 1xx response to SUB.
 func (a *attempt) interim(code int, h http.Header) error {
 	a.heard()
+	a.traceResponse(code, h)
 	switch code {
 	case wire.StatusNoOperation:
 		a.mu.Lock()
@@ -137,27 +173,30 @@ func (a *attempt) interim(code int, h http.Header) error {
 			a.mu.Unlock()
 			return err
 		}
-		a.deliver(f, h)
+		a.deliver(f, h, nil)
 	}
 	return nil
 }
 
-// deliver passes an event to the subscriber and remembers its id.
-func (a *attempt) deliver(f *wire.Frame, fields http.Header) {
+// deliver passes an event to the subscriber and advances the subscription's
+// last event ID: to the SSE stream's, or else to the event's own id if it
+// has one.
+func (a *attempt) deliver(f *wire.Frame, fields http.Header, sse *wire.SSEReader) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.done {
 		return
 	}
-	if f.ID != "" {
+	format := wire.FormatPUB
+	switch {
+	case sse != nil:
+		a.sub.LastEventID = sse.LastEventID()
+		format = wire.FormatSSE
+	case f.ID != "":
 		a.sub.LastEventID = f.ID
 	}
-	format := wire.FormatPUB
-	if fields == nil {
-		format = wire.FormatSSE
-	}
-	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, frame: f})
+	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, LastEventID: a.sub.LastEventID, frame: f})
 }
 
 // runSUB subscribes with SUB over HTTP/1.1 or HTTP/2. Interim responses
@@ -165,11 +204,9 @@ func (a *attempt) deliver(f *wire.Frame, fields http.Header) {
 // limit, which applies only when no one looks at them); RoundTrip returns
 // with the final response, when the subscription is over.
 func (a *attempt) runSUB(ctx context.Context, req *http.Request) error {
-	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) { a.proto = a.client.connProto(info) },
-		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-			return a.interim(code, http.Header(h))
-		},
+	trace := a.httpTrace(req)
+	trace.Got1xxResponse = func(code int, h textproto.MIMEHeader) error {
+		return a.interim(code, http.Header(h))
 	}
 	resp, err := a.client.http.RoundTrip(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	if err != nil {
@@ -182,6 +219,7 @@ func (a *attempt) runSUB(ctx context.Context, req *http.Request) error {
 
 // final interprets the final response to SUB.
 func (a *attempt) final(resp *http.Response) error {
+	a.traceResponse(resp.StatusCode, resp.Header)
 	a.mu.Lock()
 	established := a.established
 	a.mu.Unlock()
@@ -198,12 +236,19 @@ func (a *attempt) final(resp *http.Response) error {
 
 // runSSE subscribes with GET and reads text/event-stream.
 func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
+	if a.client.h3 != nil {
+		a.proto = wire.ProtoHTTP3
+		a.traceRequest(req) // about to be sent: quic-go has no trace
+	} else {
+		req = req.WithContext(httptrace.WithClientTrace(ctx, a.httpTrace(req)))
+	}
 	resp, err := a.client.RoundTrip(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	a.proto = wire.ProtoName(resp.ProtoMajor)
+	a.traceResponse(resp.StatusCode, resp.Header)
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return wire.ErrStreamEnded
@@ -220,12 +265,15 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 	a.heard()
 	r := wire.NewSSEReader(activityReader{resp.Body, a.heard})
 	r.MaxEventSize = a.client.opts.maxEventSize()
-	// Resume from the stream's last id, as EventSource does: it includes
-	// an id the server sent without an event (where the stream starts).
+	// The stream's last event ID starts from the one resumed after and
+	// persists across reconnections, as EventSource's does; resume from
+	// it, which includes an id the server sent without an event (where
+	// the stream starts) and no id once the server cleared it.
+	r.SetLastEventID(a.sub.LastEventID)
 	defer func() {
-		if id := r.LastEventID(); id != "" {
-			a.sub.LastEventID = id
-		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.sub.LastEventID = r.LastEventID()
 	}()
 	for {
 		e, err := r.Next()
@@ -239,7 +287,7 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 		if err != nil {
 			return err
 		}
-		a.deliver(wire.NewFrame(e), nil)
+		a.deliver(wire.NewFrame(e), nil, r)
 	}
 }
 

@@ -27,6 +27,13 @@ type Event struct {
 	Format wire.Format
 	// Fields are the PUB response's header fields (nil for SSE).
 	Fields http.Header
+	// LastEventID is the id the event carries for its subscriber, which
+	// it resumes after: the event's own ID, or, for an event without one,
+	// the subscription's last event ID before it. Over SSE it is the
+	// stream's last-event-ID buffer (which an id-only block also sets, an
+	// empty id field clears and an id containing NUL leaves alone), as
+	// EventSource's lastEventId.
+	LastEventID string
 
 	frame *wire.Frame
 }
@@ -67,8 +74,9 @@ type Open struct {
 type Subscription struct {
 	// URL of the resource.
 	URL string
-	// LastEventID resumes after this event; updated as events arrive, so
-	// after Run returns it holds the last id seen.
+	// LastEventID resumes after this event; updated as events arrive (see
+	// Event.LastEventID), so after Run returns it holds the last event ID,
+	// which a resumption sends as Last-Event-ID (none when it is empty).
 	LastEventID string
 	// Header adds request fields to this subscription only.
 	Header http.Header
@@ -82,6 +90,23 @@ type Subscription struct {
 	// OnRetry, if set, is told of each failed attempt that will be retried,
 	// with the delay before the next.
 	OnRetry func(err error, delay time.Duration)
+	// Trace, if set, is told of each request of the subscription and each
+	// response to it, interim ones included, as curl -v shows them.
+	Trace *Trace
+}
+
+// Trace follows the messages of a subscription. Its functions may be nil;
+// they run on the connection's reader, as OnEvent does.
+type Trace struct {
+	// Request is told of each request as it goes out on its connection,
+	// before any response to it, with the HTTP version ("h1", "h2" or
+	// "h3"). Its Header holds every field sent but Host (req.Host, or else
+	// req.URL.Host).
+	Request func(proto string, req *http.Request)
+	// Response is told of each response: every 106 and 105 (PUB) interim
+	// response to SUB, and the final response (for SSE, the one whose
+	// content is the stream).
+	Response func(proto string, status int, header http.Header)
 }
 
 // Client subscribes and publishes. It is safe for concurrent use; its
@@ -106,7 +131,7 @@ func New(opts Options) (*Client, error) {
 	case HTTP3:
 		c.h3 = newH3Pool(opts, tlsConf)
 	default:
-		return nil, fmt.Errorf("client: unknown HTTP version %q (want 1.1, 2 or 3)", opts.HTTP)
+		return nil, fmt.Errorf("unknown HTTP version %q (want 1.1, 2 or 3)", opts.HTTP)
 	}
 	return c, nil
 }
@@ -127,17 +152,18 @@ func (c *Client) Close() error {
 // ErrMalformedEvent, or the last error once Reconnect gives up.
 func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	if s.OnEvent == nil {
-		return errors.New("client: Subscription.OnEvent is nil")
+		return errors.New("Subscription.OnEvent is nil")
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("client: %q is not an http or https URL", RedactURL(s.URL))
+		return fmt.Errorf("%q is not an http or https URL", RedactURL(s.URL))
 	}
 	if c.h3 != nil && u.Scheme != "https" {
-		return fmt.Errorf("client: HTTP/3 needs an https URL, not %q", RedactURL(s.URL))
+		return fmt.Errorf("HTTP/3 needs an https URL, not %q", RedactURL(s.URL))
 	}
 	mode := c.opts.Mode
 	attempts := 0
+	established := false          // ever
 	var refusedSUB error          // why SUB was refused, if auto mode fell back to SSE
 	var serverDelay time.Duration // SSE retry or Retry-After
 	for {
@@ -152,6 +178,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		}
 		if a.established {
 			attempts = 0
+			established = true
 		}
 		if a.retry > 0 {
 			serverDelay = a.retry
@@ -168,12 +195,12 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		if mode == ModeAuto && a.established {
 			mode = ModeSUB // the server speaks SUB: never fall back later
 		}
-		if final(err) || c.opts.Reconnect.Disabled {
+		if final(err) || c.opts.Reconnect.Disabled || c.opts.Reconnect.FailFast && !established && hopeless(err) {
 			return err
 		}
 		attempts++
 		if max := c.opts.Reconnect.MaxAttempts; max > 0 && attempts >= max {
-			return fmt.Errorf("client: giving up after %d attempts: %w", attempts, err)
+			return fmt.Errorf("giving up after %d attempts: %w", attempts, err)
 		}
 		delay := c.backoff(attempts, serverDelay, err)
 		c.logger().Info("resubscribing", "url", RedactURL(s.URL), "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)

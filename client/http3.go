@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -102,8 +103,14 @@ func (p *h3Pool) dial(authority string, c *h3Conn) {
 		tlsConf.ServerName = host
 	}
 	qc, err := quic.DialAddr(ctx, authority, tlsConf, p.quicConf)
-	if err != nil {
-		c.err = fmt.Errorf("client: HTTP/3 connection to %s: %w", authority, err)
+	var idle *quic.IdleTimeoutError
+	var handshake *quic.HandshakeTimeoutError
+	switch {
+	case errors.As(err, &idle), errors.As(err, &handshake), errors.Is(err, context.DeadlineExceeded):
+		c.err = fmt.Errorf("HTTP/3 connection to %s: %w (%v)", authority, errNoQUICAnswer, err)
+		return
+	case err != nil:
+		c.err = fmt.Errorf("HTTP/3 connection to %s: %w", authority, err)
 		return
 	}
 	c.qc, c.cc = qc, p.transport.NewClientConn(qc)
@@ -165,7 +172,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	str, err := cc.OpenRequestStream(ctx)
 	if err != nil {
 		pool.forget(authority, cc)
-		return fmt.Errorf("client: opening HTTP/3 stream: %w", err)
+		return fmt.Errorf("opening HTTP/3 stream: %w", err)
 	}
 	// Reading blocks on the stream, not on ctx: cancel the stream when
 	// ctx ends (unsubscribe, keepalive timeout).
@@ -174,8 +181,9 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 		str.CancelWrite(quic.StreamErrorCode(http3.ErrCodeRequestCanceled))
 	})
 	defer stop()
+	a.traceRequest(req)
 	if err := str.SendRequestHeader(req); err != nil {
-		return fmt.Errorf("client: sending SUB: %w", err)
+		return fmt.Errorf("sending SUB: %w", err)
 	}
 	str.Close()
 	for {
@@ -187,7 +195,7 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 			if cc.Context().Err() != nil {
 				pool.forget(authority, cc)
 			}
-			return fmt.Errorf("client: reading HTTP/3 response: %w", err)
+			return fmt.Errorf("reading HTTP/3 response: %w", err)
 		}
 		// ReadResponse reuses one *http.Response; its Header map is new
 		// for each response, and status and header are all we keep.

@@ -114,6 +114,16 @@ type Reconnect struct {
 	// MaxAttempts bounds consecutive failed attempts (an attempt that
 	// establishes the subscription resets the count). Zero means no bound.
 	MaxAttempts int
+	// FailFast makes Run give up, before the subscription was ever
+	// established, on a failure that retrying will not fix: the server's
+	// certificate is not trusted or its TLS handshake fails, its name does
+	// not resolve, it refuses the connection (or does not answer over
+	// QUIC), it closes the connection without a response, or it answers
+	// with a status of 400 or more other than 408, 429 and 503. Once established, a subscription is resumed after any
+	// failure but a permanent one, as without FailFast. For command-line
+	// programs, whose user is waiting; a server following a stream (an
+	// edge) would rather wait for its upstream to come back.
+	FailFast bool
 }
 
 func (o *Options) keepAliveTimeout() time.Duration {
@@ -135,14 +145,14 @@ func (o *Options) tlsConfig() (*tls.Config, error) {
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("client: reading CA file: %w", err)
+			return nil, fmt.Errorf("reading CA file: %w", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client: no certificate found in %s", o.CAFile)
+			return nil, fmt.Errorf("no certificate found in %s", o.CAFile)
 		}
 		conf.RootCAs = pool
 	}

@@ -24,15 +24,15 @@ func (c *Client) Publish(ctx context.Context, outboxURL, token string, activity 
 	}
 	resp, err := c.RoundTrip(req)
 	if err != nil {
-		return "", fmt.Errorf("client: publishing to %s: %w", outboxURL, err)
+		return "", fmt.Errorf("publishing to %s: %w", RedactURL(outboxURL), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("client: publishing to %s: %w", outboxURL, statusError(resp.StatusCode, resp.Header, resp.Body))
+		return "", fmt.Errorf("publishing to %s: %w", RedactURL(outboxURL), statusError(resp.StatusCode, resp.Header, resp.Body))
 	}
 	location := resp.Header.Get("Location")
 	if location == "" {
-		return "", fmt.Errorf("client: publishing to %s: 201 Created without Location", outboxURL)
+		return "", fmt.Errorf("publishing to %s: 201 Created without Location", RedactURL(outboxURL))
 	}
 	return location, nil
 }

@@ -137,6 +137,7 @@ func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
 		stream.WriteError(w, relayedError(err))
 		return
 	}
+	e.localizeProblem(r, resp)
 	defer resp.Body.Close()
 	h := w.Header()
 	for k, v := range resp.Header {

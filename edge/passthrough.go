@@ -23,6 +23,7 @@ func (e *Edge) newPassthrough() http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(e.Upstream)
 			pr.SetXForwarded()
+			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), inboundKey{}, pr.In))
 		},
 		Transport:     e.Transport,
 		FlushInterval: -1, // stream whatever the upstream streams
@@ -31,6 +32,9 @@ func (e *Edge) newPassthrough() http.Handler {
 			stream.WriteError(w, relayedError(err))
 		},
 		ModifyResponse: func(resp *http.Response) error {
+			if in, ok := resp.Request.Context().Value(inboundKey{}).(*http.Request); ok {
+				e.localizeProblem(in, resp)
+			}
 			if e.Cache != nil && !isSafe(resp.Request.Method) && resp.StatusCode < 400 {
 				e.Cache.Invalidate(resp.Request.URL.Path)
 				for _, name := range []string{"Location", "Content-Location"} {
@@ -44,6 +48,10 @@ func (e *Edge) newPassthrough() http.Handler {
 	}
 	return proxy
 }
+
+// inboundKey holds, in the context of a request the passthrough sends
+// upstream, the request it forwards.
+type inboundKey struct{}
 
 func isSafe(method string) bool {
 	switch method {

@@ -29,7 +29,7 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	if err != nil {
 		release()
 		if r.Context().Err() == nil {
-			stream.WriteError(w, relayedError(err))
+			stream.WriteError(w, e.localError(r, relayedError(err)))
 		}
 		return
 	}

@@ -21,9 +21,12 @@ var ErrEventTooLarge = errors.New("wire: event exceeds the maximum size")
 
 // SSEReader parses a text/event-stream following the WHATWG HTML
 // "event stream interpretation" rules: an optional leading BOM; lines ended
-// by CRLF, LF or CR; comments; multi-line data; an id containing NUL ignored;
-// retry accepted only as ASCII digits; events without a data field not
-// dispatched; an event cut off by the end of the stream discarded.
+// by CRLF, LF or CR; comments; multi-line data; a last-event-ID buffer that
+// persists across events, which every id field sets (an empty one clears
+// it) but one containing NUL, which is ignored, and which each empty line
+// makes the last event ID (an id-only block included); retry accepted only
+// as ASCII digits; events without a data field not dispatched; an event
+// cut off by the end of the stream discarded, its id with it.
 type SSEReader struct {
 	r *bufio.Reader
 
@@ -35,7 +38,8 @@ type SSEReader struct {
 	skipLF  bool   // the previous line ended in CR: a following LF belongs to it
 	line    []byte // a line that spans buffer refills
 
-	lastID   string // the stream's last event id, as EventSource keeps it
+	idBuffer string // the last-event-ID buffer, which each id field sets
+	lastID   string // the buffer as of the last dispatch: EventSource's last event ID
 	retry    time.Duration
 	comments int
 
@@ -53,9 +57,16 @@ func NewSSEReader(r io.Reader) *SSEReader {
 	return &SSEReader{r: bufio.NewReaderSize(r, 16<<10)}
 }
 
-// LastEventID is the stream's last event id: what a client sends as
-// Last-Event-ID when it reconnects.
+// LastEventID is the stream's last event ID, the last-event-ID buffer as
+// of the last empty line: after Next returned an event, the id that event
+// carries for its recipient (its own id field's, or the one before it); at
+// any time, what a client sends as Last-Event-ID when it reconnects.
 func (d *SSEReader) LastEventID() string { return d.lastID }
+
+// SetLastEventID sets the last event ID and the buffer, as an EventSource
+// keeps its last event ID across reconnections: a client reading a stream
+// it resumed sets it to the Last-Event-ID it sent.
+func (d *SSEReader) SetLastEventID(id string) { d.idBuffer, d.lastID = id, id }
 
 // Retry is the reconnection delay the server asked for, or zero.
 func (d *SSEReader) Retry() time.Duration { return d.retry }
@@ -68,9 +79,10 @@ func (d *SSEReader) Comments() int { return d.comments }
 // the stream it returns io.EOF (a partial event is discarded, as the
 // standard requires).
 //
-// The event's ID is its own id field, empty if it had none, so that a
-// translation to PUB gives each id to one event only; LastEventID is what
-// EventSource would resume from.
+// The event's ID is its own id field, empty if it had none, as a
+// translation to PUB needs (the draft's "Identifiers and Types"); the id
+// the event carries for a recipient, as EventSource's lastEventId, is
+// LastEventID right after Next.
 func (d *SSEReader) Next() (Event, error) {
 	if !d.started {
 		d.started = true
@@ -84,6 +96,7 @@ func (d *SSEReader) Next() (Event, error) {
 			return Event{}, err
 		}
 		if len(line) == 0 {
+			d.lastID = d.idBuffer
 			if e, ok := d.dispatch(); ok {
 				return e, nil
 			}
@@ -168,8 +181,8 @@ func (d *SSEReader) processField(line []byte) error {
 		d.typ = string(value)
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
-			d.lastID = string(value)
-			d.id = d.lastID
+			d.idBuffer = string(value)
+			d.id = d.idBuffer
 		}
 	case "retry":
 		if ms, ok := parseDigits(value); ok {

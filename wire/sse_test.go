@@ -159,6 +159,105 @@ func TestSSEReader(t *testing.T) {
 	}
 }
 
+// TestSSEReaderLastEventIDBuffer follows the last-event-ID buffer of the
+// WHATWG event stream interpretation: each event carries the buffer's value
+// for its recipient, while Event.ID stays the event's own id field (which
+// a translation to PUB gives it).
+func TestSSEReaderLastEventIDBuffer(t *testing.T) {
+	type got struct{ own, carried string }
+	tests := []struct {
+		name   string
+		seed   string // the buffer before the stream, as after a resumption
+		stream string
+		want   []got
+		final  string
+	}{
+		{
+			name:   "an event without an id after one with an id carries it",
+			stream: "id: 5\ndata: a\n\ndata: b\n\n",
+			want:   []got{{"5", "5"}, {"", "5"}},
+			final:  "5",
+		},
+		{
+			name:   "an id-only block dispatches nothing but sets the buffer",
+			stream: "id: 7\n\ndata: a\n\n",
+			want:   []got{{"", "7"}},
+			final:  "7",
+		},
+		{
+			name:   "an id-only block at the end of the stream still counts",
+			stream: "id: 1\ndata: a\n\nid: 2\n\n",
+			want:   []got{{"1", "1"}},
+			final:  "2",
+		},
+		{
+			name:   "an id containing NUL is ignored and leaves the buffer",
+			stream: "id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n",
+			want:   []got{{"1", "1"}, {"", "1"}},
+			final:  "1",
+		},
+		{
+			name:   "an empty id field clears the buffer",
+			stream: "id: 1\ndata: a\n\nid\ndata: b\n\ndata: c\n\n",
+			want:   []got{{"1", "1"}, {"", ""}, {"", ""}},
+			final:  "",
+		},
+		{
+			name:   "the last id field of an event wins",
+			stream: "id: 1\nid: 2\ndata: a\n\n",
+			want:   []got{{"2", "2"}},
+			final:  "2",
+		},
+		{
+			name:   "a resumed stream starts from the id resumed after",
+			seed:   "41",
+			stream: "data: a\n\nid: 42\ndata: b\n\n",
+			want:   []got{{"", "41"}, {"42", "42"}},
+			final:  "42",
+		},
+		{
+			name:   "a partial event's id goes with it: it was never dispatched",
+			stream: "id: 8\ndata: a\n\nid: 9\ndata: cut",
+			want:   []got{{"8", "8"}},
+			final:  "8",
+		},
+		{
+			name:   "negative control: ids persist until replaced",
+			stream: "id: 1\ndata: a\n\nid: 2\ndata: b\n\ndata: c\n\n",
+			want:   []got{{"1", "1"}, {"2", "2"}, {"", "2"}},
+			final:  "2",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewSSEReader(strings.NewReader(tt.stream))
+			d.SetLastEventID(tt.seed)
+			var events []got
+			for {
+				e, err := d.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				events = append(events, got{e.ID, d.LastEventID()})
+			}
+			if len(events) != len(tt.want) {
+				t.Fatalf("got %d events %+v, want %+v", len(events), events, tt.want)
+			}
+			for i := range events {
+				if events[i] != tt.want[i] {
+					t.Errorf("event %d: own id %q, carried %q; want %q, %q", i, events[i].own, events[i].carried, tt.want[i].own, tt.want[i].carried)
+				}
+			}
+			if d.LastEventID() != tt.final {
+				t.Errorf("LastEventID at the end = %q, want %q", d.LastEventID(), tt.final)
+			}
+		})
+	}
+}
+
 // TestSSEReaderDispatchesWithoutWaitingForTheNextByte checks that an event
 // ended by CR is dispatched at once, although a LF might still follow.
 func TestSSEReaderDispatchesWithoutWaitingForTheNextByte(t *testing.T) {

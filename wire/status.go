@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -38,7 +39,8 @@ func (e *StatusError) Error() string {
 	} else if e.Title != "" && e.Title != http.StatusText(e.Status) {
 		msg += ": " + e.Title
 	}
-	if allow := e.Header.Get("Allow"); allow != "" {
+	// The methods the resource allows, unless the detail said them.
+	if allow := e.Header.Get("Allow"); allow != "" && !strings.Contains(e.Detail, allow) {
 		msg += " (Allow: " + allow + ")"
 	}
 	return msg

@@ -9,7 +9,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,10 +24,10 @@ import (
 	"github.com/subpub/subpub/internal/cli"
 )
 
-const benchExamples = `  # a quick side-by-side comparison (a few minutes): what make bench runs
+const benchExamples = `  # a quick side-by-side comparison (about 7 minutes): what make bench runs
   subpub bench --quick --out benchmarks/results/quick
 
-  # the full sweep (about 30 minutes), whose report is committed
+  # the full sweep (about 28 minutes), whose report is committed
   subpub bench --full --out benchmarks/results/latest
 
   # with nginx+nchan and Varnish (installed by benchmarks/install-peers.sh)
@@ -46,9 +45,9 @@ func main() {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub bench", "[flags]", benchExamples, stderr)
-	quick := fs.Bool("quick", false, "the quick preset (the default): N = 100 and 1,000, R = 10 and 100, 6 s windows")
-	full := fs.Bool("full", false, "the full sweep: N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
+	fs := cli.NewFlagSet("subpub bench", "[flags]", benchExamples, stdout, stderr)
+	quick := fs.Bool("quick", false, "the quick preset (the default; about 7 minutes): N = 100 and 1,000, R = 10 and 100, 6 s windows")
+	full := fs.Bool("full", false, "the full sweep (about 28 minutes): N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
 	out := fs.String("out", "benchmarks/results/quick", "write results.json, report.md and the plots into this `directory`")
 	peers := fs.Bool("peers", false, "compare with nginx+nchan and Varnish too (benchmarks/install-peers.sh installs them)")
 	systems := fs.String("systems", "", "comma-separated `names` of the systems to run (default: all of the sweep): "+systemNames())
@@ -67,7 +66,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	render := fs.Bool("render", false, "only write the report and the plots again from --out's results.json")
 	child := fs.String("child", "", "internal: play a benchmark child `role` (bare-sender, subscribers, publisher)")
-	if _, err := cli.ParseInterspersed(fs, args); err != nil {
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cli.NoArgs(positional); err != nil {
 		return err
 	}
 	logger, err := cli.Logger(*logLevel, stderr)
@@ -81,7 +84,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchmarks.Render(*out)
 	}
 	if *quick && *full {
-		return errors.New("--quick and --full are exclusive")
+		return cli.Usagef("--quick and --full exclude each other")
 	}
 	cfg := benchmarks.Quick(*out)
 	if *full {
@@ -96,10 +99,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Systems = strings.Split(*systems, ",")
 	}
 	if cfg.Subscribers, err = intList(*subscribers, cfg.Subscribers); err != nil {
-		return fmt.Errorf("--subscribers: %w", err)
+		return cli.Usagef("--subscribers: %v", err)
 	}
 	if cfg.Rates, err = intList(*rates, cfg.Rates); err != nil {
-		return fmt.Errorf("--rates: %w", err)
+		return cli.Usagef("--rates: %v", err)
 	}
 	cfg.Warmup = cmp.Or(*warmup, cfg.Warmup)
 	cfg.Window = cmp.Or(*window, cfg.Window)
@@ -112,7 +115,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if isSet(fs, "loss") {
 		if cfg.Loss.Drops, err = percentList(*loss); err != nil {
-			return fmt.Errorf("--loss: %w", err)
+			return cli.Usagef("--loss: %v", err)
 		}
 	}
 	if *serverLog != "" {

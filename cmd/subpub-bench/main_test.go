@@ -15,14 +15,24 @@ func TestHelpListsThePublicFlagsAndExamples(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	help := stderr.String()
-	for _, want := range []string{"usage: subpub bench [flags]", "-quick", "-loss percentages", "default: the preset's, 0, 0.5 and 2", "examples:", "(about 30 minutes)"} {
+	for _, want := range []string{"usage: subpub bench [flags]", "\n  --quick\n", "\n  --loss percentages\n", "default: the preset's, 0, 0.5 and 2", "examples:", "(about 28 minutes)", "(about 7 minutes)"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}
 	}
-	for _, unwanted := range []string{"-child", `(default "-")`} {
+	for _, unwanted := range []string{"child", `(default "-")`, "\n  -quick", "about 30 minutes", "an hour"} {
 		if strings.Contains(help, unwanted) {
 			t.Errorf("help shows %q:\n%s", unwanted, help)
+		}
+	}
+}
+
+func TestBadArgumentsAreUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"extra"}, {"--nope"}, {"--quick", "--full"}, {"--rates", "x"}, {"--loss", "101"}} {
+		var stdout, stderr bytes.Buffer
+		err := runBench(t.Context(), args, &stdout, &stderr)
+		if code := cli.ExitCode("subpub bench", err, &stderr); code != 2 || !strings.Contains(stderr.String(), "Run 'subpub bench --help'") {
+			t.Errorf("%q: exit %d, %q", args, code, stderr.String())
 		}
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/cli"
 )
 
 // clientFlags are the connection flags sub and pub share.
@@ -21,7 +23,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.http, "http", "", "HTTP version: 1.1, 2 or 3 (default: 2 or 1.1 as TLS negotiates; 1.1 in cleartext)")
 	fs.StringVar(&f.caFile, "cacert", "", "trust the CA certificates in this PEM `file` (e.g. the origin's ca.pem)")
 	fs.BoolVar(&f.insecure, "k", false, "skip TLS certificate verification (development only)")
-	fs.BoolVar(&f.insecure, "insecure", false, "same as -k")
+	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate verification (development only)")
 	fs.Var(&f.headers, "H", "add a request field, `'Name: value'` (repeatable)")
 }
 
@@ -35,9 +37,21 @@ func (f *clientFlags) options() (client.Options, error) {
 	case "h3":
 		f.http = client.HTTP3
 	default:
-		return client.Options{}, fmt.Errorf("--http %q: want 1.1, 2 or 3", f.http)
+		return client.Options{}, cli.Usagef("--http %q: want 1.1, 2 or 3", f.http)
 	}
 	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
+}
+
+// checkURL is the usage error of a URL argument sub or pub cannot use.
+func (f *clientFlags) checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return cli.Usagef("%q is not an http or https URL", client.RedactURL(raw))
+	case f.http == client.HTTP3 && u.Scheme != "https":
+		return cli.Usagef("--http 3 needs an https URL, not %q", client.RedactURL(raw))
+	}
+	return nil
 }
 
 // headerFlag collects -H 'Name: value'.

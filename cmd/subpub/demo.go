@@ -21,14 +21,18 @@ import (
 var demoUsers = [][2]string{{"alice", "alice-token"}, {"bob", "bob-token"}}
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub demo", "[flags]", "  subpub demo          # then try the commands it prints, in another terminal\n  subpub demo --once   # run the scenario and exit\n", stderr)
+	fs := cli.NewFlagSet("subpub demo", "[flags]", "  subpub demo          # then try the commands it prints, in another terminal\n  subpub demo --once   # run the scenario and exit\n", stdout, stderr)
 	dataDir := fs.String("data", ".data/demo", "data `directory` (the database is reset at each start; certificates are kept)")
 	originAddr := fs.String("origin", "localhost:8443", "origin TLS `address` (HTTP/1.1, HTTP/2, HTTP/3)")
 	originPlain := fs.String("origin-plain", "localhost:8080", "origin cleartext `address`")
 	edgeAddr := fs.String("edge", "localhost:9443", "edge TLS `address`")
 	edgePlain := fs.String("edge-plain", "localhost:9080", "edge cleartext `address`")
 	once := fs.Bool("once", false, "exit after the scenario instead of serving until interrupted")
-	if _, err := cli.ParseInterspersed(fs, args); err != nil {
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cli.NoArgs(positional); err != nil {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -97,7 +101,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   ./bin/subpub sub --sse http://%[4]s/users/alice/outbox
   ./bin/subpub sub --cacert %[1]s -H 'Authorization: Bearer bob-token' https://%[3]s/users/bob/inbox
   echo '{"type":"Note","content":"hi","to":["https://www.w3.org/ns/activitystreams#Public"]}' | ./bin/subpub pub --cacert %[2]s --token alice-token %[5]s/users/alice/outbox
-  curl --cacert %[1]s -X SUB https://%[3]s/users/alice/outbox   # curl shows the 106 and 105 responses
+  curl -v --cacert %[1]s -X SUB https://%[3]s/users/alice/outbox   # -v: curl shows interim responses (106, 105) only in its verbose output
 Press Ctrl-C to stop.
 `, e.caFile, o.caFile, *edgeAddr, *edgePlain, originURL)
 	<-ctx.Done()

@@ -123,7 +123,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		return nil, err
 	}
 	fmt.Fprintf(stdout, "edge: upstream %s\n", up)
-	srv, err := f.bind(e, tlsConf, streamer, logger)
+	srv, err := f.bind("edge", e, tlsConf, streamer, logger)
 	if err != nil {
 		upClient.Close()
 		return nil, err

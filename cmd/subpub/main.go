@@ -23,12 +23,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"origin": {"run an ActivityPub origin serving SUB and SSE over HTTP/1.1, HTTP/2 and HTTP/3", runOrigin},
-		"edge":   {"run an edge: collapse identical subscriptions, fan out, replay, cache", runEdge},
-		"sub":    {"subscribe to a stream and print its events", runSub},
-		"pub":    {"publish an activity to an outbox", runPub},
-		"demo":   {"run an origin with demo users, publish, and show subscribers receiving", runDemo},
-		"bench":  {"compare SUB/PUB through the edge with direct SSE, the bare-socket limit and peers", runBench},
+		"origin":  {"run an ActivityPub origin serving SUB and SSE over HTTP/1.1, HTTP/2 and HTTP/3", runOrigin},
+		"edge":    {"run an edge: collapse identical subscriptions, fan out, replay, cache", runEdge},
+		"sub":     {"subscribe to a stream and print its events", runSub},
+		"pub":     {"publish an activity to an outbox", runPub},
+		"demo":    {"run an origin with demo users, publish, and show subscribers receiving", runDemo},
+		"bench":   {"compare SUB/PUB through the edge with direct SSE, the bare-socket limit and peers", runBench},
+		"version": {"print the version: module, commit, Go", runVersion},
 	}
 }
 
@@ -40,7 +41,10 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr, cmds)
 		if len(args) == 0 {
 			return 2
@@ -49,8 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "subpub: unknown command %q\n\n", args[0])
-		usage(stderr, cmds)
+		fmt.Fprintf(stderr, "subpub: unknown command %q\nRun 'subpub --help' for the commands.\n", args[0])
 		return 2
 	}
 	return cli.ExitCode("subpub "+args[0], cmd.run(ctx, args[1:], stdout, stderr), stderr)
@@ -69,5 +72,20 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-8s %s\n", name, cmds[name].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'subpub <command> --help' for a command's flags and examples.")
+	fmt.Fprintln(w, "Run 'subpub <command> --help' for a command's flags and examples,")
+	fmt.Fprintln(w, "'subpub --version' for the version.")
+}
+
+// runVersion prints the version line every command's --version prints.
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("subpub version", "", "", stdout, stderr)
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cli.NoArgs(positional); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, cli.Version("subpub"))
+	return nil
 }

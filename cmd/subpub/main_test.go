@@ -5,7 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,57 +75,56 @@ func TestSubAndPub(t *testing.T) {
 			t.Fatalf("printed %d lines: %q", len(lines), got[1])
 		}
 		var ev struct {
-			ID        string          `json:"id"`
-			Type      string          `json:"type"`
-			Data      json.RawMessage `json:"data"`
-			LatencyMS *float64        `json:"latency_ms"`
-			Proto     string          `json:"proto"`
+			ID        string   `json:"id"`
+			Type      string   `json:"type"`
+			Data      string   `json:"data"`
+			LatencyMS *float64 `json:"latency_ms"`
+			Proto     string   `json:"proto"`
 		}
-		if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Type != "Add" || ev.LatencyMS == nil || ev.Proto != "h3" || len(ev.Data) == 0 {
+		if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev.Type != "Add" || ev.LatencyMS == nil || ev.Proto != "h3" || !json.Valid([]byte(ev.Data)) || ev.ID == "" {
 			t.Errorf("line %q: %+v %v", lines[0], ev, err)
 		}
-		if !strings.Contains(got[2], "subscribed: pub over h3") {
-			t.Errorf("-v did not report the subscription: %q", got[2])
+		// -v shows the exchange as curl -v does.
+		for _, want := range []string{"> SUB /users/alice/outbox HTTP/3\n> host: ", "\n> user-agent: subpub\n>\n", "\n< HTTP/3 106\n", "\n< HTTP/3 105\n< event: id=", "\n< event-data: "} {
+			if !strings.Contains("\n"+got[2], want) {
+				t.Errorf("-v does not show %q:\n%s", want, got[2])
+			}
 		}
 	})
 	t.Run("sub gives up after --timeout with a one-line reason", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "sub", "--sse", "--timeout", "300ms", o.PlainURL("/users/alice/outbox"))
-		if code != 1 || !strings.Contains(errOut, "timed out after 300ms with 0 events") || strings.Count(errOut, "\n") != 1 {
+		if code != 28 || !strings.Contains(errOut, "timed out after 300ms with 0 events") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("sub -v shows the final response of a refusal", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "sub", "-v", "--http", "1.1", "--cacert", o.CAFile, o.URL("/users/nobody/outbox"))
+		if code != 22 || !strings.HasPrefix(errOut, "> SUB /users/nobody/outbox HTTP/1.1\n> Host: ") || !strings.Contains(errOut, "\n< HTTP/1.1 404\n") || !strings.Contains(errOut, "\n< Content-Type: application/problem+json\n") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("sub reports a refusal with its status and detail", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "sub", "-k", o.URL("/users/alice/inbox"))
-		if code != 1 || !strings.Contains(errOut, "401 Unauthorized") || strings.Count(errOut, "\n") != 1 {
+		if code != 22 || !strings.Contains(errOut, "401 Unauthorized") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("pub reports a refused activity", func(t *testing.T) {
 		code, _, errOut := runCLIWithStdin(t, `{"type":"Like"}`, "pub", "-k", "--token", "alice-token", outbox)
-		if code != 1 || !strings.Contains(errOut, "400 Bad Request") {
+		if code != 22 || !strings.Contains(errOut, "400 Bad Request") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
-	t.Run("bad arguments exit 2 with usage", func(t *testing.T) {
-		for _, args := range [][]string{{"sub"}, {"sub", "--http", "4", "https://x/"}, {"nonsense"}} {
-			code, _, errOut := runCLI(t.Context(), "", args...)
-			if code == 0 || errOut == "" {
-				t.Errorf("%v: exit %d, %q", args, code, errOut)
-			}
+	t.Run("pub names the refusal once, without the library's name", func(t *testing.T) {
+		code, _, errOut := runCLIWithStdin(t, `{"type":"Note"}`, "pub", "-k", "--token", "alice-token", o.URL("/users/alice/followers"))
+		if code != 22 || strings.Contains(errOut, "client:") || strings.Count(errOut, "GET, HEAD, SUB") != 1 || !strings.Contains(errOut, "405 Method Not Allowed") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})
 	t.Run("bench without subpub-bench beside it says how to build it", func(t *testing.T) {
 		code, _, errOut := runCLI(t.Context(), "", "bench", "--help")
 		if code != 1 || !strings.Contains(errOut, "subpub-bench is not there: build it with `make build`") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("exit %d, %q", code, errOut)
-		}
-	})
-	t.Run("help shows examples", func(t *testing.T) {
-		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
-			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")
-			if code != 0 || !strings.Contains(errOut, "examples:") {
-				t.Errorf("%s --help: exit %d, %q", cmd, code, errOut)
-			}
 		}
 	})
 }
@@ -142,6 +147,116 @@ func runCLIWithStdin(t *testing.T, stdin string, args ...string) (int, string, s
 		code = cmd.ProcessState.ExitCode()
 	}
 	return code, strings.TrimSpace(stdout.String()), stderr.String()
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Run("stray arguments, bad flags and bad values, on every command", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"origin", "extra-argument"}, {"edge", "extra-argument"}, {"demo", "extra-argument"}, {"version", "extra-argument"},
+			{"sub", "https://x/", "extra-argument"}, {"pub", "https://x/outbox", "file", "extra-argument"},
+			{"origin", "--nope"}, {"edge", "--nope"}, {"demo", "--nope"}, {"sub", "--nope", "https://x/"}, {"pub", "--nope", "https://x/"}, {"version", "--nope"},
+			{"sub"}, {"pub"},
+			{"sub", "--http", "4", "https://x/"}, {"sub", "--sse", "--sub", "https://x/"}, {"sub", "--count", "many", "https://x/"},
+			{"origin", "--user", "alice"}, {"origin", "--log-level", "loud"}, {"edge", "--keepalive", "soon"},
+		} {
+			code, out, errOut := runCLI(t.Context(), "", args...)
+			if code != 2 || out != "" || strings.Count(errOut, "\n") != 2 || !strings.Contains(errOut, "Run 'subpub "+args[0]+" --help' for its flags and examples.") {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			}
+		}
+	})
+	t.Run("an unknown command", func(t *testing.T) {
+		code, _, errOut := runCLI(t.Context(), "", "nonsense")
+		if code != 2 || !strings.Contains(errOut, `unknown command "nonsense"`) {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("pub's help does not show $SUBPUB_TOKEN's value", func(t *testing.T) {
+		t.Setenv("SUBPUB_TOKEN", "secret-token")
+		code, _, errOut := runCLI(t.Context(), "", "pub", "--help")
+		if code != 0 || strings.Contains(errOut, "secret-token") || !strings.Contains(errOut, "(default $SUBPUB_TOKEN)") {
+			t.Errorf("exit %d, %q", code, errOut)
+		}
+	})
+	t.Run("help shows the flags in the --flag style and examples", func(t *testing.T) {
+		for _, cmd := range []string{"origin", "edge", "sub", "pub", "demo"} {
+			code, _, errOut := runCLI(t.Context(), "", cmd, "--help")
+			if code != 0 || !strings.Contains(errOut, "examples:") || !strings.Contains(errOut, "\n  --version\n") || strings.Contains(errOut, "\n  -version") {
+				t.Errorf("%s --help: exit %d, %q", cmd, code, errOut)
+			}
+		}
+	})
+}
+
+func TestAServerThatCannotListenSaysWhichAndWhere(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"origin", "--listen", addr, "--data", t.TempDir()}, "subpub origin: the origin cannot listen on tcp " + addr + ": address already in use\n"},
+		{[]string{"edge", "--listen", "", "--listen-plain", addr, "--data", t.TempDir()}, "subpub edge: the edge cannot listen on tcp " + addr + ": address already in use\n"},
+		{[]string{"demo", "--once", "--data", t.TempDir(), "--origin", "127.0.0.1:0", "--origin-plain", "127.0.0.1:0", "--edge", addr}, "subpub demo: the edge cannot listen on tcp " + addr + ": address already in use\n"},
+	} {
+		code, _, errOut := runCLI(t.Context(), "", tt.args...)
+		if code != 1 || errOut != tt.want {
+			t.Errorf("%q: exit %d, %q, want %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// TestSubPrintsTheIDEachEventCarries checks --json and the line format
+// against a scripted event stream: an event without an id field carries
+// the stream's last event ID; the payload is always data, a string.
+func TestSubPrintsTheIDEachEventCarries(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "id: 5\ndata: {\"n\":1}\n\ndata: plain text\n\nid: 6\x00\ndata: after a NUL id\n\nid: 7\n\ndata: after an id-only block\n\n")
+	}))
+	defer ts.Close()
+	code, out, errOut := runCLI(t.Context(), "", "sub", "--sse", "--json", "--count", "4", ts.URL+"/s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got []string
+	for line := range strings.Lines(out) {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if _, hasText := ev["text"]; hasText {
+			t.Errorf("%q names the payload text", line)
+		}
+		got = append(got, fmt.Sprintf("%v %v", ev["id"], ev["data"]))
+	}
+	want := []string{`5 {"n":1}`, "5 plain text", "5 after a NUL id", "7 after an id-only block"}
+	if !slices.Equal(got, want) {
+		t.Errorf("printed %q, want %q", got, want)
+	}
+	code, out, errOut = runCLI(t.Context(), "", "sub", "--sse", "--count", "2", ts.URL+"/s")
+	if code != 0 || strings.Count(out, " id=5 ") != 2 {
+		t.Errorf("exit %d: %q %s", code, out, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var want string
+	for _, args := range [][]string{{"--version"}, {"version"}, {"sub", "--version"}, {"pub", "--version"}, {"origin", "--version"}, {"edge", "--version"}, {"demo", "--version"}, {"sub", "https://x/", "--version"}} {
+		code, out, errOut := runCLI(t.Context(), "", args...)
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, "subpub ") || !strings.Contains(out, " "+runtime.Version()+" ") || strings.Count(out, "\n") != 1 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+		if want == "" {
+			want = out
+		} else if out != want {
+			t.Errorf("%q printed %q, --version %q", args, out, want)
+		}
+	}
 }
 
 func TestDemoRunsTheScenario(t *testing.T) {

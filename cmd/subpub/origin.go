@@ -95,7 +95,7 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		PageSize:       f.pageSize,
 		EventRetention: f.eventRetention,
 	}
-	srv, err := f.bind(app, tlsConf, streamer, logger)
+	srv, err := f.bind("origin", app, tlsConf, streamer, logger)
 	if err != nil {
 		store.Close()
 		return nil, err

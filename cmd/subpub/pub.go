@@ -17,23 +17,36 @@ const pubExamples = `  # post a note as alice on the demo origin (a bare object 
 
   # from a file, in cleartext
   subpub pub --token alice-token http://localhost:8080/users/alice/outbox like.json
-`
+` + exitStatuses
 
 // maxActivitySize bounds what pub reads from its input.
 const maxActivitySize = 1 << 20
 
 func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stderr)
+	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stdout, stderr)
 	var cf clientFlags
 	cf.register(fs)
-	token := fs.String("token", os.Getenv("SUBPUB_TOKEN"), "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
+	// The default is not the flag's, which the help would print.
+	token := fs.String("token", "", "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(positional) < 1 || len(positional) > 2 {
-		fs.Usage()
-		return cli.ErrUsage
+	if *token == "" {
+		*token = os.Getenv("SUBPUB_TOKEN")
+	}
+	switch {
+	case len(positional) == 0:
+		return cli.Usagef("missing the outbox URL to publish to")
+	case len(positional) > 2:
+		return cli.Usagef("unexpected argument %q: pub takes an outbox URL and a file", positional[2])
+	}
+	opts, err := cf.options()
+	if err != nil {
+		return err
+	}
+	if err := cf.checkURL(positional[0]); err != nil {
+		return err
 	}
 	input := io.Reader(os.Stdin)
 	if len(positional) == 2 && positional[1] != "-" {
@@ -51,10 +64,6 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(body) > maxActivitySize {
 		return errors.New("the activity is larger than 1 MiB")
 	}
-	opts, err := cf.options()
-	if err != nil {
-		return err
-	}
 	c, err := client.New(opts)
 	if err != nil {
 		return err
@@ -62,7 +71,7 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer c.Close()
 	id, err := c.Publish(ctx, positional[0], *token, body)
 	if err != nil {
-		return err
+		return failure(positional[0], err)
 	}
 	fmt.Fprintln(stdout, id)
 	return nil

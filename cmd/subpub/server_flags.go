@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -114,9 +115,13 @@ type serverRole interface {
 // runServerRole is the body of the origin and edge commands: flags, then
 // serve until interrupted.
 func runServerRole(ctx context.Context, name, examples string, role serverRole, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stderr)
+	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stdout, stderr)
 	role.register(fs)
-	if _, err := cli.ParseInterspersed(fs, args); err != nil {
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cli.NoArgs(positional); err != nil {
 		return err
 	}
 	logger, err := role.logger(stderr)
@@ -132,8 +137,9 @@ func runServerRole(ctx context.Context, name, examples string, role serverRole, 
 }
 
 // bind makes the server the flags describe for handler and binds its
-// listeners, without serving yet.
-func (f *serverFlags) bind(handler http.Handler, tlsConf *tls.Config, streamer *stream.Streamer, logger *slog.Logger) (*host.Server, error) {
+// listeners, without serving yet; an error names the role ("the edge
+// cannot listen on tcp localhost:9443: address already in use").
+func (f *serverFlags) bind(role string, handler http.Handler, tlsConf *tls.Config, streamer *stream.Streamer, logger *slog.Logger) (*host.Server, error) {
 	srv := &host.Server{
 		Handler:    handler,
 		Addr:       f.listen,
@@ -146,7 +152,24 @@ func (f *serverFlags) bind(handler http.Handler, tlsConf *tls.Config, streamer *
 	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
 		return nil, err
 	}
-	return srv, srv.Listen()
+	if err := srv.Listen(); err != nil {
+		return nil, listenError(role, err)
+	}
+	return srv, nil
+}
+
+// listenError says which server could not listen where, and why.
+func listenError(role string, err error) error {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "listen" || op.Addr == nil {
+		return fmt.Errorf("the %s cannot listen: %w", role, err)
+	}
+	why := op.Err
+	var se *os.SyscallError
+	if errors.As(why, &se) {
+		why = se.Err // "address already in use", without "bind: "
+	}
+	return fmt.Errorf("the %s cannot listen on %s %s: %w", role, op.Net, op.Addr, why)
 }
 
 // runServer serves on srv's listeners, reports where, waits for ctx, and

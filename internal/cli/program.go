@@ -13,17 +13,39 @@ import (
 // ErrUsage reports bad arguments; the message has already been printed.
 var ErrUsage = errors.New("usage")
 
-// ExitCode is the exit status of a command that returned err: 0 for none
-// (or a request for help), 2 for bad arguments, otherwise 1, after printing
-// "name: err" on stderr.
+// ExitError is an error with the exit status it calls for.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit returns err with the exit status code.
+func Exit(code int, err error) error { return &ExitError{Code: code, Err: err} }
+
+// ExitCode is the exit status of a command that returned err, after it
+// printed "name: err" on stderr: 0 for none (or a request for help or for
+// the version), 2 for bad arguments (a UsageError, followed by a pointer to
+// --help), an ExitError's code, otherwise 1.
 func ExitCode(name string, err error, stderr io.Writer) int {
+	var usage *UsageError
+	var exit *ExitError
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp), errors.Is(err, ErrVersion):
 		return 0
 	case errors.Is(err, ErrUsage):
 		return 2
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for its flags and examples.\n", name, err, name)
+		return 2
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
 	return 1
 }
 
@@ -32,7 +54,7 @@ func ExitCode(name string, err error, stderr io.Writer) int {
 func Logger(level string, stderr io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, Usagef("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
 }

@@ -132,7 +132,8 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, name, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if (kind != "public" && kind != "private") || name == "" {
-		stream.WriteProblem(w, http.StatusNotFound, "no such stream: "+r.URL.Path)
+		// Named by its absolute URL, as subpub's origin names a resource.
+		stream.WriteProblem(w, http.StatusNotFound, "no such stream: https://"+r.Host+r.URL.Path)
 		return
 	}
 	if o.SSEOnly.Load() && r.Method == wire.MethodSUB {
