@@ -494,8 +494,11 @@ func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
 	items := b.items[:0]
 	var blocked map[*stream]bool // streams whose DATA the windows did not take
 	for _, it := range b.items {
-		if it.st.writeErrLocked() != nil || it.st.finalQueued || blocked[it.st] {
+		if it.st.writeErrLocked() != nil || blocked[it.st] {
 			continue
+		}
+		if it.fields != nil && it.st.finalQueued {
+			continue // an interim response after the final one
 		}
 		if it.fields == nil {
 			n := int64(len(it.data))
