@@ -36,6 +36,11 @@ type Config struct {
 	// Peers adds nginx+nchan and Varnish (install-peers.sh installs them).
 	Peers bool
 
+	// Profile records a CPU profile of the edge (or, without one, of the
+	// origin) over each point's window, in Out/profiles: the servers then
+	// serve Go's runtime profiles on their metrics address.
+	Profile bool
+
 	// Subscribers and Rates are the sweep: every N with every R (events
 	// per second). Defaults: 100 and 1,000; 10 and 100.
 	Subscribers []int

@@ -26,6 +26,8 @@ type environment struct {
 	// muxReader reads the edge's HTTP/2 and HTTP/3 subscriptions
 	// (load.ReaderLean or load.ReaderClient).
 	muxReader string
+	// profile starts the servers with their runtime profiles served.
+	profile bool
 }
 
 // server is one measured process of a deployment.
@@ -112,10 +114,14 @@ func serverArgs(env *environment, dir string, facesSubscribers bool) []string {
 	if env.listenHost != "" && facesSubscribers {
 		host = env.listenHost
 	}
-	return []string{
+	args := []string{
 		"--listen", host + ":0", "--listen-plain", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
 		"--data", dir, "--max-per-client", "-1", "--log-level", "warn",
 	}
+	if env.profile {
+		args = append(args, "--pprof")
+	}
+	return args
 }
 
 // launch starts subpub's server role (origin or edge) in the deployment's

@@ -52,9 +52,13 @@ func (r *runner) point(ctx context.Context, sys System, n, rate int) PointResult
 	go func() { published <- pub.Run(ctx, w) }()
 
 	load.SleepUntil(ctx, time.UnixMilli(w.StartMS))
+	profiled := r.profile(ctx, d, sys, n, rate, w.Duration())
 	before := r.usage(d)
 	load.SleepUntil(ctx, time.UnixMilli(w.EndMS))
 	after := r.usage(d)
+	if err := <-profiled; err != nil {
+		r.cfg.logger().Warn("profiling", "system", sys.Name, "err", err)
+	}
 	res.Publish = <-published
 	res.WindowSeconds = w.Duration().Seconds()
 	if count, ok, err := load.CountPublished(ctx, d.publish, w); err != nil {

@@ -92,6 +92,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	log := cfg.logger()
 	r := &runner{cfg: cfg, env: &environment{binary: binary, childBinary: childBinary, dir: scratch, stderr: stderr}}
 	r.env.muxReader = r.muxReader()
+	r.env.profile = cfg.Profile
 	defer func() {
 		for _, undo := range r.cleanups {
 			undo()

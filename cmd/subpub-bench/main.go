@@ -50,6 +50,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	full := fs.Bool("full", false, "the full sweep (about 28 minutes): N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
 	out := fs.String("out", "benchmarks/results/quick", "write results.json, report.md and the plots into this `directory`")
 	peers := fs.Bool("peers", false, "compare with nginx+nchan and Varnish too (benchmarks/install-peers.sh installs them)")
+	profile := fs.Bool("profile", false, "record a CPU profile of the edge (or the origin) over each point's window, in --out's profiles/ (read with go tool pprof)")
 	systems := fs.String("systems", "", "comma-separated `names` of the systems to run (default: all of the sweep): "+systemNames())
 	subscribers := fs.String("subscribers", "", "comma-separated subscriber `counts` N (overrides the preset)")
 	rates := fs.String("rates", "", "comma-separated publish `rates` R in events/s (overrides the preset)")
@@ -91,6 +92,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg = benchmarks.Full(*out)
 	}
 	cfg.Peers = *peers
+	cfg.Profile = *profile
 	cfg.Logger = logger
 	if !*noProgress {
 		cfg.Progress = stderr
