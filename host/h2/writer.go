@@ -167,8 +167,29 @@ func releaseFrames(fs []outFrame) {
 		if fs[i].data != nil {
 			dataBufs.Put(fs[i].data)
 		}
+		if fs[i].batch != nil {
+			putBatchItems(fs[i].batch)
+		}
 	}
 	clear(fs)
+}
+
+// batchItemSlices recycles the items of written batches: a fan-out queues
+// one batch per event per connection, each as long as the connection has
+// streams.
+var batchItemSlices sync.Pool
+
+func getBatchItems() []batchItem {
+	if p, ok := batchItemSlices.Get().(*[]batchItem); ok {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+func putBatchItems(items []batchItem) {
+	clear(items)
+	items = items[:0]
+	batchItemSlices.Put(&items)
 }
 
 func (c *Conn) releaseQueuesLocked() {
@@ -265,6 +286,14 @@ func (c *Conn) writeBatch(items []batchItem) error {
 	for _, it := range items {
 		if it.st.peerReset.Load() {
 			continue
+		}
+		// A batch can be megabytes (SSE, a backlog of events, a hundred
+		// streams): written as it goes, like the queue's frames, it never
+		// holds more than about flushAt.
+		if len(w.out.b) >= flushAt {
+			if err := c.flush(); err != nil {
+				return err
+			}
 		}
 		if it.fields == nil {
 			if err := c.writeData(it.st.id, it.data); err != nil {
@@ -472,9 +501,10 @@ func (b *Batch) Data(w http.ResponseWriter, p []byte, queued *bool) error {
 // write, while the connection's queue is over Server.MaxQueuedBytes). It
 // reports how many were queued.
 func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
-	b := &Batch{c: c}
+	b := &Batch{c: c, items: getBatchItems()}
 	fill(b)
 	if len(b.items) == 0 {
+		putBatchItems(b.items)
 		return 0, nil
 	}
 	c.mu.Lock()
@@ -489,6 +519,7 @@ func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
 		st.cond.Wait()
 	}
 	if c.over {
+		putBatchItems(b.items)
 		return 0, errConnClosed
 	}
 	items := b.items[:0]
@@ -516,6 +547,7 @@ func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
 		items = append(items, it)
 	}
 	if len(items) == 0 {
+		putBatchItems(items)
 		return 0, nil
 	}
 	c.pushLocked(outFrame{kind: kBatch, batch: items, size: b.size})
