@@ -19,16 +19,31 @@ import (
 const schema = `
 	-- Local actors. An actor's Person document and its inbox, outbox,
 	-- followers, following and liked collections are derived from its name;
-	-- profile holds the properties the actor has set with Update. token_hash
-	-- is the hex SHA-256 of its bearer token: tokens are random secrets, so a
-	-- fast hash suffices and lets a token be looked up directly.
+	-- profile holds the properties the actor has set with Update. (A
+	-- database made before the tokens table had each actor's one token in
+	-- a token_hash column here: migrateTokens moves it.)
 	CREATE TABLE IF NOT EXISTS actors (
 		name       TEXT PRIMARY KEY,
-		token_hash TEXT NOT NULL,
 		profile    TEXT NOT NULL,
 		created_at BIGINT NOT NULL
 	);
-	CREATE UNIQUE INDEX IF NOT EXISTS actors_token_hash ON actors (token_hash);
+
+	-- Bearer tokens, any number per actor. hash is the hex SHA-256 of the
+	-- secret: tokens are random secrets, so a fast hash suffices and lets a
+	-- token be looked up directly; the secret itself is never stored. id
+	-- names the token to revoke it; name is a label of its owner's choosing
+	-- ("--user" for the token that flag provisions). expires_at is 0 for a
+	-- token that does not expire. Revoking deletes the row.
+	CREATE TABLE IF NOT EXISTS tokens (
+		id         TEXT PRIMARY KEY,
+		actor      TEXT NOT NULL REFERENCES actors (name),
+		name       TEXT NOT NULL,
+		hash       TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE UNIQUE INDEX IF NOT EXISTS tokens_hash ON tokens (hash);
+	CREATE INDEX IF NOT EXISTS tokens_actor ON tokens (actor);
 
 	-- Objects, activities and collections created through outboxes. kind is
 	-- "object", "activity" or "collection"; type is the Activity Streams type
@@ -91,25 +106,33 @@ const schema = `
 
 	-- Numbers that must survive restarts: last_seq, the last sequence number
 	-- assigned (kept here rather than derived from the log, which retention
-	-- may empty), and pruned_seq, the highest one pruned.
+	-- may empty), pruned_seq, the highest one pruned, and
+	-- token_generation, increased by every transaction that takes a token
+	-- away, so that a server can tell cheaply that it must check the
+	-- tokens of its open streams again (another process may have revoked
+	-- one).
 	CREATE TABLE IF NOT EXISTS counters (
 		name  TEXT PRIMARY KEY,
 		value BIGINT NOT NULL
 	);
 	INSERT INTO counters (name, value) VALUES ('last_seq', 0) ON CONFLICT (name) DO NOTHING;
 	INSERT INTO counters (name, value) VALUES ('pruned_seq', 0) ON CONFLICT (name) DO NOTHING;
+	INSERT INTO counters (name, value) VALUES ('token_generation', 0) ON CONFLICT (name) DO NOTHING;
 `
 
 // Names of the rows of the counters table.
 const (
-	counterLastSeq   = "last_seq"
-	counterPrunedSeq = "pruned_seq"
+	counterLastSeq         = "last_seq"
+	counterPrunedSeq       = "pruned_seq"
+	counterTokenGeneration = "token_generation"
 )
 
 // Names of the database driver and file.
 const (
 	sqliteDriver = "sqlite" // modernc.org/sqlite: pure Go, no cgo
-	databaseFile = "subpub.db"
+	// DatabaseFile is the database's file in the directory OpenStore is
+	// given.
+	DatabaseFile = "subpub.db"
 )
 
 // sqliteDSN is the connection string of the database in dir: write-ahead
@@ -125,5 +148,5 @@ func sqliteDSN(dir string) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	return "file:" + filepath.ToSlash(filepath.Join(dir, databaseFile)) + "?" + q.Encode()
+	return "file:" + filepath.ToSlash(filepath.Join(dir, DatabaseFile)) + "?" + q.Encode()
 }
