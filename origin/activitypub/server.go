@@ -97,6 +97,13 @@ type Server struct {
 	// pruned event is told it missed events. Zero keeps events forever.
 	EventRetention time.Duration
 
+	// RevocationCheck is how often, while subscriptions made with bearer
+	// tokens are open, the server checks whether a token was revoked (by
+	// any process using the Store) or has expired; it ends their
+	// subscriptions (SUB with a final 401; SSE by closing the stream)
+	// within about this long. Default DefaultRevocationCheck.
+	RevocationCheck time.Duration
+
 	initOnce sync.Once
 	initErr  error
 	base     string // BaseURL without a trailing slash
@@ -106,6 +113,10 @@ type Server struct {
 	log      *slog.Logger
 
 	lastPrune atomic.Int64 // UnixNano of the last pruning
+
+	guardMu         sync.Mutex
+	guarded         map[*guardedFeed]struct{} // open authenticated subscriptions
+	credentialCheck *time.Timer
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -189,16 +200,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 	case strings.HasPrefix(path, eventsPath):
 		return s.serveEvent(w, r, format)
 	}
-	viewer, err := s.authenticate(r)
+	cred, err := s.credential(r)
 	if err != nil {
 		return err
 	}
+	viewer := cred.actor
 	res, err := s.resolve(r.Context(), s.Store.db, s.base+r.URL.Path)
 	if err != nil {
 		return err
 	}
 	if format != 0 {
-		return s.subscribe(w, r, format, res, viewer)
+		return s.subscribe(w, r, format, res, cred)
+	}
+	if probesStream(r) {
+		return s.probe(w, r, res, cred)
 	}
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
