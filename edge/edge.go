@@ -76,6 +76,16 @@ type Edge struct {
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
+	// AuthMaxAge bounds how old the upstream's decision to serve a private
+	// stream (one not marked shareable, opened with credentials) may be
+	// when the edge admits another subscriber with the same credentials
+	// to it: the upstream's acknowledgement of the shared subscription,
+	// or, once that is older, a check the edge makes upstream (HEAD with
+	// the credentials) before admitting. A refusal ends the stream for
+	// all its subscribers with the upstream's answer. Default
+	// DefaultAuthMaxAge.
+	AuthMaxAge time.Duration
+
 	// Metrics observes the edge. Default: discarded.
 	Metrics Metrics
 

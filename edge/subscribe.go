@@ -23,6 +23,9 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	release := func() { once.Do(func() { e.leave(u) }) }
 	var feed stream.Feed
 	err := e.awaitAcknowledgement(r.Context(), u)
+	if err == nil && !created {
+		err = e.authorize(r.Context(), u)
+	}
 	if err == nil {
 		feed, err = e.feedFor(r.Context(), u, cursor, lastID, created, release)
 	}

@@ -19,6 +19,7 @@ type edgeMetrics struct {
 	latency    prometheus.Histogram
 	replays    *prometheus.CounterVec
 	cache      *prometheus.CounterVec
+	authChecks *prometheus.CounterVec
 }
 
 var _ edge.Metrics = (*edgeMetrics)(nil)
@@ -39,6 +40,8 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 			Help: "Subscribers resuming with Last-Event-ID, served from the ring (hit) or by catching up upstream (miss)."}, []string{"result"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
 			Help: "GET requests by cache outcome."}, []string{"outcome"}),
+		authChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "authorization_checks_total",
+			Help: "Checks upstream that a private stream's credentials may still read it, before admitting another subscriber, by result: allowed, refused, failed."}, []string{"result"}),
 	}
 	fanOut := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "fanout_ratio",
 		Help: "Downstream subscriptions per shared upstream subscription."}, func() float64 {
@@ -48,7 +51,7 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 		}
 		return float64(s.Active()) / float64(up)
 	})
-	reg.MustRegister(m.upstreams, m.reconnects, m.eventsIn, m.latency, m.replays, m.cache, fanOut)
+	reg.MustRegister(m.upstreams, m.reconnects, m.eventsIn, m.latency, m.replays, m.cache, m.authChecks, fanOut)
 	return m
 }
 
@@ -60,6 +63,9 @@ func (m *edgeMetrics) UpstreamClosed(kind edge.UpstreamKind) {
 }
 func (m *edgeMetrics) UpstreamReconnect()   { m.reconnects.Inc() }
 func (m *edgeMetrics) Cache(outcome string) { m.cache.WithLabelValues(outcome).Inc() }
+func (m *edgeMetrics) AuthorizationCheck(result string) {
+	m.authChecks.WithLabelValues(result).Inc()
+}
 
 func (m *edgeMetrics) EventReceived(latency time.Duration, known bool) {
 	m.eventsIn.Inc()
