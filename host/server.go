@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/subpub/subpub/host/h2"
+	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -83,7 +84,8 @@ type Server struct {
 	// (and be secret). Nil: no stateless resets.
 	StatelessResetKey *quic.StatelessResetKey
 
-	// Logger receives server errors. Default slog.Default().
+	// Logger receives server errors, with credentials masked (see
+	// package internal/redact). Default slog.Default().
 	Logger *slog.Logger
 
 	// OnShutdown runs first in Shutdown, with its context: the place to end
@@ -210,7 +212,11 @@ func (s *Server) Serve() {
 	}
 }
 
-func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
+// logger is what the server and the libraries it serves with (net/http,
+// host/h2, quic-go's HTTP/3, which logs every request's URI at debug
+// level) log to, with credentials masked: an access_token in a URI or a
+// bearer token never reaches a log line.
+func (s *Server) logger() *slog.Logger { return redact.Logger(cmp.Or(s.Logger, slog.Default())) }
 
 // httpServer is the HTTP/1.1 server, which hands HTTP/2 connections over
 // to h2Server's. It sets no WriteTimeout: subscriptions are long, and the
