@@ -25,6 +25,9 @@ type Metrics interface {
 	// allowed, refused (401 or 403: the stream ends) or failed (anything
 	// else: the joining subscriber is refused).
 	AuthorizationCheck(result string)
+	// RequestCanceled counts a request its client cancelled (reset its
+	// stream, closed its connection) before it was answered.
+	RequestCanceled()
 }
 
 // UpstreamKind says what an upstream subscription is for; it is a metrics
@@ -49,3 +52,4 @@ func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
 func (discardMetrics) Cache(string)                      {}
 func (discardMetrics) AuthorizationCheck(string)         {}
+func (discardMetrics) RequestCanceled()                  {}

@@ -27,6 +27,10 @@ func (e *Edge) newPassthrough() http.Handler {
 		Transport:     e.Transport,
 		FlushInterval: -1, // stream whatever the upstream streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				e.canceled(r, err)
+				return
+			}
 			e.logger().Warn("forwarding upstream", "method", r.Method, "path", r.URL.Path, "err", err)
 			stream.WriteError(w, relayedError(err))
 		},

@@ -14,6 +14,9 @@ type Metrics interface {
 	EventEmitted(streamKind string)
 	// EventsPruned counts events deleted for retention.
 	EventsPruned(n int)
+	// RequestCanceled counts a request its client cancelled (reset its
+	// stream, closed its connection) before it was answered.
+	RequestCanceled()
 }
 
 type discardMetrics struct{}
@@ -22,3 +25,4 @@ func (discardMetrics) ActivityPosted(string) {}
 func (discardMetrics) ActivityRejected(int)  {}
 func (discardMetrics) EventEmitted(string)   {}
 func (discardMetrics) EventsPruned(int)      {}
+func (discardMetrics) RequestCanceled()      {}

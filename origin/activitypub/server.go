@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/stream"
@@ -111,6 +112,8 @@ type Server struct {
 	live     *origin.Hub
 	streams  *stream.Streamer
 	log      *slog.Logger
+	// clientLog is log at a bounded rate, for what clients provoke.
+	clientLog *slog.Logger
 
 	lastPrune atomic.Int64 // UnixNano of the last pruning
 
@@ -127,6 +130,7 @@ func (s *Server) init() error {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
+		s.clientLog = ratelog.Logger(s.log)
 		u, err := url.Parse(s.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 			strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
@@ -178,6 +182,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("request", "method", r.Method, "uri", redactedURI(r.URL), "proto", r.Proto)
 	}
 	if err := s.route(w, r); err != nil {
+		if r.Context().Err() != nil {
+			// The client went away before the answer: its doing, which
+			// it can repeat as fast as it sends requests (twenty
+			// thousand streams opened and reset), so it is counted, and
+			// logged at debug level at a bounded rate.
+			s.metrics().RequestCanceled()
+			s.clientLog.Debug("request canceled by the client", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
+			return
+		}
 		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status >= 500 {
 			s.log.Error("request failed", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
