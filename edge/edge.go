@@ -138,7 +138,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveGET(w, r)
 		return
 	}
-	e.proxy.ServeHTTP(w, r)
+	e.proxy.ServeHTTP(w, withClientBody(r))
 }
 
 // serveGET answers a GET from the cache, or from upstream through it.

@@ -110,14 +110,10 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request, res *resource, cr
 // lastEventID parses Last-Event-ID: the decimal id of the last event a
 // subscriber saw, which it wants the events after.
 func lastEventID(h http.Header) (uint64, bool, error) {
-	values := h.Values("Last-Event-ID")
-	switch {
-	case len(values) == 0 || (len(values) == 1 && values[0] == ""):
-		return 0, false, nil
-	case len(values) > 1:
-		return 0, false, wire.Errorf(http.StatusBadRequest, "Last-Event-ID: given %d times", len(values))
+	v, err := wire.LastEventID(h)
+	if err != nil || v == "" {
+		return 0, false, err
 	}
-	v := values[0]
 	for i := 0; i < len(v); i++ {
 		if v[i] < '0' || v[i] > '9' {
 			return 0, false, wire.Errorf(http.StatusBadRequest, "Last-Event-ID: %q is not an event id of this server (decimal digits)", v)
