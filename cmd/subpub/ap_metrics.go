@@ -15,6 +15,7 @@ type activityPubMetrics struct {
 	emitted  *prometheus.CounterVec
 	pruned   prometheus.Counter
 	canceled prometheus.Counter
+	storage  *prometheus.CounterVec
 }
 
 var _ activitypub.Metrics = (*activityPubMetrics)(nil)
@@ -32,8 +33,10 @@ func newActivityPubMetrics(reg prometheus.Registerer) *activityPubMetrics {
 			Help: "Events deleted from the log for retention."}),
 		canceled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "requests_canceled_total",
 			Help: "Requests their client cancelled (reset the stream, closed the connection) before they were answered."}),
+		storage: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "storage_errors_total",
+			Help: "Requests that failed on the database, by condition: busy (locked by another process, 503), full (507)."}, []string{"condition"}),
 	}
-	reg.MustRegister(m.posted, m.rejected, m.emitted, m.pruned, m.canceled)
+	reg.MustRegister(m.posted, m.rejected, m.emitted, m.pruned, m.canceled, m.storage)
 	return m
 }
 
@@ -44,3 +47,6 @@ func (m *activityPubMetrics) ActivityRejected(status int) {
 func (m *activityPubMetrics) EventEmitted(kind string) { m.emitted.WithLabelValues(kind).Inc() }
 func (m *activityPubMetrics) EventsPruned(n int)       { m.pruned.Add(float64(n)) }
 func (m *activityPubMetrics) RequestCanceled()         { m.canceled.Inc() }
+func (m *activityPubMetrics) StorageError(condition string) {
+	m.storage.WithLabelValues(condition).Inc()
+}

@@ -17,6 +17,9 @@ type Metrics interface {
 	// RequestCanceled counts a request its client cancelled (reset its
 	// stream, closed its connection) before it was answered.
 	RequestCanceled()
+	// StorageError counts a request that failed on the database: busy
+	// (another process holds its lock: 503) or full (507).
+	StorageError(condition string)
 }
 
 type discardMetrics struct{}
@@ -26,3 +29,4 @@ func (discardMetrics) ActivityRejected(int)  {}
 func (discardMetrics) EventEmitted(string)   {}
 func (discardMetrics) EventsPruned(int)      {}
 func (discardMetrics) RequestCanceled()      {}
+func (discardMetrics) StorageError(string)   {}

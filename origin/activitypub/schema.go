@@ -1,8 +1,11 @@
 package activitypub
 
 import (
+	"errors"
 	"net/url"
 	"path/filepath"
+	"strconv"
+	"time"
 )
 
 // schema creates the tables. It is plain SQL (TEXT, BIGINT, BOOLEAN, primary
@@ -135,18 +138,49 @@ const (
 	DatabaseFile = "subpub.db"
 )
 
+// BusyTimeout is how long a statement waits for a lock another process
+// holds (subpub token writing, an administrator's sqlite3 shell) before it
+// fails and the request gets 503 with Retry-After: long enough for another
+// process's short write, short enough to answer promptly.
+const BusyTimeout = 500 * time.Millisecond
+
 // sqliteDSN is the connection string of the database in dir: write-ahead
 // logging, so that readers (GETs, replays) never wait for the writer nor it
 // for them; NORMAL synchronization, which in WAL mode loses no committed
-// transaction on a process crash; a busy timeout rather than immediate
-// failure should another process hold the lock; and transactions that take
-// the write lock when they begin, since every transaction here writes.
+// transaction on a process crash; a busy timeout (BusyTimeout) rather than
+// immediate failure should another process hold the lock; and
+// transactions that take the write lock when they begin, since every
+// transaction here writes.
 func sqliteDSN(dir string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return "file:" + filepath.ToSlash(filepath.Join(dir, DatabaseFile)) + "?" + q.Encode()
+}
+
+// Storage conditions that are not the request's fault nor a bug, which the
+// server answers with a status of their own (see storageError).
+const (
+	storageBusy = "busy" // another process holds the lock: 503, retry
+	storageFull = "full" // the disk is full: 507
+)
+
+// storageCondition classifies a database error by SQLite's primary result
+// code: SQLITE_BUSY and SQLITE_LOCKED are storageBusy, SQLITE_FULL is
+// storageFull; anything else is "".
+func storageCondition(err error) string {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return ""
+	}
+	switch coded.Code() & 0xff {
+	case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+		return storageBusy
+	case 13: // SQLITE_FULL
+		return storageFull
+	}
+	return ""
 }

@@ -112,8 +112,9 @@ type Server struct {
 	live     *origin.Hub
 	streams  *stream.Streamer
 	log      *slog.Logger
-	// clientLog is log at a bounded rate, for what clients provoke.
-	clientLog *slog.Logger
+	// boundedLog is log at a bounded rate, for what may repeat with every
+	// request: what clients provoke, storage failures.
+	boundedLog *slog.Logger
 
 	lastPrune atomic.Int64 // UnixNano of the last pruning
 
@@ -130,7 +131,7 @@ func (s *Server) init() error {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
-		s.clientLog = ratelog.Logger(s.log)
+		s.boundedLog = ratelog.Logger(s.log)
 		u, err := url.Parse(s.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 			strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
@@ -188,7 +189,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// thousand streams opened and reset), so it is counted, and
 			// logged at debug level at a bounded rate.
 			s.metrics().RequestCanceled()
-			s.clientLog.Debug("request canceled by the client", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
+			s.boundedLog.Debug("request canceled by the client", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
+			return
+		}
+		if se := storageError(err); se != nil {
+			// Every request fails so while it lasts: counted, and
+			// logged at a bounded rate.
+			s.metrics().StorageError(storageCondition(err))
+			s.boundedLog.Error("storage unavailable", "method", r.Method, "uri", redactedURI(r.URL), "status", se.Status, "err", err)
+			stream.WriteError(w, se)
 			return
 		}
 		var se *wire.StatusError
