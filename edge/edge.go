@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/stream"
 )
@@ -76,6 +77,16 @@ type Edge struct {
 	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
+	// AuthMaxAge bounds how old the upstream's decision to serve a private
+	// stream (one not marked shareable, opened with credentials) may be
+	// when the edge admits another subscriber with the same credentials
+	// to it: the upstream's acknowledgement of the shared subscription,
+	// or, once that is older, a check the edge makes upstream (HEAD with
+	// the credentials) before admitting. A refusal ends the stream for
+	// all its subscribers with the upstream's answer. Default
+	// DefaultAuthMaxAge.
+	AuthMaxAge time.Duration
+
 	// Metrics observes the edge. Default: discarded.
 	Metrics Metrics
 
@@ -86,6 +97,7 @@ type Edge struct {
 	ctx       context.Context // cancelled by Close: ends every upstream
 	cancel    context.CancelFunc
 	proxy     http.Handler
+	clientLog *slog.Logger // logger at a bounded rate, for what clients provoke
 	mu        sync.Mutex
 	upstreams map[string]*upstream // by subscription key
 	policies  map[string]policy    // by target URI, learned from upstream
@@ -98,6 +110,7 @@ func (e *Edge) init() {
 		e.upstreams = make(map[string]*upstream)
 		e.policies = make(map[string]policy)
 		e.proxy = e.newPassthrough()
+		e.clientLog = ratelog.Logger(e.logger())
 	})
 }
 
@@ -125,7 +138,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveGET(w, r)
 		return
 	}
-	e.proxy.ServeHTTP(w, r)
+	e.proxy.ServeHTTP(w, withClientBody(r))
 }
 
 // serveGET answers a GET from the cache, or from upstream through it.
@@ -133,6 +146,10 @@ func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
 	resp, outcome, err := e.Cache.do(r, e.forward)
 	e.metrics().Cache(outcome)
 	if err != nil {
+		if r.Context().Err() != nil {
+			e.canceled(r, err)
+			return
+		}
 		e.logger().Warn("fetching upstream", "path", r.URL.Path, "err", err)
 		stream.WriteError(w, relayedError(err))
 		return
@@ -145,6 +162,14 @@ func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
+}
+
+// canceled counts a request whose client went away before the answer, and
+// logs it at debug level at a bounded rate: a client can do that as fast as
+// it sends requests (twenty thousand streams opened and reset).
+func (e *Edge) canceled(r *http.Request, err error) {
+	e.metrics().RequestCanceled()
+	e.clientLog.Debug("request canceled by the client", "method", r.Method, "path", r.URL.Path, "err", err)
 }
 
 // Close ends every upstream subscription and waits for them.

@@ -20,6 +20,14 @@ type Metrics interface {
 	Replay(hit bool)
 	// Cache counts a GET by outcome: hit, miss, revalidated, uncacheable.
 	Cache(outcome string)
+	// AuthorizationCheck counts the upstream's answers when the edge asks
+	// it again whether a private stream's credentials may read it:
+	// allowed, refused (401 or 403: the stream ends) or failed (anything
+	// else: the joining subscriber is refused).
+	AuthorizationCheck(result string)
+	// RequestCanceled counts a request its client cancelled (reset its
+	// stream, closed its connection) before it was answered.
+	RequestCanceled()
 }
 
 // UpstreamKind says what an upstream subscription is for; it is a metrics
@@ -43,3 +51,5 @@ func (discardMetrics) UpstreamReconnect()                {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
 func (discardMetrics) Cache(string)                      {}
+func (discardMetrics) AuthorizationCheck(string)         {}
+func (discardMetrics) RequestCanceled()                  {}

@@ -9,8 +9,10 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
 // newPassthrough forwards what is not a subscription or a cached GET to the
@@ -28,6 +30,18 @@ func (e *Edge) newPassthrough() http.Handler {
 		Transport:     e.Transport,
 		FlushInterval: -1, // stream whatever the upstream streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				e.canceled(r, err)
+				return
+			}
+			if b, ok := r.Context().Value(clientBodyKey{}).(*clientBody); ok {
+				if bodyErr := b.failure(); bodyErr != nil {
+					// The client sent its body wrong: the same answer as
+					// the origin's, not the upstream's failure.
+					stream.WriteError(w, wire.BodyError(bodyErr))
+					return
+				}
+			}
 			e.logger().Warn("forwarding upstream", "method", r.Method, "path", r.URL.Path, "err", err)
 			stream.WriteError(w, relayedError(err))
 		},
@@ -52,6 +66,50 @@ func (e *Edge) newPassthrough() http.Handler {
 // inboundKey holds, in the context of a request the passthrough sends
 // upstream, the request it forwards.
 type inboundKey struct{}
+
+// clientBody is a request body being passed upstream that remembers why
+// reading it failed, if it did: the client sent it wrong (a malformed
+// chunked encoding, say), which the edge answers as the origin would.
+type clientBody struct {
+	io.ReadCloser
+	mu  sync.Mutex
+	err error
+}
+
+// clientBodyKey is the context key of a request's clientBody, which the
+// proxy's ErrorHandler finds there (the request it is given has another
+// body, the proxy's wrapper of this one).
+type clientBodyKey struct{}
+
+// withClientBody returns r with a body that remembers its failure (see
+// clientBody).
+func withClientBody(r *http.Request) *http.Request {
+	if r.Body == nil || r.Body == http.NoBody {
+		return r
+	}
+	b := &clientBody{ReadCloser: r.Body}
+	r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, b))
+	r.Body = b
+	return r
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+func (b *clientBody) failure() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
 
 func isSafe(method string) bool {
 	switch method {

@@ -14,7 +14,11 @@ import (
 // serveSubscription serves a SUB or SSE request from the shared upstream
 // subscription for its key.
 func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format wire.Format) {
-	lastID := r.Header.Get("Last-Event-ID")
+	lastID, err := wire.LastEventID(r.Header)
+	if err != nil {
+		stream.WriteError(w, err)
+		return
+	}
 	u, created, cursor := e.join(r)
 	if created {
 		u.start(lastID)
@@ -22,7 +26,10 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 	var once sync.Once
 	release := func() { once.Do(func() { e.leave(u) }) }
 	var feed stream.Feed
-	err := e.awaitAcknowledgement(r.Context(), u)
+	err = e.awaitAcknowledgement(r.Context(), u)
+	if err == nil && !created {
+		err = e.authorize(r.Context(), u)
+	}
 	if err == nil {
 		feed, err = e.feedFor(r.Context(), u, cursor, lastID, created, release)
 	}

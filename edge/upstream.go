@@ -37,6 +37,10 @@ type upstream struct {
 	// in its first 106), or startID.
 	startedAfter string
 
+	// auth is what the upstream last decided about the credentials of a
+	// private stream.
+	auth authorization
+
 	// Owned by the registry (Edge.mu).
 	key    string
 	refs   int
@@ -87,6 +91,7 @@ func (u *upstream) start(lastID string) {
 }
 
 func (u *upstream) onOpen(o client.Open) {
+	u.auth.admitted(time.Now())
 	u.mu.Lock()
 	first := !u.opened
 	u.opened = true

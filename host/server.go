@@ -18,6 +18,8 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/subpub/subpub/host/h2"
+	"github.com/subpub/subpub/internal/ratelog"
+	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -83,7 +85,8 @@ type Server struct {
 	// (and be secret). Nil: no stateless resets.
 	StatelessResetKey *quic.StatelessResetKey
 
-	// Logger receives server errors. Default slog.Default().
+	// Logger receives server errors, with credentials masked (see
+	// package internal/redact). Default slog.Default().
 	Logger *slog.Logger
 
 	// OnShutdown runs first in Shutdown, with its context: the place to end
@@ -103,6 +106,7 @@ type Server struct {
 	h2Stop   context.CancelFunc
 	h3       *http3.Server
 	altSvc   string
+	libLog   *slog.Logger // see libraryLogger
 	serving  sync.WaitGroup
 }
 
@@ -149,7 +153,7 @@ func (s *Server) Listen() error {
 func (s *Server) Serve() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	logger := s.logger()
+	logger := s.libraryLogger()
 	if s.tcp != nil {
 		tcp, udp := s.tcp, s.udp
 		port := tcp.Addr().(*net.TCPAddr).Port
@@ -210,7 +214,23 @@ func (s *Server) Serve() {
 	}
 }
 
-func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
+// logger is what the server logs to, with credentials masked: an
+// access_token in a URI or a bearer token never reaches a log line.
+func (s *Server) logger() *slog.Logger { return redact.Logger(cmp.Or(s.Logger, slog.Default())) }
+
+// libraryLogger is what the libraries the server serves with log to:
+// net/http (a TLS handshake that failed), host/h2 (a client's protocol
+// error, a rapid reset), quic-go's HTTP/3 (every request's URI, at debug
+// level). Clients provoke those lines as fast as they connect or send
+// requests, so they reach the log at a bounded rate (package
+// internal/ratelog: a few of each kind a second, then a count of those
+// dropped), credentials masked.
+func (s *Server) libraryLogger() *slog.Logger {
+	if s.libLog == nil {
+		s.libLog = ratelog.Logger(s.logger())
+	}
+	return s.libLog
+}
 
 // httpServer is the HTTP/1.1 server, which hands HTTP/2 connections over
 // to h2Server's. It sets no WriteTimeout: subscriptions are long, and the
@@ -225,7 +245,7 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		// Connection-level noise (TLS handshake errors from probes) is debug.
-		ErrorLog: slog.NewLogLogger(s.logger().Handler(), slog.LevelDebug),
+		ErrorLog: slog.NewLogLogger(s.libraryLogger().Handler(), slog.LevelDebug),
 	}
 }
 
@@ -245,7 +265,7 @@ func (s *Server) h2Server(h http.Handler) *h2.Server {
 		// be; subpub's client allows this much.
 		HeaderTableSize: HeaderTableSize,
 		IdleTimeout:     DefaultIdleTimeout,
-		Logger:          s.logger(),
+		Logger:          s.libraryLogger(),
 	}
 }
 

@@ -56,7 +56,22 @@ type Hub struct {
 type hubTopic struct {
 	*stream.Topic
 	refs int
+	// next is the topic that replaced this one (see Wake): its feeds move
+	// there, and its subscribers are counted there.
+	next *hubTopic
 }
+
+// current is the topic that serves ht's subscribers now. The caller holds
+// Hub.mu.
+func (ht *hubTopic) current() *hubTopic {
+	for ht.next != nil {
+		ht = ht.next
+	}
+	return ht
+}
+
+// errReplaced closes a topic that Wake replaced.
+var errReplaced = errors.New("origin: the stream's topic was replaced")
 
 // Publish delivers an event of stream key to its live subscribers, if any.
 func (h *Hub) Publish(key string, e LogEvent) {
@@ -80,6 +95,34 @@ func (h *Hub) End(key string) {
 	if ht != nil {
 		ht.Close(wire.ErrStreamEnded)
 	}
+}
+
+// Wake makes every subscriber of stream key read its feed again at once,
+// without an event: an application that has decided that some of them must
+// end (their credentials were revoked, say) and whose feeds will say so
+// when read uses it to make that happen now rather than at the next event.
+// The others carry on where they were, reading the log for what was
+// published meanwhile. It costs each subscriber one read of the log, so it
+// is for rare decisions, not for every event.
+func (h *Hub) Wake(key string) {
+	h.mu.Lock()
+	ht := h.topics[key]
+	if ht == nil {
+		h.mu.Unlock()
+		return
+	}
+	next := &hubTopic{Topic: stream.NewTopic(h.RingEvents, h.RingBytes), refs: ht.refs}
+	ht.next, ht.refs = next, 0
+	h.topics[key] = next
+	h.mu.Unlock()
+	ht.Close(errReplaced)
+}
+
+// moved returns the topic that replaced ht.
+func (h *Hub) moved(ht *hubTopic) *hubTopic {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return ht.current()
 }
 
 // Subscribers counts the live subscribers of stream key.
@@ -118,6 +161,7 @@ func (h *Hub) Subscribe(ctx context.Context, key string, after uint64, first *wi
 func (h *Hub) release(key string, ht *hubTopic) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	ht = ht.current()
 	ht.refs--
 	if ht.refs == 0 && h.topics[key] == ht {
 		delete(h.topics, key)
@@ -182,6 +226,14 @@ func (f *logFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error
 		var err error
 		buf, last, wait, err = f.cursor.Frames(buf, f.last)
 		if errors.Is(err, stream.ErrLagged) {
+			f.cursor = f.topic.Head()
+			f.replaying = true
+			continue
+		}
+		if errors.Is(err, errReplaced) {
+			// As for a lag: follow the new topic from now, and read
+			// the log for what came before.
+			f.topic = f.hub.moved(f.topic)
 			f.cursor = f.topic.Head()
 			f.replaying = true
 			continue

@@ -130,4 +130,52 @@ func TestHub(t *testing.T) {
 			t.Errorf("err = %v, want wire.ErrStreamEnded", err)
 		}
 	})
+	t.Run("Wake wakes a waiting subscriber, which carries on without gap or duplicate", func(t *testing.T) {
+		log := &MemoryLog{}
+		h := &Hub{Log: log}
+		f := h.Subscribe(t.Context(), "s", 0, nil)
+		g := h.Subscribe(t.Context(), "s", 0, nil)
+		publish(log, h, "s")
+		drain(t, f, 1)
+		_, wait, err := f.Next(make([]*wire.Frame, 0, 4))
+		if err != nil || wait == nil {
+			t.Fatalf("an idle feed: wait %v, err %v", wait, err)
+		}
+		h.Wake("s")
+		select {
+		case <-wait:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Wake did not wake the waiting subscriber")
+		}
+		publish(log, h, "s")
+		h.Wake("s") // again, with an event unread
+		publish(log, h, "s")
+		assertIDs(t, drain(t, f, 2), 2, 3)
+		assertIDs(t, drain(t, g, 3), 1, 3)
+		if n := h.Subscribers("s"); n != 2 {
+			t.Errorf("%d subscribers after Wake, want 2", n)
+		}
+		f.Close()
+		g.Close()
+		if n := h.Subscribers("s"); n != 0 {
+			t.Errorf("%d subscribers left", n)
+		}
+		h.End("s")
+		if h.topics["s"] != nil {
+			t.Error("the topic outlived its subscribers")
+		}
+	})
+	t.Run("End after Wake ends the subscribers of the replaced topic", func(t *testing.T) {
+		log := &MemoryLog{}
+		h := &Hub{Log: log}
+		f := h.Subscribe(t.Context(), "s", 0, nil)
+		defer f.Close()
+		h.Wake("s")
+		publish(log, h, "s")
+		h.End("s")
+		drain(t, f, 1)
+		if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != wire.ErrStreamEnded {
+			t.Errorf("err = %v, want wire.ErrStreamEnded", err)
+		}
+	})
 }

@@ -14,6 +14,8 @@ type activityPubMetrics struct {
 	rejected *prometheus.CounterVec
 	emitted  *prometheus.CounterVec
 	pruned   prometheus.Counter
+	canceled prometheus.Counter
+	storage  *prometheus.CounterVec
 }
 
 var _ activitypub.Metrics = (*activityPubMetrics)(nil)
@@ -29,8 +31,12 @@ func newActivityPubMetrics(reg prometheus.Registerer) *activityPubMetrics {
 			Help: "Events published, one per affected stream, by the kind of the stream's resource."}, []string{"stream"}),
 		pruned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_pruned_total",
 			Help: "Events deleted from the log for retention."}),
+		canceled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "requests_canceled_total",
+			Help: "Requests their client cancelled (reset the stream, closed the connection) before they were answered."}),
+		storage: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "storage_errors_total",
+			Help: "Requests that failed on the database, by condition: busy (locked by another process, 503), full (507)."}, []string{"condition"}),
 	}
-	reg.MustRegister(m.posted, m.rejected, m.emitted, m.pruned)
+	reg.MustRegister(m.posted, m.rejected, m.emitted, m.pruned, m.canceled, m.storage)
 	return m
 }
 
@@ -40,3 +46,7 @@ func (m *activityPubMetrics) ActivityRejected(status int) {
 }
 func (m *activityPubMetrics) EventEmitted(kind string) { m.emitted.WithLabelValues(kind).Inc() }
 func (m *activityPubMetrics) EventsPruned(n int)       { m.pruned.Add(float64(n)) }
+func (m *activityPubMetrics) RequestCanceled()         { m.canceled.Inc() }
+func (m *activityPubMetrics) StorageError(condition string) {
+	m.storage.WithLabelValues(condition).Inc()
+}

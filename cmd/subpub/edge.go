@@ -48,7 +48,7 @@ type edgeFlags struct {
 	upstream, upCA, upHTTP        string
 	upInsecure                    bool
 	domain, acmeCA, acmeEmail     string
-	linger                        time.Duration
+	linger, authMaxAge            time.Duration
 	ringEvents, ringBytes, maxLag int
 	cacheBytes                    int64
 }
@@ -63,6 +63,7 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.acmeCA, "acme-ca", "", "ACME directory `URL` (default: Let's Encrypt)")
 	fs.StringVar(&f.acmeEmail, "acme-email", "", "ACME account contact `address`")
 	fs.DurationVar(&f.linger, "linger", edge.DefaultLinger, "keep an upstream subscription this long after its last subscriber leaves")
+	fs.DurationVar(&f.authMaxAge, "auth-max-age", edge.DefaultAuthMaxAge, "admit a subscriber to a private stream on the upstream's authorization of its credentials only if it is this recent; else ask the upstream again")
 	fs.IntVar(&f.ringEvents, "ring-events", stream.DefaultRingEvents, "recent events kept per subscription for resuming clients")
 	fs.IntVar(&f.ringBytes, "ring-bytes", stream.DefaultRingBytes, "bytes of recent events kept per subscription")
 	fs.IntVar(&f.maxLag, "max-lag", edge.DefaultMaxLag, "bytes a subscriber may fall behind before its stream is ended (it resumes from the ring)")
@@ -111,6 +112,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		RingBytes:  f.ringBytes,
 		MaxLag:     f.maxLag,
 		Linger:     f.linger,
+		AuthMaxAge: f.authMaxAge,
 		Logger:     logger,
 	}
 	if f.cacheBytes > 0 {

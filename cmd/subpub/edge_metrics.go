@@ -19,6 +19,8 @@ type edgeMetrics struct {
 	latency    prometheus.Histogram
 	replays    *prometheus.CounterVec
 	cache      *prometheus.CounterVec
+	authChecks *prometheus.CounterVec
+	canceled   prometheus.Counter
 }
 
 var _ edge.Metrics = (*edgeMetrics)(nil)
@@ -39,6 +41,10 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 			Help: "Subscribers resuming with Last-Event-ID, served from the ring (hit) or by catching up upstream (miss)."}, []string{"result"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
 			Help: "GET requests by cache outcome."}, []string{"outcome"}),
+		authChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "authorization_checks_total",
+			Help: "Checks upstream that a private stream's credentials may still read it, before admitting another subscriber, by result: allowed, refused, failed."}, []string{"result"}),
+		canceled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "requests_canceled_total",
+			Help: "Requests their client cancelled (reset the stream, closed the connection) before they were answered."}),
 	}
 	fanOut := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "fanout_ratio",
 		Help: "Downstream subscriptions per shared upstream subscription."}, func() float64 {
@@ -48,7 +54,7 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 		}
 		return float64(s.Active()) / float64(up)
 	})
-	reg.MustRegister(m.upstreams, m.reconnects, m.eventsIn, m.latency, m.replays, m.cache, fanOut)
+	reg.MustRegister(m.upstreams, m.reconnects, m.eventsIn, m.latency, m.replays, m.cache, m.authChecks, m.canceled, fanOut)
 	return m
 }
 
@@ -60,6 +66,10 @@ func (m *edgeMetrics) UpstreamClosed(kind edge.UpstreamKind) {
 }
 func (m *edgeMetrics) UpstreamReconnect()   { m.reconnects.Inc() }
 func (m *edgeMetrics) Cache(outcome string) { m.cache.WithLabelValues(outcome).Inc() }
+func (m *edgeMetrics) RequestCanceled()     { m.canceled.Inc() }
+func (m *edgeMetrics) AuthorizationCheck(result string) {
+	m.authChecks.WithLabelValues(result).Inc()
+}
 
 func (m *edgeMetrics) EventReceived(latency time.Duration, known bool) {
 	m.eventsIn.Inc()

@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"edge":    {"run an edge: collapse identical subscriptions, fan out, replay, cache", runEdge},
 		"sub":     {"subscribe to a stream and print its events", runSub},
 		"pub":     {"publish an activity to an outbox", runPub},
+		"token":   {"add, revoke and list the origin's bearer tokens (while it runs, too)", runToken},
 		"demo":    {"run an origin with demo users, publish, and show subscribers receiving", runDemo},
 		"bench":   {"compare SUB/PUB through the edge with direct SSE, the bare-socket limit and peers", runBench},
 		"version": {"print the version: module, commit, Go", runVersion},

@@ -47,6 +47,7 @@ type originFlags struct {
 	inlineLimit    int
 	pageSize       int
 	eventRetention time.Duration
+	revocation     time.Duration
 }
 
 func (f *originFlags) register(fs *flag.FlagSet) {
@@ -56,6 +57,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.inlineLimit, "inline-limit", activitypub.DefaultInlineLimit, "event data larger than this many `bytes` goes by reference in a PUB")
 	fs.IntVar(&f.pageSize, "page-size", activitypub.DefaultPageSize, "items per collection page")
 	fs.DurationVar(&f.eventRetention, "event-retention", 0, "prune events older than this (0: keep them all)")
+	fs.DurationVar(&f.revocation, "revocation-check", activitypub.DefaultRevocationCheck, "while streams opened with tokens are open, look this often for revoked (subpub token revoke) or expired tokens and end their streams")
 }
 
 // builtOrigin is an origin ready to serve.
@@ -86,14 +88,15 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 	reg := newRegistry()
 	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_origin"))
 	app := &activitypub.Server{
-		Store:          store,
-		Hub:            &origin.Hub{Log: store},
-		Streamer:       streamer,
-		Logger:         logger,
-		Metrics:        newActivityPubMetrics(reg),
-		InlineLimit:    f.inlineLimit,
-		PageSize:       f.pageSize,
-		EventRetention: f.eventRetention,
+		Store:           store,
+		Hub:             &origin.Hub{Log: store},
+		Streamer:        streamer,
+		Logger:          logger,
+		Metrics:         newActivityPubMetrics(reg),
+		InlineLimit:     f.inlineLimit,
+		PageSize:        f.pageSize,
+		EventRetention:  f.eventRetention,
+		RevocationCheck: f.revocation,
 	}
 	srv, err := f.bind("origin", app, tlsConf, streamer, logger)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/internal/cli"
+	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/stream"
 )
 
@@ -53,8 +54,14 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
+// logger is the servers' logger: --log-level's, with credentials masked in
+// whatever any package logs (an access_token in a URI, a bearer token).
 func (f *serverFlags) logger(stderr io.Writer) (*slog.Logger, error) {
-	return cli.Logger(f.logLevel, stderr)
+	l, err := cli.Logger(f.logLevel, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return redact.Logger(l), nil
 }
 
 // streamer is the Streamer the flags describe.

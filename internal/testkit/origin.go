@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,9 +21,14 @@ import (
 // h3) and cleartext listeners on loopback:
 //
 //	/public/NAME    shareable (Cache-Control: public, Vary: Authorization)
-//	/private/NAME   only for "Authorization: Bearer NAME", private
+//	/private/NAME   only for "Authorization: Bearer NAME", private, until
+//	                Revoke(NAME)
 //	/events/SEQ     the payload of an event of /public/refs, for events
 //	                sent by reference (GET)
+//
+// HEAD of a stream with the Accept of an event stream answers as a
+// subscription would begin (200, or its refusal), without one, as subpub's
+// origin does.
 //
 // Event ids are the log's sequence numbers, as at subpub's origin. It can be
 // stopped and started again on the same ports with the same log, as a
@@ -39,8 +45,10 @@ type Origin struct {
 	SSEOnly atomic.Bool
 
 	// Subscriptions counts the subscriptions ever served, RefFetches the
-	// GETs of /events/SEQ.
-	Subscriptions, RefFetches atomic.Int64
+	// GETs of /events/SEQ, Probes the HEADs of streams.
+	Subscriptions, RefFetches, Probes atomic.Int64
+
+	revoked sync.Map // names whose token is no longer accepted
 
 	t         testing.TB
 	hub       *origin.Hub
@@ -119,6 +127,11 @@ func (o *Origin) PublishEvent(path string, e wire.Event) origin.LogEvent {
 	return o.Log.Publish(o.hub, path, e)
 }
 
+// Revoke stops accepting "Bearer NAME": requests with it get 401 from now
+// on. Subscriptions already open with it go on, as at an origin that has
+// not noticed yet.
+func (o *Origin) Revoke(name string) { o.revoked.Store(name, true) }
+
 // End ends stream path: its subscribers get 204 after what is left.
 func (o *Origin) End(path string) { o.hub.End(path) }
 
@@ -141,6 +154,13 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		stream.WriteProblem(w, http.StatusMethodNotAllowed, "subscribe with GET Accept: text/event-stream")
 		return
 	}
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if _, revoked := o.revoked.Load(token); revoked {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="test", error="invalid_token"`)
+			stream.WriteProblem(w, http.StatusUnauthorized, "the token has been revoked")
+			return
+		}
+	}
 	if kind == "private" && r.Header.Get("Authorization") != "Bearer "+name {
 		status := http.StatusForbidden
 		if r.Header.Get("Authorization") == "" {
@@ -148,6 +168,17 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="test"`)
 		}
 		stream.WriteProblem(w, status, "this stream is "+name+"'s")
+		return
+	}
+	if r.Method == http.MethodHead {
+		o.Probes.Add(1)
+		cacheControl := "private, no-cache"
+		if kind == "public" {
+			cacheControl = "public, no-cache"
+		}
+		w.Header().Set("Content-Type", wire.ContentTypeSSE)
+		w.Header().Set("Cache-Control", cacheControl)
+		w.Header().Set("Vary", "Authorization")
 		return
 	}
 	o.serveStream(w, r, kind == "public")

@@ -54,18 +54,26 @@ func bearerToken(r *http.Request) (token string, given bool, err error) {
 // an anonymous request. Credentials that are given must be valid, even for
 // a public resource: a client learns at once that its token is wrong.
 func (s *Server) authenticate(r *http.Request) (string, error) {
+	c, err := s.credential(r)
+	return c.actor, err
+}
+
+// credential is authenticate with what a subscription needs to be ended
+// when its token no longer is valid: the zero credential for an anonymous
+// request.
+func (s *Server) credential(r *http.Request) (credential, error) {
 	token, given, err := bearerToken(r)
 	if err != nil || !given {
-		return "", err
+		return credential{}, err
 	}
 	if token == "" {
-		return "", errUnauthorized("Authorization must be a bearer token", true)
+		return credential{}, errUnauthorized("Authorization must be a bearer token", true)
 	}
-	name, err := s.Store.actorForToken(r.Context(), hashToken(token))
+	c, err := s.Store.credentialFor(r.Context(), hashToken(token))
 	if errors.Is(err, errNotFound) {
-		return "", errUnauthorized("the bearer token is not valid", true)
+		return credential{}, errUnauthorized("the bearer token is not valid", true)
 	}
-	return name, err
+	return c, err
 }
 
 // redactedURI is the request URI for logs, with any access token replaced

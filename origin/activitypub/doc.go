@@ -5,8 +5,10 @@
 //
 // # Resources and visibility
 //
-// Local actors are provisioned by the program ([Store.EnsureUser]) and post
-// to their outboxes with a bearer token. An object addressed to the Public
+// Local actors are provisioned by the program ([Store.EnsureUser],
+// [Store.AddToken]) and post to their outboxes with a bearer token; a
+// token that is revoked ([Store.RevokeToken], from any process) or expires
+// ends the subscriptions it opened (see [Server.RevocationCheck]). An object addressed to the Public
 // collection is public; any other object may be read by its owner and by
 // the local actors it was addressed to when it was created (its addressing
 // cannot change afterwards). A collection has two views: its owner sees

@@ -45,6 +45,11 @@ func (s *Store) ReadAfter(ctx context.Context, key string, after uint64, limit i
 		WHERE s.stream = ? AND s.seq > ?
 		ORDER BY s.seq
 		LIMIT ?`, key, int64(after), limit)
+	if se := storageError(err); se != nil {
+		// A subscription replaying the log ends with this: its client
+		// resumes after Retry-After.
+		return nil, se
+	}
 	if err != nil {
 		return nil, fmt.Errorf("activitypub: reading events of %s: %w", key, err)
 	}

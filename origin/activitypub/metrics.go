@@ -14,6 +14,12 @@ type Metrics interface {
 	EventEmitted(streamKind string)
 	// EventsPruned counts events deleted for retention.
 	EventsPruned(n int)
+	// RequestCanceled counts a request its client cancelled (reset its
+	// stream, closed its connection) before it was answered.
+	RequestCanceled()
+	// StorageError counts a request that failed on the database: busy
+	// (another process holds its lock: 503) or full (507).
+	StorageError(condition string)
 }
 
 type discardMetrics struct{}
@@ -22,3 +28,5 @@ func (discardMetrics) ActivityPosted(string) {}
 func (discardMetrics) ActivityRejected(int)  {}
 func (discardMetrics) EventEmitted(string)   {}
 func (discardMetrics) EventsPruned(int)      {}
+func (discardMetrics) RequestCanceled()      {}
+func (discardMetrics) StorageError(string)   {}

@@ -54,12 +54,8 @@ func (s *Server) postOutbox(w http.ResponseWriter, r *http.Request, outbox *reso
 		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBodyBytes()))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return wire.Errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", tooLarge.Limit)
-	}
 	if err != nil {
-		return wire.Errorf(http.StatusBadRequest, "reading body: %v", err)
+		return wire.BodyError(err)
 	}
 	a, err := parseActivity(body)
 	if err != nil {

@@ -1,9 +1,12 @@
 package activitypub
 
 import (
+	"errors"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // schema creates the tables. It is plain SQL (TEXT, BIGINT, BOOLEAN, primary
@@ -20,16 +23,31 @@ import (
 const schema = `
 	-- Local actors. An actor's Person document and its inbox, outbox,
 	-- followers, following and liked collections are derived from its name;
-	-- profile holds the properties the actor has set with Update. token_hash
-	-- is the hex SHA-256 of its bearer token: tokens are random secrets, so a
-	-- fast hash suffices and lets a token be looked up directly.
+	-- profile holds the properties the actor has set with Update. (A
+	-- database made before the tokens table had each actor's one token in
+	-- a token_hash column here: migrateTokens moves it.)
 	CREATE TABLE IF NOT EXISTS actors (
 		name       TEXT PRIMARY KEY,
-		token_hash TEXT NOT NULL,
 		profile    TEXT NOT NULL,
 		created_at BIGINT NOT NULL
 	);
-	CREATE UNIQUE INDEX IF NOT EXISTS actors_token_hash ON actors (token_hash);
+
+	-- Bearer tokens, any number per actor. hash is the hex SHA-256 of the
+	-- secret: tokens are random secrets, so a fast hash suffices and lets a
+	-- token be looked up directly; the secret itself is never stored. id
+	-- names the token to revoke it; name is a label of its owner's choosing
+	-- ("--user" for the token that flag provisions). expires_at is 0 for a
+	-- token that does not expire. Revoking deletes the row.
+	CREATE TABLE IF NOT EXISTS tokens (
+		id         TEXT PRIMARY KEY,
+		actor      TEXT NOT NULL REFERENCES actors (name),
+		name       TEXT NOT NULL,
+		hash       TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE UNIQUE INDEX IF NOT EXISTS tokens_hash ON tokens (hash);
+	CREATE INDEX IF NOT EXISTS tokens_actor ON tokens (actor);
 
 	-- Objects, activities and collections created through outboxes. kind is
 	-- "object", "activity" or "collection"; type is the Activity Streams type
@@ -92,41 +110,80 @@ const schema = `
 
 	-- Numbers that must survive restarts: last_seq, the last sequence number
 	-- assigned (kept here rather than derived from the log, which retention
-	-- may empty), and pruned_seq, the highest one pruned.
+	-- may empty), pruned_seq, the highest one pruned, and
+	-- token_generation, increased by every transaction that takes a token
+	-- away, so that a server can tell cheaply that it must check the
+	-- tokens of its open streams again (another process may have revoked
+	-- one).
 	CREATE TABLE IF NOT EXISTS counters (
 		name  TEXT PRIMARY KEY,
 		value BIGINT NOT NULL
 	);
 	INSERT INTO counters (name, value) VALUES ('last_seq', 0) ON CONFLICT (name) DO NOTHING;
 	INSERT INTO counters (name, value) VALUES ('pruned_seq', 0) ON CONFLICT (name) DO NOTHING;
+	INSERT INTO counters (name, value) VALUES ('token_generation', 0) ON CONFLICT (name) DO NOTHING;
 `
 
 // Names of the rows of the counters table.
 const (
-	counterLastSeq   = "last_seq"
-	counterPrunedSeq = "pruned_seq"
+	counterLastSeq         = "last_seq"
+	counterPrunedSeq       = "pruned_seq"
+	counterTokenGeneration = "token_generation"
 )
 
 // Names of the database driver and file.
 const (
 	sqliteDriver = "sqlite" // modernc.org/sqlite: pure Go, no cgo
-	databaseFile = "subpub.db"
+	// DatabaseFile is the database's file in the directory OpenStore is
+	// given.
+	DatabaseFile = "subpub.db"
 )
+
+// BusyTimeout is how long a statement waits for a lock another process
+// holds (subpub token writing, an administrator's sqlite3 shell) before it
+// fails and the request gets 503 with Retry-After: long enough for another
+// process's short write, short enough to answer promptly.
+const BusyTimeout = 500 * time.Millisecond
 
 // sqliteDSN is the connection string of the database in dir: write-ahead
 // logging, so that readers (GETs, replays) never wait for the writer nor it
 // for them; NORMAL synchronization, which in WAL mode loses no committed
-// transaction on a process crash; a busy timeout rather than immediate
-// failure should another process hold the lock; and transactions that take
-// the write lock when they begin, since every transaction here writes.
+// transaction on a process crash; a busy timeout (BusyTimeout) rather than
+// immediate failure should another process hold the lock; and
+// transactions that take the write lock when they begin, since every
+// transaction here writes.
 func sqliteDSN(dir string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	return "file:" + uriPathEscaper.Replace(filepath.ToSlash(filepath.Join(dir, databaseFile))) + "?" + q.Encode()
+	return "file:" + uriPathEscaper.Replace(filepath.ToSlash(filepath.Join(dir, DatabaseFile))) + "?" + q.Encode()
+}
+
+// Storage conditions that are not the request's fault nor a bug, which the
+// server answers with a status of their own (see storageError).
+const (
+	storageBusy = "busy" // another process holds the lock: 503, retry
+	storageFull = "full" // the disk is full: 507
+)
+
+// storageCondition classifies a database error by SQLite's primary result
+// code: SQLITE_BUSY and SQLITE_LOCKED are storageBusy, SQLITE_FULL is
+// storageFull; anything else is "".
+func storageCondition(err error) string {
+	var coded interface{ Code() int }
+	if !errors.As(err, &coded) {
+		return ""
+	}
+	switch coded.Code() & 0xff {
+	case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+		return storageBusy
+	case 13: // SQLITE_FULL
+		return storageFull
+	}
+	return ""
 }
 
 // uriPathEscaper escapes what would end or change the path of an SQLite URI

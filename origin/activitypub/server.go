@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/stream"
@@ -97,6 +98,13 @@ type Server struct {
 	// pruned event is told it missed events. Zero keeps events forever.
 	EventRetention time.Duration
 
+	// RevocationCheck is how often, while subscriptions made with bearer
+	// tokens are open, the server checks whether a token was revoked (by
+	// any process using the Store) or has expired; it ends their
+	// subscriptions (SUB with a final 401; SSE by closing the stream)
+	// within about this long. Default DefaultRevocationCheck.
+	RevocationCheck time.Duration
+
 	initOnce sync.Once
 	initErr  error
 	base     string // BaseURL without a trailing slash
@@ -104,8 +112,15 @@ type Server struct {
 	live     *origin.Hub
 	streams  *stream.Streamer
 	log      *slog.Logger
+	// boundedLog is log at a bounded rate, for what may repeat with every
+	// request: what clients provoke, storage failures.
+	boundedLog *slog.Logger
 
 	lastPrune atomic.Int64 // UnixNano of the last pruning
+
+	guardMu         sync.Mutex
+	guarded         map[*guardedFeed]struct{} // open authenticated subscriptions
+	credentialCheck *time.Timer
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -116,6 +131,7 @@ func (s *Server) init() error {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
+		s.boundedLog = ratelog.Logger(s.log)
 		u, err := url.Parse(s.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 			strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
@@ -167,6 +183,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("request", "method", r.Method, "uri", redactedURI(r.URL), "proto", r.Proto)
 	}
 	if err := s.route(w, r); err != nil {
+		if r.Context().Err() != nil {
+			// The client went away before the answer: its doing, which
+			// it can repeat as fast as it sends requests (twenty
+			// thousand streams opened and reset), so it is counted, and
+			// logged at debug level at a bounded rate.
+			s.metrics().RequestCanceled()
+			s.boundedLog.Debug("request canceled by the client", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
+			return
+		}
+		if se := storageError(err); se != nil {
+			// Every request fails so while it lasts: counted, and
+			// logged at a bounded rate.
+			s.metrics().StorageError(storageCondition(err))
+			s.boundedLog.Error("storage unavailable", "method", r.Method, "uri", redactedURI(r.URL), "status", se.Status, "err", err)
+			stream.WriteError(w, se)
+			return
+		}
 		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status >= 500 {
 			s.log.Error("request failed", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
@@ -189,16 +222,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 	case strings.HasPrefix(path, eventsPath):
 		return s.serveEvent(w, r, format)
 	}
-	viewer, err := s.authenticate(r)
+	cred, err := s.credential(r)
 	if err != nil {
 		return err
 	}
+	viewer := cred.actor
 	res, err := s.resolve(r.Context(), s.Store.db, s.base+r.URL.Path)
 	if err != nil {
 		return err
 	}
 	if format != 0 {
-		return s.subscribe(w, r, format, res, viewer)
+		return s.subscribe(w, r, format, res, cred)
+	}
+	if probesStream(r) {
+		return s.probe(w, r, res, cred)
 	}
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:

@@ -2,9 +2,7 @@ package activitypub
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -57,6 +55,9 @@ func (s *Store) init(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("activitypub: creating schema: %w", err)
 	}
+	if err := s.migrateTokens(ctx); err != nil {
+		return err
+	}
 	last, err := readCounter(ctx, s.db, counterLastSeq)
 	if err != nil {
 		return err
@@ -83,28 +84,6 @@ func (s *Store) LastSeq() uint64 { return s.lastSeq.Load() }
 // after it are all still in the log.
 func (s *Store) PrunedSeq() uint64 { return s.prunedSeq.Load() }
 
-// EnsureUser creates the local actor name if it does not exist and sets its
-// bearer token, replacing any previous one. Only a hash of the token is
-// stored. A token identifies one actor: giving another actor's token fails.
-func (s *Store) EnsureUser(ctx context.Context, name, token string) error {
-	if !validActorName(name) {
-		return fmt.Errorf("activitypub: invalid user name %q: use 1 to 64 letters, digits, '_', '-' or '.'", name)
-	}
-	if token == "" {
-		return fmt.Errorf("activitypub: user %q: empty token", name)
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO actors (name, token_hash, profile, created_at) VALUES (?, ?, '{}', ?)
-		ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash`,
-		name, hashToken(token), time.Now().UnixMilli())
-	if err != nil {
-		return fmt.Errorf("activitypub: provisioning user %q (is its token another user's?): %w", name, err)
-	}
-	return nil
-}
-
 // validActorName keeps names safe in URLs and acct: URIs unescaped.
 func validActorName(name string) bool {
 	if name == "" || len(name) > 64 {
@@ -119,11 +98,6 @@ func validActorName(name string) bool {
 		}
 	}
 	return true
-}
-
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // querier is what both *sql.DB and *sql.Tx offer: reads outside a write use
@@ -227,19 +201,6 @@ func writeCounter(ctx context.Context, q querier, name string, v uint64) error {
 		return fmt.Errorf("activitypub: writing counter %s: %w", name, err)
 	}
 	return nil
-}
-
-// actorForToken returns the name of the actor whose token hashes to hash.
-func (s *Store) actorForToken(ctx context.Context, hash string) (string, error) {
-	var name string
-	err := s.db.QueryRowContext(ctx, `SELECT name FROM actors WHERE token_hash = ?`, hash).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", errNotFound
-	}
-	if err != nil {
-		return "", fmt.Errorf("activitypub: looking up token: %w", err)
-	}
-	return name, nil
 }
 
 // errNotFound reports a row that does not exist.

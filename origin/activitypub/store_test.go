@@ -120,7 +120,7 @@ func TestStoreInADirectoryWhoseNameHasURICharacters(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		s.Close()
-		if _, err := os.Stat(filepath.Join(dir, databaseFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, DatabaseFile)); err != nil {
 			t.Errorf("%s: the database is not in the directory: %v", name, err)
 		}
 	}

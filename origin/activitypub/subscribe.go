@@ -13,8 +13,9 @@ import (
 // subscribe serves a subscription to res, by SUB or by GET with Accept:
 // text/event-stream: the events logged on its stream (in viewer's view,
 // for a collection) after Last-Event-ID, then live ones.
-func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.Format, res *resource, viewer string) error {
+func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.Format, res *resource, cred credential) error {
 	ctx := r.Context()
+	viewer := cred.actor
 	if res.deleted {
 		return wire.Errorf(http.StatusGone, "%s has been deleted: its stream has ended", res.id)
 	}
@@ -51,7 +52,7 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.F
 			})
 		}
 	}
-	feed := s.hub().Subscribe(ctx, key, after, first)
+	feed := s.guard(s.hub().Subscribe(ctx, key, after, first), key, cred)
 
 	// A deletion committed between resolving res and subscribing ended the
 	// stream before this subscriber joined it: end it again, so that this
@@ -67,17 +68,52 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.F
 	return nil
 }
 
+// probesStream reports whether r is a HEAD with the Accept of an event
+// stream: it asks what a GET with the same fields would subscribe to.
+func probesStream(r *http.Request) bool {
+	if r.Method != http.MethodHead {
+		return false
+	}
+	get := *r
+	get.Method = http.MethodGet
+	f, err := stream.Negotiate(&get)
+	return err == nil && f == wire.FormatSSE
+}
+
+// probe answers a HEAD for an event stream as a GET would begin, after the
+// same checks, without subscribing: 200 with the fields the stream would
+// open with, or the error the subscription would get. An intermediary
+// serving the stream to several subscribers asks this to confirm that a
+// credential still may read it.
+func (s *Server) probe(w http.ResponseWriter, r *http.Request, res *resource, cred credential) error {
+	if res.deleted {
+		return wire.Errorf(http.StatusGone, "%s has been deleted: its stream has ended", res.id)
+	}
+	if err := authorizeRead(r.Context(), s.Store.db, res, cred.actor); err != nil {
+		return err
+	}
+	if _, _, err := lastEventID(r.Header); err != nil {
+		return err
+	}
+	cacheControl := "private, no-cache"
+	if res.public && !ownerView(res, cred.actor) {
+		cacheControl = "public, no-cache"
+	}
+	h := w.Header()
+	h.Set("Content-Type", wire.ContentTypeSSE)
+	h.Set("Cache-Control", cacheControl)
+	h.Set("Vary", "Authorization")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
 // lastEventID parses Last-Event-ID: the decimal id of the last event a
 // subscriber saw, which it wants the events after.
 func lastEventID(h http.Header) (uint64, bool, error) {
-	values := h.Values("Last-Event-ID")
-	switch {
-	case len(values) == 0 || (len(values) == 1 && values[0] == ""):
-		return 0, false, nil
-	case len(values) > 1:
-		return 0, false, wire.Errorf(http.StatusBadRequest, "Last-Event-ID: given %d times", len(values))
+	v, err := wire.LastEventID(h)
+	if err != nil || v == "" {
+		return 0, false, err
 	}
-	v := values[0]
 	for i := 0; i < len(v); i++ {
 		if v[i] < '0' || v[i] > '9' {
 			return 0, false, wire.Errorf(http.StatusBadRequest, "Last-Event-ID: %q is not an event id of this server (decimal digits)", v)
@@ -99,10 +135,10 @@ func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, f
 	switch {
 	case format == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return errMethod(r.Method, proxyEventStreamPath, "GET, SUB")
-	case format == 0:
+	case format == 0 && !probesStream(r):
 		return wire.Errorf(http.StatusNotAcceptable, "%s serves event streams only: use SUB, or GET with Accept: text/event-stream", proxyEventStreamPath)
 	}
-	viewer, err := s.authenticate(r)
+	cred, err := s.credential(r)
 	if err != nil {
 		return err
 	}
@@ -114,5 +150,8 @@ func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, f
 	if err != nil {
 		return err
 	}
-	return s.subscribe(w, r, format, res, viewer)
+	if format == 0 {
+		return s.probe(w, r, res, cred)
+	}
+	return s.subscribe(w, r, format, res, cred)
 }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/subpub/subpub/internal/cli"
+	"github.com/subpub/subpub/origin/activitypub"
+)
+
+const tokenExamples = `  # a token for alice that expires in a day; the secret is printed once, on stdout
+  TOKEN=$(subpub token add --data .data/origin --user alice --name laptop --expires 24h)
+
+  # the tokens (never their secrets), then revoke one: the origin ends its streams within seconds
+  subpub token list --data .data/origin
+  subpub token revoke --data .data/origin tok_k3j5x2m9q4ab
+
+  # revoke every token of a user
+  subpub token revoke --data .data/origin --user alice
+`
+
+// tokenDataUsage is the usage of the token commands' --data: the origin's.
+const tokenDataUsage = "the origin's data `directory` (its --data); the origin may be running"
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	usage := func() {
+		fmt.Fprintf(stderr, "usage: subpub token add|revoke|list [flags]\n\n")
+		fmt.Fprintf(stderr, "  add     make a bearer token for a user and print its secret (once)\n")
+		fmt.Fprintf(stderr, "  revoke  revoke tokens by id, or all of a user's\n")
+		fmt.Fprintf(stderr, "  list    list tokens (never their secrets)\n\n")
+		fmt.Fprintf(stderr, "examples:\n%s", tokenExamples)
+	}
+	if len(args) == 0 {
+		usage()
+		return cli.ErrUsage
+	}
+	switch args[0] {
+	case "add":
+		return runTokenAdd(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return runTokenRevoke(ctx, args[1:], stdout, stderr)
+	case "list":
+		return runTokenList(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		usage()
+		return flag.ErrHelp
+	}
+	fmt.Fprintf(stderr, "subpub token: unknown subcommand %q\n\n", args[0])
+	usage()
+	return cli.ErrUsage
+}
+
+func runTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("subpub token add", "--user NAME [--name LABEL] [--expires DURATION] [--data DIR]", tokenExamples, stdout, stderr)
+	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
+	user := fs.String("user", "", "the `user` the token authenticates (created if it does not exist)")
+	name := fs.String("name", "", "a `label` for the token, shown by list")
+	expires := fs.Duration("expires", 0, "the token stops being accepted this long from now (0: never)")
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 || *user == "" || *expires < 0 {
+		fs.Usage()
+		return cli.ErrUsage
+	}
+	store, err := openTokenStore(*dataDir, true)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tok, secret, err := store.AddToken(ctx, *user, *name, *expires)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "subpub token: added %s for %s (expires: %s); its secret, on stdout, is not shown again\n",
+		tok.ID, tok.User, expiry(tok))
+	fmt.Fprintln(stdout, secret)
+	return nil
+}
+
+func runTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("subpub token revoke", "[--data DIR] ID... | --user NAME", tokenExamples, stdout, stderr)
+	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
+	user := fs.String("user", "", "revoke every token of this `user`")
+	ids, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if (len(ids) == 0) == (*user == "") {
+		fs.Usage()
+		return cli.ErrUsage
+	}
+	store, err := openTokenStore(*dataDir, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var revoked []activitypub.Token
+	if *user != "" {
+		if revoked, err = store.RevokeUserTokens(ctx, *user); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, id := range ids {
+		tok, err := store.RevokeToken(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		revoked = append(revoked, tok)
+	}
+	for _, tok := range revoked {
+		fmt.Fprintf(stdout, "revoked %s (%s)\n", tok.ID, describe(tok))
+	}
+	return errors.Join(errs...)
+}
+
+func runTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("subpub token list", "[--data DIR] [--user NAME]", tokenExamples, stdout, stderr)
+	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
+	user := fs.String("user", "", "list only this `user`'s tokens")
+	positional, err := cli.ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		fs.Usage()
+		return cli.ErrUsage
+	}
+	store, err := openTokenStore(*dataDir, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	tokens, err := store.Tokens(ctx, *user)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES")
+	for _, tok := range tokens {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", tok.ID, tok.User, tok.Name, tok.Created.UTC().Format(time.RFC3339), expiry(tok))
+	}
+	return tw.Flush()
+}
+
+// openTokenStore opens the origin's database in its data directory, as the
+// origin does; only add may create it (to provision before the first run).
+func openTokenStore(dataDir string, create bool) (*activitypub.Store, error) {
+	dir := filepath.Join(dataDir, "db")
+	if !create {
+		if _, err := os.Stat(filepath.Join(dir, activitypub.DatabaseFile)); err != nil {
+			return nil, fmt.Errorf("no origin database in %s (is it the origin's --data?): %w", dataDir, err)
+		}
+	}
+	return activitypub.OpenStore(dir)
+}
+
+func expiry(tok activitypub.Token) string {
+	switch {
+	case tok.Expires.IsZero():
+		return "never"
+	case tok.Expired(time.Now()):
+		return tok.Expires.UTC().Format(time.RFC3339) + " (expired)"
+	}
+	return tok.Expires.UTC().Format(time.RFC3339)
+}
+
+func describe(tok activitypub.Token) string {
+	if tok.Name == "" {
+		return tok.User
+	}
+	return tok.User + ", " + tok.Name
+}
