@@ -27,7 +27,9 @@ func (r *runner) profile(ctx context.Context, d *deployment, sys System, n, rate
 		done <- nil
 		return done
 	}
-	go func() { done <- r.writeProfile(ctx, p, fmt.Sprintf("%s-N%d-R%d-%s.pprof", sys.Name, n, rate, p.Role), window) }()
+	go func() {
+		done <- r.writeProfile(ctx, p, fmt.Sprintf("%s-N%d-R%d-%s.pprof", sys.Name, n, rate, p.Role), window)
+	}()
 	return done
 }
 
