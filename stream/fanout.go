@@ -1,7 +1,7 @@
 package stream
 
 import (
-	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,19 +25,27 @@ type LiveFeed interface {
 }
 
 // fanoutKey names one fan-out: the subscriptions on one connection that
-// read one topic.
+// read one topic. An HTTP/3 connection is known by its client's address
+// (quic-go does not tell a handler its connection): a client with several
+// connections on one UDP socket has one fan-out for them all, which is as
+// correct, each stream being written on its own.
 type fanoutKey struct {
-	conn  *h2.Conn
-	topic *Topic
+	conn     *h2.Conn
+	quicPeer string
+	topic    *Topic
 }
 
-// fanout writes one topic to every caught-up subscription of one HTTP/2
-// connection, from one goroutine: it reads each event from the ring once,
-// and queues it to all of the connection's streams as one h2.Batch — a PUB
-// per SUB stream, so that HPACK indexes the event's fields on the first
-// stream and every further stream refers to them; the SSE bytes, made once
-// per event, as DATA on each SSE stream — and the connection's writer sends
-// them all in one write. Without it every subscriber's own loop wakes for
+// fanout writes one topic to every caught-up subscription of one HTTP/2 or
+// HTTP/3 connection, from one goroutine: it reads each event from the ring
+// once, and queues it to all of the connection's streams in one pass. Over
+// HTTP/2 that is one h2.Batch — a PUB per SUB stream, so that HPACK indexes
+// the event's fields on the first stream and every further stream refers
+// to them; the SSE bytes, made once per event, as DATA on each SSE stream —
+// which the connection's writer sends in one write. Over HTTP/3 each
+// stream is given the same bytes (QPACK's static table makes a PUB's
+// HEADERS frame the same on every stream) without waiting, and quic-go's
+// packer fills each packet with the frames of many streams; a stream whose
+// window or queue is full leaves for its own loop, which waits. Without it every subscriber's own loop wakes for
 // every event, reads the ring and queues its write: per delivery, a
 // goroutine wake-up and a trip through the connection's lock.
 //
@@ -62,6 +70,10 @@ type fanout struct {
 	mu      sync.Mutex
 	cursor  *Cursor // where every member stands
 	members []*member
+	// writing is held while a batch is written: an HTTP/3 member that
+	// leaves waits for it, since its stream is written from here, not
+	// through a connection that would fail the write once it is done.
+	writing sync.Mutex
 
 	writingSince atomic.Int64 // UnixNano when the current write began; 0 if none
 }
@@ -69,16 +81,19 @@ type fanout struct {
 // member is one subscription served by a fan-out.
 type member struct {
 	st     *subscriber
-	out    *responseStream
-	cursor *Cursor            // the subscriber's own, set on leaving
-	left   chan fanoutLeaving // the fan-out let go of it
+	format wire.Format
+	proto  string
+	h2w    http.ResponseWriter // HTTP/2: the stream's response
+	qs     *quicStream         // HTTP/3: the stream
+	cursor *Cursor             // the subscriber's own, set on leaving
+	left   chan fanoutLeaving  // the fan-out let go of it
 	// behind is how many frames before the fan-out's position the member
 	// leaves at: those of a batch its stream did not take.
 	behind uint64
 	// inBatch tells that the member is one of the batch being written,
-	// and dataQueued whether that batch's DATA (SSE) was queued for it.
-	// Both belong to the fan-out's goroutine.
-	inBatch, dataQueued bool
+	// sent whether that batch was queued for it, and failed that its
+	// stream failed (HTTP/3). They belong to the fan-out's goroutine.
+	inBatch, sent, failed bool
 }
 
 // fanoutLeaving says why a fan-out let go of a member.
@@ -101,11 +116,7 @@ var noFields = h2.NewFields(nil)
 // it, and, if the subscription is over, why (one of the Close* reasons;
 // "" if the subscriber's own loop goes on). The feed has just reported
 // that nothing is ready.
-func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, ctx context.Context) (followed bool, ended string) {
-	rs, ok := out.(*responseStream)
-	if !ok {
-		return false, ""
-	}
+func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, r *http.Request) (followed bool, ended string) {
 	lf, ok := feed.(LiveFeed)
 	if !ok {
 		return false, ""
@@ -114,18 +125,28 @@ func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, ctx conte
 	if cursor == nil {
 		return false, ""
 	}
-	conn := h2.ConnOf(rs.w)
-	if conn == nil {
+	m := &member{st: st, cursor: cursor, left: make(chan fanoutLeaving, 1)}
+	key := fanoutKey{topic: cursor.t}
+	switch out := out.(type) {
+	case *responseStream:
+		if key.conn = h2.ConnOf(out.w); key.conn == nil {
+			return false, ""
+		}
+		m.format, m.proto, m.h2w = out.format, out.proto, out.w
+	case *quicStream:
+		key.quicPeer = r.RemoteAddr
+		m.format, m.proto, m.qs = out.format, wire.ProtoHTTP3, out
+	default:
 		return false, ""
 	}
-	m := &member{st: st, out: rs, cursor: cursor, left: make(chan fanoutLeaving, 1)}
-	g := s.join(fanoutKey{conn: conn, topic: cursor.t}, m)
+	g := s.join(key, m)
 	if g == nil {
 		return false, "" // the fan-out is elsewhere in the ring: try later
 	}
 	metrics := s.metrics()
-	metrics.FannedOut(rs.proto, rs.format, 1)
-	defer metrics.FannedOut(rs.proto, rs.format, -1)
+	metrics.FannedOut(m.proto, m.format, 1)
+	defer metrics.FannedOut(m.proto, m.format, -1)
+	ctx := r.Context()
 	select {
 	case why := <-m.left:
 		switch why {
@@ -188,6 +209,10 @@ func (g *fanout) leave(m *member) {
 		}
 	}
 	g.mu.Unlock()
+	if m.qs != nil {
+		g.writing.Lock()
+		g.writing.Unlock()
+	}
 	select {
 	case g.kick <- struct{}{}:
 	default:
@@ -271,58 +296,33 @@ func (g *fanout) run() {
 }
 
 // write queues frames (a keepalive if there are none) to the members'
-// streams as one batch: for SUB a PUB per event, for SSE the events' bytes
-// as one DATA. Members whose writes stalled or whose connection closed
-// leave the fan-out, and so do SSE members whose flow-control window did
-// not take the batch: their own loops write it as the window opens. If a
-// frame cannot be carried in a member's format, the frames before it are
+// streams as one pass: for SUB a PUB per event, for SSE the events' bytes
+// as one DATA. Members whose writes stalled or whose connection or stream
+// closed leave the fan-out, and so do members whose stream did not take the
+// batch at once (an SSE stream's HTTP/2 window, an HTTP/3 stream's window
+// or queue): their own loops write it, waiting as they do. If a frame
+// cannot be carried in a member's format, the frames before it are
 // written and every member leaves, positioned at it.
 func (g *fanout) write(members []*member, frames []*wire.Frame) {
-	s := g.s
+	g.writing.Lock()
+	defer g.writing.Unlock()
 	var pub, sse bool
 	for _, m := range members {
-		pub = pub || m.out.format == wire.FormatPUB
-		sse = sse || m.out.format == wire.FormatSSE
+		pub = pub || m.format == wire.FormatPUB
+		sse = sse || m.format == wire.FormatSSE
+		m.inBatch, m.sent, m.failed = true, false, false
 	}
 	carried, pubBytes := g.carried(frames, pub, sse)
-	var data []byte // the SSE bytes of frames[:carried]
-	switch {
-	case !sse:
-	case len(frames) == 0:
-		data = wire.SSEKeepalive
-	case carried == 1:
-		data = frames[0].SSE() // made once per event; never changes
-	default:
-		for _, f := range frames[:carried] {
-			data = append(data, f.SSE()...)
-		}
-	}
-	for _, m := range members {
-		m.inBatch = true
-	}
 	g.writingSince.Store(time.Now().UnixNano())
-	_, err := g.key.conn.Batch(func(b *h2.Batch) {
-		for _, m := range members {
-			switch {
-			case m.out.format == wire.FormatSSE && len(data) > 0:
-				b.Data(m.out.w, data, &m.dataQueued)
-			case m.out.format == wire.FormatPUB && len(frames) == 0:
-				b.Interim(m.out.w, wire.StatusNoOperation, noFields)
-			}
-		}
-		for _, f := range frames[:carried] {
-			if !pub {
-				break
-			}
-			fields := h2Fields(f)
-			for _, m := range members {
-				if m.out.format == wire.FormatPUB {
-					b.Interim(m.out.w, wire.StatusPUB, fields)
-				}
-			}
-		}
-	})
+	var err error
+	var sseBytes int
+	if g.key.conn != nil {
+		sseBytes, err = g.writeH2(members, frames[:carried], len(frames) == 0, pub, sse)
+	} else {
+		sseBytes = g.writeQUIC(members, frames[:carried], len(frames) == 0, pub, sse)
+	}
 	g.writingSince.Store(0)
+
 	var pubSent, sseSent int
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -330,17 +330,17 @@ func (g *fanout) write(members []*member, frames []*wire.Frame) {
 		switch {
 		case m.st.stalled.Load():
 			return leftStalled, true
-		case err != nil:
+		case err != nil || m.failed:
 			return leftConnClosed, true
 		case !m.inBatch:
 			// Joined while the batch was being queued, at the position
 			// after it.
 			return leftFeed, carried < len(frames)
-		case m.out.format == wire.FormatSSE && len(frames) > 0 && !m.dataQueued:
+		case len(frames) > 0 && !m.sent:
 			m.behind = uint64(len(frames))
 			return leftFeed, true
 		}
-		if m.out.format == wire.FormatPUB {
+		if m.format == wire.FormatPUB {
 			pubSent++
 		} else {
 			sseSent++
@@ -358,14 +358,95 @@ func (g *fanout) write(members []*member, frames []*wire.Frame) {
 		m.inBatch = false
 	}
 	if carried > 0 {
-		proto := members[0].out.proto
+		metrics, proto := g.s.metrics(), members[0].proto
 		if pubSent > 0 {
-			s.metrics().Delivered(proto, wire.FormatPUB, pubSent*carried, pubSent*pubBytes)
+			metrics.Delivered(proto, wire.FormatPUB, pubSent*carried, pubSent*pubBytes)
 		}
 		if sseSent > 0 {
-			s.metrics().Delivered(proto, wire.FormatSSE, sseSent*carried, sseSent*len(data))
+			metrics.Delivered(proto, wire.FormatSSE, sseSent*carried, sseSent*sseBytes)
 		}
 	}
+}
+
+// writeH2 queues frames to HTTP/2 members as one h2.Batch, or keepalives,
+// and returns the bytes of SSE each SSE member was given, and the error
+// that ended the connection, if one did.
+func (g *fanout) writeH2(members []*member, frames []*wire.Frame, keepalive, pub, sse bool) (int, error) {
+	var data []byte // the SSE bytes of frames
+	switch {
+	case !sse:
+	case keepalive:
+		data = wire.SSEKeepalive
+	case len(frames) == 1:
+		data = frames[0].SSE() // made once per event; never changes
+	default:
+		for _, f := range frames {
+			data = append(data, f.SSE()...)
+		}
+	}
+	_, err := g.key.conn.Batch(func(b *h2.Batch) {
+		for _, m := range members {
+			switch {
+			case m.format == wire.FormatSSE && len(data) > 0:
+				b.Data(m.h2w, data, &m.sent)
+			case m.format == wire.FormatPUB && keepalive:
+				b.Interim(m.h2w, wire.StatusNoOperation, noFields)
+			case m.format == wire.FormatPUB:
+				m.sent = true // a batch is queued whole, or the connection is over
+			}
+		}
+		for _, f := range frames {
+			if !pub {
+				break
+			}
+			fields := h2Fields(f)
+			for _, m := range members {
+				if m.format == wire.FormatPUB {
+					b.Interim(m.h2w, wire.StatusPUB, fields)
+				}
+			}
+		}
+	})
+	return len(data), err
+}
+
+// writeQUIC queues frames to HTTP/3 members, or keepalives, each stream
+// its bytes without waiting (see quicStream.tryWrite), made once for all:
+// the HEADERS frames of the PUBs, or one DATA frame of the SSE events. It
+// returns the bytes of SSE each SSE member was given.
+func (g *fanout) writeQUIC(members []*member, frames []*wire.Frame, keepalive, pub, sse bool) int {
+	var pubFrames, sseFrame []byte
+	sseSize := 0
+	switch {
+	case keepalive:
+		pubFrames, sseFrame = http3NoOperation, http3SSEComment
+	case len(frames) == 0:
+	default:
+		if pub {
+			if len(frames) == 1 {
+				pubFrames = http3PUB(frames[0])
+			} else {
+				for _, f := range frames {
+					pubFrames = append(pubFrames, http3PUB(f)...)
+				}
+			}
+		}
+		if sse {
+			sseFrame, sseSize = http3SSEData(frames)
+		}
+	}
+	for _, m := range members {
+		b := pubFrames
+		if m.format == wire.FormatSSE {
+			b = sseFrame
+		}
+		if len(b) == 0 {
+			continue
+		}
+		ok, err := m.qs.tryWrite(b)
+		m.sent, m.failed = ok, err != nil
+	}
+	return sseSize
 }
 
 // carried is how many of frames, from the first, every member's format

@@ -62,18 +62,28 @@ func takeQUICStream(w http.ResponseWriter, r *http.Request, f wire.Format, m Met
 	return &quicStream{str: str, raw: raw, format: f, metrics: m}, true
 }
 
-// write queues b on the stream, without waiting when the flow-control
-// window takes it all and little is queued already.
+// tryWrite queues b on the stream if that needs no wait: the flow-control
+// window takes it all, and little is queued already. It reports whether it
+// did, and an error if the stream failed.
+func (qs *quicStream) tryWrite(b []byte) (bool, error) {
+	if qs.queued+len(b) > MaxQUICQueued {
+		return false, nil
+	}
+	err := qs.raw.TryWriteAll(b)
+	switch {
+	case err == nil:
+		qs.queued += len(b)
+		return true, nil
+	case errors.Is(err, quic.ErrWouldBlock):
+		return false, nil
+	}
+	return false, err
+}
+
+// write queues b on the stream, without waiting when tryWrite can.
 func (qs *quicStream) write(b []byte) error {
-	if qs.queued+len(b) <= MaxQUICQueued {
-		err := qs.raw.TryWriteAll(b)
-		if err == nil {
-			qs.queued += len(b)
-			return nil
-		}
-		if !errors.Is(err, quic.ErrWouldBlock) {
-			return err
-		}
+	if ok, err := qs.tryWrite(b); ok || err != nil {
+		return err
 	}
 	_, err := qs.raw.Write(b)
 	if err == nil {
@@ -118,10 +128,7 @@ func (qs *quicStream) events(frames []*wire.Frame) error {
 			size += len(f.SSE())
 			sent++
 		}
-		buf.Write(wire.AppendHTTP3DataHeader(buf.AvailableBuffer(), size))
-		for _, f := range frames[:sent] {
-			buf.Write(f.SSE())
-		}
+		appendHTTP3SSEData(buf, frames[:sent], size)
 	}
 	qs.metrics.Delivered(wire.ProtoHTTP3, qs.format, sent, size)
 	if sent > 0 {
@@ -130,6 +137,28 @@ func (qs *quicStream) events(frames []*wire.Frame) error {
 		}
 	}
 	return failure
+}
+
+// appendHTTP3SSEData appends to buf one DATA frame holding the SSE bytes of
+// frames, size in all.
+func appendHTTP3SSEData(buf *bytes.Buffer, frames []*wire.Frame, size int) {
+	buf.Write(wire.AppendHTTP3DataHeader(buf.AvailableBuffer(), size))
+	for _, f := range frames {
+		buf.Write(f.SSE())
+	}
+}
+
+// http3SSEData is one DATA frame holding the SSE bytes of frames, and the
+// size of those.
+func http3SSEData(frames []*wire.Frame) ([]byte, int) {
+	size := 0
+	for _, f := range frames {
+		size += len(f.SSE())
+	}
+	var buf bytes.Buffer
+	buf.Grow(size + 16)
+	appendHTTP3SSEData(&buf, frames, size)
+	return buf.Bytes(), size
 }
 
 // http3PUBFrame names a PUB's HTTP/3 HEADERS frame among a frame's

@@ -187,7 +187,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		}
 		// A caught-up subscriber may be written by its connection's
 		// fan-out until something makes it leave.
-		if followed, ended := s.follow(out, sub.Feed, st, ctx); ended != "" {
+		if followed, ended := s.follow(out, sub.Feed, st, r); ended != "" {
 			reason = ended
 			switch ended {
 			case CloseStalled:
