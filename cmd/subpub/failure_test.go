@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -17,28 +16,10 @@ import (
 	"github.com/subpub/subpub/internal/testkit"
 )
 
-// syncBuffer is an output a command writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startCLI runs a command line in-process in the background; the channel
 // receives its exit code.
-func startCLI(ctx context.Context, args ...string) (<-chan int, *syncBuffer, *syncBuffer) {
-	var stdout, stderr syncBuffer
+func startCLI(ctx context.Context, args ...string) (<-chan int, *testkit.LogBuffer, *testkit.LogBuffer) {
+	var stdout, stderr testkit.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, &stdout, &stderr) }()
 	return done, &stdout, &stderr

@@ -57,100 +57,104 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return cli.ErrUsage
 }
 
-func runTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub token add", "--user NAME [--name LABEL] [--expires DURATION] [--data DIR]", tokenExamples, stdout, stderr)
+// tokenCommand is what the token subcommands share: a flag set with --data
+// and the flags define adds, parsed; a usage error unless the arguments
+// left over satisfy the check define returns; then run, with the origin's
+// store open (created only if create).
+func tokenCommand(name, synopsis string, args []string, stdout, stderr io.Writer, create bool,
+	define func(fs *flag.FlagSet) (valid func(positional []string) bool),
+	run func(store *activitypub.Store, positional []string) error) error {
+	fs := cli.NewFlagSet(name, synopsis, tokenExamples, stdout, stderr)
 	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
-	user := fs.String("user", "", "the `user` the token authenticates (created if it does not exist)")
-	name := fs.String("name", "", "a `label` for the token, shown by list")
-	expires := fs.Duration("expires", 0, "the token stops being accepted this long from now (0: never)")
+	valid := define(fs)
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(positional) > 0 || *user == "" || *expires < 0 {
+	if !valid(positional) {
 		fs.Usage()
 		return cli.ErrUsage
 	}
-	store, err := openTokenStore(*dataDir, true)
+	store, err := openTokenStore(*dataDir, create)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	tok, secret, err := store.AddToken(ctx, *user, *name, *expires)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "subpub token: added %s for %s (expires: %s); its secret, on stdout, is not shown again\n",
-		tok.ID, tok.User, expiry(tok))
-	fmt.Fprintln(stdout, secret)
-	return nil
+	return run(store, positional)
+}
+
+func runTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var user, name *string
+	var expires *time.Duration
+	return tokenCommand("subpub token add", "--user NAME [--name LABEL] [--expires DURATION] [--data DIR]", args, stdout, stderr, true,
+		func(fs *flag.FlagSet) func([]string) bool {
+			user = fs.String("user", "", "the `user` the token authenticates (created if it does not exist)")
+			name = fs.String("name", "", "a `label` for the token, shown by list")
+			expires = fs.Duration("expires", 0, "the token stops being accepted this long from now (0: never)")
+			return func(positional []string) bool { return len(positional) == 0 && *user != "" && *expires >= 0 }
+		},
+		func(store *activitypub.Store, _ []string) error {
+			tok, secret, err := store.AddToken(ctx, *user, *name, *expires)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "subpub token: added %s for %s (expires: %s); its secret, on stdout, is not shown again\n",
+				tok.ID, tok.User, expiry(tok))
+			fmt.Fprintln(stdout, secret)
+			return nil
+		})
 }
 
 func runTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub token revoke", "[--data DIR] ID... | --user NAME", tokenExamples, stdout, stderr)
-	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
-	user := fs.String("user", "", "revoke every token of this `user`")
-	ids, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if (len(ids) == 0) == (*user == "") {
-		fs.Usage()
-		return cli.ErrUsage
-	}
-	store, err := openTokenStore(*dataDir, false)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	var revoked []activitypub.Token
-	if *user != "" {
-		if revoked, err = store.RevokeUserTokens(ctx, *user); err != nil {
-			return err
-		}
-	}
-	var errs []error
-	for _, id := range ids {
-		tok, err := store.RevokeToken(ctx, id)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		revoked = append(revoked, tok)
-	}
-	for _, tok := range revoked {
-		fmt.Fprintf(stdout, "revoked %s (%s)\n", tok.ID, describe(tok))
-	}
-	return errors.Join(errs...)
+	var user *string
+	return tokenCommand("subpub token revoke", "[--data DIR] ID... | --user NAME", args, stdout, stderr, false,
+		func(fs *flag.FlagSet) func([]string) bool {
+			user = fs.String("user", "", "revoke every token of this `user`")
+			return func(ids []string) bool { return (len(ids) == 0) != (*user == "") }
+		},
+		func(store *activitypub.Store, ids []string) error {
+			var revoked []activitypub.Token
+			if *user != "" {
+				var err error
+				if revoked, err = store.RevokeUserTokens(ctx, *user); err != nil {
+					return err
+				}
+			}
+			var errs []error
+			for _, id := range ids {
+				tok, err := store.RevokeToken(ctx, id)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				revoked = append(revoked, tok)
+			}
+			for _, tok := range revoked {
+				fmt.Fprintf(stdout, "revoked %s (%s)\n", tok.ID, describe(tok))
+			}
+			return errors.Join(errs...)
+		})
 }
 
 func runTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet("subpub token list", "[--data DIR] [--user NAME]", tokenExamples, stdout, stderr)
-	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
-	user := fs.String("user", "", "list only this `user`'s tokens")
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(positional) > 0 {
-		fs.Usage()
-		return cli.ErrUsage
-	}
-	store, err := openTokenStore(*dataDir, false)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	tokens, err := store.Tokens(ctx, *user)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES")
-	for _, tok := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", tok.ID, tok.User, tok.Name, tok.Created.UTC().Format(time.RFC3339), expiry(tok))
-	}
-	return tw.Flush()
+	var user *string
+	return tokenCommand("subpub token list", "[--data DIR] [--user NAME]", args, stdout, stderr, false,
+		func(fs *flag.FlagSet) func([]string) bool {
+			user = fs.String("user", "", "list only this `user`'s tokens")
+			return func(positional []string) bool { return len(positional) == 0 }
+		},
+		func(store *activitypub.Store, _ []string) error {
+			tokens, err := store.Tokens(ctx, *user)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSER\tNAME\tCREATED\tEXPIRES")
+			for _, tok := range tokens {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", tok.ID, tok.User, tok.Name, tok.Created.UTC().Format(time.RFC3339), expiry(tok))
+			}
+			return tw.Flush()
+		})
 }
 
 // openTokenStore opens the origin's database in its data directory, as the

@@ -5,8 +5,8 @@ import (
 	"sync"
 )
 
-// LogBuffer is a log destination that servers' goroutines may write to while
-// the test reads what they logged.
+// LogBuffer is an output that goroutines (servers logging, a command
+// running in the background) may write to while the test reads it.
 type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
