@@ -272,7 +272,16 @@ func (s *Streamer) end(out streamWriter, err error) string {
 	case errors.Is(err, context.Canceled):
 		return CloseClientGone
 	default:
-		s.logger().Error("subscription feed failed", "err", err)
+		var refused *wire.StatusError
+		if errors.As(err, &refused) && refused.Status < http.StatusInternalServerError {
+			// A final answer from the feed's source (a revoked
+			// credential's 401, relayed to each subscriber of a stream):
+			// the client's to hear, not this server's failure to log
+			// once per subscriber.
+			s.logger().Debug("subscription refused by its source", "err", err)
+		} else {
+			s.logger().Error("subscription feed failed", "err", err)
+		}
 		out.failed(err)
 		return CloseError
 	}

@@ -3,8 +3,10 @@ package stream_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -281,5 +283,46 @@ func TestASubscriptionLostBeforeItsFirstEventResumesFromWhereItStarted(t *testin
 			t.Errorf("%v over %s: got %v", p.mode, p.http, ids)
 		}
 		f.Cancel()
+	}
+}
+
+// failingFeed ends at once with err.
+type failingFeed struct{ err error }
+
+func (f failingFeed) Next(buf []*wire.Frame) ([]*wire.Frame, <-chan struct{}, error) {
+	return buf, nil, f.err
+}
+func (failingFeed) Close() {}
+
+// TestAFinalAnswerFromTheFeedIsNotLoggedAsAnError: a feed that ends with a
+// refusal from its source (a revoked credential's 401, which an edge relays
+// to every subscriber of the stream) gives each subscriber that answer and
+// logs no error; a feed that fails (502) does.
+func TestAFinalAnswerFromTheFeedIsNotLoggedAsAnError(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		logged bool
+	}{
+		{http.StatusUnauthorized, false},
+		{http.StatusBadGateway, true},
+	} {
+		var log testkit.LogBuffer
+		s := &stream.Streamer{Logger: slog.New(slog.NewTextHandler(&log, nil))}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.Serve(w, r, wire.FormatPUB, stream.Subscription{Feed: failingFeed{&wire.StatusError{Status: tt.status, Detail: "no"}}})
+		}))
+		req, _ := http.NewRequest(wire.MethodSUB, srv.URL, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("final %d, want %d", resp.StatusCode, tt.status)
+		}
+		if got := strings.Contains(log.String(), "level=ERROR"); got != tt.logged {
+			t.Errorf("%d: logged an error: %v, want %v:\n%s", tt.status, got, tt.logged, log.String())
+		}
 	}
 }
