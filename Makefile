@@ -63,9 +63,9 @@ interop: build
 bench: build
 	./$(BIN) bench --quick --out benchmarks/results/quick
 
-## bench-full: the full sweep; its report is committed in benchmarks/results/latest.
+## bench-full: the full sweep, with the edge's CPU profile of each point; its report is committed in benchmarks/results/latest.
 bench-full: build
-	./$(BIN) bench --full --out benchmarks/results/latest
+	./$(BIN) bench --full --profile --out benchmarks/results/latest
 
 ## bench-peers: install nginx with nchan and Varnish, then compare with them too.
 bench-peers: build
