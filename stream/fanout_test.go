@@ -176,6 +176,18 @@ func TestFanOutOfAConnectionThatStoppedReadingIsEndedAsStalled(t *testing.T) {
 	}
 }
 
+// TestAStreamOpenedWithNoWindowIsEndedAsStalled: an SSE stream whose client
+// gives it no flow-control window blocks the stream's very first write; the
+// watchdog ends it as it ends any stalled write, and its slot is freed.
+func TestAStreamOpenedWithNoWindowIsEndedAsStalled(t *testing.T) {
+	o := startTestOrigin(t, func(s *stream.Streamer) { s.StallTimeout = 300 * time.Millisecond })
+	rc := newRawH2(t, o.PlainAddr(), 0)
+	rc.request(1, "GET", "text/event-stream")
+	testkit.WaitUntil(t, "the stream ended as stalled", func() bool {
+		return o.closes.Count("", stream.CloseStalled) == 1 && o.Active() == 0
+	})
+}
+
 // rawH2 is a cleartext HTTP/2 client (prior knowledge) on x/net's framer,
 // which reads at its own pace and gives flow-control credit only for what it
 // has read.

@@ -151,7 +151,16 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	}
 	defer out.close()
 	st.abort = out.abort
-	if err := out.start(sub, setting.Or(s.Retry, DefaultRetry), startPosition(r, sub.Feed)); err != nil {
+	// The opening write is timed too: a client that opens a stream with
+	// no flow-control window to write in blocks it before any event.
+	st.writingSince.Store(time.Now().UnixNano())
+	err := out.start(sub, setting.Or(s.Retry, DefaultRetry), startPosition(r, sub.Feed))
+	st.writingSince.Store(0)
+	if err != nil {
+		if st.stalled.Load() {
+			reason = CloseStalled
+			out.abandon()
+		}
 		return
 	}
 
