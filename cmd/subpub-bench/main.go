@@ -62,6 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	idle := fs.Int("idle", 0, "idle subscribers for memory and bytes per event (-1: skip; default: the preset's)")
 	loss := fs.String("loss", "", "comma-separated drop `percentages` for HTTP/2 versus HTTP/3 over the lossy link (default: the preset's, 0, 0.5 and 2; '' skips the comparison)")
 	lossWindow := fs.Duration("loss-window", 0, "measured window of each lossy-link run (default: the preset's)")
+	lossSystems := fs.String("loss-systems", "", "comma-separated `names` of the systems compared over the lossy link (default: edge-sub-h2,edge-sub-h3; edge-sse-h2,edge-sse-h3 compares the transports with the same bytes)")
 	serverLog := fs.String("server-log", "", "append the servers' standard error to this `file`")
 	noProgress := fs.Bool("no-progress", false, "do not show the progress bar")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -110,6 +111,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Window = cmp.Or(*window, cfg.Window)
 	cfg.Drain = cmp.Or(*drain, cfg.Drain)
 	cfg.Loss.Window = cmp.Or(*lossWindow, cfg.Loss.Window)
+	if *lossSystems != "" {
+		cfg.Loss.Systems = strings.Split(*lossSystems, ",")
+	}
 	cfg.PerConnection = cmp.Or(*perConn, cfg.PerConnection)
 	cfg.MultiplexedAbove = cmp.Or(*h1Max, cfg.MultiplexedAbove)
 	if *idle != 0 {
