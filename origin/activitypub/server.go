@@ -231,11 +231,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if format != 0 {
+	if format != 0 || probesStream(r) {
+		if err := onlyStreamQuery(r, accessTokenParam); err != nil {
+			return err
+		}
+		if format == 0 {
+			return s.probe(w, r, res, cred)
+		}
 		return s.subscribe(w, r, format, res, cred)
-	}
-	if probesStream(r) {
-		return s.probe(w, r, res, cred)
 	}
 	switch {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:

@@ -3,6 +3,7 @@ package activitypub
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -65,6 +66,23 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.F
 		Shareable: res.public && !owner,
 		Vary:      []string{"Authorization"},
 	})
+	return nil
+}
+
+// onlyStreamQuery refuses a stream request whose query has a parameter
+// other than those given, which the stream defines. A stream is named by its
+// path (and, at the proxy endpoint, by ?id=): anything else in the query
+// would name another stream that is the same one, and an intermediary
+// collapsing identical subscriptions would hold one upstream subscription
+// for each, so that a client adding ?x=1, ?x=2... could exhaust what the
+// origin grants the intermediary for everyone behind it. Refused, they cost
+// nothing.
+func onlyStreamQuery(r *http.Request, defined ...string) error {
+	for name := range r.URL.Query() {
+		if !slices.Contains(defined, name) {
+			return wire.Errorf(http.StatusBadRequest, "query parameter %q: a stream is named by its path%s; this one defines no other parameter", name, map[bool]string{true: " and ?id="}[slices.Contains(defined, "id")])
+		}
+	}
 	return nil
 }
 
@@ -137,6 +155,9 @@ func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, f
 		return errMethod(r.Method, proxyEventStreamPath, "GET, SUB")
 	case format == 0 && !probesStream(r):
 		return wire.Errorf(http.StatusNotAcceptable, "%s serves event streams only: use SUB, or GET with Accept: text/event-stream", proxyEventStreamPath)
+	}
+	if err := onlyStreamQuery(r, "id", accessTokenParam); err != nil {
+		return err
 	}
 	cred, err := s.credential(r)
 	if err != nil {

@@ -402,3 +402,42 @@ func TestProxyEventStream(t *testing.T) {
 		t.Errorf("request log does not redact the token:\n%s", out)
 	}
 }
+
+// TestStreamsRefuseQueryParametersTheyDoNotDefine: a subscription (SUB,
+// SSE, or the HEAD that probes one) with a query parameter its stream does
+// not define is 400, so that distinct query strings cannot make distinct
+// upstream subscriptions of one stream at an edge; the parameters a stream
+// defines, and the queries of what is not a stream, still work.
+func TestStreamsRefuseQueryParametersTheyDoNotDefine(t *testing.T) {
+	e := newEnv(t)
+	outbox := actorURL("alice") + "/outbox"
+	proxy := testBase + "/proxy/events?id=" + outbox
+	sse := []string{"Accept", wire.ContentTypeSSE}
+	for _, tt := range []struct {
+		method, target string
+		header         []string
+		want           int
+	}{
+		{wire.MethodSUB, outbox + "?x=1", nil, http.StatusBadRequest},
+		{http.MethodGet, outbox + "?x=1", sse, http.StatusBadRequest},
+		{http.MethodHead, outbox + "?x=1", sse, http.StatusBadRequest},
+		{http.MethodHead, outbox + "?access_token=" + tokenOf("alice") + "&cachebuster=2", sse, http.StatusBadRequest},
+		{http.MethodHead, proxy + "&x=1", sse, http.StatusBadRequest},
+		// Negative controls: what the streams define, and a collection's
+		// own query.
+		{http.MethodHead, outbox, sse, http.StatusOK},
+		{http.MethodHead, outbox + "?access_token=" + tokenOf("alice"), sse, http.StatusOK},
+		{http.MethodHead, proxy, sse, http.StatusOK},
+		{http.MethodGet, outbox + "?page=true", nil, http.StatusOK},
+	} {
+		resp := e.request(t.Context(), tt.method, tt.target, "", nil, tt.header...)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s: %d, want %d\n%s", tt.method, tt.target, resp.StatusCode, tt.want, body)
+		}
+		if tt.want == http.StatusBadRequest && tt.method != http.MethodHead && !strings.Contains(string(body), "query parameter") {
+			t.Errorf("%s %s: the problem does not name the parameter: %s", tt.method, tt.target, body)
+		}
+	}
+}
