@@ -166,6 +166,38 @@ func TestASubscriptionSurvivesTheOriginBeingKilledAndRestarted(t *testing.T) {
 	}
 }
 
+// TestAnHTTP3SubscriptionNoticesAKilledServerInSeconds: a killed server
+// says nothing, and over QUIC no kernel sends a reset for it; nor does a
+// restarted server answer the client's keepalive PINGs with a stateless
+// reset (quic-go answers only packets longer than one, and a PING is
+// shorter). So the client's QUIC idle timeout is what notices. With the
+// subscription's own keepalive timeout out of the way (an hour, and the
+// server's keepalives as rare), a subscription over HTTP/3 resumes after a
+// kill -9 and a restart well before the 30 s idle timeout QUIC had: the
+// bound waited for is half of that, five times the idle timeout now.
+func TestAnHTTP3SubscriptionNoticesAKilledServerInSeconds(t *testing.T) {
+	dataDir := t.TempDir()
+	o := originProcess(t, dataDir, "127.0.0.1:0", "--keepalive", "1h")
+	addr := o.TLSAddr
+	c := testkit.NewClient(t, client.Options{
+		Mode: client.ModeSUB, HTTP: client.HTTP3, CAFile: o.CAFile,
+		KeepAliveTimeout: time.Hour,
+		Reconnect:        client.Reconnect{InitialDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond},
+	})
+	rec := testkit.Follow(t, c, o.URL("/users/alice/outbox"), "", nil)
+	rec.WaitOpen(t)
+	if err := newPublisher(t, o).note(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitCount(t, 1)
+	o.Kill()
+	o = originProcess(t, dataDir, addr, "--keepalive", "1h")
+	if err := newPublisher(t, o).note(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	rec.WaitCountWithin(t, 2, 15*time.Second)
+}
+
 func TestAMissingKeepaliveMakesTheClientResubscribe(t *testing.T) {
 	o := originProcess(t, t.TempDir(), "127.0.0.1:0", "--keepalive", "1h")
 	for _, way := range testkit.EveryWay {
