@@ -18,8 +18,9 @@ import (
 // SUB, after every interim response; and an idle subscriber holds no
 // net/http buffers and no background reader.
 //
-// Without a reader, a client that goes away is noticed by the next write
-// (an event or a keepalive), which is what ends the subscription.
+// Without a reader, a client that closes the connection is noticed by the
+// Streamer's hangups (one epoll set for every taken-over connection, on
+// Linux), or else by the next write (an event or a keepalive).
 //
 // An SSE response has no Content-Length and no chunked coding: its body
 // ends when the connection closes (Connection: close), which every
@@ -29,6 +30,8 @@ type connStream struct {
 	format  wire.Format
 	proto   string
 	metrics Metrics
+	gone    <-chan struct{} // see hangups
+	unwatch func()
 }
 
 // batchBuffers hold a batch while it is written, so that idle subscribers
@@ -37,7 +40,7 @@ var batchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // hijackStream takes the connection of an HTTP/1.1 request over, or reports
 // false when it cannot be (then net/http writes the stream).
-func hijackStream(rc *http.ResponseController, r *http.Request, f wire.Format, m Metrics) (*connStream, bool) {
+func hijackStream(rc *http.ResponseController, r *http.Request, f wire.Format, m Metrics, h *hangups) (*connStream, bool) {
 	if r.ProtoMajor != 1 {
 		return nil, false
 	}
@@ -50,7 +53,8 @@ func hijackStream(rc *http.ResponseController, r *http.Request, f wire.Format, m
 	brw.Reader.Reset(nil)
 	brw.Writer.Reset(nil)
 	conn.SetDeadline(time.Time{})
-	return &connStream{conn: conn, format: f, proto: "h1", metrics: m}, true
+	gone, unwatch := h.watch(conn)
+	return &connStream{conn: conn, format: f, proto: "h1", metrics: m, gone: gone, unwatch: unwatch}, true
 }
 
 func (cs *connStream) write(b []byte) error {
@@ -147,10 +151,15 @@ func (cs *connStream) failed(err error) {
 
 func (cs *connStream) abort() { cs.conn.SetWriteDeadline(time.Now()) }
 
-func (cs *connStream) abandon() { cs.conn.Close() }
+func (cs *connStream) abandon() { cs.close() }
 
 // close closes the connection: net/http no longer owns it.
-func (cs *connStream) close() { cs.conn.Close() }
+func (cs *connStream) close() {
+	cs.unwatch() // before the descriptor can be another connection's
+	cs.conn.Close()
+}
+
+func (cs *connStream) hangup() <-chan struct{} { return cs.gone }
 
 // writeHead writes a status line and fields, and the empty line after them.
 func writeHead(buf *bytes.Buffer, status int, reason string, h http.Header) {

@@ -239,3 +239,6 @@ func (qs *quicStream) finish() {
 // close ends the stream if nothing else did: a taken-over stream is ours
 // to close.
 func (qs *quicStream) close() { qs.finish() }
+
+// hangup is nil: a stream's reset ends the request's context.
+func (qs *quicStream) hangup() <-chan struct{} { return nil }

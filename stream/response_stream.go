@@ -168,3 +168,7 @@ func (sw *responseStream) abandon() { panic(http.ErrAbortHandler) }
 // close does nothing: net/http finishes the response when the handler
 // returns.
 func (sw *responseStream) close() {}
+
+// hangup is nil: net/http and host/h2 end the request's context when the
+// client goes.
+func (sw *responseStream) hangup() <-chan struct{} { return nil }

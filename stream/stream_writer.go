@@ -39,6 +39,9 @@ type streamWriter interface {
 	abandon()
 	// close releases what the writer holds once the stream is over.
 	close()
+	// hangup is closed when the client closes the connection, if the
+	// writer can tell before its next write (nil otherwise).
+	hangup() <-chan struct{}
 }
 
 // pubStatusLineSize approximates the status line or pseudo-header of an

@@ -82,6 +82,7 @@ type Streamer struct {
 	idle      chan struct{} // closed when active empties during shutdown
 	stallScan *time.Timer
 	fanouts   map[fanoutKey]*fanout
+	hangups   hangups
 }
 
 // subscriber is the state of one subscription that the stall watchdog reads.
@@ -139,7 +140,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	defer func() { m.SubscriptionClosed(proto, f, reason) }()
 
 	var out streamWriter
-	if cs, ok := hijackStream(st.rc, r, f, m); ok {
+	if cs, ok := hijackStream(st.rc, r, f, m, &s.hangups); ok {
 		out = cs
 	} else if qs, ok := takeQUICStream(w, r, f, m); ok {
 		out = qs
@@ -217,6 +218,8 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 			}
 			timer.Reset(keepAlive)
 		case <-ctx.Done():
+			return
+		case <-out.hangup():
 			return
 		case <-s.closing:
 			reason = CloseShutdown
@@ -380,6 +383,7 @@ func (s *Streamer) scanStalls() {
 // streams already finished.
 func (s *Streamer) Shutdown(ctx context.Context) error {
 	s.init()
+	defer s.hangups.stopWatching()
 	s.mu.Lock()
 	select {
 	case <-s.closing:
