@@ -2,6 +2,7 @@ package edge
 
 import (
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/subpub/subpub/stream"
@@ -22,7 +23,15 @@ func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.
 	key := subscriptionKey(uri, r, known)
 	u = e.upstreams[key]
 	if u == nil {
-		u = e.newUpstream(uri, upstreamHeader(r, known), UpstreamShared)
+		header := upstreamHeader(r, known)
+		// On behalf of the subscriber who opened it, so that the origin's
+		// per-client bound counts it against that client, not against
+		// the edge's address for everyone behind it (the origin trusts
+		// this field only from proxies it is told to trust).
+		if client, err := netip.ParseAddr(e.Streamer.ClientAddr(r)); err == nil {
+			header.Set("Forwarded", stream.ForwardedFor(client))
+		}
+		u = e.newUpstream(uri, header, UpstreamShared)
 		u.key = key
 		e.upstreams[key] = u
 		created = true

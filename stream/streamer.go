@@ -6,10 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +56,12 @@ type Streamer struct {
 	// past it a subscription gets 429 with Retry-After. Zero means
 	// DefaultMaxPerClient, negative means no bound.
 	MaxPerClient int
+
+	// TrustedProxies are the addresses of proxies (an edge) whose
+	// Forwarded field names the client a request is for: the per-client
+	// bound counts a subscription they open for that client (see
+	// ClientAddr). Others' Forwarded is ignored.
+	TrustedProxies []netip.Prefix
 
 	// MaxSubscriptions bounds concurrent subscriptions in all; past it a
 	// subscription gets 503 with Retry-After. Zero means no bound.
@@ -126,7 +131,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	proto := wire.ProtoName(r.ProtoMajor)
 	m := s.metrics()
 
-	client := clientKey(r)
+	client := s.ClientAddr(r)
 	st := &subscriber{rc: http.NewResponseController(w)}
 	if err := s.admit(st, client); err != nil {
 		m.Rejected(proto, err.Status)
@@ -405,13 +410,4 @@ func (s *Streamer) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// clientKey identifies the client for the per-client bound: its IP address.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return strings.TrimPrefix(host, "::ffff:")
 }

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,7 @@ type serverFlags struct {
 	keepAlive           time.Duration
 	maxPerClient        int
 	maxSubscriptions    int
+	trustedProxies      prefixList
 	shutdownTimeout     time.Duration
 	logLevel            string
 }
@@ -50,6 +53,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.DurationVar(&f.keepAlive, "keepalive", stream.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
 	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
+	fs.Var(&f.trustedProxies, "trusted-proxy", "`CIDRs` (comma-separated, or the flag repeated) of proxies, such as an edge, whose Forwarded field names the client the per-client bound counts")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
@@ -70,6 +74,7 @@ func (f *serverFlags) streamer(logger *slog.Logger, metrics stream.Metrics) *str
 		KeepAlive:        f.keepAlive,
 		MaxPerClient:     f.maxPerClient,
 		MaxSubscriptions: f.maxSubscriptions,
+		TrustedProxies:   f.trustedProxies,
 		Logger:           logger,
 		Metrics:          metrics,
 	}
@@ -213,4 +218,26 @@ func boundAddr(asked string, bound net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, strconv.Itoa(bound.(*net.TCPAddr).Port))
+}
+
+// prefixList is a flag of CIDRs, comma-separated or repeated.
+type prefixList []netip.Prefix
+
+func (l *prefixList) String() string {
+	var s []string
+	for _, p := range *l {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *prefixList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(part))
+		if err != nil {
+			return fmt.Errorf("not a CIDR: %q", part)
+		}
+		*l = append(*l, p.Masked())
+	}
+	return nil
 }
