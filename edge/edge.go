@@ -26,9 +26,10 @@ import (
 
 // Defaults of an Edge.
 const (
-	DefaultLinger         = 10 * time.Second
-	DefaultMaxLag         = 4 << 20
-	DefaultConnectTimeout = 10 * time.Second
+	DefaultLinger                = 10 * time.Second
+	DefaultMaxLag                = 4 << 20
+	DefaultConnectTimeout        = 10 * time.Second
+	DefaultMaxUpstreamsPerClient = 100
 )
 
 // Edge is the proxy. Its fields are its configuration; set them before
@@ -87,6 +88,14 @@ type Edge struct {
 	// DefaultAuthMaxAge.
 	AuthMaxAge time.Duration
 
+	// MaxUpstreamsPerClient bounds the upstream subscriptions the edge
+	// holds open because of one client (by Streamer.ClientAddr): those it
+	// was the first to ask for. Joining one that is open costs the origin
+	// nothing and is not counted; past the bound, a request for another
+	// stream gets 429. Zero means DefaultMaxUpstreamsPerClient, negative no
+	// bound.
+	MaxUpstreamsPerClient int
+
 	// Metrics observes the edge. Default: discarded.
 	Metrics Metrics
 
@@ -100,6 +109,7 @@ type Edge struct {
 	clientLog *slog.Logger // logger at a bounded rate, for what clients provoke
 	mu        sync.Mutex
 	upstreams map[string]*upstream // by subscription key
+	openedBy  map[string]int       // upstreams in the registry, by the client that opened them
 	policies  map[string]policy    // by target URI, learned from upstream
 	running   sync.WaitGroup       // upstream goroutines and the payload fetches they start
 }
@@ -108,6 +118,7 @@ func (e *Edge) init() {
 	e.initOnce.Do(func() {
 		e.ctx, e.cancel = context.WithCancel(context.Background())
 		e.upstreams = make(map[string]*upstream)
+		e.openedBy = make(map[string]int)
 		e.policies = make(map[string]policy)
 		e.proxy = e.newPassthrough()
 		e.clientLog = ratelog.Logger(e.logger())

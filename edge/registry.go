@@ -3,16 +3,19 @@ package edge
 import (
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
 // join finds the upstream subscription r can share, opening one if there is
 // none, and counts the caller in. The cursor is taken now, under the
 // registry's lock, so that a subscriber misses nothing the upstream delivers
 // while it waits for the acknowledgement.
-func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.Cursor) {
+func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.Cursor, err error) {
 	uri := e.upstreamURL(r)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -23,6 +26,14 @@ func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.
 	key := subscriptionKey(uri, r, known)
 	u = e.upstreams[key]
 	if u == nil {
+		client := e.Streamer.ClientAddr(r)
+		if limit := setting.Or(e.MaxUpstreamsPerClient, DefaultMaxUpstreamsPerClient); e.MaxUpstreamsPerClient >= 0 && e.openedBy[client] >= limit {
+			return nil, false, nil, &wire.StatusError{
+				Status:     http.StatusTooManyRequests,
+				Detail:     "too many distinct streams opened upstream for " + client + " (at most " + strconv.Itoa(limit) + "); join one that is open, or retry later",
+				RetryAfter: 10 * time.Second,
+			}
+		}
 		header := upstreamHeader(r, known)
 		// On behalf of the subscriber who opened it, so that the origin's
 		// per-client bound counts it against that client, not against
@@ -33,7 +44,9 @@ func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.
 		}
 		u = e.newUpstream(uri, header, UpstreamShared)
 		u.key = key
+		u.openedBy = client
 		e.upstreams[key] = u
+		e.openedBy[client]++
 		created = true
 	}
 	u.refs++
@@ -41,7 +54,7 @@ func (e *Edge) join(r *http.Request) (u *upstream, created bool, cursor *stream.
 		u.linger.Stop()
 		u.linger = nil
 	}
-	return u, created, u.topic.Head()
+	return u, created, u.topic.Head(), nil
 }
 
 // leave counts a subscriber out. The last one leaving closes the upstream
@@ -71,9 +84,7 @@ func (e *Edge) leave(u *upstream) {
 }
 
 func (e *Edge) closeLocked(u *upstream) {
-	if e.upstreams[u.key] == u {
-		delete(e.upstreams, u.key)
-	}
+	e.removeLocked(u)
 	u.cancel()
 }
 
@@ -82,8 +93,18 @@ func (e *Edge) closeLocked(u *upstream) {
 func (e *Edge) forget(u *upstream) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.upstreams[u.key] == u {
-		delete(e.upstreams, u.key)
+	e.removeLocked(u)
+}
+
+// removeLocked takes u out of the registry, if it is there, and out of the
+// count of its opener's.
+func (e *Edge) removeLocked(u *upstream) {
+	if e.upstreams[u.key] != u {
+		return
+	}
+	delete(e.upstreams, u.key)
+	if e.openedBy[u.openedBy]--; e.openedBy[u.openedBy] <= 0 {
+		delete(e.openedBy, u.openedBy)
 	}
 }
 

@@ -19,7 +19,11 @@ func (e *Edge) serveSubscription(w http.ResponseWriter, r *http.Request, format 
 		stream.WriteError(w, err)
 		return
 	}
-	u, created, cursor := e.join(r)
+	u, created, cursor, err := e.join(r)
+	if err != nil {
+		stream.WriteError(w, err)
+		return
+	}
 	if created {
 		u.start(lastID)
 	}

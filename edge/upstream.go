@@ -16,9 +16,10 @@ import (
 // subscriber with the same key. Its events go into a ring (a Topic) that
 // each subscriber reads at its own pace; the upstream never waits for them.
 type upstream struct {
-	edge   *Edge
-	uri    string // target URI upstream
-	header http.Header
+	edge     *Edge
+	uri      string // target URI upstream
+	header   http.Header
+	openedBy string // the client it was opened for (see Edge.MaxUpstreamsPerClient)
 	topic  *stream.Topic
 	kind   UpstreamKind
 	// startID is the Last-Event-ID the subscription was opened with: the

@@ -50,6 +50,7 @@ type edgeFlags struct {
 	domain, acmeCA, acmeEmail     string
 	linger, authMaxAge            time.Duration
 	ringEvents, ringBytes, maxLag int
+	maxUpstreamsPerClient         int
 	cacheBytes                    int64
 }
 
@@ -67,6 +68,7 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.ringEvents, "ring-events", stream.DefaultRingEvents, "recent events kept per subscription for resuming clients")
 	fs.IntVar(&f.ringBytes, "ring-bytes", stream.DefaultRingBytes, "bytes of recent events kept per subscription")
 	fs.IntVar(&f.maxLag, "max-lag", edge.DefaultMaxLag, "bytes a subscriber may fall behind before its stream is ended (it resumes from the ring)")
+	fs.IntVar(&f.maxUpstreamsPerClient, "max-upstreams-per-client", edge.DefaultMaxUpstreamsPerClient, "upstream subscriptions one client may make the edge open, for distinct streams (-1: unbounded); past it, 429")
 	fs.Int64Var(&f.cacheBytes, "cache-bytes", edge.DefaultCacheBytes, "bytes of GET responses to cache (0: no cache)")
 }
 
@@ -104,16 +106,17 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 	reg := newRegistry()
 	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_edge"))
 	e := &edge.Edge{
-		Upstream:   up,
-		Client:     upClient,
-		Transport:  upClient,
-		Streamer:   streamer,
-		RingEvents: f.ringEvents,
-		RingBytes:  f.ringBytes,
-		MaxLag:     f.maxLag,
-		Linger:     f.linger,
-		AuthMaxAge: f.authMaxAge,
-		Logger:     logger,
+		Upstream:              up,
+		Client:                upClient,
+		Transport:             upClient,
+		Streamer:              streamer,
+		RingEvents:            f.ringEvents,
+		RingBytes:             f.ringBytes,
+		MaxLag:                f.maxLag,
+		MaxUpstreamsPerClient: f.maxUpstreamsPerClient,
+		Linger:                f.linger,
+		AuthMaxAge:            f.authMaxAge,
+		Logger:                logger,
 	}
 	if f.cacheBytes > 0 {
 		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes}
