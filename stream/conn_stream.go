@@ -126,12 +126,12 @@ func (cs *connStream) final(status int) {
 	cs.conn.Close()
 }
 
-func (cs *connStream) shutdown(d time.Duration) {
+func (cs *connStream) comeBack(e *wire.StatusError) {
 	if cs.format == wire.FormatPUB {
-		cs.failed(errShuttingDown(d))
+		cs.failed(e)
 		return
 	}
-	cs.write(wire.AppendSSERetry(nil, d))
+	cs.write(wire.AppendSSERetry(nil, e.RetryAfter))
 	cs.conn.Close()
 }
 

@@ -116,7 +116,7 @@ var noFields = h2.NewFields(nil)
 // it, and, if the subscription is over, why (one of the Close* reasons;
 // "" if the subscriber's own loop goes on). The feed has just reported
 // that nothing is ready.
-func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, r *http.Request) (followed bool, ended string) {
+func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, r *http.Request, expire <-chan time.Time) (followed bool, ended string) {
 	lf, ok := feed.(LiveFeed)
 	if !ok {
 		return false, ""
@@ -164,6 +164,9 @@ func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, r *http.R
 			return true, CloseStalled
 		}
 		return true, CloseClientGone
+	case <-expire:
+		g.leave(m)
+		return true, CloseLifetime
 	case <-s.closing:
 		g.leave(m)
 		return true, CloseShutdown

@@ -28,6 +28,7 @@ const (
 	CloseLagged     = "lagged"      // the subscriber fell behind the ring
 	CloseStalled    = "stalled"     // a write blocked past StallTimeout
 	CloseError      = "error"       // the feed failed
+	CloseLifetime   = "lifetime"    // the subscription reached MaxLifetime
 )
 
 type discardMetrics struct{}

@@ -195,12 +195,12 @@ func (qs *quicStream) final(status int) {
 	qs.finish()
 }
 
-func (qs *quicStream) shutdown(d time.Duration) {
+func (qs *quicStream) comeBack(e *wire.StatusError) {
 	if qs.format == wire.FormatPUB {
-		qs.failed(errShuttingDown(d))
+		qs.failed(e)
 		return
 	}
-	qs.write(wire.AppendHTTP3Data(nil, wire.AppendSSERetry(nil, d)))
+	qs.write(wire.AppendHTTP3Data(nil, wire.AppendSSERetry(nil, e.RetryAfter)))
 	qs.finish()
 }
 

@@ -140,13 +140,14 @@ func (sw *responseStream) final(status int) {
 	}
 }
 
-// shutdown ends the stream telling the client to come back after d.
-func (sw *responseStream) shutdown(d time.Duration) {
+// comeBack ends the stream telling the client to come back after
+// e.RetryAfter: for SUB with the final response e.
+func (sw *responseStream) comeBack(e *wire.StatusError) {
 	if sw.format == wire.FormatPUB {
-		WriteError(sw.w, errShuttingDown(d))
+		WriteError(sw.w, e)
 		return
 	}
-	sw.w.Write(wire.AppendSSERetry(nil, d))
+	sw.w.Write(wire.AppendSSERetry(nil, e.RetryAfter))
 	sw.rc.Flush()
 }
 

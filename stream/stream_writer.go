@@ -1,11 +1,13 @@
 package stream
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -28,8 +30,10 @@ type streamWriter interface {
 	// (204); an SSE stream
 	// just ends.
 	final(status int)
-	// shutdown ends the stream telling the client to come back after d.
-	shutdown(d time.Duration)
+	// comeBack ends the stream telling the client to come back after
+	// e.RetryAfter (the server shuts down, the subscription is as old as
+	// it may be): for SUB with the final response e, for SSE with a retry.
+	comeBack(e *wire.StatusError)
 	// failed ends the stream after an error.
 	failed(err error)
 	// abort, from any goroutine, unblocks a write in progress and fails
@@ -75,13 +79,23 @@ func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 }
 
 // errShuttingDown is the final response of a subscription the server ends
-// because it is going away.
-func errShuttingDown(retryAfter time.Duration) *wire.StatusError {
+// because it is going away: come back after a delay drawn from
+// ShutdownSpread, so that clients do not all come back at once.
+func (s *Streamer) errShuttingDown() *wire.StatusError {
 	return &wire.StatusError{
 		Status:     http.StatusServiceUnavailable,
 		Detail:     "server is shutting down; resubscribe with Last-Event-ID",
-		RetryAfter: retryAfter,
+		RetryAfter: time.Second + rand.N(setting.Or(s.ShutdownSpread, DefaultShutdownSpread)),
 	}
+}
+
+// errLifetimeReached is the final response of a subscription as old as
+// MaxLifetime: come back at once (Retry-After counts whole seconds, and one
+// is the least that says so).
+var errLifetimeReached = &wire.StatusError{
+	Status:     http.StatusServiceUnavailable,
+	Detail:     "the subscription is as old as this server keeps one; resubscribe now with Last-Event-ID",
+	RetryAfter: time.Second,
 }
 
 // unsendableError reports an event the subscription's format cannot carry.

@@ -25,6 +25,7 @@ const (
 	DefaultMaxBatch       = 256
 	DefaultMaxPerClient   = 1024
 	DefaultShutdownSpread = 5 * time.Second
+	DefaultMaxLifetime    = time.Hour
 )
 
 // Streamer writes subscriptions to clients: SUB as 106 and 105 (PUB)
@@ -66,6 +67,16 @@ type Streamer struct {
 	// MaxSubscriptions bounds concurrent subscriptions in all; past it a
 	// subscription gets 503 with Retry-After. Zero means no bound.
 	MaxSubscriptions int
+
+	// MaxLifetime ends a subscription this old, with a final response (SUB)
+	// or a retry (SSE) telling its client to resubscribe at once with
+	// Last-Event-ID: so that connections move to where a load balancer
+	// sends them now, and a server is not held by subscriptions it can no
+	// longer judge (a credential checked long ago, say). Each
+	// subscription's lifetime is drawn within 10% of it, so that
+	// subscriptions opened together do not end together. Default
+	// DefaultMaxLifetime; negative means none.
+	MaxLifetime time.Duration
 
 	// ShutdownSpread is the range of the Retry-After (and SSE retry) sent
 	// when the server shuts down, randomized so that clients do not all
@@ -173,6 +184,12 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	keepAlive := setting.Or(s.KeepAlive, DefaultKeepAlive)
 	timer := time.NewTimer(keepAlive)
 	defer timer.Stop()
+	var expire <-chan time.Time
+	if lifetime := setting.Or(s.MaxLifetime, DefaultMaxLifetime); lifetime > 0 {
+		t := time.NewTimer(lifetime - lifetime/10 + rand.N(lifetime/5+1))
+		defer t.Stop()
+		expire = t.C
+	}
 	ctx := r.Context()
 	for {
 		b := s.writeReady(sub.Feed, out, st)
@@ -202,13 +219,15 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		}
 		// A caught-up subscriber may be written by its connection's
 		// fan-out until something makes it leave.
-		if followed, ended := s.follow(out, sub.Feed, st, r); ended != "" {
+		if followed, ended := s.follow(out, sub.Feed, st, r, expire); ended != "" {
 			reason = ended
 			switch ended {
 			case CloseStalled:
 				out.abandon()
 			case CloseShutdown:
-				out.shutdown(time.Second + rand.N(setting.Or(s.ShutdownSpread, DefaultShutdownSpread)))
+				out.comeBack(s.errShuttingDown())
+			case CloseLifetime:
+				out.comeBack(errLifetimeReached)
 			}
 			return
 		} else if followed {
@@ -226,9 +245,13 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 			return
 		case <-out.hangup():
 			return
+		case <-expire:
+			reason = CloseLifetime
+			out.comeBack(errLifetimeReached)
+			return
 		case <-s.closing:
 			reason = CloseShutdown
-			out.shutdown(time.Second + rand.N(setting.Or(s.ShutdownSpread, DefaultShutdownSpread)))
+			out.comeBack(s.errShuttingDown())
 			return
 		}
 	}

@@ -38,6 +38,7 @@ type serverFlags struct {
 	maxPerClient        int
 	maxSubscriptions    int
 	trustedProxies      prefixList
+	maxLifetime         time.Duration
 	shutdownTimeout     time.Duration
 	logLevel            string
 }
@@ -53,6 +54,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.DurationVar(&f.keepAlive, "keepalive", stream.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
 	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
+	fs.DurationVar(&f.maxLifetime, "max-lifetime", stream.DefaultMaxLifetime, "end a subscription this old (within 10%) with a final telling its client to resubscribe with Last-Event-ID (negative: never)")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "`CIDRs` (comma-separated, or the flag repeated) of proxies, such as an edge, whose Forwarded field names the client the per-client bound counts")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -75,6 +77,7 @@ func (f *serverFlags) streamer(logger *slog.Logger, metrics stream.Metrics) *str
 		MaxPerClient:     f.maxPerClient,
 		MaxSubscriptions: f.maxSubscriptions,
 		TrustedProxies:   f.trustedProxies,
+		MaxLifetime:      f.maxLifetime,
 		Logger:           logger,
 		Metrics:          metrics,
 	}
