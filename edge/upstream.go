@@ -20,8 +20,8 @@ type upstream struct {
 	uri      string // target URI upstream
 	header   http.Header
 	openedBy string // the client it was opened for (see Edge.MaxUpstreamsPerClient)
-	topic  *stream.Topic
-	kind   UpstreamKind
+	topic    *stream.Topic
+	kind     UpstreamKind
 	// startID is the Last-Event-ID the subscription was opened with: the
 	// ring holds everything after it until it first evicts.
 	startID string
