@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -122,6 +123,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes}
 	}
 	e.Metrics = newEdgeMetrics(reg, e, streamer)
+	f.ready = func(ctx context.Context) error { return upstreamAnswers(ctx, upClient, up) }
 	tlsConf, caFile, err := f.edgeTLSConfig(ctx, stdout, logger)
 	if err != nil {
 		upClient.Close()
@@ -157,4 +159,19 @@ func (f *edgeFlags) edgeTLSConfig(ctx context.Context, stdout io.Writer, logger 
 	}
 	fmt.Fprintf(stdout, "TLS: certificate for %s from an ACME CA\n", f.domain)
 	return conf, "", nil
+}
+
+// upstreamAnswers reports whether the upstream answers a HEAD of its root
+// (any status will do: it is there), for the edge's /readyz.
+func upstreamAnswers(ctx context.Context, rt http.RoundTripper, up *url.URL) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, up.ResolveReference(&url.URL{Path: "/"}).String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return fmt.Errorf("upstream %s: %w", up, err)
+	}
+	resp.Body.Close()
+	return nil
 }

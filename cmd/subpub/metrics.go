@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,16 +85,34 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveMetrics serves the Prometheus text exposition on addr at /metrics
-// (and, with withPprof, the runtime profiles at /debug/pprof/) until ctx is
-// done.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, withPprof bool, logger *slog.Logger) (net.Addr, error) {
+// readyTimeout bounds a /readyz check (the edge's request upstream).
+const readyTimeout = 2 * time.Second
+
+// serveMetrics serves, on addr until ctx is done: the Prometheus text
+// exposition at /metrics; /healthz, 200 while the process serves; /readyz,
+// 200 while ready says so (listening, not shutting down, and for the edge
+// its upstream answering) and 503 with the reason otherwise, for a load
+// balancer or an orchestrator; and, with withPprof, the runtime profiles at
+// /debug/pprof/.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, withPprof bool, ready func(context.Context) error, logger *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

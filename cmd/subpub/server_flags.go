@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,8 +40,12 @@ type serverFlags struct {
 	maxSubscriptions    int
 	trustedProxies      prefixList
 	maxLifetime         time.Duration
-	shutdownTimeout     time.Duration
-	logLevel            string
+
+	// ready, when a role sets it, is what /readyz checks besides
+	// listening: for the edge, that its upstream answers.
+	ready           func(context.Context) error
+	shutdownTimeout time.Duration
+	logLevel        string
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData string) {
@@ -197,8 +202,18 @@ func (f *serverFlags) runServer(ctx context.Context, srv *host.Server, reg *prom
 	if a := srv.PlainListenAddr(); a != nil {
 		fmt.Fprintf(stdout, "%s: http://%s (HTTP/1.1, h2c)\n", role, a)
 	}
+	var stopping atomic.Bool
+	ready := func(ctx context.Context) error {
+		if stopping.Load() {
+			return errors.New("shutting down")
+		}
+		if f.ready != nil {
+			return f.ready(ctx)
+		}
+		return nil
+	}
 	if f.metricsAddr != "" {
-		addr, err := serveMetrics(ctx, f.metricsAddr, reg, f.pprof, logger)
+		addr, err := serveMetrics(ctx, f.metricsAddr, reg, f.pprof, ready, logger)
 		if err != nil {
 			srv.Close()
 			return fmt.Errorf("metrics: %w", err)
@@ -206,6 +221,7 @@ func (f *serverFlags) runServer(ctx context.Context, srv *host.Server, reg *prom
 		fmt.Fprintf(stdout, "%s metrics: http://%s/metrics\n", role, addr)
 	}
 	<-ctx.Done()
+	stopping.Store(true)
 	logger.Info("shutting down", "role", role)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
