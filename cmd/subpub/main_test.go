@@ -157,7 +157,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 			{"origin", "--nope"}, {"edge", "--nope"}, {"demo", "--nope"}, {"sub", "--nope", "https://x/"}, {"pub", "--nope", "https://x/"}, {"version", "--nope"},
 			{"sub"}, {"pub"},
 			{"sub", "--http", "4", "https://x/"}, {"sub", "--sse", "--sub", "https://x/"}, {"sub", "--count", "many", "https://x/"},
-			{"origin", "--user", "alice"}, {"origin", "--log-level", "loud"}, {"edge", "--keepalive", "soon"},
+			{"origin", "--user", "alice"}, {"origin", "--log-level", "loud"}, {"origin", "--log-format", "xml"}, {"edge", "--keepalive", "soon"},
 		} {
 			code, out, errOut := runCLI(t.Context(), "", args...)
 			if code != 2 || out != "" || strings.Count(errOut, "\n") != 2 || !strings.Contains(errOut, "Run 'subpub "+args[0]+" --help' for its flags and examples.") {

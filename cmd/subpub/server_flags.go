@@ -46,6 +46,7 @@ type serverFlags struct {
 	ready           func(context.Context) error
 	shutdownTimeout time.Duration
 	logLevel        string
+	logFormat       string
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData string) {
@@ -63,12 +64,13 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.Var(&f.trustedProxies, "trusted-proxy", "`CIDRs` (comma-separated, or the flag repeated) of proxies, such as an edge, whose Forwarded field names the client the per-client bound counts")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text (key=value lines) or json (one object a line)")
 }
 
 // logger is the servers' logger: --log-level's, with credentials masked in
 // whatever any package logs (an access_token in a URI, a bearer token).
 func (f *serverFlags) logger(stderr io.Writer) (*slog.Logger, error) {
-	l, err := cli.Logger(f.logLevel, stderr)
+	l, err := cli.LoggerIn(f.logFormat, f.logLevel, stderr)
 	if err != nil {
 		return nil, err
 	}

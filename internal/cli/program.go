@@ -52,11 +52,24 @@ func ExitCode(name string, err error, stderr io.Writer) int {
 // Logger is the text logger on stderr at level, the value of a
 // --log-level flag: debug, info, warn or error.
 func Logger(level string, stderr io.Writer) (*slog.Logger, error) {
+	return LoggerIn("text", level, stderr)
+}
+
+// LoggerIn is Logger in a format: "text" (slog's key=value lines) or
+// "json" (one JSON object a line, for a log collector).
+func LoggerIn(format, level string, stderr io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, Usagef("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(stderr, opts)), nil
+	}
+	return nil, Usagef("--log-format %q: want text or json", format)
 }
 
 // Sibling is the path of the executable name in the directory of the
