@@ -174,7 +174,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	t.Run("pub's help does not show $SUBPUB_TOKEN's value", func(t *testing.T) {
 		t.Setenv("SUBPUB_TOKEN", "secret-token")
 		code, _, errOut := runCLI(t.Context(), "", "pub", "--help")
-		if code != 0 || strings.Contains(errOut, "secret-token") || !strings.Contains(errOut, "(default $SUBPUB_TOKEN)") {
+		if code != 0 || strings.Contains(errOut, "secret-token") || !strings.Contains(errOut, "(or $SUBPUB_TOKEN, or --token-file)") {
 			t.Errorf("exit %d, %q", code, errOut)
 		}
 	})

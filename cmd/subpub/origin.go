@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	f.serverFlags.register(fs, "localhost:8443", ".data/origin")
 	fs.StringVar(&f.baseURL, "base-url", "", "canonical `URL` of the origin, which ids are built from (default: https://<--listen>, or http://<--listen-plain>)")
 	fs.Var(&f.users, "user", "ensure a local actor and its bearer token, `NAME:TOKEN` (repeatable)")
+	fs.Var(usersFile{&f.users}, "users-file", "read --user entries from a `file`, one NAME:TOKEN a line (# comments), so that no token is on the command line")
 	fs.IntVar(&f.inlineLimit, "inline-limit", activitypub.DefaultInlineLimit, "event data larger than this many `bytes` goes by reference in a PUB")
 	fs.IntVar(&f.pageSize, "page-size", activitypub.DefaultPageSize, "items per collection page")
 	fs.DurationVar(&f.eventRetention, "event-retention", 0, "prune events older than this (0: keep them all)")
@@ -134,5 +136,27 @@ func (u *userFlag) Set(v string) error {
 		return fmt.Errorf("%q is not NAME:TOKEN", v)
 	}
 	*u = append(*u, struct{ name, token string }{name, token})
+	return nil
+}
+
+// usersFile is --users-file: the --user entries in a file.
+type usersFile struct{ users *userFlag }
+
+func (u usersFile) String() string { return "" }
+
+func (u usersFile) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := u.users.Set(line); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/cli"
@@ -26,14 +27,20 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := cli.NewFlagSet("subpub pub", "[flags] OUTBOX-URL [FILE|-]", pubExamples, stdout, stderr)
 	var cf clientFlags
 	cf.register(fs)
-	// The default is not the flag's, which the help would print.
-	token := fs.String("token", "", "bearer `token` of the outbox's owner (default $SUBPUB_TOKEN)")
+	// $SUBPUB_TOKEN sets it too (every flag has its variable), and the help
+	// does not print its value.
+	token := fs.String("token", "", "bearer `token` of the outbox's owner (or $SUBPUB_TOKEN, or --token-file)")
+	tokenFile := fs.String("token-file", "", "read the bearer token from a `file`, so that it is not on the command line")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if *token == "" {
-		*token = os.Getenv("SUBPUB_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return cli.Usagef("--token-file: %v", err)
+		}
+		*token = strings.TrimSpace(string(b))
 	}
 	switch {
 	case len(positional) == 0:

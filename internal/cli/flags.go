@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -152,6 +153,9 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = rest
 	}
+	if err := fromEnvironment(fs); err != nil {
+		return nil, err
+	}
 	if f := fs.Lookup(versionFlag); f != nil {
 		if v, ok := f.Value.(*versionValue); ok && v.set {
 			program, _, _ := strings.Cut(fs.Name(), " ")
@@ -204,4 +208,34 @@ func NoArgs(positional []string) error {
 		return Usagef("unexpected argument %q: this command takes flags only", positional[0])
 	}
 	return nil
+}
+
+// EnvPrefix begins the name of the environment variable that gives a flag
+// a value: --max-per-client is $SUBPUB_MAX_PER_CLIENT.
+const EnvPrefix = "SUBPUB_"
+
+// EnvName is the environment variable of the flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// fromEnvironment sets every flag the command line did not set whose
+// environment variable is set (see EnvName): a server's settings, and its
+// secrets, need not be on the command line, which every user of the machine
+// can read. A bad value is a usage error naming the variable.
+func fromEnvironment(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] || f.Name == versionFlag || strings.HasPrefix(f.Usage, internalUsage) {
+			return
+		}
+		if v, ok := os.LookupEnv(EnvName(f.Name)); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = Usagef("$%s: %v", EnvName(f.Name), e)
+			}
+		}
+	})
+	return err
 }
