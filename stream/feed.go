@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"net/http"
+
 	"github.com/subpub/subpub/wire"
 )
 
@@ -40,6 +42,10 @@ type Subscription struct {
 	// Vary names the request fields, besides the target URI, that select
 	// the stream, as the Vary response field does for GET.
 	Vary []string
+
+	// crossOrigin is what a CORS middleware put in the response header
+	// before Serve (see crossOriginFields).
+	crossOrigin http.Header
 }
 
 // TopicFeed reads a Topic through a cursor, optionally preceded by frames

@@ -3,6 +3,7 @@ package stream
 import (
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,10 +73,34 @@ func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 		h.Set("X-Accel-Buffering", "no") // ask buffering proxies to stream
 	}
 	h.Set("Cache-Control", cacheControl)
-	if len(sub.Vary) > 0 {
-		h.Set("Vary", strings.Join(sub.Vary, ", "))
+	vary := sub.Vary
+	for k, v := range sub.crossOrigin {
+		if k == "Vary" {
+			vary = append(slices.Clip(vary), v...)
+			continue
+		}
+		h[k] = v
+	}
+	if len(vary) > 0 {
+		h.Set("Vary", strings.Join(vary, ", "))
 	}
 	return h
+}
+
+// crossOriginFields are the fields of h that say who may read the response
+// (a CORS middleware's: Access-Control-*, and its Vary), which a stream's
+// head keeps from the handler's header map, whose other fields it drops.
+func crossOriginFields(h http.Header) http.Header {
+	var out http.Header
+	for k, v := range h {
+		if strings.HasPrefix(k, "Access-Control-") || (k == "Vary" && slices.Contains(v, "Origin")) {
+			if out == nil {
+				out = http.Header{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // errShuttingDown is the final response of a subscription the server ends

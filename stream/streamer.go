@@ -142,6 +142,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	proto := wire.ProtoName(r.ProtoMajor)
 	m := s.metrics()
 
+	sub.crossOrigin = crossOriginFields(w.Header())
 	client := s.ClientAddr(r)
 	st := &subscriber{rc: http.NewResponseController(w)}
 	if err := s.admit(st, client); err != nil {

@@ -39,6 +39,7 @@ type serverFlags struct {
 	maxPerClient        int
 	maxSubscriptions    int
 	trustedProxies      prefixList
+	corsOrigins         stringList
 	maxLifetime         time.Duration
 
 	// ready, when a role sets it, is what /readyz checks besides
@@ -61,6 +62,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
 	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
 	fs.DurationVar(&f.maxLifetime, "max-lifetime", stream.DefaultMaxLifetime, "end a subscription this old (within 10%) with a final telling its client to resubscribe with Last-Event-ID (negative: never)")
+	fs.Var(&f.corsOrigins, "cors-origin", "`origins` (comma-separated, or the flag repeated; * for any) whose pages may read the streams and resources, by CORS")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "`CIDRs` (comma-separated, or the flag repeated) of proxies, such as an edge, whose Forwarded field names the client the per-client bound counts")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -162,6 +164,9 @@ func runServerRole(ctx context.Context, name, examples string, role serverRole, 
 // listeners, without serving yet; an error names the role ("the edge
 // cannot listen on tcp localhost:9443: address already in use").
 func (f *serverFlags) bind(role string, handler http.Handler, tlsConf *tls.Config, streamer *stream.Streamer, logger *slog.Logger) (*host.Server, error) {
+	if len(f.corsOrigins) > 0 {
+		handler = host.CORS(f.corsOrigins, handler)
+	}
 	srv := &host.Server{
 		Handler:    handler,
 		Addr:       f.listen,
@@ -259,6 +264,20 @@ func (l *prefixList) Set(v string) error {
 			return fmt.Errorf("not a CIDR: %q", part)
 		}
 		*l = append(*l, p.Masked())
+	}
+	return nil
+}
+
+// stringList is a flag of strings, comma-separated or repeated.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
 	}
 	return nil
 }
