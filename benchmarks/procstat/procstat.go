@@ -6,18 +6,50 @@ package procstat
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// clockTicks is the unit of utime and stime in /proc/PID/stat (USER_HZ,
-// 100 on every Linux that matters).
-const clockTicks = 100
+// defaultClockTicks is USER_HZ where the kernel does not say (100 on every
+// Linux that matters; github.com/prometheus/procfs assumes it too).
+const defaultClockTicks = 100
+
+// clockTicks is the unit of utime and stime in /proc/PID/stat: USER_HZ, as
+// the kernel gives it to every process in its auxiliary vector (AT_CLKTCK),
+// which is what sysconf(_SC_CLK_TCK) reads.
+var clockTicks = sync.OnceValue(func() int64 {
+	b, err := os.ReadFile("/proc/self/auxv")
+	if err != nil {
+		return defaultClockTicks
+	}
+	return auxvClockTicks(b)
+})
+
+// atClockTick is AT_CLKTCK, the auxiliary vector's key for USER_HZ.
+const atClockTick = 17
+
+// auxvClockTicks finds AT_CLKTCK in an auxiliary vector of 64-bit
+// little-endian key and value pairs, or gives the default.
+func auxvClockTicks(auxv []byte) int64 {
+	for i := 0; i+16 <= len(auxv); i += 16 {
+		key := binary.LittleEndian.Uint64(auxv[i:])
+		value := binary.LittleEndian.Uint64(auxv[i+8:])
+		if key == 0 {
+			break // AT_NULL ends it
+		}
+		if key == atClockTick && value > 0 {
+			return int64(value)
+		}
+	}
+	return defaultClockTicks
+}
 
 // Usage is a reading of a process tree.
 type Usage struct {
@@ -55,7 +87,7 @@ func readCPU(pid int) time.Duration {
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks
+	return time.Duration(utime+stime) * time.Second / time.Duration(clockTicks())
 }
 
 // readMemory is the peak and current resident set of pid, in KiB.
