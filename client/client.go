@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
@@ -156,10 +157,10 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 	}
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http or https URL", RedactURL(s.URL))
+		return fmt.Errorf("%q is not an http or https URL", redact.String(s.URL))
 	}
 	if c.h3 != nil && u.Scheme != "https" {
-		return fmt.Errorf("HTTP/3 needs an https URL, not %q", RedactURL(s.URL))
+		return fmt.Errorf("HTTP/3 needs an https URL, not %q", redact.String(s.URL))
 	}
 	mode := c.opts.Mode
 	attempts := 0
@@ -186,7 +187,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		if mode == ModeAuto && fallBackToSSE(err, a.proto10) {
 			mode = ModeSSE
 			refusedSUB = err
-			c.logger().Info("server does not support SUB; using SSE", "url", RedactURL(s.URL), "reason", err)
+			c.logger().Info("server does not support SUB; using SSE", "url", redact.String(s.URL), "reason", err)
 			continue
 		}
 		if refusedSUB != nil && !a.established && noEventStream(err) {
@@ -203,7 +204,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 			return fmt.Errorf("giving up after %d attempts: %w", attempts, err)
 		}
 		delay := c.backoff(attempts, serverDelay, err)
-		c.logger().Info("resubscribing", "url", RedactURL(s.URL), "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)
+		c.logger().Info("resubscribing", "url", redact.String(s.URL), "method", format, "after", delay, "last_event_id", s.LastEventID, "reason", err)
 		if s.OnRetry != nil {
 			s.OnRetry(err, delay)
 		}
@@ -246,19 +247,6 @@ func fallBackToSSE(err error, proto10 bool) bool {
 func noEventStream(err error) bool {
 	var se *wire.StatusError
 	return errors.As(err, &se) && (se.Status == http.StatusNotAcceptable || se.Status == http.StatusMethodNotAllowed)
-}
-
-// RedactURL hides the value of an access_token query parameter, which
-// EventSource clients put in URLs, so that logs do not hold credentials.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || !u.Query().Has("access_token") {
-		return raw
-	}
-	q := u.Query()
-	q.Set("access_token", "********")
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // backoff is the delay before attempt n+1: exponential with full jitter from

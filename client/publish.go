@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/subpub/subpub/internal/redact"
 )
 
 // Publish POSTs an activity (or a bare object, which the server wraps in a
@@ -24,15 +26,15 @@ func (c *Client) Publish(ctx context.Context, outboxURL, token string, activity 
 	}
 	resp, err := c.RoundTrip(req)
 	if err != nil {
-		return "", fmt.Errorf("publishing to %s: %w", RedactURL(outboxURL), err)
+		return "", fmt.Errorf("publishing to %s: %w", redact.String(outboxURL), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("publishing to %s: %w", RedactURL(outboxURL), statusError(resp.StatusCode, resp.Header, resp.Body))
+		return "", fmt.Errorf("publishing to %s: %w", redact.String(outboxURL), statusError(resp.StatusCode, resp.Header, resp.Body))
 	}
 	location := resp.Header.Get("Location")
 	if location == "" {
-		return "", fmt.Errorf("publishing to %s: 201 Created without Location", RedactURL(outboxURL))
+		return "", fmt.Errorf("publishing to %s: 201 Created without Location", redact.String(outboxURL))
 	}
 	return location, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
@@ -124,7 +125,7 @@ func (u *upstream) onRetry(err error, _ time.Duration) {
 		return
 	}
 	u.edge.metrics().UpstreamReconnect()
-	u.edge.logger().Warn("upstream subscription lost; resuming", "uri", client.RedactURL(u.uri), "err", err)
+	u.edge.logger().Warn("upstream subscription lost; resuming", "uri", redact.String(u.uri), "err", err)
 }
 
 // fail ends a subscription that was never acknowledged.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/cli"
+	"github.com/subpub/subpub/internal/redact"
 )
 
 // clientFlags are the connection flags sub and pub share.
@@ -47,9 +48,9 @@ func (f *clientFlags) checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return cli.Usagef("%q is not an http or https URL", client.RedactURL(raw))
+		return cli.Usagef("%q is not an http or https URL", redact.String(raw))
 	case f.http == client.HTTP3 && u.Scheme != "https":
-		return cli.Usagef("--http 3 needs an https URL, not %q", client.RedactURL(raw))
+		return cli.Usagef("--http 3 needs an https URL, not %q", redact.String(raw))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/cli"
+	"github.com/subpub/subpub/internal/redact"
 )
 
 // Exit statuses of sub and pub, curl's where they fit.
@@ -54,7 +55,7 @@ func failure(target string, err error) error {
 		}
 		return cli.Exit(exitEmptyReply, fmt.Errorf("%s closed the connection without a response%s", host, hint))
 	case client.FailureStatus:
-		return cli.Exit(exitHTTPError, fmt.Errorf("%s: %w", client.RedactURL(target), innermostStatus(err)))
+		return cli.Exit(exitHTTPError, fmt.Errorf("%s: %w", redact.String(target), innermostStatus(err)))
 	}
 	return cli.Exit(exitFailure, err)
 }

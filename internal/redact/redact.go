@@ -21,7 +21,7 @@ const Mask = "********"
 // end of its value, and the token68 after "Bearer" (an Authorization
 // value). The quote a match may end with tells an auth-param (realm="…"
 // in a challenge), which is no credential.
-var credentials = regexp.MustCompile(`(?i)(access(?:_|%5f)token=)[^&\s"'<>]*|(\bbearer[ \t]+)[A-Za-z0-9\-._~+/]+=*("?)`)
+var credentials = regexp.MustCompile(`(?i)(access(?:_|%5f)token=)[^&#\s"'<>]*|(\bbearer[ \t]+)[A-Za-z0-9\-._~+/]+=*("?)`)
 
 // String returns s with every credential in it masked.
 func String(s string) string {

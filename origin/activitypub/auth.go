@@ -3,7 +3,6 @@ package activitypub
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/subpub/subpub/wire"
@@ -74,27 +73,4 @@ func (s *Server) credential(r *http.Request) (credential, error) {
 		return credential{}, errUnauthorized("the bearer token is not valid", true)
 	}
 	return c, err
-}
-
-// redactedURI is the request URI for logs, with any access token replaced
-// by asterisks: a token in a URL would otherwise end up wherever logs go.
-func redactedURI(u *url.URL) string {
-	if u.RawQuery == "" {
-		return u.RequestURI()
-	}
-	params := strings.Split(u.RawQuery, "&")
-	changed := false
-	for i, p := range params {
-		name, _, _ := strings.Cut(p, "=")
-		if unescaped, err := url.QueryUnescape(name); err == nil && unescaped == accessTokenParam {
-			params[i] = accessTokenParam + "=********"
-			changed = true
-		}
-	}
-	if !changed {
-		return u.RequestURI()
-	}
-	redacted := *u
-	redacted.RawQuery = strings.Join(params, "&")
-	return redacted.RequestURI()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/ratelog"
+	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/stream"
@@ -180,7 +181,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("request", "method", r.Method, "uri", redactedURI(r.URL), "proto", r.Proto)
+		s.log.Debug("request", "method", r.Method, "uri", redact.String(r.URL.RequestURI()), "proto", r.Proto)
 	}
 	if err := s.route(w, r); err != nil {
 		if r.Context().Err() != nil {
@@ -189,20 +190,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// thousand streams opened and reset), so it is counted, and
 			// logged at debug level at a bounded rate.
 			s.metrics().RequestCanceled()
-			s.boundedLog.Debug("request canceled by the client", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
+			s.boundedLog.Debug("request canceled by the client", "method", r.Method, "uri", redact.String(r.URL.RequestURI()), "err", err)
 			return
 		}
 		if se := storageError(err); se != nil {
 			// Every request fails so while it lasts: counted, and
 			// logged at a bounded rate.
 			s.metrics().StorageError(storageCondition(err))
-			s.boundedLog.Error("storage unavailable", "method", r.Method, "uri", redactedURI(r.URL), "status", se.Status, "err", err)
+			s.boundedLog.Error("storage unavailable", "method", r.Method, "uri", redact.String(r.URL.RequestURI()), "status", se.Status, "err", err)
 			stream.WriteError(w, se)
 			return
 		}
 		var se *wire.StatusError
 		if !errors.As(err, &se) || se.Status >= 500 {
-			s.log.Error("request failed", "method", r.Method, "uri", redactedURI(r.URL), "err", err)
+			s.log.Error("request failed", "method", r.Method, "uri", redact.String(r.URL.RequestURI()), "err", err)
 		}
 		stream.WriteError(w, err)
 	}
