@@ -177,7 +177,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	if err != nil {
 		if st.stalled.Load() {
 			reason = CloseStalled
-			out.abandon()
+			s.finish(out, reason)
 		}
 		return
 	}
@@ -197,7 +197,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		if b.written > 0 {
 			if st.stalled.Load() {
 				reason = CloseStalled
-				out.abandon()
+				s.finish(out, reason)
 				return
 			}
 			if unsendable := (*unsendableError)(nil); errors.As(b.writeErr, &unsendable) {
@@ -222,14 +222,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		// fan-out until something makes it leave.
 		if followed, ended := s.follow(out, sub.Feed, st, r, expire); ended != "" {
 			reason = ended
-			switch ended {
-			case CloseStalled:
-				out.abandon()
-			case CloseShutdown:
-				out.comeBack(s.errShuttingDown())
-			case CloseLifetime:
-				out.comeBack(errLifetimeReached)
-			}
+			s.finish(out, reason)
 			return
 		} else if followed {
 			timer.Reset(keepAlive)
@@ -248,13 +241,28 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 			return
 		case <-expire:
 			reason = CloseLifetime
-			out.comeBack(errLifetimeReached)
+			s.finish(out, reason)
 			return
 		case <-s.closing:
 			reason = CloseShutdown
-			out.comeBack(s.errShuttingDown())
+			s.finish(out, reason)
 			return
 		}
+	}
+}
+
+// finish ends a subscription as its reason says: a stalled client's stream
+// is reset (it reads nothing more; over net/http that panics with
+// http.ErrAbortHandler, so the caller records the reason first), one the
+// server ends is told when to come back; the others need nothing written.
+func (s *Streamer) finish(out streamWriter, reason string) {
+	switch reason {
+	case CloseStalled:
+		out.abandon()
+	case CloseShutdown:
+		out.comeBack(s.errShuttingDown())
+	case CloseLifetime:
+		out.comeBack(errLifetimeReached)
 	}
 }
 
