@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bytes"
+	"cmp"
 	"container/list"
 	"io"
 	"net/http"
@@ -19,20 +20,26 @@ const (
 	DefaultMaxObjectBytes = 1 << 20
 )
 
-// Cache is a shared HTTP cache for GET responses, following the basics of
-// RFC 9111: it stores responses with explicit freshness (s-maxage, max-age
-// or Expires) that are not private or no-store, and responses to requests
-// with credentials only when marked public (or s-maxage, must-revalidate);
-// it honours Vary, serves fresh responses with Age, revalidates stale ones
-// with their validators, collapses concurrent misses into one upstream
-// request, and evicts the least recently used past its size bound.
-// Successful unsafe requests and change events invalidate what it holds for
-// their targets.
+// Cache is a shared HTTP cache for GET responses (RFC 9111), the tier a
+// targeted cache-control field such as CDN-Cache-Control speaks to (RFC
+// 9213). It stores responses with explicit freshness that are not private
+// or no-store, and responses to requests with credentials only when they
+// allow it; honours Vary; serves fresh responses with Age; freshens stale
+// ones with a conditional request, or replaces them with the full response
+// that answers it; answers clients' own conditional requests with 304;
+// collapses concurrent misses into one upstream request; and evicts the
+// least recently used past its size bound. Successful unsafe requests and
+// change events invalidate what it holds for their targets. The rules it
+// reads responses by are in freshness.go, validation in validation.go.
 type Cache struct {
 	// MaxBytes bounds the stored bodies in all. Default DefaultCacheBytes.
 	MaxBytes int64
 	// MaxObjectBytes bounds one stored body. Default DefaultMaxObjectBytes.
 	MaxObjectBytes int64
+	// ControlField is the targeted cache-control field (RFC 9213) whose
+	// directives, when it is present and valid, the cache obeys instead of
+	// Cache-Control's. Default DefaultControlField.
+	ControlField string
 
 	mu       sync.Mutex
 	entries  map[string][]*cacheEntry // by path: its queries and variants
@@ -41,11 +48,16 @@ type Cache struct {
 	inflight map[string]chan struct{} // misses being fetched, by request key
 }
 
+// cacheEntry is a stored response. It does not change once stored: a 304
+// that freshens it stores an updated copy in its place, so that a response
+// being served from it needs no lock.
 type cacheEntry struct {
 	target     string
 	vary       []string
 	varyValues string
 	status     int
+	protoMajor int // the HTTP version it was received in, for Via
+	protoMinor int
 	header     http.Header
 	body       []byte
 	stored     time.Time
@@ -70,23 +82,30 @@ func (c *Cache) maxObject() int64 {
 	return setting.Or(c.MaxObjectBytes, DefaultMaxObjectBytes)
 }
 
-// do returns the response to a GET: stored, revalidated, or fetched with
-// fetch (and stored if it may be).
-func (c *Cache) do(r *http.Request, fetch func(*http.Request) (*http.Response, error)) (*http.Response, string, error) {
-	reqCC := parseCacheControl(r.Header)
-	if _, ok := reqCC["no-store"]; ok {
+func (c *Cache) controlField() string { return cmp.Or(c.ControlField, DefaultControlField) }
+
+// fetchFunc sends a request upstream.
+type fetchFunc func(*http.Request) (*http.Response, error)
+
+// do returns the response to a GET: stored, freshened, or fetched with
+// fetch (and stored if it may be). What goes upstream carries none of the
+// client's own validators (withoutClientValidators): the caller answers
+// them from the response.
+func (c *Cache) do(r *http.Request, fetch fetchFunc) (*http.Response, string, error) {
+	reqCC := cacheControl(r.Header)
+	if reqCC.has("no-store") {
 		resp, err := fetch(r)
 		return resp, cacheUncacheable, err
 	}
 	target := r.URL.RequestURI()
-	_, noCache := reqCC["no-cache"]
+	upstreamReq := withoutClientValidators(r)
 	for {
 		entry := c.lookup(target, r)
-		if entry != nil && !noCache && entry.fresh(time.Now()) {
+		if entry != nil && entry.satisfies(reqCC, time.Now()) {
 			return entry.response(), cacheHit, nil
 		}
 		if entry != nil && entry.hasValidator() {
-			return c.revalidate(r, entry, fetch)
+			return c.revalidate(upstreamReq, entry, fetch)
 		}
 		// Collapse concurrent misses for the same request: one fetches,
 		// the others look again when it is done.
@@ -107,7 +126,7 @@ func (c *Cache) do(r *http.Request, fetch func(*http.Request) (*http.Response, e
 		done := make(chan struct{})
 		c.inflight[key] = done
 		c.mu.Unlock()
-		resp, outcome, err := c.fetchAndStore(r, target, fetch)
+		resp, outcome, err := c.fetchAndStore(upstreamReq, target, fetch)
 		c.mu.Lock()
 		delete(c.inflight, key)
 		c.mu.Unlock()
@@ -116,19 +135,27 @@ func (c *Cache) do(r *http.Request, fetch func(*http.Request) (*http.Response, e
 	}
 }
 
-func (c *Cache) fetchAndStore(r *http.Request, target string, fetch func(*http.Request) (*http.Response, error)) (*http.Response, string, error) {
+func (c *Cache) fetchAndStore(r *http.Request, target string, fetch fetchFunc) (*http.Response, string, error) {
 	resp, err := fetch(r)
 	if err != nil {
 		return nil, cacheMiss, err
 	}
-	if !storable(r, resp) {
+	return c.keep(r, target, resp, cacheMiss)
+}
+
+// keep stores resp, the upstream's response to r, if it may be stored, and
+// returns what to serve: the stored copy, or resp itself.
+func (c *Cache) keep(r *http.Request, target string, resp *http.Response, outcome string) (*http.Response, string, error) {
+	received := time.Now()
+	d := c.responseDirectives(resp.Header)
+	if !storable(r, resp, d) {
 		return resp, cacheUncacheable, nil
 	}
 	limit := c.maxObject()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		resp.Body.Close()
-		return nil, cacheMiss, err
+		return nil, outcome, err
 	}
 	if int64(len(body)) > limit {
 		// Too large to store: hand the client what was read and the rest.
@@ -139,13 +166,16 @@ func (c *Cache) fetchAndStore(r *http.Request, target string, fetch func(*http.R
 		return resp, cacheUncacheable, nil
 	}
 	resp.Body.Close()
-	entry := newEntry(target, r, resp, body)
+	entry := c.newEntry(target, r, resp, d, body, received)
 	c.store(entry)
-	return entry.response(), cacheMiss, nil
+	return entry.response(), outcome, nil
 }
 
-// revalidate asks upstream whether a stored response is still current.
-func (c *Cache) revalidate(r *http.Request, entry *cacheEntry, fetch func(*http.Request) (*http.Response, error)) (*http.Response, string, error) {
+// revalidate asks upstream whether a stored response is still current
+// (RFC 9111 §4.3.1) and acts on the answer (§4.3.3): a 304 freshens it
+// (§4.3.4), a full response replaces it and is served, a 5xx is passed on
+// with the stored response kept.
+func (c *Cache) revalidate(r *http.Request, entry *cacheEntry, fetch fetchFunc) (*http.Response, string, error) {
 	cond := r.Clone(r.Context())
 	if etag := entry.header.Get("Etag"); etag != "" {
 		cond.Header.Set("If-None-Match", etag)
@@ -157,20 +187,22 @@ func (c *Cache) revalidate(r *http.Request, entry *cacheEntry, fetch func(*http.
 	if err != nil {
 		return nil, cacheMiss, err
 	}
-	if resp.StatusCode != http.StatusNotModified {
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
 		resp.Body.Close()
-		return c.fetchAndStore(r, entry.target, func(*http.Request) (*http.Response, error) { return fetch(r) })
+		if updated := c.freshened(entry, resp.Header, time.Now()); updated != nil {
+			c.store(updated)
+			return updated.response(), cacheRevalidated, nil
+		}
+		// A 304 for another representation than the stored one: it
+		// cannot be used (§4.3.4); ask for the full response.
+		c.remove(entry)
+		return c.fetchAndStore(r, entry.target, fetch)
+	case resp.StatusCode >= 500:
+		return resp, cacheUncacheable, nil
 	}
-	resp.Body.Close()
-	c.mu.Lock()
-	for k, v := range resp.Header {
-		entry.header[k] = v
-	}
-	entry.stored = time.Now()
-	entry.initialAge = ageOf(resp.Header)
-	entry.lifetime = freshnessLifetime(entry.header)
-	c.mu.Unlock()
-	return entry.response(), cacheRevalidated, nil
+	c.remove(entry)
+	return c.keep(r, entry.target, resp, cacheMiss)
 }
 
 func (c *Cache) lookup(target string, r *http.Request) *cacheEntry {
@@ -204,6 +236,18 @@ func (c *Cache) store(e *cacheEntry) {
 	for c.size > c.maxBytes() {
 		oldest := c.lru.Back().Value.(*cacheEntry)
 		c.removeLocked(oldest)
+	}
+}
+
+// remove drops e if it is still stored.
+func (c *Cache) remove(e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range c.entries[pathOf(e.target)] {
+		if v == e {
+			c.removeLocked(e)
+			return
+		}
 	}
 }
 
@@ -248,33 +292,47 @@ func (c *Cache) Len() int {
 	return c.lru.Len()
 }
 
-func newEntry(target string, r *http.Request, resp *http.Response, body []byte) *cacheEntry {
+func (c *Cache) newEntry(target string, r *http.Request, resp *http.Response, d directives, body []byte, received time.Time) *cacheEntry {
 	e := &cacheEntry{
 		target:     target,
 		status:     resp.StatusCode,
+		protoMajor: resp.ProtoMajor,
+		protoMinor: resp.ProtoMinor,
 		header:     resp.Header.Clone(),
 		body:       body,
-		stored:     time.Now(),
-		initialAge: ageOf(resp.Header),
-		lifetime:   freshnessLifetime(resp.Header),
+		stored:     received,
+		initialAge: initialAge(resp.Header, received),
+		lifetime:   freshnessLifetime(d, resp.Header, received),
 	}
-	for _, v := range resp.Header.Values("Vary") {
-		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				e.vary = append(e.vary, http.CanonicalHeaderKey(name))
-			}
-		}
-	}
+	e.vary, _ = varyNames(resp.Header)
 	e.varyValues = varyValues(e.vary, r)
 	e.header.Set("Content-Length", strconv.Itoa(len(body)))
 	return e
 }
 
+// age is current_age (RFC 9111 §4.2.3).
 func (e *cacheEntry) age(now time.Time) time.Duration {
 	return e.initialAge + now.Sub(e.stored)
 }
 
+// fresh applies RFC 9111 §4.2: a response is fresh while its age is below
+// its freshness lifetime.
 func (e *cacheEntry) fresh(now time.Time) bool { return e.age(now) < e.lifetime }
+
+// satisfies reports whether e may be served to a request with the
+// directives reqCC without validation: it is fresh, and the request asks
+// neither for validation (no-cache, RFC 9111 §5.2.1.4) nor for a younger
+// response (max-age, §5.2.1.1).
+func (e *cacheEntry) satisfies(reqCC directives, now time.Time) bool {
+	if reqCC.has("no-cache") || !e.fresh(now) {
+		return false
+	}
+	if v, ok := reqCC["max-age"]; ok {
+		maxAge, valid := deltaSeconds(v)
+		return valid && e.age(now) <= maxAge
+	}
+	return true
+}
 
 func (e *cacheEntry) hasValidator() bool {
 	return e.header.Get("Etag") != "" || e.header.Get("Last-Modified") != ""
@@ -283,91 +341,15 @@ func (e *cacheEntry) hasValidator() bool {
 // response is a new response from the stored one, with its current Age.
 func (e *cacheEntry) response() *http.Response {
 	h := e.header.Clone()
-	h.Set("Age", strconv.Itoa(int(e.age(time.Now())/time.Second)))
+	h.Set("Age", ageSeconds(e.age(time.Now())))
 	return &http.Response{
 		StatusCode:    e.status,
 		Status:        strconv.Itoa(e.status) + " " + http.StatusText(e.status),
 		Header:        h,
 		Body:          io.NopCloser(bytes.NewReader(e.body)),
 		ContentLength: int64(len(e.body)),
-		ProtoMajor:    1, ProtoMinor: 1,
+		ProtoMajor:    e.protoMajor, ProtoMinor: e.protoMinor,
 	}
-}
-
-// storable applies RFC 9111 §3 to a response of the shared cache.
-func storable(r *http.Request, resp *http.Response) bool {
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusNonAuthoritativeInfo, http.StatusNoContent,
-		http.StatusMovedPermanently, http.StatusNotFound, http.StatusGone:
-	default:
-		return false
-	}
-	cc := parseCacheControl(resp.Header)
-	if _, ok := cc["no-store"]; ok {
-		return false
-	}
-	if _, ok := cc["private"]; ok {
-		return false
-	}
-	if resp.Header.Get("Set-Cookie") != "" || strings.Contains(resp.Header.Get("Vary"), "*") {
-		return false
-	}
-	if r.Header.Get("Authorization") != "" {
-		_, public := cc["public"]
-		_, smax := cc["s-maxage"]
-		_, mustRevalidate := cc["must-revalidate"]
-		if !public && !smax && !mustRevalidate {
-			return false
-		}
-	}
-	_, hasMaxAge := cc["max-age"]
-	_, hasSMaxAge := cc["s-maxage"]
-	_, noCache := cc["no-cache"]
-	return hasMaxAge || hasSMaxAge || noCache || resp.Header.Get("Expires") != ""
-}
-
-// freshnessLifetime follows RFC 9111 §4.2.1 for a shared cache.
-func freshnessLifetime(h http.Header) time.Duration {
-	cc := parseCacheControl(h)
-	if _, ok := cc["no-cache"]; ok {
-		return 0
-	}
-	for _, name := range []string{"s-maxage", "max-age"} {
-		if v, ok := cc[name]; ok {
-			if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-				return time.Duration(secs) * time.Second
-			}
-			return 0
-		}
-	}
-	if exp, err := http.ParseTime(h.Get("Expires")); err == nil {
-		date, err := http.ParseTime(h.Get("Date"))
-		if err != nil {
-			date = time.Now()
-		}
-		return max(exp.Sub(date), 0)
-	}
-	return 0
-}
-
-func ageOf(h http.Header) time.Duration {
-	if secs, err := strconv.Atoi(h.Get("Age")); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	return 0
-}
-
-func parseCacheControl(h http.Header) map[string]string {
-	cc := map[string]string{}
-	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			name, value, _ := strings.Cut(strings.TrimSpace(d), "=")
-			if name != "" {
-				cc[strings.ToLower(name)] = strings.Trim(value, `"`)
-			}
-		}
-	}
-	return cc
 }
 
 func varyValues(vary []string, r *http.Request) string {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
 	"time"
@@ -149,12 +150,18 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.serveGET(w, r)
 		return
 	}
-	e.proxy.ServeHTTP(w, withClientBody(r))
+	e.proxy.ServeHTTP(newRelayWriter(w, r), withClientBody(r))
 }
 
-// serveGET answers a GET from the cache, or from upstream through it.
+// serveGET answers a GET from the cache, or from upstream through it,
+// relaying the upstream's interim responses. A response that satisfies the
+// client's If-None-Match or If-Modified-Since is answered with 304 here
+// (RFC 9110 §13.2), whether stored or just fetched.
 func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
-	resp, outcome, err := e.Cache.do(r, e.forward)
+	relay := &interimRelay{w: w, r: r}
+	traced := r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{Got1xxResponse: relay.got1xx}))
+	resp, outcome, err := e.Cache.do(traced, e.forward)
+	relay.stop()
 	e.metrics().Cache(outcome)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -167,6 +174,11 @@ func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
 	}
 	e.localizeProblem(r, resp)
 	defer resp.Body.Close()
+	resp.Header.Add("Via", viaEntry(resp.ProtoMajor, resp.ProtoMinor))
+	if notModifiedFor(r, resp.StatusCode, resp.Header) {
+		e.Cache.writeNotModified(w, resp)
+		return
+	}
 	h := w.Header()
 	for k, v := range resp.Header {
 		h[k] = v

@@ -16,8 +16,10 @@ import (
 )
 
 // newPassthrough forwards what is not a subscription or a cached GET to the
-// upstream, unchanged but for the hop-by-hop fields, so clients can use the
-// edge as their only entry point (ActivityPub JSON, POST to an outbox...).
+// upstream, unchanged but for what an intermediary changes (toUpstream,
+// fromUpstream, Via), so clients can use the edge as their only entry
+// point (ActivityPub JSON, POST to an outbox...). Interim responses are
+// relayed (it is served through a relayWriter).
 // A successful unsafe request invalidates what the cache holds for its
 // target, as RFC 9111 §4.4 asks.
 func (e *Edge) newPassthrough() http.Handler {
@@ -25,6 +27,7 @@ func (e *Edge) newPassthrough() http.Handler {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(e.Upstream)
 			pr.SetXForwarded()
+			toUpstream(pr.Out.Header, pr.In.ProtoMajor, pr.In.ProtoMinor)
 			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), inboundKey{}, pr.In))
 		},
 		Transport:     e.Transport,
@@ -46,6 +49,8 @@ func (e *Edge) newPassthrough() http.Handler {
 			stream.WriteError(w, relayedError(err))
 		},
 		ModifyResponse: func(resp *http.Response) error {
+			fromUpstream(resp.Header)
+			resp.Header.Add("Via", viaEntry(resp.ProtoMajor, resp.ProtoMinor))
 			if in, ok := resp.Request.Context().Value(inboundKey{}).(*http.Request); ok {
 				e.localizeProblem(in, resp)
 			}
@@ -120,7 +125,8 @@ func isSafe(method string) bool {
 }
 
 // forward sends r upstream as a proxy would (for the cache, which needs the
-// response before deciding what to do with it).
+// response before deciding what to do with it). Interim responses reach
+// the client trace in r's context, if any.
 func (e *Edge) forward(r *http.Request) (*http.Response, error) {
 	target, err := url.Parse(e.upstreamURL(r))
 	if err != nil {
@@ -130,12 +136,12 @@ func (e *Edge) forward(r *http.Request) (*http.Response, error) {
 	out.URL = target
 	out.Host = ""
 	out.RequestURI = ""
-	removeHopByHop(out.Header)
+	toUpstream(out.Header, r.ProtoMajor, r.ProtoMinor)
 	resp, err := e.Transport.RoundTrip(out)
 	if err != nil {
 		return nil, err
 	}
-	removeHopByHop(resp.Header)
+	fromUpstream(resp.Header)
 	return resp, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/edge"
@@ -53,6 +54,7 @@ type edgeFlags struct {
 	ringEvents, ringBytes, maxLag int
 	maxUpstreamsPerClient         int
 	cacheBytes                    int64
+	cacheControlField             string
 }
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
@@ -71,6 +73,7 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxLag, "max-lag", edge.DefaultMaxLag, "bytes a subscriber may fall behind before its stream is ended (it resumes from the ring)")
 	fs.IntVar(&f.maxUpstreamsPerClient, "max-upstreams-per-client", edge.DefaultMaxUpstreamsPerClient, "upstream subscriptions one client may make the edge open, for distinct streams (-1: unbounded); past it, 429")
 	fs.Int64Var(&f.cacheBytes, "cache-bytes", edge.DefaultCacheBytes, "bytes of GET responses to cache (0: no cache)")
+	fs.StringVar(&f.cacheControlField, "cache-control-field", edge.DefaultControlField, "the targeted cache-control `field` (RFC 9213) the cache obeys ahead of Cache-Control")
 }
 
 // builtEdge is an edge ready to serve.
@@ -93,6 +96,9 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 	up, err := url.Parse(f.upstream)
 	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
 		return nil, fmt.Errorf("--upstream %q is not an http or https URL", f.upstream)
+	}
+	if !httpguts.ValidHeaderFieldName(f.cacheControlField) {
+		return nil, fmt.Errorf("--cache-control-field %q is not a field name", f.cacheControlField)
 	}
 	upClient, err := client.New(client.Options{
 		HTTP:             f.upHTTP,
@@ -120,7 +126,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		Logger:                logger,
 	}
 	if f.cacheBytes > 0 {
-		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes}
+		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes, ControlField: f.cacheControlField}
 	}
 	e.Metrics = newEdgeMetrics(reg, e, streamer)
 	f.ready = func(ctx context.Context) error { return upstreamAnswers(ctx, upClient, up) }
