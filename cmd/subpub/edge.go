@@ -18,6 +18,7 @@ import (
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/edge"
 	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/internal/cli"
 	"github.com/subpub/subpub/stream"
 )
 
@@ -98,7 +99,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		return nil, fmt.Errorf("--upstream %q is not an http or https URL", f.upstream)
 	}
 	if !httpguts.ValidHeaderFieldName(f.cacheControlField) {
-		return nil, fmt.Errorf("--cache-control-field %q is not a field name", f.cacheControlField)
+		return nil, cli.Usagef("--cache-control-field %q is not a field name", f.cacheControlField)
 	}
 	upClient, err := client.New(client.Options{
 		HTTP:             f.upHTTP,

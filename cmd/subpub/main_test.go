@@ -158,6 +158,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 			{"sub"}, {"pub"},
 			{"sub", "--http", "4", "https://x/"}, {"sub", "--sse", "--sub", "https://x/"}, {"sub", "--count", "many", "https://x/"},
 			{"origin", "--user", "alice"}, {"origin", "--log-level", "loud"}, {"origin", "--log-format", "xml"}, {"edge", "--keepalive", "soon"},
+			{"edge", "--cache-control-field", "not a name"},
 		} {
 			code, out, errOut := runCLI(t.Context(), "", args...)
 			if code != 2 || out != "" || strings.Count(errOut, "\n") != 2 || !strings.Contains(errOut, "Run 'subpub "+args[0]+" --help' for its flags and examples.") {
