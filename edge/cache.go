@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/setting"
+	"github.com/subpub/subpub/wire"
 )
 
 // Defaults of a Cache.
@@ -104,6 +105,10 @@ func (c *Cache) do(r *http.Request, fetch fetchFunc) (*http.Response, string, er
 		if entry != nil && entry.satisfies(reqCC, time.Now()) {
 			return entry.response(), cacheHit, nil
 		}
+		if reqCC.has("only-if-cached") {
+			// RFC 9111 §5.2.1.7: no request upstream, 504 instead.
+			return nil, cacheMiss, wire.Errorf(http.StatusGatewayTimeout, "no stored response to %s that may be served (Cache-Control: only-if-cached)", target)
+		}
 		if entry != nil && entry.hasValidator() {
 			return c.revalidate(upstreamReq, entry, fetch)
 		}
@@ -168,7 +173,14 @@ func (c *Cache) keep(r *http.Request, target string, resp *http.Response, outcom
 	resp.Body.Close()
 	entry := c.newEntry(target, r, resp, d, body, received)
 	c.store(entry)
-	return entry.response(), outcome, nil
+	served := entry.response()
+	// The fields kept out of storage are still the requester's.
+	for _, name := range append(d.fields("private"), d.fields("no-cache")...) {
+		if v := resp.Header.Values(name); len(v) > 0 {
+			served.Header[name] = v
+		}
+	}
+	return served, outcome, nil
 }
 
 // revalidate asks upstream whether a stored response is still current
@@ -304,6 +316,7 @@ func (c *Cache) newEntry(target string, r *http.Request, resp *http.Response, d 
 		initialAge: initialAge(resp.Header, received),
 		lifetime:   freshnessLifetime(d, resp.Header, received),
 	}
+	withoutQualifiedFields(e.header, d)
 	e.vary, _ = varyNames(resp.Header)
 	e.varyValues = varyValues(e.vary, r)
 	e.header.Set("Content-Length", strconv.Itoa(len(body)))
@@ -322,14 +335,23 @@ func (e *cacheEntry) fresh(now time.Time) bool { return e.age(now) < e.lifetime 
 // satisfies reports whether e may be served to a request with the
 // directives reqCC without validation: it is fresh, and the request asks
 // neither for validation (no-cache, RFC 9111 §5.2.1.4) nor for a younger
-// response (max-age, §5.2.1.1).
+// response (max-age, §5.2.1.1) nor for one fresh for longer (min-fresh,
+// §5.2.1.3).
 func (e *cacheEntry) satisfies(reqCC directives, now time.Time) bool {
 	if reqCC.has("no-cache") || !e.fresh(now) {
 		return false
 	}
 	if v, ok := reqCC["max-age"]; ok {
 		maxAge, valid := deltaSeconds(v)
-		return valid && e.age(now) <= maxAge
+		if !valid || e.age(now) > maxAge {
+			return false
+		}
+	}
+	if v, ok := reqCC["min-fresh"]; ok {
+		minFresh, valid := deltaSeconds(v)
+		if !valid || e.lifetime-e.age(now) < minFresh {
+			return false
+		}
 	}
 	return true
 }

@@ -34,13 +34,18 @@ func runReuseCases(t *testing.T, cases []reuseCase, configure func(*Cache)) {
 		t.Run(tc.name, func(t *testing.T) {
 			ce := newCachingEdge(t, func(w http.ResponseWriter, r *http.Request) {
 				tc.response.writeTo(w.Header())
+				status := http.StatusOK
+				if s := w.Header().Get("Status"); s != "" { // the status to answer with
+					status, _ = strconv.Atoi(s)
+				}
+				w.WriteHeader(status)
 				io.WriteString(w, "body")
 			})
 			if configure != nil {
 				configure(ce.Cache)
 			}
 			for range 2 {
-				if w := ce.get(t, "/a", "Foo", "1"); w.Code != http.StatusOK || w.Body.String() != "body" {
+				if w := ce.get(t, "/a", "Foo", "1"); w.Body.String() != "body" {
 					t.Fatalf("got %d %q", w.Code, w.Body)
 				}
 			}
@@ -63,6 +68,8 @@ func TestCacheFreshness(t *testing.T) {
 		{"RFC 9111 §5.3 Expires in IMF-fixdate", fieldLines{{"Expires", future}}, 1},
 		{"RFC 9110 §5.6.7 Expires in RFC 850 format", fieldLines{{"Expires", "Thursday, 18-Aug-50 02:01:18 GMT"}}, 1},
 		{"RFC 9110 §5.6.7 Expires in asctime format", fieldLines{{"Expires", "Thu Aug 18 02:01:18 2050"}}, 1},
+		{"RFC 9110 §5.6.7 Expires in asctime format, a one-digit day, another day's name", fieldLines{{"Expires", "Thu Aug  8 02:01:18 2050"}}, 1},
+		{"RFC 9110 §5.6.7 Expires with no such day name is stale", fieldLines{{"Expires", "Thx, 18 Aug 2050 02:01:18 GMT"}}, 2},
 		{"RFC 9110 §5.6.7 Expires in another case", fieldLines{{"Expires", "THU, 18 AUG 2050 02:01:18 gMT"}}, 1},
 		{"RFC 9111 §5.3 Expires with several spaces is stale", fieldLines{{"Expires", "Thu, 18  Aug  2050 02:01:18 GMT"}}, 2},
 		{"RFC 9111 §5.3 Expires with a one-digit hour is stale", fieldLines{{"Expires", "Thu, 18 Aug 2050 2:01:18 GMT"}}, 2},
@@ -85,6 +92,9 @@ func TestCacheFreshness(t *testing.T) {
 // precedence over Cache-Control (RFC 9213 §2.1).
 func TestCacheStorage(t *testing.T) {
 	runReuseCases(t, []reuseCase{
+		{"RFC 9111 §5.2.2.5 no-store", fieldLines{{"Cache-Control", "no-store, max-age=3600"}}, 2},
+		{"RFC 9111 §5.2.2.3 must-understand with no-store, for a status understood", fieldLines{{"Cache-Control", "must-understand, no-store, max-age=3600"}}, 1},
+		{"RFC 9111 §5.2.2.3 must-understand for a status not understood", fieldLines{{"Cache-Control", "must-understand, no-store, max-age=3600"}, {"Status", "599"}}, 2},
 		{"RFC 9111 §4.1 Vary: *", fieldLines{{"Cache-Control", "max-age=3600"}, {"Vary", "*"}}, 2},
 		{"RFC 9111 §4.1 Vary: Foo, *", fieldLines{{"Cache-Control", "max-age=3600"}, {"Vary", "Foo, *"}}, 2},
 		{"RFC 9111 §4.1 Vary: , then Vary: * on another line", fieldLines{{"Cache-Control", "max-age=3600"}, {"Vary", ","}, {"Vary", "*"}}, 2},
@@ -187,6 +197,19 @@ func TestCacheValidation(t *testing.T) {
 		}
 	})
 
+	t.Run("RFC 9111 §4.3.2 If-Modified-Since against Date when there is no Last-Modified", func(t *testing.T) {
+		ce := newCachingEdge(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+			w.Header().Set("Date", "Wed, 01 Jan 2020 00:00:00 GMT")
+			io.WriteString(w, "body")
+		})
+		for since, want := range map[string]int{"Wed, 01 Jan 2020 00:00:00 GMT": http.StatusNotModified, "Tue, 31 Dec 2019 00:00:00 GMT": http.StatusOK} {
+			if w := ce.get(t, "/a", "If-Modified-Since", since); w.Code != want {
+				t.Errorf("If-Modified-Since %s: %d, want %d", since, w.Code, want)
+			}
+		}
+	})
+
 	const lastModified = "Wed, 01 Jan 2020 00:00:00 GMT"
 	for _, tc := range []struct {
 		name   string
@@ -227,9 +250,76 @@ func TestCacheValidation(t *testing.T) {
 	}
 }
 
+// TestCacheRequestDirectives checks the directives of a request (RFC 9111
+// §5.2.1) against a response stored fresh for an hour.
+func TestCacheRequestDirectives(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		directive string
+		want      int64 // upstream requests for a GET then one with the directive
+	}{
+		{"§5.2.1.1 max-age younger than the stored response", "max-age=0", 2},
+		{"§5.2.1.1 max-age older than the stored response", "max-age=600", 1},
+		{"§5.2.1.3 min-fresh longer than its freshness left", "min-fresh=7200", 2},
+		{"§5.2.1.3 min-fresh within its freshness left", "min-fresh=600", 1},
+		{"§5.2.1.4 no-cache", "no-cache", 2},
+		{"§5.2.1.7 only-if-cached", "only-if-cached", 1},
+	} {
+		t.Run("RFC 9111 "+tc.name, func(t *testing.T) {
+			ce := newCachingEdge(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=3600")
+				io.WriteString(w, "body")
+			})
+			ce.get(t, "/a")
+			if w := ce.get(t, "/a", "Cache-Control", tc.directive); w.Code != http.StatusOK || w.Body.String() != "body" {
+				t.Errorf("got %d %q", w.Code, w.Body)
+			}
+			if n := ce.hits.Load(); n != tc.want {
+				t.Errorf("upstream saw %d requests, want %d", n, tc.want)
+			}
+		})
+	}
+	t.Run("RFC 9111 §5.2.1.7 only-if-cached with nothing stored is 504", func(t *testing.T) {
+		ce := newCachingEdge(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=3600")
+		})
+		if w := ce.get(t, "/a", "Cache-Control", "only-if-cached"); w.Code != http.StatusGatewayTimeout {
+			t.Errorf("got %d %q, want 504", w.Code, w.Body)
+		}
+		if n := ce.hits.Load(); n != 0 {
+			t.Errorf("upstream saw %d requests, want none", n)
+		}
+	})
+}
+
 // TestCacheFields checks the fields the cache serves: Via (RFC 9110
-// §7.6.3) and never the upstream's Alt-Svc, stored or not.
+// §7.6.3) and never the upstream's Alt-Svc, stored or not; and none that
+// a qualified private or no-cache names from storage (RFC 9111 §5.2.2.7,
+// §5.2.2.4).
 func TestCacheFields(t *testing.T) {
+	t.Run("RFC 9111 §5.2.2.4 §5.2.2.7 qualified private and no-cache", func(t *testing.T) {
+		for _, field := range []string{"Cache-Control", "CDN-Cache-Control"} {
+			ce := newCachingEdge(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(field, `max-age=3600, private="X-Secret", no-cache="X-Token"`)
+				if field == "CDN-Cache-Control" {
+					w.Header().Set(field, `max-age=3600, private=("X-Secret"), no-cache=("X-Token")`)
+				}
+				w.Header().Set("X-Secret", "for the requester")
+				w.Header().Set("X-Token", "to validate first")
+				io.WriteString(w, "body")
+			})
+			if w := ce.get(t, "/a"); w.Header().Get("X-Secret") == "" || w.Header().Get("X-Token") == "" {
+				t.Errorf("%s: the requester did not get its fields: %v", field, w.Header())
+			}
+			if w := ce.get(t, "/a"); w.Header().Get("X-Secret") != "" || w.Header().Get("X-Token") != "" {
+				t.Errorf("%s: the stored response has the fields it names: %v", field, w.Header())
+			}
+			if n := ce.hits.Load(); n != 1 {
+				t.Errorf("%s: upstream saw %d requests, want 1", field, n)
+			}
+		}
+	})
+
 	ce := newCachingEdge(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		w.Header().Set("Alt-Svc", `h3=":1"`)

@@ -23,6 +23,7 @@ import (
 	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
 )
 
 // Defaults of an Edge.
@@ -166,6 +167,11 @@ func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if r.Context().Err() != nil {
 			e.canceled(r, err)
+			return
+		}
+		var refusal *wire.StatusError
+		if errors.As(err, &refusal) {
+			stream.WriteError(w, refusal) // the cache's own answer
 			return
 		}
 		e.logger().Warn("fetching upstream", "path", r.URL.Path, "err", err)

@@ -33,6 +33,35 @@ func (d directives) has(name string) bool {
 	return ok
 }
 
+// fields are the field names of a qualified directive, such as
+// private="Set-Cookie" or no-cache="X-Token" (RFC 9111 §5.2.2.4,
+// §5.2.2.7); none for an unqualified one.
+func (d directives) fields(name string) []string {
+	var names []string
+	for field := range strings.SplitSeq(d[name], ",") {
+		if field = strings.TrimSpace(field); field != "" {
+			names = append(names, http.CanonicalHeaderKey(field))
+		}
+	}
+	return names
+}
+
+// unqualified reports whether d has the directive name without field
+// names, which applies to the whole response.
+func (d directives) unqualified(name string) bool {
+	return d.has(name) && len(d.fields(name)) == 0
+}
+
+// withoutQualifiedFields removes from h, fields of a response to store,
+// those its qualified private and no-cache name: a shared cache stores
+// neither (RFC 9111 §5.2.2.7; §5.2.2.4 allows reuse only after validation,
+// and the cache keeps them out of what it serves without).
+func withoutQualifiedFields(h http.Header, d directives) {
+	for _, name := range append(d.fields("private"), d.fields("no-cache")...) {
+		h.Del(name)
+	}
+}
+
 // cacheControl parses the Cache-Control field lines (RFC 9111 §5.2): a
 // comma-separated list of name[=token|quoted-string]. When a directive
 // appears more than once, the first occurrence counts (§4.2.1).
@@ -73,7 +102,17 @@ func targetedControl(h http.Header, field string) (d directives, ok bool) {
 		item, isItem := m.(httpsfv.Item)
 		switch v := item.Value; {
 		case !isItem:
-			d[name] = "" // an inner list: private=("Set-Cookie"), say
+			// An inner list: the field names of private=("Set-Cookie"),
+			// say.
+			var names []string
+			if list, isList := m.(httpsfv.InnerList); isList {
+				for _, it := range list.Items {
+					if s, isString := it.Value.(string); isString {
+						names = append(names, s)
+					}
+				}
+			}
+			d[name] = strings.Join(names, ",")
 		case name == "max-age" || name == "s-maxage":
 			n, isInt := v.(int64)
 			if !isInt || n < 0 {
@@ -143,8 +182,9 @@ var httpDateLayouts = [...]string{http.TimeFormat, "Monday, 02-Jan-06 15:04:05 G
 // parseHTTPDate parses an HTTP-date strictly: the value must be exactly
 // one of the three formats (the names' case aside), so that several
 // spaces, a one-digit hour or a time zone other than GMT are invalid,
-// which time.Parse alone would accept. A two-digit year more than 50
-// years ahead is in the past century (RFC 9110 §5.6.7).
+// which time.Parse alone would accept. The day name must be one, but need
+// not be the date's: the grammar does not tie them. A two-digit year more
+// than 50 years ahead is in the past century (RFC 9110 §5.6.7).
 func parseHTTPDate(s string, now time.Time) (time.Time, bool) {
 	upper := strings.ToUpper(s)
 	for i, layout := range httpDateLayouts {
@@ -159,11 +199,20 @@ func parseHTTPDate(s string, now time.Time) (time.Time, bool) {
 			}
 			t = t.AddDate(year-t.Year(), 0, 0)
 		}
-		if strings.EqualFold(t.Format(layout), s) {
+		if strings.EqualFold(afterDayName(t.Format(layout)), afterDayName(s)) {
 			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// afterDayName is an HTTP-date without its day name: what follows the
+// comma of IMF-fixdate and RFC 850, the space of asctime.
+func afterDayName(date string) string {
+	if i := strings.IndexAny(date, ", "); i >= 0 {
+		return date[i:]
+	}
+	return date
 }
 
 // singleDate is the one HTTP-date of a field; several field lines, like
@@ -180,10 +229,11 @@ func singleDate(h http.Header, name string, now time.Time) (time.Time, bool) {
 // freshnessLifetime follows RFC 9111 §4.2.1 for a shared cache: s-maxage,
 // then max-age, then Expires minus Date. An invalid or repeated Expires
 // means a time in the past (§5.3); no-cache means every use is validated
-// first (§5.2.2.4). No heuristic freshness (§4.2.2): a response without
+// first (§5.2.2.4; no-cache naming fields only keeps those out of
+// storage). No heuristic freshness (§4.2.2): a response without
 // explicit freshness is not stored at all.
 func freshnessLifetime(d directives, h http.Header, received time.Time) time.Duration {
-	if d.has("no-cache") {
+	if d.unqualified("no-cache") {
 		return 0
 	}
 	for _, name := range []string{"s-maxage", "max-age"} {
@@ -237,7 +287,9 @@ func varyNames(h http.Header) (names []string, star bool) {
 
 // storable applies RFC 9111 §3 to a response of the shared cache, with the
 // directives that apply to it: a final status other than 206 (ranges are
-// not stored) and 304, neither no-store nor private (§5.2.2.5, §5.2.2.7),
+// not stored) and 304, neither no-store (unless must-understand, which
+// then stores only a registered status, whose semantics the cache
+// follows: §5.2.2.3) nor private (§5.2.2.5, §5.2.2.7),
 // no Set-Cookie, no Vary: * (§4.1), a request with credentials only if
 // the response allows sharing (§3.5), and explicit freshness or no-cache:
 // without heuristics (§4.2.2), nothing else would be reused.
@@ -245,7 +297,14 @@ func storable(r *http.Request, resp *http.Response, d directives) bool {
 	if resp.StatusCode < 200 || resp.StatusCode == http.StatusPartialContent || resp.StatusCode == http.StatusNotModified {
 		return false
 	}
-	if d.has("no-store") || d.has("private") || resp.Header.Get("Set-Cookie") != "" {
+	if d.has("must-understand") {
+		if http.StatusText(resp.StatusCode) == "" {
+			return false // a status the cache does not know (§5.2.2.3)
+		}
+	} else if d.has("no-store") {
+		return false
+	}
+	if d.unqualified("private") || resp.Header.Get("Set-Cookie") != "" {
 		return false
 	}
 	if _, star := varyNames(resp.Header); star {

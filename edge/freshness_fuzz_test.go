@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzHTTPDate checks that parseHTTPDate accepts only what one of the
-// three formats prints again (the names' case aside).
+// three formats prints again (the names' case and the day name aside).
 func FuzzHTTPDate(f *testing.F) {
 	for _, s := range []string{future, "Thursday, 18-Aug-50 02:01:18 GMT", "Thu Aug  8 02:01:18 2050",
 		"Thu, 18  Aug  2050 02:01:18 GMT", "Thu, 18 Aug 2050 2:01:18 GMT", "0", ""} {
@@ -21,7 +21,7 @@ func FuzzHTTPDate(f *testing.F) {
 			return
 		}
 		for _, layout := range httpDateLayouts {
-			if strings.EqualFold(d.Format(layout), s) {
+			if strings.EqualFold(afterDayName(d.Format(layout)), afterDayName(s)) {
 				return
 			}
 		}

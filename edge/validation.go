@@ -48,17 +48,20 @@ func (c *Cache) freshened(e *cacheEntry, notModified http.Header, received time.
 			updated.header[name] = values
 		}
 	}
+	d := c.responseDirectives(updated.header)
+	withoutQualifiedFields(updated.header, d)
 	updated.stored = received
 	updated.initialAge = initialAge(notModified, received)
-	updated.lifetime = freshnessLifetime(c.responseDirectives(updated.header), updated.header, received)
+	updated.lifetime = freshnessLifetime(d, updated.header, received)
 	updated.elem = nil
 	return &updated
 }
 
 // notModifiedFor reports whether a 200 response with the fields h answers
 // r's preconditions with 304 (RFC 9110 §13.2.2): If-None-Match when
-// present (weak comparison, §13.1.2), else If-Modified-Since against
-// Last-Modified (§13.1.3), ignored unless it is one valid HTTP-date.
+// present (weak comparison, §13.1.2), else If-Modified-Since, ignored
+// unless it is one valid HTTP-date (§13.1.3), against Last-Modified or,
+// without one, Date (RFC 9111 §4.3.2).
 func notModifiedFor(r *http.Request, status int, h http.Header) bool {
 	if status != http.StatusOK || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		return false
@@ -75,6 +78,9 @@ func notModifiedFor(r *http.Request, status int, h http.Header) bool {
 		return false
 	}
 	modified, ok := singleDate(h, "Last-Modified", now)
+	if !ok && len(h.Values("Last-Modified")) == 0 {
+		modified, ok = singleDate(h, "Date", now)
+	}
 	return ok && !modified.After(since)
 }
 
