@@ -206,3 +206,18 @@ func TestIntermediary(t *testing.T) {
 		}
 	}
 }
+
+// TestNoInterimToHTTP10 checks that an HTTP/1.0 client, which cannot take
+// them, gets no interim response (RFC 9110 §15.2), on a GET and on a
+// pass-through request.
+func TestNoInterimToHTTP10(t *testing.T) {
+	hu := newHintingUpstream(t)
+	te := newTestEdge(t, &url.URL{Scheme: "https", Host: hu.srv.TLSAddr().String()}, hu.ca.CAFile, nil)
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		conn := testkit.DialRaw(t, te.srv.PlainListenAddr().String())
+		conn.Send(t, method+" /http10 HTTP/1.0\r\nHost: edge\r\nContent-Length: 0\r\n\r\n")
+		if status, _ := conn.ResponseHead(t); !strings.HasPrefix(status, "HTTP/1.0 200 ") {
+			t.Errorf("%s over HTTP/1.0: first response %q, want the final 200", method, status)
+		}
+	}
+}
