@@ -98,7 +98,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
 		return nil, fmt.Errorf("--upstream %q is not an http or https URL", f.upstream)
 	}
-	if !httpguts.ValidHeaderFieldName(f.cacheControlField) {
+	if f.cacheControlField != "" && !httpguts.ValidHeaderFieldName(f.cacheControlField) {
 		return nil, cli.Usagef("--cache-control-field %q is not a field name", f.cacheControlField)
 	}
 	upClient, err := client.New(client.Options{
