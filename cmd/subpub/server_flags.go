@@ -60,7 +60,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.certFile, "cert", "", "TLS certificate `file` (PEM); default: a local CA's certificate in the data directory")
 	fs.StringVar(&f.keyFile, "key", "", "TLS key `file` (PEM), with --cert")
 	fs.StringVar(&f.dataDir, "data", defaultData, "data `directory`")
-	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics")
+	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics, /healthz, /readyz and the live dashboard at /dashboard/")
 	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's runtime profiles at /debug/pprof/ on the --metrics address")
 	fs.DurationVar(&f.keepAlive, "keepalive", stream.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
