@@ -13,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/dashboard"
 	"github.com/subpub/subpub/internal/cli"
 )
 
@@ -27,6 +30,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	originPlain := fs.String("origin-plain", "localhost:8080", "origin cleartext `address`")
 	edgeAddr := fs.String("edge", "localhost:9443", "edge TLS `address`")
 	edgePlain := fs.String("edge-plain", "localhost:9080", "edge cleartext `address`")
+	originMetrics := fs.String("origin-metrics", "localhost:9100", "origin metrics and dashboard `address` (empty: none)")
+	edgeMetrics := fs.String("edge-metrics", "localhost:9101", "edge metrics and dashboard `address` (empty: none)")
 	once := fs.Bool("once", false, "exit after the scenario instead of serving until interrupted")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
@@ -44,6 +49,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var of originFlags
 	of.listen, of.listenPlain, of.dataDir = *originAddr, *originPlain, filepath.Join(*dataDir, "origin")
 	of.keepAlive, of.maxPerClient, of.shutdownTimeout = 15*time.Second, -1, 5*time.Second
+	of.metricsAddr = *originMetrics
 	for _, u := range demoUsers {
 		of.users = append(of.users, struct{ name, token string }{u[0], u[1]})
 	}
@@ -59,6 +65,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var ef edgeFlags
 	ef.listen, ef.listenPlain, ef.dataDir = *edgeAddr, *edgePlain, filepath.Join(*dataDir, "edge")
 	ef.keepAlive, ef.maxPerClient, ef.shutdownTimeout = 15*time.Second, -1, 5*time.Second
+	ef.metricsAddr = *edgeMetrics
 	*originAddr = boundAddr(*originAddr, o.srv.TLSAddr())
 	ef.upstream, ef.upCA = "https://"+*originAddr, o.caFile
 	ef.linger, ef.ringEvents, ef.ringBytes, ef.maxLag, ef.cacheBytes = 10*time.Second, 4096, 8<<20, 1<<20, 64<<20
@@ -79,6 +86,37 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		o.srv.Shutdown(shutdown)
 	}
 	defer stop()
+
+	// The metrics and the dashboards, which the scenario below moves.
+	serving, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	dashboards := map[string]string{}
+	for _, r := range []struct {
+		role  string
+		flags *serverFlags
+		reg   *prometheus.Registry
+	}{{"origin", &of.serverFlags, o.reg}, {"edge", &ef.serverFlags, e.reg}} {
+		if r.flags.metricsAddr == "" {
+			continue
+		}
+		ready := r.flags.ready // the edge's: its upstream answers
+		if ready == nil {
+			ready = func(context.Context) error { return nil }
+		}
+		addr, err := r.flags.serveMetrics(serving, r.role, r.reg, ready, io.Discard, quiet)
+		if err != nil {
+			return fmt.Errorf("%s %w", r.role, err)
+		}
+		dashboards[r.role] = "http://" + boundAddr(r.flags.metricsAddr, addr) + dashboard.Path + "?stream=/users/alice/outbox"
+	}
+	printDashboards := func() {
+		for _, role := range []string{"edge", "origin"} {
+			if u, ok := dashboards[role]; ok {
+				fmt.Fprintf(stdout, "The %s's live dashboard: %s\n", role, u)
+			}
+		}
+	}
+	printDashboards()
 
 	edgeURL := "https://" + *edgeAddr
 	originURL := "https://" + *originAddr
@@ -104,6 +142,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   curl -v --cacert %[1]s -X SUB https://%[3]s/users/alice/outbox   # -v: curl shows interim responses (106, 105) only in its verbose output
 Press Ctrl-C to stop.
 `, e.caFile, o.caFile, *edgeAddr, *edgePlain, originURL)
+	printDashboards()
 	<-ctx.Done()
 	return nil
 }

@@ -202,7 +202,7 @@ func TestAServerThatCannotListenSaysWhichAndWhere(t *testing.T) {
 	}{
 		{[]string{"origin", "--listen", addr, "--data", t.TempDir()}, "subpub origin: the origin cannot listen on tcp " + addr + ": address already in use\n"},
 		{[]string{"edge", "--listen", "", "--listen-plain", addr, "--data", t.TempDir()}, "subpub edge: the edge cannot listen on tcp " + addr + ": address already in use\n"},
-		{[]string{"demo", "--once", "--data", t.TempDir(), "--origin", "127.0.0.1:0", "--origin-plain", "127.0.0.1:0", "--edge", addr}, "subpub demo: the edge cannot listen on tcp " + addr + ": address already in use\n"},
+		{[]string{"demo", "--once", "--data", t.TempDir(), "--origin", "127.0.0.1:0", "--origin-plain", "127.0.0.1:0", "--edge", addr, "--origin-metrics", "", "--edge-metrics", ""}, "subpub demo: the edge cannot listen on tcp " + addr + ": address already in use\n"},
 	} {
 		code, _, errOut := runCLI(t.Context(), "", tt.args...)
 		if code != 1 || errOut != tt.want {
@@ -262,7 +262,8 @@ func TestVersion(t *testing.T) {
 
 func TestDemoRunsTheScenario(t *testing.T) {
 	code, out, errOut := runCLI(t.Context(), "", "demo", "--once", "--data", t.TempDir(),
-		"--origin", "localhost:0", "--origin-plain", "localhost:0", "--edge", "localhost:0", "--edge-plain", "localhost:0")
+		"--origin", "localhost:0", "--origin-plain", "localhost:0", "--edge", "localhost:0", "--edge-plain", "localhost:0",
+		"--origin-metrics", "localhost:0", "--edge-metrics", "localhost:0")
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s\n%s", code, out, errOut)
 	}
@@ -274,5 +275,10 @@ func TestDemoRunsTheScenario(t *testing.T) {
 	}
 	if !strings.Contains(out, "subscriptions it holds at the origin: 2") {
 		t.Errorf("summary:\n%s", out)
+	}
+	for _, role := range []string{"edge", "origin"} {
+		if !strings.Contains(out, "The "+role+"'s live dashboard: http://localhost:") {
+			t.Errorf("no URL of the %s's dashboard:\n%s", role, out)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/subpub/subpub/dashboard"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
@@ -92,9 +93,9 @@ const readyTimeout = 2 * time.Second
 // exposition at /metrics; /healthz, 200 while the process serves; /readyz,
 // 200 while ready says so (listening, not shutting down, and for the edge
 // its upstream answering) and 503 with the reason otherwise, for a load
-// balancer or an orchestrator; and, with withPprof, the runtime profiles at
-// /debug/pprof/.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, withPprof bool, ready func(context.Context) error, logger *slog.Logger) (net.Addr, error) {
+// balancer or an orchestrator; the live page at /dashboard/ (dash); and,
+// with withPprof, the runtime profiles at /debug/pprof/.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, withPprof bool, ready func(context.Context) error, dash *dashboard.Handler, logger *slog.Logger) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -113,6 +114,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, wi
 		}
 		io.WriteString(w, "ready\n")
 	})
+	mux.Handle(dashboard.Path, dash)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

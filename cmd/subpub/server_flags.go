@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
 
+	"github.com/subpub/subpub/dashboard"
 	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/internal/cli"
 	"github.com/subpub/subpub/internal/redact"
@@ -44,7 +45,10 @@ type serverFlags struct {
 
 	// ready, when a role sets it, is what /readyz checks besides
 	// listening: for the edge, that its upstream answers.
-	ready           func(context.Context) error
+	ready func(context.Context) error
+	// handler is what the server serves (bind sets it), which the
+	// dashboard's tail subscribes to.
+	handler         http.Handler
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -56,7 +60,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.certFile, "cert", "", "TLS certificate `file` (PEM); default: a local CA's certificate in the data directory")
 	fs.StringVar(&f.keyFile, "key", "", "TLS key `file` (PEM), with --cert")
 	fs.StringVar(&f.dataDir, "data", defaultData, "data `directory`")
-	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics")
+	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics, /healthz, /readyz and the live dashboard at /dashboard/")
 	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's runtime profiles at /debug/pprof/ on the --metrics address")
 	fs.DurationVar(&f.keepAlive, "keepalive", stream.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
@@ -167,6 +171,7 @@ func (f *serverFlags) bind(role string, handler http.Handler, tlsConf *tls.Confi
 	if len(f.corsOrigins) > 0 {
 		handler = host.CORS(f.corsOrigins, handler)
 	}
+	f.handler = handler
 	srv := &host.Server{
 		Handler:    handler,
 		Addr:       f.listen,
@@ -220,12 +225,10 @@ func (f *serverFlags) runServer(ctx context.Context, srv *host.Server, reg *prom
 		return nil
 	}
 	if f.metricsAddr != "" {
-		addr, err := serveMetrics(ctx, f.metricsAddr, reg, f.pprof, ready, logger)
-		if err != nil {
+		if _, err := f.serveMetrics(ctx, role, reg, ready, stdout, logger); err != nil {
 			srv.Close()
-			return fmt.Errorf("metrics: %w", err)
+			return err
 		}
-		fmt.Fprintf(stdout, "%s metrics: http://%s/metrics\n", role, addr)
 	}
 	<-ctx.Done()
 	stopping.Store(true)
@@ -233,6 +236,19 @@ func (f *serverFlags) runServer(ctx context.Context, srv *host.Server, reg *prom
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// serveMetrics serves the metrics, health and dashboard of a role on
+// --metrics and says where.
+func (f *serverFlags) serveMetrics(ctx context.Context, role string, reg *prometheus.Registry, ready func(context.Context) error, stdout io.Writer, logger *slog.Logger) (net.Addr, error) {
+	dash := &dashboard.Handler{Role: role, Gatherer: reg, Prefix: "subpub_" + role + "_", Streams: f.handler}
+	addr, err := serveMetrics(ctx, f.metricsAddr, reg, f.pprof, ready, dash, logger)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s metrics: http://%s/metrics\n", role, addr)
+	fmt.Fprintf(stdout, "%s dashboard: http://%s%s\n", role, addr, dashboard.Path)
+	return addr, nil
 }
 
 // boundAddr is the address a listener got for the one asked for: the host
