@@ -66,7 +66,7 @@ func apacheProxy() Proxy {
 		Name: "Apache", Package: "apache2", Binary: "apache2", versionArgs: []string{"-v"},
 		Configs: []Config{
 			{Name: "mod_proxy_http", start: start("http")},
-			{Name: "mod_proxy_http2 (h2c upstream)", start: start("h2c")},
+			{Name: "mod_proxy_http2 (h2c upstream)", H2CUpstream: true, start: start("h2c")},
 		},
 	}
 }

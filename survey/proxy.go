@@ -23,6 +23,9 @@ type Proxy struct {
 type Config struct {
 	// Name says what distinguishes it ("default", "upstream keepalive").
 	Name string
+	// H2CUpstream says the proxy forwards over h2c, which the scripted
+	// upstream of the alternatives does not speak.
+	H2CUpstream bool
 	// start writes the configuration into dir and runs the proxy.
 	start func(ctx context.Context, o *Origin, dir string) (*Front, error)
 }

@@ -40,28 +40,38 @@ func (r *Report) Markdown() string {
 
 	b.WriteString("\n## Another user's requests on a reused connection\n\n")
 	b.WriteString("Alice subscribes to her private inbox through the proxy with SUB over HTTP/1.1 and her token. ")
-	fmt.Fprintf(&b, "%d private notes are then sent to her while an anonymous user makes %d requests for a public document through the proxy, each on a new connection of its own. ", secrets, probes)
-	b.WriteString("A proxy that took the 106 for the final response and put its upstream connection back in its pool would send one of those requests on the connection carrying alice's stream, and answer it with her next PUB. ")
+	fmt.Fprintf(&b, "%d private notes are then sent to her while an anonymous user makes %d requests for a public document through the proxy, each on a new connection of its own; then alice closes her connection, and the same is done again. ", secrets, probes)
+	b.WriteString("A proxy that took the 106 for the final response and put its upstream connection back in its pool (at once, or when alice leaves) would send one of those requests on the connection still carrying alice's stream, and answer it with her next PUB. ")
 	b.WriteString("\"yes\" means that a response to the anonymous user carried one of alice's notes. ")
 	b.WriteString("The same check finds such a proxy, built for the purpose, leaking (`go test ./survey`, `TestPoolingProxyThatEndsAt1xx`).\n\n")
-	b.WriteString("| proxy | configuration | alice's PUBs reach the anonymous user | status lines the anonymous user received |\n|---|---|---|---|\n")
+	b.WriteString("The third column does as the second for an anonymous subscriber to alice's public outbox, and public notes: a proxy may keep to its client a connection that carried credentials, and pool the others; public PUBs answering another user's request are misdelivered responses, and would be private ones for a stream authorized by other means than an `Authorization` field.\n\n")
+	b.WriteString("| proxy | configuration | while alice is subscribed | after she has gone | a public stream, after its subscriber has gone |\n|---|---|---|---|---|\n")
 	for _, res := range r.Results {
 		fmt.Fprintf(&b, "| %s | %s |", res.Proxy, res.Config)
-		if why := res.notSurveyed(); why != "" {
-			fmt.Fprintf(&b, " %s | |\n", why)
-			continue
+		switch why := res.notSurveyed(); {
+		case why != "":
+			fmt.Fprintf(&b, " %s | | |\n", why)
+		case res.Leak.Error != "":
+			fmt.Fprintf(&b, " not checked: %s | | |\n", oneLine(res.Leak.Error))
+		default:
+			fmt.Fprintf(&b, " %s | %s | %s |\n", res.Leak.While.verdict(), res.Leak.After.verdict(), res.Leak.Public.verdict())
 		}
-		var statuses []string
-		for _, line := range sortedKeys(res.Leak.Statuses) {
-			statuses = append(statuses, fmt.Sprintf("`%s` × %d", oneLine(line), res.Leak.Statuses[line]))
-		}
-		fmt.Fprintf(&b, " %s | %s |\n", res.Leak.verdict(), strings.Join(statuses, ", "))
 	}
 	for _, res := range r.Results {
-		if res.Leak != nil && res.Leak.Evidence != "" {
-			fmt.Fprintf(&b, "\nFirst leaked response through %s (%s):\n\n```\n%s\n```\n", res.Proxy, res.Config, res.Leak.Evidence)
+		if res.Leak == nil {
+			continue
+		}
+		for _, phase := range []struct {
+			name string
+			e    Exposure
+		}{{"while alice was subscribed", res.Leak.While}, {"after alice had gone", res.Leak.After}, {"from a public stream", res.Leak.Public}} {
+			if phase.e.Evidence != "" {
+				fmt.Fprintf(&b, "\nFirst leaked response through %s (%s), %s:\n\n```\n%s\n```\n", res.Proxy, res.Config, phase.name, phase.e.Evidence)
+			}
 		}
 	}
+
+	r.alternativesMarkdown(&b)
 
 	b.WriteString("\n## Versions\n\n")
 	seen := map[string]bool{}
@@ -92,18 +102,21 @@ func (r *Result) notSurveyed() string {
 	return ""
 }
 
-func (l *Leak) verdict() string {
+// verdict is a phase's cell: whether alice's PUBs leaked, and the status
+// lines the anonymous user received.
+func (e Exposure) verdict() string {
+	v := "no"
 	switch {
-	case l == nil:
-		return "–"
-	case l.Error != "":
-		return "not checked: " + oneLine(l.Error)
-	case l.Leaked:
-		return "**yes**"
-	case l.Interim > 0:
-		return fmt.Sprintf("no private event, but %d interim responses of another subscription", l.Interim)
+	case e.Leaked:
+		v = "**yes**"
+	case e.Interim > 0:
+		v = fmt.Sprintf("no private event, but %d interim responses of another subscription", e.Interim)
 	}
-	return "no"
+	var statuses []string
+	for _, line := range sortedKeys(e.Statuses) {
+		statuses = append(statuses, fmt.Sprintf("`%s` × %d", oneLine(line), e.Statuses[line]))
+	}
+	return v + " (" + strings.Join(statuses, ", ") + ")"
 }
 
 // oneLine keeps a message on one table row.
@@ -120,4 +133,43 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// alternativesMarkdown is the table of the variants: a row per proxy
+// configuration, a column per variant, each cell the events received over
+// HTTP/1.1 and HTTP/2 from the client to the proxy.
+func (r *Report) alternativesMarkdown(b *strings.Builder) {
+	b.WriteString("\n## Alternatives to the drafted wire format\n\n")
+	fmt.Fprintf(b, "A scripted upstream plays each variant below in place of the origin: one acknowledgement (if any), then %d events %v apart, then the response stays open. ", scriptedEvents, eventGap)
+	b.WriteString("A client that reads every interim response whatever its code (net/http's `Got1xxResponse`) counts the events reaching it through each proxy over HTTP/1.1 / HTTP/2; the first row has no proxy between them. ")
+	b.WriteString("Configurations that forward over h2c are left out (the scripted upstream speaks HTTP/1.1). ")
+	b.WriteString("\"(reused)\" marks a variant after which an ordinary GET through the proxy, on a new client connection, received events of one of the variant's subscriptions: the proxy had put the upstream connection still carrying that stream back in its pool.\n\n")
+	for _, v := range Variants {
+		fmt.Fprintf(b, "- **%s**: %s.\n", v.Name, v.Describe)
+	}
+	b.WriteString("\n| proxy | configuration |")
+	for _, v := range Variants {
+		fmt.Fprintf(b, " %s |", v.Name)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(Variants)) + "\n")
+	for i := 0; i < len(r.Alternatives); {
+		row := r.Alternatives[i]
+		fmt.Fprintf(b, "| %s | %s |", row.Proxy, row.Config)
+		for ; i < len(r.Alternatives) && r.Alternatives[i].Proxy == row.Proxy && r.Alternatives[i].Config == row.Config; i++ {
+			var cells []string
+			for _, c := range r.Alternatives[i].Counts {
+				if c.Skipped != "" {
+					cells = append(cells, "–")
+					continue
+				}
+				cells = append(cells, fmt.Sprint(c.Received))
+			}
+			reused := ""
+			if r.Alternatives[i].Reused {
+				reused = " (reused)"
+			}
+			fmt.Fprintf(b, " %s%s |", strings.Join(cells, " / "), reused)
+		}
+		b.WriteString("\n")
+	}
 }

@@ -31,6 +31,8 @@ type Report struct {
 	Date    time.Time `json:"date"`
 	Notes   int       `json:"notes"`
 	Results []Result  `json:"results"`
+	// Alternatives are the variants of the wire format through each proxy.
+	Alternatives []Alternative `json:"alternatives"`
 }
 
 // Run surveys proxies in front of one origin, keeping every file under
@@ -67,13 +69,16 @@ func Run(ctx context.Context, dir string, proxies []Proxy, progress io.Writer) (
 				r.Error = err.Error()
 				fmt.Fprintf(progress, "%s, %s: %v\n", p.Name, c.Name, err)
 			} else {
-				fmt.Fprintf(progress, "%s, %s: %s; leak: %v\n", p.Name, c.Name, summary(r.Counts), r.Leak.Leaked)
+				fmt.Fprintf(progress, "%s, %s: %s; leak: %v\n", p.Name, c.Name, summary(r.Counts), r.Leak.Leaked())
 			}
 			report.Results = append(report.Results, r)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 		}
+	}
+	if report.Alternatives, err = TryAlternatives(ctx, o, dir, proxies, progress); err != nil {
+		return nil, err
 	}
 	return report, nil
 }
@@ -97,8 +102,17 @@ func survey(ctx context.Context, o *Origin, c Config, dir string) ([]Count, *Lea
 	if err != nil {
 		return nil, nil, "", err
 	}
-	defer f.Stop()
 	leak := CheckLeak(ctx, o, f)
+	f.Stop()
+	if leak.Error == "" {
+		if f, err = c.start(ctx, o, dir); err != nil {
+			return nil, nil, "", err
+		}
+		if leak.Public, err = CheckPublicLeak(ctx, o, f); err != nil {
+			leak.Error = err.Error()
+		}
+		f.Stop()
+	}
 	return counts, &leak, conf, nil
 }
 
