@@ -8,7 +8,7 @@ FUZZTIME  ?= 60s
 # Packages holding fuzz targets, each run for FUZZTIME by `make fuzz`.
 FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 
-.PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers clean
+.PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers survey clean
 
 all: build
 
@@ -71,6 +71,13 @@ bench-full: build
 bench-peers: build
 	./benchmarks/install-peers.sh
 	./$(BIN) bench --quick --peers --out benchmarks/results/peers
+
+## survey: install the proxies Debian ships (HAProxy, nginx, Caddy, Varnish,
+## Apache, h2o, Traffic Server), put each in front of an origin, and write
+## what reaches subscribers through it to draft/survey.md (and .json).
+survey: build
+	./survey/install.sh
+	SUBPUB_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/subpub-survey --require-all --out draft/survey.md --json draft/survey.json
 
 clean:
 	rm -rf bin .data

@@ -1,0 +1,185 @@
+package survey
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Alternative is what one variant of the wire format carried through one
+// proxy configuration.
+type Alternative struct {
+	Proxy   string `json:"proxy"`
+	Config  string `json:"config"`
+	Variant string `json:"variant"`
+	// Counts are by way: "h1" and "h2" from the client to the proxy.
+	Counts []Count `json:"counts"`
+	// Reused says that a request made through the proxy once those
+	// subscriptions had ended received events of one of them: the proxy
+	// put the connection carrying it back in its pool.
+	Reused bool `json:"reused"`
+}
+
+// alternativeWays are the protocols the client speaks to the proxy.
+var alternativeWays = []string{"h1", "h2"}
+
+// TryAlternatives puts each proxy configuration in front of a scripted
+// upstream playing every Variant, and counts the events a client receives
+// through it over HTTP/1.1 and HTTP/2. The first rows have no proxy at all:
+// the control showing what each variant carries when nothing is between.
+func TryAlternatives(ctx context.Context, o *Origin, dir string, proxies []Proxy, progress io.Writer) ([]Alternative, error) {
+	up, err := startScriptedUpstream()
+	if err != nil {
+		return nil, err
+	}
+	defer up.close()
+	scripted := *o
+	scripted.Upstream = up.addr()
+	var results []Alternative
+	direct := &Front{Plain: up.addr()}
+	for n, v := range Variants {
+		results = append(results, Alternative{Proxy: "none", Config: "the client reads the upstream", Variant: v.Name,
+			Counts: []Count{countInterim(ctx, o, direct, n, "h1")}})
+	}
+	for _, p := range proxies {
+		if !p.Installed() {
+			continue
+		}
+		for i, c := range p.Configs {
+			if c.H2CUpstream {
+				continue
+			}
+			confDir := filepath.Join(dir, fmt.Sprintf("%s-alt-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), i))
+			if err := os.MkdirAll(confDir, 0o755); err != nil {
+				return nil, err
+			}
+			f, err := c.start(ctx, &scripted, confDir)
+			if err != nil {
+				fmt.Fprintf(progress, "%s, %s: %v\n", p.Name, c.Name, err)
+				continue
+			}
+			for n, v := range Variants {
+				a := Alternative{Proxy: p.Name, Config: c.Name, Variant: v.Name}
+				for _, proto := range alternativeWays {
+					a.Counts = append(a.Counts, countInterim(ctx, o, f, n, proto))
+				}
+				a.Reused = receivesEvents(f)
+				results = append(results, a)
+			}
+			f.Stop()
+			fmt.Fprintf(progress, "%s, %s: alternatives tried\n", p.Name, c.Name)
+		}
+	}
+	return results, ctx.Err()
+}
+
+// countInterim sends SUB for variant n through f over proto and counts the
+// distinct events that arrive in interim responses of any code. It reads
+// with net/http alone, which passes every 1xx to Got1xxResponse whatever
+// its code, so that no rule of subpub's client decides the count.
+func countInterim(ctx context.Context, o *Origin, f *Front, n int, proto string) Count {
+	result := Count{Way: proto}
+	transport, target, err := interimTransport(o, f, proto)
+	if err != nil {
+		result.Skipped = err.Error()
+		return result
+	}
+	defer transport.CloseIdleConnections()
+	target += fmt.Sprintf("/variant/%d", n)
+
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	allIn := make(chan struct{})
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if data := h.Get("Event-Data"); data != "" && !seen[data] {
+			seen[data] = true
+			if len(seen) == scriptedEvents {
+				close(allIn)
+			}
+		}
+		return nil
+	}}
+	reqCtx, cancel := context.WithCancel(httptrace.WithClientTrace(ctx, trace))
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, "SUB", target, nil)
+	if err != nil {
+		result.Ended = err.Error()
+		return result
+	}
+	type outcome struct {
+		resp *http.Response
+		err  error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		resp, err := transport.RoundTrip(req)
+		done <- outcome{resp, err}
+	}()
+	result.Ended = "open"
+	select {
+	case out := <-done:
+		if out.err != nil {
+			result.Ended = ending(out.err)
+		} else {
+			result.Ended = fmt.Sprintf("final %d", out.resp.StatusCode)
+			out.resp.Body.Close()
+		}
+	case <-allIn:
+	case <-time.After(scriptedEvents*eventGap + quiet):
+	}
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	result.Received = len(seen)
+	result.Opened = len(seen) > 0
+	return result
+}
+
+// interimTransport is a bare net/http transport speaking proto to f, and
+// the base URL it reaches f by.
+func interimTransport(o *Origin, f *Front, proto string) (*http.Transport, string, error) {
+	t := &http.Transport{DisableKeepAlives: true}
+	if proto == "h1" {
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+		return t, "http://" + f.Plain, nil
+	}
+	t.Protocols = new(http.Protocols)
+	switch {
+	case f.TLS != "":
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, "", err
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		t.TLSClientConfig = &tls.Config{RootCAs: roots}
+		t.Protocols.SetHTTP2(true)
+		return t, "https://" + f.TLS, nil
+	case f.H2C:
+		t.Protocols.SetUnencryptedHTTP2(true)
+		return t, "http://" + f.Plain, nil
+	}
+	return nil, "", fmt.Errorf("no HTTP/2")
+}
+
+// receivesEvents makes an ordinary request through f for a path the
+// scripted upstream does not stream, and says whether its response
+// carried an event all the same.
+func receivesEvents(f *Front) bool {
+	response, _ := probe(f.Plain)
+	return bytes.Contains(response, []byte("Event-Data"))
+}

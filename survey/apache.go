@@ -1,0 +1,72 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Apache httpd with mod_proxy, forwarding over HTTP/1.1 (mod_proxy_http)
+// or over h2c (mod_proxy_http2); mod_http2 serves HTTP/2 over TLS and h2c.
+const apacheConfig = `ServerRoot %[1]s
+ServerName 127.0.0.1
+DefaultRuntimeDir %[1]s
+PidFile %[1]s/httpd.pid
+Mutex file:%[1]s default
+ErrorLog /dev/stderr
+LogLevel warn
+User nobody
+Group nogroup
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+LoadModule http2_module /usr/lib/apache2/modules/mod_http2.so
+LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so
+LoadModule proxy_http_module /usr/lib/apache2/modules/mod_proxy_http.so
+LoadModule proxy_http2_module /usr/lib/apache2/modules/mod_proxy_http2.so
+Listen %[3]s
+Listen %[4]s
+Protocols h2c http/1.1
+Timeout 3600
+ProxyTimeout 3600
+ProxyPass / %[2]s
+<VirtualHost %[4]s>
+  SSLEngine on
+  SSLCertificateFile %[5]s
+  SSLCertificateKeyFile %[6]s
+  Protocols h2 http/1.1
+</VirtualHost>
+`
+
+func apacheProxy() Proxy {
+	start := func(scheme string) func(context.Context, *Origin, string) (*Front, error) {
+		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+			addrs, err := freeAddrs(2)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.Chmod(dir, 0o755); err != nil {
+				return nil, err
+			}
+			upstream := scheme + "://" + o.Upstream + "/"
+			conf := fmt.Sprintf(apacheConfig, dir, upstream, addrs[0], addrs[1], o.CertFile, o.KeyFile)
+			file := filepath.Join(dir, "httpd.conf")
+			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			p, err := startProgram(ctx, dir, "apache2", []string{"-f", file, "-DFOREGROUND"}, nil, addrs...)
+			if err != nil {
+				return nil, err
+			}
+			return &Front{Plain: addrs[0], TLS: addrs[1], H2C: true, Config: conf, program: p}, nil
+		}
+	}
+	return Proxy{
+		Name: "Apache", Package: "apache2", Binary: "apache2", versionArgs: []string{"-v"},
+		Configs: []Config{
+			{Name: "mod_proxy_http", start: start("http")},
+			{Name: "mod_proxy_http2 (h2c upstream)", H2CUpstream: true, start: start("h2c")},
+		},
+	}
+}

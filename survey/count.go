@@ -1,0 +1,232 @@
+package survey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
+)
+
+// How the events of one way of subscribing are counted.
+const (
+	// Notes is how many notes are published while a subscriber follows
+	// the stream through a proxy.
+	Notes = 100
+	// settle is how long the subscriber is given to be subscribed, through
+	// the proxy, before the notes are published: a proxy that buffers the
+	// response never tells it that it is.
+	settle = time.Second
+	// quiet is how long to wait, after the last note, for the events still
+	// on their way.
+	quiet = 3 * time.Second
+)
+
+// Way is a way of subscribing through a proxy.
+type Way struct {
+	Mode client.Mode
+	// HTTP is client.HTTP11 or client.HTTP2.
+	HTTP string
+	// BesideSUB keeps a SUB over HTTP/1.1 open through the proxy, by
+	// another client, while this subscriber counts: a proxy that takes
+	// the SUB's 106 for its final response may then mistake that stream's
+	// bytes for another response.
+	BesideSUB bool
+}
+
+// Ways are the ways every proxy is tried: SUB and SSE, over HTTP/1.1 and
+// HTTP/2, and SSE while a SUB is open.
+var Ways = []Way{
+	{Mode: client.ModeSUB, HTTP: client.HTTP11},
+	{Mode: client.ModeSUB, HTTP: client.HTTP2},
+	{Mode: client.ModeSSE, HTTP: client.HTTP11},
+	{Mode: client.ModeSSE, HTTP: client.HTTP2},
+	{Mode: client.ModeSSE, HTTP: client.HTTP11, BesideSUB: true},
+}
+
+func (w Way) String() string {
+	proto := "h1"
+	if w.HTTP == client.HTTP2 {
+		proto = "h2"
+	}
+	s := strings.ToUpper(w.Mode.String()) + " " + proto
+	if w.BesideSUB {
+		s += " beside a SUB"
+	}
+	return s
+}
+
+// Count is what one subscriber received through a proxy.
+type Count struct {
+	Way string `json:"way"`
+	// Received is how many of the Notes published reached the subscriber.
+	Received int `json:"received"`
+	// Skipped says why the way was not tried (the proxy does not offer it).
+	Skipped string `json:"skipped,omitempty"`
+	// Opened says whether the subscriber was ever told it was subscribed
+	// (a 106, or the SSE response).
+	Opened bool `json:"opened"`
+	// Ended says how the subscription ended: "open" if it was still open
+	// at the end, else the final status or the error.
+	Ended string `json:"ended"`
+}
+
+// url is where a subscriber reaches the public stream through f in way w,
+// or "" if f does not offer it.
+func (f *Front) url(w Way, path string) string {
+	switch {
+	case w.HTTP == client.HTTP11:
+		return "http://" + f.Plain + path
+	case f.TLS != "":
+		return "https://" + f.TLS + path
+	case f.H2C:
+		return "http://" + f.Plain + path
+	}
+	return ""
+}
+
+// CountEvents follows the public stream through f in way w while Notes
+// notes are published at the origin, and counts those that arrive. The
+// subscriber does not reconnect: the count is what one subscription
+// through the proxy carries.
+func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
+	result := Count{Way: w.String()}
+	target := f.url(w, publicStream)
+	if target == "" {
+		result.Skipped = "no HTTP/2"
+		return result
+	}
+	c, err := client.New(client.Options{
+		Mode: w.Mode, HTTP: w.HTTP, CAFile: o.CAFile,
+		Reconnect:        client.Reconnect{Disabled: true},
+		KeepAliveTimeout: -1,
+	})
+	if err != nil {
+		result.Ended = err.Error()
+		return result
+	}
+	defer c.Close()
+
+	marker := fmt.Sprintf("survey-%d", time.Now().UnixNano())
+	var mu sync.Mutex
+	received := map[string]bool{}
+	allIn := make(chan struct{})
+	sub := &client.Subscription{
+		URL: target,
+		OnOpen: func(client.Open) {
+			mu.Lock()
+			result.Opened = true
+			mu.Unlock()
+		},
+		OnEvent: func(e client.Event) {
+			data := string(e.Data)
+			if !strings.Contains(data, marker) {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			received[noteOf(data, marker)] = true
+			if len(received) == Notes {
+				close(allIn)
+			}
+		},
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if w.BesideSUB {
+		stopSUB, err := followQuietly(runCtx, "http://"+f.Plain+publicStream)
+		if err != nil {
+			result.Ended = err.Error()
+			return result
+		}
+		defer stopSUB()
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- c.Run(runCtx, sub) }()
+
+	var runErr error
+	finished := false
+	select {
+	case runErr = <-ended:
+		finished = true
+	case <-time.After(settle):
+	}
+	for i := range Notes {
+		if err := o.publishPublic(ctx, fmt.Sprintf("%s note %d.", marker, i)); err != nil {
+			result.Ended = "publishing: " + err.Error()
+			return result
+		}
+	}
+	if !finished {
+		select {
+		case runErr = <-ended:
+		case <-allIn:
+		case <-time.After(quiet):
+		}
+		cancel()
+		if runErr == nil {
+			runErr = <-ended
+			if errors.Is(runErr, context.Canceled) {
+				runErr = nil
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	result.Received = len(received)
+	result.Ended = ending(runErr)
+	return result
+}
+
+// noteOf is the note a payload carries: the text after the marker, up to
+// its full stop.
+func noteOf(data, marker string) string {
+	_, rest, _ := strings.Cut(data, marker)
+	note, _, _ := strings.Cut(rest, ".")
+	return note
+}
+
+// ending says how a subscription ended, in a few words.
+func ending(err error) string {
+	var status *wire.StatusError
+	switch {
+	case err == nil:
+		return "open"
+	case errors.As(err, &status):
+		return fmt.Sprintf("final %d", status.Status)
+	case errors.Is(err, wire.ErrStreamEnded):
+		return "ended"
+	}
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120] + "…"
+	}
+	return msg
+}
+
+// followQuietly keeps a SUB over HTTP/1.1 open at target, ignoring what it
+// receives, until the function it returns is called.
+func followQuietly(ctx context.Context, target string) (stop func(), err error) {
+	c, err := client.New(client.Options{
+		Mode: client.ModeSUB, HTTP: client.HTTP11,
+		Reconnect: client.Reconnect{Disabled: true}, KeepAliveTimeout: -1,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx, &client.Subscription{URL: target, OnEvent: func(client.Event) {}})
+	}()
+	return func() {
+		cancel()
+		<-done
+		c.Close()
+	}, nil
+}

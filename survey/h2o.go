@@ -1,0 +1,56 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// h2o's proxy.reverse.url, with HTTP/2 over TLS.
+const h2oConfig = `# %[1]s
+user: nobody
+error-log: /dev/stderr
+listen:
+  host: 127.0.0.1
+  port: %[3]s
+listen:
+  host: 127.0.0.1
+  port: %[4]s
+  ssl:
+    certificate-file: %[5]s
+    key-file: %[6]s
+    ocsp-update-interval: 0
+hosts:
+  default:
+    paths:
+      /:
+        proxy.reverse.url: http://%[2]s/
+        proxy.timeout.io: 3600000
+`
+
+func h2oProxy() Proxy {
+	start := func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+		addrs, err := freeAddrs(2)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, err
+		}
+		conf := fmt.Sprintf(h2oConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
+		file := filepath.Join(dir, "h2o.conf")
+		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+		p, err := startProgram(ctx, dir, "h2o", []string{"-c", file}, nil, addrs...)
+		if err != nil {
+			return nil, err
+		}
+		return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+	}
+	return Proxy{
+		Name: "h2o", Package: "h2o", Binary: "h2o", versionArgs: []string{"-v"},
+		Configs: []Config{{Name: "default", start: start}},
+	}
+}

@@ -1,0 +1,56 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// HAProxy in HTTP mode, with its default of reusing idle server
+// connections (http-reuse safe) and, in the second configuration, always.
+const haproxyConfig = `global
+  log stderr format raw local0 warning
+defaults
+  mode http
+  log global
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+  timeout tunnel 1h
+  http-reuse %[5]s
+frontend front
+  bind %[2]s
+  bind %[3]s ssl crt %[4]s alpn h2,http/1.1
+  default_backend origin
+backend origin
+  server origin %[1]s
+`
+
+func haproxyProxy() Proxy {
+	start := func(reuse string) func(context.Context, *Origin, string) (*Front, error) {
+		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+			addrs, err := freeAddrs(2)
+			if err != nil {
+				return nil, err
+			}
+			conf := fmt.Sprintf(haproxyConfig, o.Upstream, addrs[0], addrs[1], o.CertKeyFile, reuse)
+			file := filepath.Join(dir, "haproxy.cfg")
+			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			p, err := startProgram(ctx, dir, "haproxy", []string{"-db", "-f", file}, nil, addrs...)
+			if err != nil {
+				return nil, err
+			}
+			return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+		}
+	}
+	return Proxy{
+		Name: "HAProxy", Package: "haproxy", Binary: "haproxy", versionArgs: []string{"-v"},
+		Configs: []Config{
+			{Name: "default (http-reuse safe)", start: start("safe")},
+			{Name: "http-reuse always", start: start("always")},
+		},
+	}
+}

@@ -1,0 +1,71 @@
+package survey
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// nginx proxies to the origin over HTTP/1.1 with buffering off, as its
+// documentation advises for streaming. keepalive (a pool of idle upstream
+// connections) is what the connection-reuse check needs.
+const nginxConfig = `daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  upstream origin {
+    server %[2]s;
+    %[6]s
+  }
+  server {
+    listen %[3]s;
+    listen %[4]s ssl http2;
+    ssl_certificate %[5]s;
+    ssl_certificate_key %[7]s;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 1h;
+    }
+  }
+}
+`
+
+func nginxProxy() Proxy {
+	start := func(keepalive string) func(context.Context, *Origin, string) (*Front, error) {
+		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+			addrs, err := freeAddrs(2)
+			if err != nil {
+				return nil, err
+			}
+			conf := fmt.Sprintf(nginxConfig, dir, o.Upstream, addrs[0], addrs[1], o.CertFile, keepalive, o.KeyFile)
+			file := filepath.Join(dir, "nginx.conf")
+			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+				return nil, err
+			}
+			p, err := startProgram(ctx, dir, "nginx", []string{"-p", dir, "-c", file}, nil, addrs...)
+			if err != nil {
+				return nil, err
+			}
+			return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+		}
+	}
+	return Proxy{
+		Name: "nginx", Package: "nginx-light", Binary: "nginx", versionArgs: []string{"-v"},
+		Configs: []Config{
+			{Name: "default", start: start("")},
+			{Name: "upstream keepalive", start: start("keepalive 8;")},
+		},
+	}
+}

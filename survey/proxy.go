@@ -1,0 +1,66 @@
+package survey
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+)
+
+// Proxy is one intermediary surveyed: how to find it, and the
+// configurations it is tried in.
+type Proxy struct {
+	Name string
+	// Package is the Debian package that provides it.
+	Package string
+	// Binary is the program run.
+	Binary string
+	// versionArgs make Binary print its version.
+	versionArgs []string
+	Configs     []Config
+}
+
+// Config is one way of configuring a proxy in front of the origin.
+type Config struct {
+	// Name says what distinguishes it ("default", "upstream keepalive").
+	Name string
+	// H2CUpstream says the proxy forwards over h2c, which the scripted
+	// upstream of the alternatives does not speak.
+	H2CUpstream bool
+	// start writes the configuration into dir and runs the proxy.
+	start func(ctx context.Context, o *Origin, dir string) (*Front, error)
+}
+
+// Front is a proxy running in front of the origin, and where its clients
+// reach it.
+type Front struct {
+	// Plain is its cleartext address: HTTP/1.1, and HTTP/2 with prior
+	// knowledge when H2C.
+	Plain string
+	H2C   bool
+	// TLS, if the proxy offers it, is an address where ALPN chooses h2 or
+	// http/1.1.
+	TLS string
+	// Config is the main configuration file as written, for the report.
+	Config string
+
+	program *program
+}
+
+// Stop ends the proxy.
+func (f *Front) Stop() { f.program.stop() }
+
+// Installed says whether the proxy's binary is on this machine.
+func (p *Proxy) Installed() bool {
+	_, err := exec.LookPath(p.Binary)
+	return err == nil
+}
+
+// Version is what the proxy says its version is (its first line).
+func (p *Proxy) Version() string {
+	out, err := exec.Command(p.Binary, p.versionArgs...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "unknown (" + err.Error() + ")"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
