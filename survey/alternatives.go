@@ -25,11 +25,21 @@ type Alternative struct {
 	Variant string `json:"variant"`
 	// Counts are by way: "h1" and "h2" from the client to the proxy.
 	Counts []Count `json:"counts"`
-	// Reused says that a request made through the proxy once those
-	// subscriptions had ended received events of one of them: the proxy
-	// put the connection carrying it back in its pool.
-	Reused bool `json:"reused"`
+	// Reused counts the trials, of ReuseTrials, in which a request made
+	// through the proxy once the HTTP/1.1 subscription had ended received
+	// events of it: the proxy had put the connection still carrying the
+	// stream back in its pool.
+	Reused      int `json:"reused"`
+	ReuseTrials int `json:"reuse_trials"`
 }
+
+// alternativeQuiet is how long to wait, after the scripted upstream's last
+// event, for events still on their way.
+const alternativeQuiet = time.Second
+
+// reuseTrials is how many times the reuse question is asked of a proxy
+// configuration for each variant it is about.
+const reuseTrials = 3
 
 // alternativeWays are the protocols the client speaks to the proxy.
 var alternativeWays = []string{"h1", "h2"}
@@ -64,24 +74,56 @@ func TryAlternatives(ctx context.Context, o *Origin, dir string, proxies []Proxy
 			if err := os.MkdirAll(confDir, 0o755); err != nil {
 				return nil, err
 			}
-			f, err := c.start(ctx, &scripted, confDir)
-			if err != nil {
-				fmt.Fprintf(progress, "%s, %s: %v\n", p.Name, c.Name, err)
-				continue
-			}
 			for n, v := range Variants {
-				a := Alternative{Proxy: p.Name, Config: c.Name, Variant: v.Name}
-				for _, proto := range alternativeWays {
-					a.Counts = append(a.Counts, countInterim(ctx, o, f, n, proto))
+				a, err := tryVariant(ctx, o, &scripted, c, confDir, n)
+				if err != nil {
+					fmt.Fprintf(progress, "%s, %s: %v\n", p.Name, c.Name, err)
+					break
 				}
-				a.Reused = receivesEvents(f)
+				a.Proxy, a.Config, a.Variant = p.Name, c.Name, v.Name
 				results = append(results, a)
 			}
-			f.Stop()
 			fmt.Fprintf(progress, "%s, %s: alternatives tried\n", p.Name, c.Name)
 		}
 	}
 	return results, ctx.Err()
+}
+
+// tryVariant counts what variant n carries through configuration c, each
+// way on a proxy started afresh: a proxy's pool must not hand one way's
+// request a connection still carrying another's stream. After the
+// HTTP/1.1 subscription has ended, an ordinary request through the same
+// proxy tells whether it reused that connection.
+//
+// Whether a proxy reuses such a connection can depend on timing, so the
+// variants the reuse question is about (those with a 106 first) are tried
+// reuseTrials times over HTTP/1.1.
+func tryVariant(ctx context.Context, o, scripted *Origin, c Config, dir string, n int) (Alternative, error) {
+	var a Alternative
+	for _, proto := range alternativeWays {
+		trials := 1
+		if proto == "h1" && Variants[n].reuseQuestion {
+			trials = reuseTrials
+		}
+		for trial := range trials {
+			f, err := c.start(ctx, scripted, dir)
+			if err != nil {
+				return a, err
+			}
+			count := countInterim(ctx, o, f, n, proto)
+			if trial == 0 {
+				a.Counts = append(a.Counts, count)
+			}
+			if proto == "h1" {
+				a.ReuseTrials++
+				if receivesEvents(f) {
+					a.Reused++
+				}
+			}
+			f.Stop()
+		}
+	}
+	return a, nil
 }
 
 // countInterim sends SUB for variant n through f over proto and counts the
@@ -138,7 +180,7 @@ func countInterim(ctx context.Context, o *Origin, f *Front, n int, proto string)
 			out.resp.Body.Close()
 		}
 	case <-allIn:
-	case <-time.After(scriptedEvents*eventGap + quiet):
+	case <-time.After(scriptedEvents*eventGap + alternativeQuiet):
 	}
 	cancel()
 	mu.Lock()

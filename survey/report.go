@@ -143,7 +143,7 @@ func (r *Report) alternativesMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "A scripted upstream plays each variant below in place of the origin: one acknowledgement (if any), then %d events %v apart, then the response stays open. ", scriptedEvents, eventGap)
 	b.WriteString("A client that reads every interim response whatever its code (net/http's `Got1xxResponse`) counts the events reaching it through each proxy over HTTP/1.1 / HTTP/2; the first row has no proxy between them. ")
 	b.WriteString("Configurations that forward over h2c are left out (the scripted upstream speaks HTTP/1.1). ")
-	b.WriteString("\"(reused)\" marks a variant after which an ordinary GET through the proxy, on a new client connection, received events of one of the variant's subscriptions: the proxy had put the upstream connection still carrying that stream back in its pool.\n\n")
+	b.WriteString("Each way runs on a proxy started afresh. \"(reused k/n)\" says that in k of n trials, an ordinary GET made through the same proxy after the HTTP/1.1 subscription had ended, on a new client connection, received events of that subscription: the proxy had put the upstream connection still carrying the stream back in its pool. The variants with a 106 first are tried three times, since whether a proxy reuses the connection can depend on timing; the others once.\n\n")
 	for _, v := range Variants {
 		fmt.Fprintf(b, "- **%s**: %s.\n", v.Name, v.Describe)
 	}
@@ -165,8 +165,8 @@ func (r *Report) alternativesMarkdown(b *strings.Builder) {
 				cells = append(cells, fmt.Sprint(c.Received))
 			}
 			reused := ""
-			if r.Alternatives[i].Reused {
-				reused = " (reused)"
+			if alt := r.Alternatives[i]; alt.Reused > 0 {
+				reused = fmt.Sprintf(" (reused %d/%d)", alt.Reused, alt.ReuseTrials)
 			}
 			fmt.Fprintf(b, " %s%s |", strings.Join(cells, " / "), reused)
 		}

@@ -22,6 +22,9 @@ type Variant struct {
 	// the i-th event.
 	head  string
 	event func(i int) string
+	// reuseQuestion marks the variants whose connection reuse is asked
+	// several times (see tryVariant).
+	reuseQuestion bool
 }
 
 // scriptedEvents is how many events the scripted upstream writes to each
@@ -41,8 +44,15 @@ func pub(code int, reason string, i int) string {
 var Variants = []Variant{
 	{
 		Name: "drafted", Describe: "106 first, then a 105 per event",
-		head:  "HTTP/1.1 106 Subscribed\r\nCache-Control: public\r\n\r\n",
-		event: func(i int) string { return pub(105, "PUB", i) },
+		head:          "HTTP/1.1 106 Subscribed\r\nCache-Control: public\r\n\r\n",
+		event:         func(i int) string { return pub(105, "PUB", i) },
+		reuseQuestion: true,
+	},
+	{
+		Name: "Connection: close", Describe: "as drafted, with Connection: close on the 106 (HTTP/1.1), so that a proxy taking it for the final response does not reuse the connection",
+		head:          "HTTP/1.1 106 Subscribed\r\nCache-Control: public\r\nConnection: close\r\n\r\n",
+		event:         func(i int) string { return pub(105, "PUB", i) },
+		reuseQuestion: true,
 	},
 	{
 		Name: "no 106", Describe: "no acknowledgement: the first 105 is the first response",
