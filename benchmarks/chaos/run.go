@@ -92,9 +92,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	load.SleepUntil(ctx, time.Now().Add(cfg.Settle))
 
 	say("attacks: revocation, query-string flood%s", map[bool]string{true: ", zero-window client"}[cfg.ZeroWindow])
+	// The revocation, then the floods, so that the bound on the flooder's
+	// upstream subscriptions is read without the revocation's; the
+	// zero-window clients meanwhile.
 	var attacks sync.WaitGroup
-	attacks.Go(func() { rep.Revocation = revocation(ctx, t) })
 	attacks.Go(func() {
+		rep.Revocation = revocation(ctx, t)
 		for _, srv := range []*server{t.edge2, t.edge1, t.origin} {
 			rep.Floods = append(rep.Floods, flood(ctx, t, srv, cfg.FloodRequests, cfg.MaxUpstreamsPerClient))
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,13 +121,23 @@ func (s *server) url(path string) string      { return "https://" + s.tlsAddr + 
 func (s *server) plainURL(path string) string { return "http://" + s.plainAddr + path }
 
 // metric sums a metric family of the running process (0 while it is down).
-func (s *server) metric(name string) float64 {
+func (s *server) metric(name string) float64 { return s.metricWith(name, "") }
+
+// metricWith sums the samples of a metric family of the running process
+// whose labels include labels (`reason="stalled"`; "" for all).
+func (s *server) metricWith(name, labels string) float64 {
 	p := s.process()
 	if p == nil {
 		return 0
 	}
-	v, _ := p.Sum(name)
-	return v
+	samples, _ := p.Metrics(name)
+	var n float64
+	for l, v := range samples {
+		if strings.Contains(l, labels) {
+			n += v
+		}
+	}
+	return n
 }
 
 // tiers are the three servers, started in order.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"strings"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -35,18 +34,7 @@ type ZeroWindowResult struct {
 
 // stalledClosed sums the server's subscriptions ended as stalled.
 func stalledClosed(srv *server) float64 {
-	p := srv.process()
-	if p == nil {
-		return 0
-	}
-	samples, _ := p.Metrics("subpub_" + p.Role + "_subscriptions_closed_total")
-	var n float64
-	for labels, v := range samples {
-		if strings.Contains(labels, `reason="stalled"`) {
-			n += v
-		}
-	}
-	return n
+	return srv.metricWith("subpub_"+srv.role+"_subscriptions_closed_total", `reason="stalled"`)
 }
 
 // zeroWindow opens the outbox as SSE over h2c (prior knowledge) on srv's
