@@ -8,7 +8,7 @@ FUZZTIME  ?= 60s
 # Packages holding fuzz targets, each run for FUZZTIME by `make fuzz`.
 FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 
-.PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers clean
+.PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers chaos clean
 
 all: build
 
@@ -71,6 +71,12 @@ bench-full: build
 bench-peers: build
 	./benchmarks/install-peers.sh
 	./$(BIN) bench --quick --peers --out benchmarks/results/peers
+
+## chaos: the fault suite (several minutes): kill -9 of every server under
+## 1,000 subscribers, revocation, flooding; its report is committed in
+## benchmarks/results/chaos.
+chaos: build
+	./$(BIN) bench chaos --out benchmarks/results/chaos
 
 clean:
 	rm -rf bin .data
