@@ -122,18 +122,20 @@ func flood(ctx context.Context, t *tiers, srv *server, n, maxUpstreams int) Floo
 	watching.Wait()
 
 	// Every request refused: by the origin (400, which an edge relays), or
-	// by an edge once the flooder holds its bound (429), which a flood of
-	// floodWorkers at once reaches. The upstream count read meanwhile is a
-	// figure, not the judge: the edge frees a slot as an upstream
+	// by an edge once the flooder holds its bound (429); and the origin
+	// never held subscriptions for the flood (each would have been one),
+	// nor the legitimate subscribers turned away. How many 429s, and the
+	// edge's upstream subscriptions read meanwhile, are figures, not the
+	// judge: whether the flood reaches the bound depends on how fast the
+	// origin refuses, and the edge frees a slot as an upstream
 	// subscription ends, just before its gauge counts it closed, so the
 	// gauge may read one or two above the bound.
 	refused := res.Answers["400"]
-	bounded := true
 	if srv != t.origin {
 		refused += res.Answers["429"]
-		bounded = floodWorkers <= maxUpstreams || res.Answers["429"] > 0
 	}
-	res.Pass = refused == n && bounded && res.LegitJoins > 0 && res.LegitAdmitted == res.LegitJoins
+	res.Pass = refused == n && res.OriginActiveMax <= res.OriginActiveBefore+float64(maxUpstreams) &&
+		res.LegitJoins > 0 && res.LegitAdmitted == res.LegitJoins
 	return res
 }
 
