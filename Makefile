@@ -8,7 +8,7 @@ FUZZTIME  ?= 60s
 # Packages holding fuzz targets, each run for FUZZTIME by `make fuzz`.
 FUZZ_PKGS := ./wire ./origin ./origin/activitypub ./edge
 
-.PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers survey clean
+.PHONY: all build demo test vet fuzz draft interop bench bench-full bench-peers chaos survey clean
 
 all: build
 
@@ -78,6 +78,12 @@ bench-peers: build
 survey: build
 	./survey/install.sh
 	SUBPUB_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/subpub-survey --require-all --out draft/survey.md --json draft/survey.json
+
+## chaos: the fault suite (several minutes): kill -9 of every server under
+## 1,000 subscribers, revocation, flooding; its report is committed in
+## benchmarks/results/chaos.
+chaos: build
+	./$(BIN) bench chaos --out benchmarks/results/chaos
 
 clean:
 	rm -rf bin .data

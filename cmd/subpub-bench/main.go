@@ -1,5 +1,6 @@
 // Command subpub-bench compares SUB/PUB through the edge with direct SSE,
-// the bare-socket limit and peers: the command line of package benchmarks.
+// the bare-socket limit and peers: the command line of package benchmarks;
+// `subpub-bench chaos` is the fault suite's, package benchmarks/chaos.
 // It is a binary of its own so that the servers' binary, subpub, does not
 // link the load generator and the plotting; `subpub bench` runs it. It
 // runs the servers from the subpub binary beside it, and plays the load
@@ -35,6 +36,9 @@ const benchExamples = `  # a quick side-by-side comparison (about 7 minutes): wh
 
   # one system, chosen points
   subpub bench --systems edge-sub-h2,bare-sse-h1 --subscribers 1000 --rates 100 --loss '' --idle -1 --out /tmp/b
+
+  # the fault suite (subpub bench chaos --help)
+  subpub bench chaos --out benchmarks/results/chaos
 `
 
 func main() {
@@ -45,6 +49,9 @@ func main() {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "chaos" {
+		return runChaos(ctx, args[1:], stdout, stderr)
+	}
 	fs := cli.NewFlagSet("subpub bench", "[flags]", benchExamples, stdout, stderr)
 	quick := fs.Bool("quick", false, "the quick preset (the default; about 7 minutes): N = 100 and 1,000, R = 10 and 100, 6 s windows")
 	full := fs.Bool("full", false, "the full sweep (about 28 minutes): N up to 50,000 (HTTP/2, HTTP/3), 15 s windows, 5,000 idle subscribers")
@@ -63,7 +70,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loss := fs.String("loss", "", "comma-separated drop `percentages` for HTTP/2 versus HTTP/3 over the lossy link (default: the preset's, 0, 0.5 and 2; '' skips the comparison)")
 	lossWindow := fs.Duration("loss-window", 0, "measured window of each lossy-link run (default: the preset's)")
 	lossSystems := fs.String("loss-systems", "", "comma-separated `names` of the systems compared over the lossy link (default: edge-sub-h2,edge-sub-h3; edge-sse-h2,edge-sse-h3 compares the transports with the same bytes)")
-	serverLog := fs.String("server-log", "", "append the servers' standard error to this `file`")
+	serverLog := serverLogFlag(fs)
 	noProgress := fs.Bool("no-progress", false, "do not show the progress bar")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	render := fs.Bool("render", false, "only write the report and the plots again from --out's results.json")
@@ -124,14 +131,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cli.Usagef("--loss: %v", err)
 		}
 	}
-	if *serverLog != "" {
-		f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		cfg.ServerLog = f
+	logFile, closeLog, err := openServerLog(*serverLog)
+	if err != nil {
+		return err
 	}
+	defer closeLog()
+	cfg.ServerLog = logFile
 	// The servers are the subpub binary beside this one, where make build
 	// puts it; without one, Run finds or builds one (see Config.Binary).
 	// The children are this very binary (Config.ChildBinary's default).
@@ -144,6 +149,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "report: %s/report.md (%d points in %v)\n", *out, len(res.Points), time.Duration(res.Elapsed*float64(time.Second)).Round(time.Second))
 	return nil
+}
+
+// serverLogFlag is --server-log, which the benchmarks and the fault suite
+// share.
+func serverLogFlag(fs *flag.FlagSet) *string {
+	return fs.String("server-log", "", "append the servers' standard error to this `file`")
+}
+
+// openServerLog opens --server-log's file for appending, and returns it
+// (nil if path is empty) and what closes it.
+func openServerLog(path string) (io.Writer, func(), error) {
+	if path == "" {
+		return nil, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 func systemNames() string {

@@ -36,3 +36,23 @@ func TestBadArgumentsAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestChaosHelpAndUsageErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := runBench(t.Context(), []string{"chaos", "--help"}, &stdout, &stderr)
+	if code := cli.ExitCode("subpub bench chaos", err, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"usage: subpub bench chaos [flags]", "\n  --seed seed\n", "\n  --short\n", "make chaos"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	for _, args := range [][]string{{"chaos", "extra"}, {"chaos", "--nope"}, {"chaos", "--kills", "-1"}, {"chaos", "--seed", "x"}} {
+		var stdout, stderr bytes.Buffer
+		err := runBench(t.Context(), args, &stdout, &stderr)
+		if code := cli.ExitCode("subpub bench chaos", err, &stderr); code != 2 {
+			t.Errorf("%q: exit %d, %q", args, code, stderr.String())
+		}
+	}
+}
