@@ -2,6 +2,8 @@ package stream
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -22,6 +24,15 @@ import (
 // Streamer's hangups (one epoll set for every taken-over connection, on
 // Linux), or else by the next write (an event or a keepalive).
 //
+// A client sends nothing after a subscription's request. Bytes that come
+// all the same are another request, from a proxy that took the 106 for the
+// final response and reused the connection: written after them, the next
+// PUB would be read as that request's response, which may be another
+// user's (see draft/survey.md). So the first 106 says Connection: close,
+// which such a proxy honours by not reusing the connection, and a request
+// pipelined behind the subscription, or any byte arriving later, ends it
+// with nothing more written (the hangups watch for input too).
+//
 // An SSE response has no Content-Length and no chunked coding: its body
 // ends when the connection closes (Connection: close), which every
 // event-stream client expects.
@@ -32,7 +43,18 @@ type connStream struct {
 	metrics Metrics
 	gone    <-chan struct{} // see hangups
 	unwatch func()
+	// pipelined says the client sent more after the request before the
+	// connection was taken over: nothing is written to it.
+	pipelined bool
 }
+
+// maxIgnoredBody bounds the body of a subscription's request that is read
+// and ignored; past it, the rest counts as sent after the request.
+const maxIgnoredBody = 64 << 10
+
+// errClientSentMore ends a subscription whose client sent something after
+// its request.
+var errClientSentMore = errors.New("the client sent more after a subscription's request")
 
 // batchBuffers hold a batch while it is written, so that idle subscribers
 // hold none.
@@ -44,20 +66,34 @@ func hijackStream(rc *http.ResponseController, r *http.Request, f wire.Format, m
 	if r.ProtoMajor != 1 {
 		return nil, false
 	}
+	// A body, which a subscription does not use, is read first: its bytes
+	// are the request's, not more sent after it.
+	if r.Body != nil && r.ContentLength != 0 {
+		io.Copy(io.Discard, io.LimitReader(r.Body, maxIgnoredBody))
+	}
 	conn, brw, err := rc.Hijack()
 	if err != nil {
 		return nil, false
 	}
-	// Anything the client pipelined after the request is ignored: the
-	// connection is this subscription's until it ends.
+	pipelined := brw.Reader.Buffered() > 0
 	brw.Reader.Reset(nil)
 	brw.Writer.Reset(nil)
 	conn.SetDeadline(time.Time{})
 	gone, unwatch := h.watch(conn)
-	return &connStream{conn: conn, format: f, proto: "h1", metrics: m, gone: gone, unwatch: unwatch}, true
+	return &connStream{conn: conn, format: f, proto: "h1", metrics: m, gone: gone, unwatch: unwatch, pipelined: pipelined}, true
 }
 
+// write writes b unless the client has sent something since its request
+// (or gone; then the write would fail anyway).
 func (cs *connStream) write(b []byte) error {
+	if cs.pipelined {
+		return errClientSentMore
+	}
+	select {
+	case <-cs.gone:
+		return errClientSentMore
+	default:
+	}
 	_, err := cs.conn.Write(b)
 	return err
 }
@@ -67,6 +103,7 @@ func (cs *connStream) start(sub Subscription, retry time.Duration, pos string) e
 	defer putBuffer(buf)
 	head := streamHead(sub, cs.format, pos)
 	if cs.format == wire.FormatPUB {
+		head.Set("Connection", "close")
 		writeHead(buf, wire.StatusNoOperation, "No Operation", head)
 		return cs.write(buf.Bytes())
 	}

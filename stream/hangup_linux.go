@@ -9,8 +9,10 @@ import (
 )
 
 // hangups tells when the client of a taken-over HTTP/1.1 connection closes
-// it, at once, for every such connection from one goroutine: an epoll set of
-// their descriptors, waiting for EPOLLRDHUP (the client's FIN) or an error.
+// it, or sends anything (which a subscriber never does: see connStream), at
+// once, for every such connection from one goroutine: an epoll set of their
+// descriptors, waiting for EPOLLRDHUP (the client's FIN), input or an
+// error.
 // Without it a subscription learns that its client left from its next write
 // (a keepalive, seconds later), and meanwhile holds its slot: a client that
 // opened and closed subscriptions quickly could fill its address's slots
@@ -36,7 +38,7 @@ type watched struct {
 }
 
 // hangupEvents are what a watched descriptor reports once.
-const hangupEvents = unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT
+const hangupEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLONESHOT
 
 // watch returns a channel closed when conn's client closes it, and stop,
 // which must be called before conn is closed (a descriptor number is reused

@@ -3,9 +3,12 @@ package stream_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +60,74 @@ func TestAClosedHTTP1SubscriptionFreesItsSlotAtOnce(t *testing.T) {
 			testkit.WaitUntil(t, "the subscription ended", func() bool {
 				return o.Active() == 0 && o.closes.Count("h1", stream.CloseClientGone) == n+1
 			})
+		})
+	}
+}
+
+// TestNothingAnswersARequestBehindASubscription: a proxy that took the 106
+// for the final response may send another request, perhaps another user's,
+// on the connection of an HTTP/1.1 subscription. The next PUB would be read
+// as its response, so the 106 says Connection: close, and once the client
+// has sent anything after its request, nothing more is written: the
+// subscription ends and the connection closes. Whether the request came
+// pipelined with the subscription's or after the 106; the control is the
+// same subscription with nothing sent after it, which gets its event.
+func TestNothingAnswersARequestBehindASubscription(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("noticed at the next write where there is no epoll")
+	}
+	o := startTestOrigin(t, func(s *stream.Streamer) { s.KeepAlive = time.Hour })
+	const (
+		sub  = "SUB " + streamPath + " HTTP/1.1\r\nHost: x\r\n\r\n"
+		next = "GET /other HTTP/1.1\r\nHost: x\r\n\r\n"
+	)
+	for _, tt := range []struct {
+		name      string
+		pipelined bool // next in the same write as the subscription
+		after     bool // next written after the 106
+	}{
+		{name: "nothing sent after the request (control)"},
+		{name: "a request pipelined behind the subscription", pipelined: true},
+		{name: "a request sent after the 106", after: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testkit.WaitUntil(t, "the previous subscription ended", func() bool { return o.Active() == 0 })
+			closed := o.closes.Count("h1", stream.CloseClientGone)
+			raw := testkit.DialRaw(t, o.PlainAddr())
+			if tt.pipelined {
+				raw.Send(t, sub+next)
+			} else {
+				raw.Send(t, sub)
+				status, fields := raw.ResponseHead(t)
+				if !strings.HasPrefix(status, "HTTP/1.1 106") || !slices.Contains(fields, "Connection: close") {
+					t.Fatalf("first response %q %q, want a 106 with Connection: close", status, fields)
+				}
+				testkit.WaitUntil(t, "the subscription served", func() bool { return o.Active() == 1 })
+			}
+			if tt.after {
+				raw.Send(t, next)
+			}
+			ended := tt.pipelined || tt.after
+			if ended {
+				testkit.WaitUntil(t, "the subscription ended", func() bool {
+					return o.Active() == 0 && o.closes.Count("h1", stream.CloseClientGone) == closed+1
+				})
+			}
+			o.publish(1)
+			raw.SetReadDeadline(time.Now().Add(testkit.Timeout))
+			if !ended {
+				if status, _ := raw.ResponseHead(t); status != "HTTP/1.1 105 PUB" {
+					t.Errorf("the subscription alone received %q, want its event", status)
+				}
+				return
+			}
+			// Closed with the second request unread, the connection may
+			// end in a reset rather than a FIN; a timeout means it stayed
+			// open.
+			rest, err := io.ReadAll(raw.R)
+			if timeout := net.Error(nil); len(rest) > 0 || errors.As(err, &timeout) && timeout.Timeout() {
+				t.Errorf("after the second request: %q, %v; want nothing, and the connection closed", rest, err)
+			}
 		})
 	}
 }
