@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/wire"
@@ -111,9 +112,13 @@ func checkEndWith204(ctx context.Context, s *session) Result {
 	if !ok {
 		return skip("the publisher cannot end a stream (the outbox publisher can, by deleting a Note)")
 	}
-	u, err := ender.NewStream(ctx)
+	made, err := ender.NewStream(ctx)
 	if err != nil {
 		return fail("making a stream to end: %v", err)
+	}
+	u, err := s.atTarget(made)
+	if err != nil {
+		return fail("%v", err)
 	}
 	r, err := s.follow(ctx, client.HTTPAuto, client.ModeSUB, u, "")
 	if err != nil {
@@ -123,7 +128,7 @@ func checkEndWith204(ctx context.Context, s *session) Result {
 	if !r.waitUntil(ctx, s.cfg.timeout(), isOpen) {
 		return fail("SUB %s: no acknowledgement within %s", u, s.cfg.timeout())
 	}
-	if err := ender.EndStream(ctx, u); err != nil {
+	if err := ender.EndStream(ctx, made); err != nil {
 		return fail("%v", err)
 	}
 	if !r.waitUntil(ctx, s.cfg.timeout(), func(r *recording) bool { return r.err != nil }) {
@@ -142,6 +147,20 @@ func checkEndWith204(ctx context.Context, s *session) Result {
 		return fail("SUB %s after its stream ended: %s, not a refusal", u, describe(again))
 	}
 	return pass("SUB %s ended with 204; subscribing again: %d", u, again[len(again)-1].Status)
+}
+
+// atTarget is the URL of made's path at the target's authority: a stream
+// the publisher made is named by the server that made it (an origin behind
+// the intermediary under test, say), and is subscribed to where the target
+// is.
+func (s *session) atTarget(made string) (string, error) {
+	m, err := url.Parse(made)
+	if err != nil {
+		return "", fmt.Errorf("the publisher made the stream %q, not a URL: %w", made, err)
+	}
+	u := *s.base
+	u.Path, u.RawPath, u.RawQuery = m.Path, m.RawPath, m.RawQuery
+	return u.String(), nil
 }
 
 // describe names the statuses of responses.

@@ -73,6 +73,12 @@ func (m *mainRound) reference() (*recording, []client.Event, error) {
 func (s *session) observe(ctx context.Context) *mainRound {
 	m := &mainRound{notOffered: map[string]error{}}
 	timeout := s.cfg.timeout()
+	// An event before the subscriptions, so that the stream has one for
+	// their acknowledgements to name as where they start (first-106/3).
+	if err := s.cfg.Publisher.Publish(ctx, 0, 0); err != nil {
+		m.err = err
+		return m
+	}
 	var candidates []*recording
 	for _, v := range s.versions() {
 		r, err := s.follow(ctx, v, client.ModeSUB, s.cfg.URL, "")

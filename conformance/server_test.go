@@ -72,8 +72,9 @@ func TestEveryServerCheckFailsOnItsDefect(t *testing.T) {
 }
 
 // TestEveryServerCheckHasANegativeControl: a check that cannot fail is a
-// defect of the suite. http3/1 is controlled against subpub's origin in
-// cmd/subpub (the scripted server has no HTTP/3).
+// defect of the suite. http3/1 is the exception: the scripted server has no
+// HTTP/3 to break (it is the same check as http11/3 and http2/1, run over
+// HTTP/3 against subpub's origin and edge).
 func TestEveryServerCheckHasANegativeControl(t *testing.T) {
 	controlled := map[string]bool{"http3/1": true}
 	for _, c := range serverControls {
