@@ -75,8 +75,16 @@ func (rl *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rl.serveShared(w, r)
 		return
 	}
-	pubs := 0
-	rl.roundTrip(w, r, r.Context(), func(code int, h http.Header) {
+	// The transport calls interim on a goroutine of its own: w is written
+	// under mu, and not once the handler is done with it.
+	var mu sync.Mutex
+	finished, pubs := false, 0
+	resp := rl.roundTrip(r, r.Context(), func(code int, h http.Header) {
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return
+		}
 		if code == wire.StatusPUB {
 			pubs++
 			if rl.dropAfter > 0 && pubs > rl.dropAfter {
@@ -85,11 +93,21 @@ func (rl *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rl.writeInterim(w, code, h)
 	})
+	mu.Lock()
+	defer mu.Unlock()
+	finished = true
+	if resp == nil {
+		http.Error(w, "upstream failed", http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
 }
 
 // roundTrip sends r upstream, hands every interim response to interim,
-// and copies the final response to w.
-func (rl *relay) roundTrip(w http.ResponseWriter, r *http.Request, ctx context.Context, interim func(int, http.Header)) {
+// and returns the final response, nil if there was none.
+func (rl *relay) roundTrip(r *http.Request, ctx context.Context, interim func(int, http.Header)) *http.Response {
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 		if !rl.buffer {
 			interim(code, http.Header(h))
@@ -98,8 +116,7 @@ func (rl *relay) roundTrip(w http.ResponseWriter, r *http.Request, ctx context.C
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), wire.MethodSUB, rl.upstream+r.URL.RequestURI(), nil)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
+		return nil
 	}
 	for _, name := range []string{"Authorization", "Last-Event-ID"} {
 		if v := r.Header.Get(name); v != "" && !(name == "Last-Event-ID" && rl.dropLastEventID) {
@@ -108,13 +125,9 @@ func (rl *relay) roundTrip(w http.ResponseWriter, r *http.Request, ctx context.C
 	}
 	resp, err := rl.transport.RoundTrip(req)
 	if err != nil {
-		return
+		return nil
 	}
-	defer resp.Body.Close()
-	if w != nil {
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
-	}
+	return resp
 }
 
 // writeInterim writes an interim response with the fields of h.
@@ -182,7 +195,7 @@ func (rl *relay) serveShared(w http.ResponseWriter, r *http.Request) {
 // subscriber in turn, holding the lock, so that a subscriber whose
 // connection is full holds up the others.
 func (rl *relay) follow(st *sharedStream, r *http.Request) {
-	rl.roundTrip(nil, r, context.Background(), func(code int, h http.Header) {
+	resp := rl.roundTrip(r, context.Background(), func(code int, h http.Header) {
 		rl.mu.Lock()
 		defer rl.mu.Unlock()
 		switch {
@@ -196,4 +209,7 @@ func (rl *relay) follow(st *sharedStream, r *http.Request) {
 			}
 		}
 	})
+	if resp != nil {
+		resp.Body.Close()
+	}
 }
