@@ -3,16 +3,17 @@ package conformance
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/subpub/subpub/internal/launch"
 )
 
 // runIntermediary runs the intermediary checks against the intermediary
 // start returns the base URL of, once pointed at the scripted upstream.
-func runIntermediary(t testing.TB, start func(upstream string) (string, error)) *Report {
+func runIntermediary(t testing.TB, timeout time.Duration, start func(upstream string) (string, error)) *Report {
 	t.Helper()
 	report, err := RunIntermediary(t.Context(), Config{
-		Timeout: testTimeout,
+		Timeout: timeout,
 		Wait:    testTimeout,
 		Ready:   func(_ context.Context, upstream string) (string, error) { return start(upstream) },
 	})
@@ -35,7 +36,7 @@ func startEdge(t testing.TB, upstream string) (string, error) {
 }
 
 func TestEdgePassesEveryIntermediaryCheck(t *testing.T) {
-	report := runIntermediary(t, func(up string) (string, error) { return startEdge(t, up) })
+	report := runIntermediary(t, testTimeout, func(up string) (string, error) { return startEdge(t, up) })
 	for _, res := range report.Results {
 		if res.Status != Pass {
 			t.Errorf("%s %s: %s", res.ID, res.Status, res.Detail)
@@ -65,7 +66,7 @@ var intermediaryControls = []struct {
 
 func TestEveryIntermediaryCheckFailsOnItsDefect(t *testing.T) {
 	reports := concurrently(len(intermediaryControls), func(i int) *Report {
-		return runIntermediary(t, func(up string) (string, error) { return startRelay(t, intermediaryControls[i].faults, up), nil })
+		return runIntermediary(t, controlTimeout, func(up string) (string, error) { return startRelay(t, intermediaryControls[i].faults, up), nil })
 	})
 	for i, c := range intermediaryControls {
 		t.Run(c.check, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 )
 
 func TestScriptedServerPassesEveryServerCheck(t *testing.T) {
-	report := runServer(t, startScripted(t, defects{}))
+	report := runServer(t, startScripted(t, defects{}), testTimeout)
 	for _, res := range report.Results {
 		if res.Status == Fail || (res.Status == Skip && res.ID != "http3/1") {
 			t.Errorf("%s %s: %s", res.ID, res.Status, res.Detail)
@@ -58,7 +58,7 @@ var serverControls = []struct {
 
 func TestEveryServerCheckFailsOnItsDefect(t *testing.T) {
 	reports := concurrently(len(serverControls), func(i int) *Report {
-		return runServer(t, startScripted(t, serverControls[i].defects))
+		return runServer(t, startScripted(t, serverControls[i].defects), controlTimeout)
 	})
 	for i, c := range serverControls {
 		t.Run(c.check, func(t *testing.T) {
