@@ -87,6 +87,7 @@ func RunIntermediary(ctx context.Context, cfg Config) (*Report, error) {
 // upstream sees the subscription, bounded by cfg.Wait.
 func (s *session) waitPointed(ctx context.Context) error {
 	path := s.mid.path("public", "ready")
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, setting.Or(s.cfg.Wait, DefaultWait))
 	defer cancel()
 	var last error
@@ -104,6 +105,9 @@ func (s *session) waitPointed(ctx context.Context) error {
 		last = fmt.Errorf("SUB %s: %s (%s)", s.proxied(path), describe(responses), errString(err))
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil {
+				return fmt.Errorf("cancelled while waiting for the intermediary at %s to relay a subscription to the scripted upstream %s", s.cfg.URL, s.mid.up.URL())
+			}
 			return errors.Join(fmt.Errorf("the intermediary at %s did not relay a subscription to the scripted upstream %s within %s", s.cfg.URL, s.mid.up.URL(), setting.Or(s.cfg.Wait, DefaultWait)), last)
 		case <-time.After(time.Second):
 		}
