@@ -38,7 +38,7 @@ type Check struct {
 	// Requirement quotes the draft, or names the requirement where the
 	// sentence is long.
 	Requirement string
-	run         func(ctx context.Context, s *session) Result
+	run         func(ctx context.Context, s *suiteRun) Result
 }
 
 // Section is the anchor part of the check's ID.

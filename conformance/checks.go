@@ -22,7 +22,7 @@ func ServerChecks() []*Check {
 
 // perSubscription applies inspect to every SUB subscription of the main
 // round and fails with the problems it names, each with its HTTP version.
-func perSubscription(s *session, inspect func(r *recording, responses []response, events []client.Event) []string) Result {
+func perSubscription(s *suiteRun, inspect func(r *recording, responses []response, events []client.Event) []string) Result {
 	m := s.main
 	if m.err != nil {
 		return fail("%v", m.err)

@@ -29,7 +29,7 @@ func endingChecks() []*Check {
 	}
 }
 
-func (s *session) missingURL() string {
+func (s *suiteRun) missingURL() string {
 	if s.cfg.MissingURL != "" {
 		return s.cfg.MissingURL
 	}
@@ -41,7 +41,7 @@ func (s *session) missingURL() string {
 // refusal subscribes to u and returns what the server answered: the
 // interim responses and the final one. The body of the final response is
 // read by problem.
-func (s *session) refusal(ctx context.Context, u string) (*recording, []response, error) {
+func (s *suiteRun) refusal(ctx context.Context, u string) (*recording, []response, error) {
 	r, err := s.follow(ctx, client.HTTPAuto, client.ModeSUB, u, "")
 	if err != nil {
 		return nil, nil, err
@@ -52,7 +52,7 @@ func (s *session) refusal(ctx context.Context, u string) (*recording, []response
 	return r, responses, nil
 }
 
-func checkRefusalProblem(ctx context.Context, s *session) Result {
+func checkRefusalProblem(ctx context.Context, s *suiteRun) Result {
 	u := s.missingURL()
 	_, responses, err := s.refusal(ctx, u)
 	if err != nil {
@@ -73,7 +73,7 @@ func checkRefusalProblem(ctx context.Context, s *session) Result {
 
 // problemDetail asks for u again with SUB to read the body of its refusal,
 // which the client keeps to itself, and checks that it is a problem detail.
-func (s *session) problemDetail(ctx context.Context, u string, status int) Result {
+func (s *suiteRun) problemDetail(ctx context.Context, u string, status int) Result {
 	c, err := s.client(client.HTTPAuto, client.ModeSUB)
 	if err != nil {
 		return fail("%v", err)
@@ -107,7 +107,7 @@ func (s *session) problemDetail(ctx context.Context, u string, status int) Resul
 }
 
 // checkEndWith204 needs a publisher that can make and end a stream.
-func checkEndWith204(ctx context.Context, s *session) Result {
+func checkEndWith204(ctx context.Context, s *suiteRun) Result {
 	ender, ok := s.cfg.Publisher.(StreamEnder)
 	if !ok {
 		return skip("the publisher cannot end a stream (the outbox publisher can, by deleting a Note)")
@@ -153,7 +153,7 @@ func checkEndWith204(ctx context.Context, s *session) Result {
 // the publisher made is named by the server that made it (an origin behind
 // the intermediary under test, say), and is subscribed to where the target
 // is.
-func (s *session) atTarget(made string) (string, error) {
+func (s *suiteRun) atTarget(made string) (string, error) {
 	m, err := url.Parse(made)
 	if err != nil {
 		return "", fmt.Errorf("the publisher made the stream %q, not a URL: %w", made, err)

@@ -50,7 +50,7 @@ const inlineThreshold = 8192
 
 // eachPUB applies inspect to every 105 of every SUB subscription, with its
 // number.
-func eachPUB(s *session, inspect func(n int, h http.Header) string) Result {
+func eachPUB(s *suiteRun, inspect func(n int, h http.Header) string) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		var problems []string
 		for i, p := range pubs(responses) {
@@ -62,7 +62,7 @@ func eachPUB(s *session, inspect func(n int, h http.Header) string) Result {
 	})
 }
 
-func checkEventDictionary(_ context.Context, s *session) Result {
+func checkEventDictionary(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		lines := h.Values(wire.FieldEvent)
 		if len(lines) == 0 {
@@ -93,7 +93,7 @@ func checkEventDictionary(_ context.Context, s *session) Result {
 	})
 }
 
-func checkEventIDSyntax(_ context.Context, s *session) Result {
+func checkEventIDSyntax(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
 		if err != nil {
@@ -115,7 +115,7 @@ func checkEventIDSyntax(_ context.Context, s *session) Result {
 	})
 }
 
-func checkEveryEventHasID(_ context.Context, s *session) Result {
+func checkEveryEventHasID(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
 		if err != nil {
@@ -142,7 +142,7 @@ func eventData(h http.Header) (any, bool, error) {
 	return item.Value, true, nil
 }
 
-func checkEventDataItem(_ context.Context, s *session) Result {
+func checkEventDataItem(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		v, present, err := eventData(h)
 		switch v.(type) {
@@ -159,7 +159,7 @@ func checkEventDataItem(_ context.Context, s *session) Result {
 	})
 }
 
-func checkPrintableAsString(_ context.Context, s *session) Result {
+func checkPrintableAsString(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		if b, ok := mustValue(eventData(h)).([]byte); ok && printableASCII(b) {
 			return fmt.Sprintf("a printable payload (%.40q) is sent as a Byte Sequence", b)
@@ -179,7 +179,7 @@ func printableASCII(b []byte) bool {
 	return true
 }
 
-func checkNoDataWithRef(_ context.Context, s *session) Result {
+func checkNoDataWithRef(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
 		if err != nil {
@@ -192,7 +192,7 @@ func checkNoDataWithRef(_ context.Context, s *session) Result {
 	})
 }
 
-func checkLargeByReference(_ context.Context, s *session) Result {
+func checkLargeByReference(_ context.Context, s *suiteRun) Result {
 	refs := 0
 	res := perSubscription(s, func(_ *recording, _ []response, events []client.Event) []string {
 		var problems []string
@@ -215,7 +215,7 @@ func checkLargeByReference(_ context.Context, s *session) Result {
 // checkReferenceResolves retrieves each reference and compares it with the
 // payload the SSE subscription received inline for the same event, if it
 // did.
-func checkReferenceResolves(ctx context.Context, s *session) Result {
+func checkReferenceResolves(ctx context.Context, s *suiteRun) Result {
 	r, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
@@ -263,8 +263,8 @@ func checkReferenceResolves(ctx context.Context, s *session) Result {
 // maxBody bounds a response body the suite reads.
 const maxBody = 4 << 20
 
-// get retrieves u with the session's fields.
-func (s *session) get(ctx context.Context, c *client.Client, u string) ([]byte, int, error) {
+// get retrieves u with the run's fields.
+func (s *suiteRun) get(ctx context.Context, c *client.Client, u string) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -28,7 +28,7 @@ func subMethodChecks() []*Check {
 	}
 }
 
-func checkNoPUBBeforeAck(_ context.Context, s *session) Result {
+func checkNoPUBBeforeAck(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		for i, resp := range interims(responses) {
 			switch resp.Status {
@@ -47,7 +47,7 @@ func checkNoPUBBeforeAck(_ context.Context, s *session) Result {
 
 // checkNoPUBToGET asks for the target with GET (not for an event stream)
 // and counts the 105s that come before the final response.
-func checkNoPUBToGET(ctx context.Context, s *session) Result {
+func checkNoPUBToGET(ctx context.Context, s *suiteRun) Result {
 	c, err := s.client(client.HTTPAuto, client.ModeSUB)
 	if err != nil {
 		return fail("%v", err)
@@ -104,7 +104,7 @@ func interimChecks() []*Check {
 	}
 }
 
-func checkPUBHasEvent(_ context.Context, s *session) Result {
+func checkPUBHasEvent(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		var problems []string
 		for i, p := range pubs(responses) {
@@ -116,7 +116,7 @@ func checkPUBHasEvent(_ context.Context, s *session) Result {
 	})
 }
 
-func checkPUBOnlyEventFields(_ context.Context, s *session) Result {
+func checkPUBOnlyEventFields(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		var problems []string
 		for i, p := range pubs(responses) {
@@ -130,7 +130,7 @@ func checkPUBOnlyEventFields(_ context.Context, s *session) Result {
 	})
 }
 
-func checkAckBeforePublishing(_ context.Context, s *session) Result {
+func checkAckBeforePublishing(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(r *recording, responses []response, events []client.Event) []string {
 		_, _, err, opened := r.snapshot()
 		if !opened {
@@ -160,7 +160,7 @@ func ack(responses []response) (response, bool) {
 	return response{}, false
 }
 
-func checkAckCacheControl(_ context.Context, s *session) Result {
+func checkAckCacheControl(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		a, ok := ack(responses)
 		if !ok {
@@ -189,7 +189,7 @@ func sharing(h http.Header) string {
 
 // checkAckStartID checks the first 106's Event field, then resumes from the
 // id it names and expects the main round's first event first.
-func checkAckStartID(ctx context.Context, s *session) Result {
+func checkAckStartID(ctx context.Context, s *suiteRun) Result {
 	r, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
@@ -220,7 +220,7 @@ func checkAckStartID(ctx context.Context, s *session) Result {
 
 // resumeFirst subscribes over version after lastID and returns the first n
 // events.
-func (s *session) resumeFirst(ctx context.Context, version, lastID string, n int) ([]client.Event, error) {
+func (s *suiteRun) resumeFirst(ctx context.Context, version, lastID string, n int) ([]client.Event, error) {
 	r, err := s.follow(ctx, version, client.ModeSUB, s.cfg.URL, lastID)
 	if err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func (s *session) resumeFirst(ctx context.Context, version, lastID string, n int
 // checkKeepalives measures the silences of each subscription after its
 // acknowledgement: between interim responses, and from the last to the end
 // of the round.
-func checkKeepalives(_ context.Context, s *session) Result {
+func checkKeepalives(_ context.Context, s *suiteRun) Result {
 	limit := s.cfg.keepAlive() + s.cfg.keepAliveTolerance()
 	return perSubscription(s, func(r *recording, responses []response, _ []client.Event) []string {
 		in := interims(responses)

@@ -78,7 +78,7 @@ func (m *intermediaryRun) publish(path string, n int) []string {
 
 // openThrough subscribes through the intermediary and waits for the
 // acknowledgement.
-func (s *session) openThrough(ctx context.Context, path, lastID string, header http.Header) (*recording, error) {
+func (s *suiteRun) openThrough(ctx context.Context, path, lastID string, header http.Header) (*recording, error) {
 	r, err := s.followWith(ctx, client.HTTPAuto, client.ModeSUB, s.proxied(path), lastID, header)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (s *session) openThrough(ctx context.Context, path, lastID string, header h
 	return r, nil
 }
 
-func checkInterimRelayed(ctx context.Context, s *session) Result {
+func checkInterimRelayed(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	path := m.path("public", "relay")
 	r, err := s.openThrough(ctx, path, "", nil)
@@ -112,7 +112,7 @@ func checkInterimRelayed(ctx context.Context, s *session) Result {
 	return pass("the 106 and %d 105s relayed in order", relayedEvents)
 }
 
-func checkEventUnchanged(_ context.Context, s *session) Result {
+func checkEventUnchanged(_ context.Context, s *suiteRun) Result {
 	rs := s.mid.relayed
 	if rs == nil {
 		return skip("interim-handling/1 relayed nothing")
@@ -143,7 +143,7 @@ func checkEventUnchanged(_ context.Context, s *session) Result {
 	return pass("%d events relayed unchanged, with the unknown member %s", len(events), extensionMember)
 }
 
-func checkCollapsed(ctx context.Context, s *session) Result {
+func checkCollapsed(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	path := m.path("public", "collapse")
 	var subs []*recording
@@ -174,7 +174,7 @@ func checkCollapsed(ctx context.Context, s *session) Result {
 // bearer is an Authorization field with a bearer token.
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 
-func checkPrivateNotShared(ctx context.Context, s *session) Result {
+func checkPrivateNotShared(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	path := m.path("private", "inbox")
 	users := []string{m.run + "-alice", m.run + "-bob"}
@@ -212,7 +212,7 @@ func checkPrivateNotShared(ctx context.Context, s *session) Result {
 	return pass("two users of one private URL each received only their own events (%d upstream subscriptions)", m.up.Subscriptions(path))
 }
 
-func checkAckFieldsRelayed(ctx context.Context, s *session) Result {
+func checkAckFieldsRelayed(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	for _, c := range []struct {
 		path, sharing string
@@ -252,7 +252,7 @@ func exactly(got, want []string) string {
 
 // checkReplay resumes from an event the intermediary relayed moments ago,
 // while another subscriber keeps the stream open, then publishes more.
-func checkReplay(ctx context.Context, s *session) Result {
+func checkReplay(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	path := m.path("public", "replay")
 	a, err := s.openThrough(ctx, path, "", nil)
@@ -281,7 +281,7 @@ func checkReplay(ctx context.Context, s *session) Result {
 // checkCatchUp publishes before the intermediary follows the stream, so
 // that the events before its first subscription are not retained there,
 // and resumes from one of them.
-func checkCatchUp(ctx context.Context, s *session) Result {
+func checkCatchUp(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	path := m.path("public", "catchup")
 	before := m.publish(path, 10)
@@ -311,7 +311,7 @@ func checkCatchUp(ctx context.Context, s *session) Result {
 // checkSlowSubscriber opens a subscription that reads its acknowledgement
 // and then nothing, publishes more than socket buffers hold, and expects
 // another subscriber to receive all of it.
-func checkSlowSubscriber(ctx context.Context, s *session) Result {
+func checkSlowSubscriber(ctx context.Context, s *suiteRun) Result {
 	m := s.mid
 	path := m.path("public", "slow")
 	fast, err := s.openThrough(ctx, path, "", nil)
@@ -340,7 +340,7 @@ func checkSlowSubscriber(ctx context.Context, s *session) Result {
 
 // stalledSubscriber subscribes over HTTP/1.1 on a connection with a small
 // receive buffer, reads the first 106, and leaves the rest unread.
-func (s *session) stalledSubscriber(ctx context.Context, path string) (net.Conn, error) {
+func (s *suiteRun) stalledSubscriber(ctx context.Context, path string) (net.Conn, error) {
 	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
 	conn, err := s.dial(dialCtx)

@@ -50,7 +50,7 @@ func duplicates(list []string) []string {
 	return dup
 }
 
-func checkIDsUnique(_ context.Context, s *session) Result {
+func checkIDsUnique(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, _ []response, events []client.Event) []string {
 		if dup := duplicates(ids(events)); len(dup) > 0 {
 			return []string{fmt.Sprintf("ids %q came more than once in %q", dup, ids(events))}
@@ -59,7 +59,7 @@ func checkIDsUnique(_ context.Context, s *session) Result {
 	})
 }
 
-func checkIDsSameForAll(_ context.Context, s *session) Result {
+func checkIDsSameForAll(_ context.Context, s *suiteRun) Result {
 	_, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
@@ -78,7 +78,7 @@ func checkIDsSameForAll(_ context.Context, s *session) Result {
 	return pass("%d subscriptions received ids %q", len(others), want)
 }
 
-func checkIDsIncrease(_ context.Context, s *session) Result {
+func checkIDsIncrease(_ context.Context, s *suiteRun) Result {
 	_, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
@@ -98,7 +98,7 @@ func checkIDsIncrease(_ context.Context, s *session) Result {
 }
 
 // publishMore makes the server publish n more small events.
-func (s *session) publishMore(ctx context.Context, n int) error {
+func (s *suiteRun) publishMore(ctx context.Context, n int) error {
 	for range n {
 		s.mu.Lock()
 		if s.seq < s.main.published {
@@ -117,7 +117,7 @@ func (s *session) publishMore(ctx context.Context, n int) error {
 // checkResumeExactly publishes two events while nobody is subscribed, then
 // resumes from the main round's second event: what arrives must be the
 // round's events after it, then the two, each once.
-func checkResumeExactly(ctx context.Context, s *session) Result {
+func checkResumeExactly(ctx context.Context, s *suiteRun) Result {
 	r, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
@@ -143,7 +143,7 @@ func checkResumeExactly(ctx context.Context, s *session) Result {
 }
 
 // gapID is the Last-Event-ID the server cannot replay from.
-func (s *session) gapID(events []client.Event) (string, bool) {
+func (s *suiteRun) gapID(events []client.Event) (string, bool) {
 	if s.cfg.GapID != "" {
 		return s.cfg.GapID, true
 	}
@@ -158,7 +158,7 @@ func (s *session) gapID(events []client.Event) (string, bool) {
 	return strconv.FormatUint(newest+gapDistance, 10), true
 }
 
-func checkGapFirst(ctx context.Context, s *session) Result {
+func checkGapFirst(ctx context.Context, s *suiteRun) Result {
 	r, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
@@ -194,7 +194,7 @@ func checkGapFirst(ctx context.Context, s *session) Result {
 
 // checkGapContinues resumes from the gap's id and publishes: the event that
 // follows the gap on gap/1's subscription must be the first on the new one.
-func checkGapContinues(ctx context.Context, s *session) Result {
+func checkGapContinues(ctx context.Context, s *suiteRun) Result {
 	sub := s.gapSub
 	if sub == nil {
 		return skip("no gap event to continue from (gap/1)")

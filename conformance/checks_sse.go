@@ -23,7 +23,7 @@ func sseChecks() []*Check {
 	}
 }
 
-func (s *session) sseOpened() (responses []response, events []client.Event, ok bool, why string) {
+func (s *suiteRun) sseOpened() (responses []response, events []client.Event, ok bool, why string) {
 	if s.main.sse == nil {
 		return nil, nil, false, errString(s.main.err)
 	}
@@ -34,7 +34,7 @@ func (s *session) sseOpened() (responses []response, events []client.Event, ok b
 	return responses, events, true, ""
 }
 
-func checkSSEOffered(_ context.Context, s *session) Result {
+func checkSSEOffered(_ context.Context, s *suiteRun) Result {
 	responses, _, ok, why := s.sseOpened()
 	if !ok {
 		return fail("GET with Accept: text/event-stream: %s", why)
@@ -43,7 +43,7 @@ func checkSSEOffered(_ context.Context, s *session) Result {
 	return pass("%d, Content-Type %s", final.Status, final.Header.Get("Content-Type"))
 }
 
-func checkSSEFields(_ context.Context, s *session) Result {
+func checkSSEFields(_ context.Context, s *suiteRun) Result {
 	responses, _, ok, why := s.sseOpened()
 	if !ok {
 		return skip("no SSE response: %s", why)
@@ -67,7 +67,7 @@ func checkSSEFields(_ context.Context, s *session) Result {
 	return pass("Cache-Control %q, Vary %q", cc, h.Values("Vary"))
 }
 
-func checkSSESameEvents(_ context.Context, s *session) Result {
+func checkSSESameEvents(_ context.Context, s *suiteRun) Result {
 	_, sseEvents, ok, why := s.sseOpened()
 	if !ok {
 		return skip("no SSE response: %s", why)

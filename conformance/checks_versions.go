@@ -16,8 +16,8 @@ import (
 
 // The checks of HTTP versions (sections "http11", "http2", "http3").
 func versionChecks() []*Check {
-	delivers := func(version string) func(context.Context, *session) Result {
-		return func(_ context.Context, s *session) Result { return checkVersionDelivers(s, version) }
+	delivers := func(version string) func(context.Context, *suiteRun) Result {
+		return func(_ context.Context, s *suiteRun) Result { return checkVersionDelivers(s, version) }
 	}
 	const sequence = "A successful response to SUB consists of a 106 (No Operation) interim response that acknowledges the subscription, then one 105 (PUB) per event, in the order of the stream"
 	return []*Check{
@@ -33,7 +33,7 @@ func versionChecks() []*Check {
 	}
 }
 
-func checkVersionDelivers(s *session, version string) Result {
+func checkVersionDelivers(s *suiteRun, version string) Result {
 	m := s.main
 	if m.err != nil {
 		return fail("%v", m.err)
@@ -66,7 +66,7 @@ func checkVersionDelivers(s *session, version string) Result {
 // dial connects to the target's host on a connection of the suite's own,
 // over TLS with ALPN http/1.1 for an https URL, to write requests as they
 // are. The connection's deadline is ctx's.
-func (s *session) dial(ctx context.Context) (net.Conn, error) {
+func (s *suiteRun) dial(ctx context.Context) (net.Conn, error) {
 	host := s.base.Host
 	if s.base.Port() == "" {
 		host = net.JoinHostPort(s.base.Hostname(), map[string]string{"http": "80", "https": "443"}[s.base.Scheme])
@@ -95,9 +95,9 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 	return tc, nil
 }
 
-// rawRequest is a request for path with the session's fields, as written on
+// rawRequest is a request for path with the run's fields, as written on
 // the wire in the given version ("HTTP/1.0").
-func (s *session) rawRequest(method, path, version string, header http.Header) string {
+func (s *suiteRun) rawRequest(method, path, version string, header http.Header) string {
 	var req strings.Builder
 	fmt.Fprintf(&req, "%s %s %s\r\nHost: %s\r\n", method, path, version, s.base.Host)
 	for _, h := range []http.Header{s.cfg.Header, header} {
@@ -112,7 +112,7 @@ func (s *session) rawRequest(method, path, version string, header http.Header) s
 }
 
 // http10 sends SUB in an HTTP/1.0 request and reads the first response.
-func (s *session) http10(ctx context.Context) (*http.Response, []byte, error) {
+func (s *suiteRun) http10(ctx context.Context) (*http.Response, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
 	conn, err := s.dial(ctx)
@@ -135,7 +135,7 @@ func (s *session) http10(ctx context.Context) (*http.Response, []byte, error) {
 	return resp, body, nil
 }
 
-func checkHTTP10Refused(ctx context.Context, s *session) Result {
+func checkHTTP10Refused(ctx context.Context, s *suiteRun) Result {
 	resp, _, err := s.http10(ctx)
 	switch {
 	case err != nil:
@@ -148,7 +148,7 @@ func checkHTTP10Refused(ctx context.Context, s *session) Result {
 	return pass("505")
 }
 
-func checkHTTP10Hint(ctx context.Context, s *session) Result {
+func checkHTTP10Hint(ctx context.Context, s *suiteRun) Result {
 	resp, body, err := s.http10(ctx)
 	if err != nil || resp.StatusCode != http.StatusHTTPVersionNotSupported {
 		return skip("no 505 to look at (http11/1)")

@@ -42,7 +42,7 @@ func (m *intermediaryRun) path(kind, name string) string {
 }
 
 // proxied is the URL of an upstream path through the intermediary.
-func (s *session) proxied(path string) string {
+func (s *suiteRun) proxied(path string) string {
 	u := *s.base
 	u.Path, u.RawPath, u.RawQuery = path, "", ""
 	return u.String()
@@ -67,7 +67,7 @@ func RunIntermediary(ctx context.Context, cfg Config) (*Report, error) {
 			cfg.URL = u
 		}
 	}
-	s, err := newSession(cfg)
+	s, err := newSuiteRun(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func RunIntermediary(ctx context.Context, cfg Config) (*Report, error) {
 
 // waitPointed subscribes through the intermediary until the scripted
 // upstream sees the subscription, bounded by cfg.Wait.
-func (s *session) waitPointed(ctx context.Context) error {
+func (s *suiteRun) waitPointed(ctx context.Context) error {
 	path := s.mid.path("public", "ready")
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, setting.Or(s.cfg.Wait, DefaultWait))

@@ -36,7 +36,7 @@ type mainRound struct {
 // them and as the report does.
 var versionNames = map[string]string{client.HTTP11: wire.ProtoHTTP1, client.HTTP2: wire.ProtoHTTP2, client.HTTP3: wire.ProtoHTTP3, client.HTTPAuto: "auto"}
 
-func (s *session) versions() []string {
+func (s *suiteRun) versions() []string {
 	if len(s.cfg.Versions) > 0 {
 		return s.cfg.Versions
 	}
@@ -70,7 +70,7 @@ func (m *mainRound) reference() (*recording, []client.Event, error) {
 }
 
 // observe makes the main round.
-func (s *session) observe(ctx context.Context) *mainRound {
+func (s *suiteRun) observe(ctx context.Context) *mainRound {
 	m := &mainRound{notOffered: map[string]error{}}
 	timeout := s.cfg.timeout()
 	// An event before the subscriptions, so that the stream has one for

@@ -97,10 +97,10 @@ func (c *Config) keepAliveTolerance() time.Duration {
 	return max(c.keepAlive()/2, time.Second)
 }
 
-// session is one run: its configuration, its clients (one per HTTP version
+// suiteRun is one run of the suite: its configuration, its clients (one per HTTP version
 // and mode, so that connections are shared as a real client's would be) and
 // what the main round observed.
-type session struct {
+type suiteRun struct {
 	cfg  Config
 	base *url.URL
 	// tls is the TLS configuration of every connection the suite makes.
@@ -122,8 +122,8 @@ type clientKey struct {
 	mode    client.Mode
 }
 
-// client returns the session's client for an HTTP version and mode.
-func (s *session) client(version string, mode client.Mode) (*client.Client, error) {
+// client returns the run's client for an HTTP version and mode.
+func (s *suiteRun) client(version string, mode client.Mode) (*client.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := clientKey{version, mode}
@@ -148,7 +148,7 @@ func (s *session) client(version string, mode client.Mode) (*client.Client, erro
 	return c, nil
 }
 
-func (s *session) close() {
+func (s *suiteRun) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.clients {
@@ -157,12 +157,12 @@ func (s *session) close() {
 }
 
 // follow records a subscription to u over version in mode.
-func (s *session) follow(ctx context.Context, version string, mode client.Mode, u, lastID string) (*recording, error) {
+func (s *suiteRun) follow(ctx context.Context, version string, mode client.Mode, u, lastID string) (*recording, error) {
 	return s.followWith(ctx, version, mode, u, lastID, nil)
 }
 
 // followWith is follow with request fields of the subscription's own.
-func (s *session) followWith(ctx context.Context, version string, mode client.Mode, u, lastID string, header http.Header) (*recording, error) {
+func (s *suiteRun) followWith(ctx context.Context, version string, mode client.Mode, u, lastID string, header http.Header) (*recording, error) {
 	c, err := s.client(version, mode)
 	if err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func (s *session) followWith(ctx context.Context, version string, mode client.Mo
 	return follow(ctx, c, version, mode, u, lastID, header), nil
 }
 
-func newSession(cfg Config) (*session, error) {
+func newSuiteRun(cfg Config) (*suiteRun, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http or https URL", cfg.URL)
@@ -179,7 +179,7 @@ func newSession(cfg Config) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &session{cfg: cfg, base: u, tls: conf}, nil
+	return &suiteRun{cfg: cfg, base: u, tls: conf}, nil
 }
 
 // tlsConfig is cfg's TLS configuration: cfg.TLSConfig, or one trusting
@@ -213,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Publisher == nil {
 		return nil, errors.New("no publisher: the suite needs a way to make the server publish")
 	}
-	s, err := newSession(cfg)
+	s, err := newSuiteRun(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return report, nil
 }
 
-func runChecks(ctx context.Context, s *session, report *Report, checks []*Check) {
+func runChecks(ctx context.Context, s *suiteRun, report *Report, checks []*Check) {
 	for _, c := range checks {
 		if ctx.Err() != nil {
 			report.add(c, skip("the run was cancelled"))
