@@ -31,6 +31,8 @@ func commands() map[string]command {
 		"demo":    {"run an origin with demo users, publish, and show subscribers receiving", runDemo},
 		"bench":   {"compare SUB/PUB through the edge with direct SSE, the bare-socket limit and peers", runBench},
 		"version": {"print the version: module, commit, Go", runVersion},
+
+		"conformance": {"test a SUB/PUB server or proxy against the draft, check by check", runConformance},
 	}
 }
 

@@ -1,0 +1,305 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/dunglas/httpsfv"
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
+)
+
+// The checks of the Event and Event-Data fields (sections "event-field",
+// "event-data-field", "by-reference"), made on the field values exactly as
+// received.
+func fieldChecks() []*Check {
+	return []*Check{
+		{ID: "event-field/1", Section: "Event", Level: MUST,
+			Requirement: "The Event field is a Dictionary; id, ref are Strings, type a Token or String, t an Integer (a member with a value of the wrong type is an error)",
+			run:         checkEventDictionary},
+		{ID: "event-field/2", Section: "Event", Level: MUST,
+			Requirement: "[id] MUST NOT be empty and MUST NOT begin or end with a space character",
+			run:         checkEventIDSyntax},
+		{ID: "event-field/3", Section: "Event", Level: SHOULD,
+			Requirement: "servers SHOULD give every event an id",
+			run:         checkEveryEventHasID},
+		{ID: "event-data-field/1", Section: "Event-Data", Level: MUST,
+			Requirement: "The Event-Data field is an Item: a String, or otherwise the sender MUST serialize it as a Byte Sequence",
+			run:         checkEventDataItem},
+		{ID: "event-data-field/2", Section: "Event-Data", Level: SHOULD,
+			Requirement: "If every byte of the payload is printable ASCII, the sender SHOULD serialize the payload as a String",
+			run:         checkPrintableAsString},
+		{ID: "event-data-field/3", Section: "Event-Data", Level: MUST,
+			Requirement: "A sender MUST NOT send Event-Data in an event that has a ref member",
+			run:         checkNoDataWithRef},
+		{ID: "by-reference/1", Section: "Event Size and Events by Reference", Level: SHOULD,
+			Requirement: "a server SHOULD send by reference every event whose payload exceeds a configured threshold (8192 bytes RECOMMENDED)",
+			run:         checkLargeByReference},
+		{ID: "by-reference/2", Section: "Event Size and Events by Reference", Level: MUST,
+			Requirement: "the server omits Event-Data and sets the ref member of Event to the URI of a resource whose representation is the payload",
+			run:         checkReferenceResolves},
+	}
+}
+
+// inlineThreshold is the size above which the draft recommends sending an
+// event by reference.
+const inlineThreshold = 8192
+
+// eachPUB applies inspect to every 105 of every SUB subscription, with its
+// number.
+func eachPUB(s *suiteRun, inspect func(n int, h http.Header) string) Result {
+	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
+		var problems []string
+		for i, p := range pubs(responses) {
+			if problem := inspect(i+1, p.Header); problem != "" {
+				problems = append(problems, fmt.Sprintf("105 number %d: %s", i+1, problem))
+			}
+		}
+		return problems
+	})
+}
+
+func checkEventDictionary(_ context.Context, s *suiteRun) Result {
+	return eachPUB(s, func(_ int, h http.Header) string {
+		lines := h.Values(wire.FieldEvent)
+		if len(lines) == 0 {
+			return "" // status-pub/1's concern
+		}
+		dict, err := httpsfv.UnmarshalDictionary(lines)
+		if err != nil {
+			return fmt.Sprintf("Event %q is not a Dictionary: %v", lines, err)
+		}
+		for _, name := range []string{"id", "ref"} {
+			if _, err := stringMember(dict, name); err != nil {
+				return fmt.Sprintf("Event %q: %v", lines, err)
+			}
+		}
+		if m, ok := dict.Get("type"); ok {
+			switch itemValue(m).(type) {
+			case httpsfv.Token, string:
+			default:
+				return fmt.Sprintf("Event %q: type is neither a Token nor a String", lines)
+			}
+		}
+		if m, ok := dict.Get("t"); ok {
+			if _, ok := itemValue(m).(int64); !ok {
+				return fmt.Sprintf("Event %q: t is not an Integer", lines)
+			}
+		}
+		return ""
+	})
+}
+
+func checkEventIDSyntax(_ context.Context, s *suiteRun) Result {
+	return eachPUB(s, func(_ int, h http.Header) string {
+		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
+		if err != nil {
+			return ""
+		}
+		if _, ok := dict.Get("id"); !ok {
+			return ""
+		}
+		id, err := stringMember(dict, "id")
+		switch {
+		case err != nil:
+			return ""
+		case id == "":
+			return "the id is empty"
+		case strings.HasPrefix(id, " ") || strings.HasSuffix(id, " "):
+			return fmt.Sprintf("the id %q begins or ends with a space", id)
+		}
+		return ""
+	})
+}
+
+func checkEveryEventHasID(_ context.Context, s *suiteRun) Result {
+	return eachPUB(s, func(_ int, h http.Header) string {
+		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
+		if err != nil {
+			return ""
+		}
+		if _, ok := dict.Get("id"); !ok {
+			return "no id"
+		}
+		return ""
+	})
+}
+
+// eventData parses the Event-Data of h: its value, whether there is one, and
+// why it is malformed.
+func eventData(h http.Header) (any, bool, error) {
+	lines := h.Values(wire.FieldEventData)
+	if len(lines) == 0 {
+		return nil, false, nil
+	}
+	item, err := httpsfv.UnmarshalItem(lines)
+	if err != nil {
+		return nil, true, err
+	}
+	return item.Value, true, nil
+}
+
+func checkEventDataItem(_ context.Context, s *suiteRun) Result {
+	return eachPUB(s, func(_ int, h http.Header) string {
+		v, present, err := eventData(h)
+		switch v.(type) {
+		case string, []byte:
+			return ""
+		}
+		if !present {
+			return ""
+		}
+		if err != nil {
+			return fmt.Sprintf("Event-Data %.80q is not an Item: %v", h.Get(wire.FieldEventData), err)
+		}
+		return fmt.Sprintf("Event-Data %.80q is an Item of another type (%T)", h.Get(wire.FieldEventData), v)
+	})
+}
+
+func checkPrintableAsString(_ context.Context, s *suiteRun) Result {
+	return eachPUB(s, func(_ int, h http.Header) string {
+		if b, ok := mustValue(eventData(h)).([]byte); ok && printableASCII(b) {
+			return fmt.Sprintf("a printable payload (%.40q) is sent as a Byte Sequence", b)
+		}
+		return ""
+	})
+}
+
+func mustValue(v any, _ bool, _ error) any { return v }
+
+func printableASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func checkNoDataWithRef(_ context.Context, s *suiteRun) Result {
+	return eachPUB(s, func(_ int, h http.Header) string {
+		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
+		if err != nil {
+			return ""
+		}
+		if _, hasRef := dict.Get("ref"); hasRef && len(h.Values(wire.FieldEventData)) > 0 {
+			return "both ref and Event-Data"
+		}
+		return ""
+	})
+}
+
+func checkLargeByReference(_ context.Context, s *suiteRun) Result {
+	refs := 0
+	res := perSubscription(s, func(_ *recording, _ []response, events []client.Event) []string {
+		var problems []string
+		for _, e := range events {
+			switch {
+			case e.Ref != "":
+				refs++
+			case len(e.Data) > inlineThreshold:
+				problems = append(problems, fmt.Sprintf("event %q carries %d bytes inline", e.ID, len(e.Data)))
+			}
+		}
+		return problems
+	})
+	if res.Status == Pass && refs == 0 {
+		return fail("no event was sent by reference, although one of %d bytes was published", largePayload)
+	}
+	return res
+}
+
+// checkReferenceResolves retrieves each reference and compares it with the
+// payload the SSE subscription received inline for the same event, if it
+// did.
+func checkReferenceResolves(ctx context.Context, s *suiteRun) Result {
+	r, events, err := s.main.reference()
+	if err != nil {
+		return fail("%v", err)
+	}
+	inline := map[string][]byte{}
+	if s.main.sse != nil {
+		_, sseEvents, _, _ := s.main.sse.snapshot()
+		for _, e := range sseEvents {
+			if e.Ref == "" {
+				inline[e.ID] = e.Data
+			}
+		}
+	}
+	c, err := s.client(r.Version, client.ModeSUB)
+	if err != nil {
+		return fail("%v", err)
+	}
+	checked := 0
+	for _, e := range events {
+		if e.Ref == "" {
+			continue
+		}
+		ref, err := s.base.Parse(e.Ref)
+		if err != nil {
+			return fail("event %q: ref %q is not a URI-reference: %v", e.ID, e.Ref, err)
+		}
+		body, status, err := s.get(ctx, c, ref.String())
+		switch {
+		case err != nil:
+			return fail("event %q: GET %s: %v", e.ID, ref, err)
+		case status != http.StatusOK:
+			return fail("event %q: GET %s answered %d", e.ID, ref, status)
+		}
+		if data, ok := inline[e.ID]; ok && string(data) != string(body) {
+			return fail("event %q: GET %s returned %d bytes that differ from the %d the SSE stream carried inline", e.ID, ref, len(body), len(data))
+		}
+		checked++
+	}
+	if checked == 0 {
+		return skip("no event arrived by reference")
+	}
+	return pass("%d references retrieved", checked)
+}
+
+// maxBody bounds a response body the suite reads.
+const maxBody = 4 << 20
+
+// get retrieves u with the run's fields.
+func (s *suiteRun) get(ctx context.Context, c *client.Client, u string) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	for name, values := range s.cfg.Header {
+		req.Header[name] = values
+	}
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	return body, resp.StatusCode, err
+}
+
+// stringMember is a Dictionary member that must be a String, "" if absent.
+func stringMember(dict *httpsfv.Dictionary, name string) (string, error) {
+	m, ok := dict.Get(name)
+	if !ok {
+		return "", nil
+	}
+	v, ok := itemValue(m).(string)
+	if !ok {
+		return "", fmt.Errorf("%s is not a String", name)
+	}
+	return v, nil
+}
+
+// itemValue is the bare value of a Dictionary member, nil for an inner list.
+func itemValue(m httpsfv.Member) any {
+	if item, ok := m.(httpsfv.Item); ok {
+		return item.Value
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+package conformance
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dunglas/httpsfv"
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
+)
+
+// The checks of the SUB method's semantics (section "sub-semantics").
+func subMethodChecks() []*Check {
+	const section = "The SUB Method: Semantics"
+	return []*Check{
+		{ID: "sub-semantics/1", Section: section, Level: MUST,
+			Requirement: "A server MUST NOT send a 105 (PUB) response before the 106 (No Operation) response that acknowledges the subscription",
+			run:         checkNoPUBBeforeAck},
+		{ID: "sub-semantics/2", Section: section, Level: MUST,
+			Requirement: "[A server] MUST NOT send 105 (PUB) in response to any method other than SUB",
+			run:         checkNoPUBToGET},
+	}
+}
+
+func checkNoPUBBeforeAck(_ context.Context, s *suiteRun) Result {
+	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
+		for i, resp := range interims(responses) {
+			switch resp.Status {
+			case wire.StatusNoOperation:
+				return nil
+			case wire.StatusPUB:
+				return []string{"interim response " + itoa(i+1) + " is a 105 before any 106"}
+			}
+		}
+		if len(pubs(responses)) == 0 && len(responses) > 0 {
+			return []string{"no 106 and no 105: the answer was " + itoa(responses[len(responses)-1].Status)}
+		}
+		return nil
+	})
+}
+
+// checkNoPUBToGET asks for the target with GET (not for an event stream)
+// and counts the 105s that come before the final response.
+func checkNoPUBToGET(ctx context.Context, s *suiteRun) Result {
+	c, err := s.client(client.HTTPAuto, client.ModeSUB)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
+	defer cancel()
+	var got []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		got = append(got, code)
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, s.cfg.URL, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for name, values := range s.cfg.Header {
+		req.Header[name] = values
+	}
+	req.Header.Set("Accept", "application/json, */*;q=0.1")
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		return skip("GET %s: %v", s.cfg.URL, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if slices.Contains(got, wire.StatusPUB) {
+		return fail("GET was answered with interim responses %v before %d", got, resp.StatusCode)
+	}
+	return pass("GET: %d, interim responses %v", resp.StatusCode, got)
+}
+
+// The checks of interim responses (sections "status-pub", "first-106",
+// "keepalive").
+func interimChecks() []*Check {
+	return []*Check{
+		{ID: "status-pub/1", Section: "105 (PUB)", Level: MUST,
+			Requirement: "A 105 (PUB) response MUST contain the Event field",
+			run:         checkPUBHasEvent},
+		{ID: "status-pub/2", Section: "105 (PUB)", Level: SHOULD,
+			Requirement: "A sender SHOULD NOT send fields other than Event and Event-Data in a 105 (PUB) response",
+			run:         checkPUBOnlyEventFields},
+		{ID: "first-106/1", Section: "The First 106: Acknowledgement", Level: MUST,
+			Requirement: "A server MUST send a 106 (No Operation) response as soon as it has established a subscription (before any event is published)",
+			run:         checkAckBeforePublishing},
+		{ID: "first-106/2", Section: "The First 106: Acknowledgement", Level: MUST,
+			Requirement: `The server MUST send Cache-Control with either the "public" or the "private" directive [in the first 106]`,
+			run:         checkAckCacheControl},
+		{ID: "first-106/3", Section: "The First 106: Acknowledgement", Level: SHOULD,
+			Requirement: "A server that knows where the subscription starts and received no Last-Event-ID SHOULD send an Event field with only an id member: the identifier of the last event before the first one the subscription will deliver",
+			run:         checkAckStartID},
+		{ID: "keepalive/1", Section: "Keepalives", Level: SHOULD,
+			Requirement: "A server SHOULD send a 106 (No Operation) response whenever a subscription has been idle for a period (the keepalive interval configured)",
+			run:         checkKeepalives},
+	}
+}
+
+func checkPUBHasEvent(_ context.Context, s *suiteRun) Result {
+	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
+		var problems []string
+		for i, p := range pubs(responses) {
+			if strings.TrimSpace(strings.Join(p.Header.Values(wire.FieldEvent), "")) == "" {
+				problems = append(problems, "105 number "+itoa(i+1)+" has no Event field")
+			}
+		}
+		return problems
+	})
+}
+
+func checkPUBOnlyEventFields(_ context.Context, s *suiteRun) Result {
+	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
+		var problems []string
+		for i, p := range pubs(responses) {
+			for name := range p.Header {
+				if name != wire.FieldEvent && name != wire.FieldEventData {
+					problems = append(problems, "105 number "+itoa(i+1)+" has "+name)
+				}
+			}
+		}
+		return problems
+	})
+}
+
+func checkAckBeforePublishing(_ context.Context, s *suiteRun) Result {
+	return perSubscription(s, func(r *recording, responses []response, events []client.Event) []string {
+		_, _, err, opened := r.snapshot()
+		if !opened {
+			if len(responses) > 0 {
+				return []string{"no 106 before the final response " + itoa(responses[len(responses)-1].Status)}
+			}
+			return []string{"no 106 within " + s.cfg.timeout().String() + " (" + errString(err) + ")"}
+		}
+		a, ok := ack(responses)
+		switch {
+		case !ok:
+			return []string{"the subscription was established without a 106"}
+		case s.main.publishing.IsZero() || !a.At.Before(s.main.publishing):
+			return []string{"the first 106 came only once events were published"}
+		}
+		return nil
+	})
+}
+
+// ack is the first 106 among responses.
+func ack(responses []response) (response, bool) {
+	for _, resp := range responses {
+		if resp.Status == wire.StatusNoOperation {
+			return resp, true
+		}
+	}
+	return response{}, false
+}
+
+func checkAckCacheControl(_ context.Context, s *suiteRun) Result {
+	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
+		a, ok := ack(responses)
+		if !ok {
+			return []string{"no 106"}
+		}
+		if d := sharing(a.Header); d == "" {
+			return []string{"the first 106 has Cache-Control " + quote(a.Header.Get("Cache-Control")) + ", with neither public nor private"}
+		}
+		return nil
+	})
+}
+
+// sharing is "public" or "private" as Cache-Control in h says, or "".
+func sharing(h http.Header) string {
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(name) {
+			case "public", "private":
+				return strings.ToLower(name)
+			}
+		}
+	}
+	return ""
+}
+
+// checkAckStartID checks the first 106's Event field, then resumes from the
+// id it names and expects the main round's first event first.
+func checkAckStartID(ctx context.Context, s *suiteRun) Result {
+	r, events, err := s.main.reference()
+	if err != nil {
+		return fail("%v", err)
+	}
+	responses, _, _, _ := r.snapshot()
+	a, _ := ack(responses)
+	lines := a.Header.Values(wire.FieldEvent)
+	if len(lines) == 0 {
+		return fail("%s: the first 106 has no Event field", versionNames[r.Version])
+	}
+	dict, err := httpsfv.UnmarshalDictionary(lines)
+	if err != nil {
+		return fail("%s: the first 106's Event %q is not a Dictionary: %v", versionNames[r.Version], lines, err)
+	}
+	if names := dict.Names(); len(names) != 1 || names[0] != "id" {
+		return fail("%s: the first 106's Event has members %v, not only id", versionNames[r.Version], names)
+	}
+	start, _ := stringMember(dict, "id")
+	got, err := s.resumeFirst(ctx, r.Version, start, 1)
+	if err != nil {
+		return fail("resuming from the first 106's id %q: %v", start, err)
+	}
+	if got[0].ID != events[0].ID {
+		return fail("resuming from the first 106's id %q delivered %q first, not the subscription's first event %q", start, got[0].ID, events[0].ID)
+	}
+	return pass("the first 106 says %q; resuming from it delivers %q first", start, events[0].ID)
+}
+
+// resumeFirst subscribes over version after lastID and returns the first n
+// events.
+func (s *suiteRun) resumeFirst(ctx context.Context, version, lastID string, n int) ([]client.Event, error) {
+	r, err := s.follow(ctx, version, client.ModeSUB, s.cfg.URL, lastID)
+	if err != nil {
+		return nil, err
+	}
+	defer r.stop()
+	ok := r.waitUntil(ctx, s.cfg.timeout(), hasEvents(n))
+	_, events, err, _ := r.snapshot()
+	if !ok {
+		return events, waitError(len(events), n, err, s.cfg.timeout())
+	}
+	return events[:n], nil
+}
+
+// checkKeepalives measures the silences of each subscription after its
+// acknowledgement: between interim responses, and from the last to the end
+// of the round.
+func checkKeepalives(_ context.Context, s *suiteRun) Result {
+	limit := s.cfg.keepAlive() + s.cfg.keepAliveTolerance()
+	return perSubscription(s, func(r *recording, responses []response, _ []client.Event) []string {
+		in := interims(responses)
+		if len(in) == 0 {
+			return []string{"no interim response"}
+		}
+		r.mu.Lock()
+		end := r.stoppedAt
+		r.mu.Unlock()
+		var longest time.Duration
+		keepalives := 0
+		for i := range in {
+			next := end
+			if i+1 < len(in) {
+				next = in[i+1].At
+				if in[i+1].Status == wire.StatusNoOperation {
+					keepalives++
+				}
+			}
+			longest = max(longest, next.Sub(in[i].At))
+		}
+		if longest > limit || keepalives == 0 {
+			return []string{"silent for " + longest.Round(time.Millisecond).String() + " with " + itoa(keepalives) + " keepalives (interval " + s.cfg.keepAlive().String() + ", tolerated " + limit.String() + ")"}
+		}
+		return nil
+	})
+}

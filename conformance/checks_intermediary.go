@@ -1,0 +1,376 @@
+package conformance
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/dunglas/httpsfv"
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
+)
+
+// Sizes of the intermediary checks.
+const (
+	// relayedEvents is how many events interim-handling/1 publishes: more
+	// than the five or ten interim responses after which some proxies stop.
+	relayedEvents = 20
+	// collapsedSubscribers is how many identical subscriptions
+	// collapsing-key/1 makes.
+	collapsedSubscribers = 5
+	// slowEventSize and slowEvents make the bytes published while a
+	// subscriber does not read: more than socket buffers hold, so that an
+	// intermediary writing to every subscriber in turn blocks on it. They
+	// are published slowChunk at a time, each once the other subscriber
+	// has the previous one, so that it never lags by more than a chunk
+	// (1 MiB) itself.
+	slowEventSize = 32 << 10
+	slowEvents    = 384
+	slowChunk     = 32
+	// slowReadBuffer is the slow subscriber's socket receive buffer.
+	slowReadBuffer = 4 << 10
+)
+
+// IntermediaryChecks are the checks of an intermediary, in the order of the
+// draft's sections.
+func IntermediaryChecks() []*Check {
+	return []*Check{
+		{ID: "interim-handling/1", Section: "Handling of Interim Responses", Level: MUST,
+			Requirement: "Section 15.2 of RFC9110 requires a proxy to forward 1xx responses: the 106 and every 105 reach the subscriber, in order (twenty of them, past the limits some proxies have)",
+			run:         checkInterimRelayed},
+		{ID: "tiers/1", Section: "Chains of Intermediaries", Level: MUST,
+			Requirement: "Intermediaries MUST NOT change the id, type or t members of Event, nor the Event-Data field, and MUST relay members of Event that they do not understand",
+			run:         checkEventUnchanged},
+		{ID: "collapsing-key/1", Section: "Identifying a Stream", Level: MAY,
+			Requirement: "An intermediary MAY serve all the subscriptions to one stream from one upstream subscription (five identical subscriptions, one upstream)",
+			run:         checkCollapsed},
+		{ID: "collapsing-key/2", Section: "Identifying a Stream", Level: MUST,
+			Requirement: `A stream that was marked "private" MUST NOT be served to a subscriber that presents different credentials`,
+			run:         checkPrivateNotShared},
+		{ID: "collapsing-key/3", Section: "Identifying a Stream", Level: MUST,
+			Requirement: "The intermediary relays the Cache-Control and Vary fields of the upstream first 106 response in the first 106 response it sends to each subscriber",
+			run:         checkAckFieldsRelayed},
+		{ID: "ring/1", Section: "Retaining Events", Level: MUST,
+			Requirement: "A subscriber that resumes with a Last-Event-ID the intermediary retains receives the events that follow it, then the shared stream: every event exactly once (MUST NOT skip events silently)",
+			run:         checkReplay},
+		{ID: "ring/2", Section: "Retaining Events", Level: MUST,
+			Requirement: "A subscriber that resumes with a Last-Event-ID older than the retained events is caught up from upstream and continues on the shared stream: every event exactly once, no gap (MUST NOT skip events silently)",
+			run:         checkCatchUp},
+		{ID: "slow/1", Section: "Slow Subscribers", Level: MUST,
+			Requirement: "A slow subscriber MUST NOT be allowed to delay delivery to other subscribers",
+			run:         checkSlowSubscriber},
+	}
+}
+
+// publish publishes n small events on path upstream and returns their ids.
+func (m *intermediaryRun) publish(path string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, m.up.Publish(path, []byte(payload(i+1, 0))).ID)
+	}
+	return out
+}
+
+// openThrough subscribes through the intermediary and waits for the
+// acknowledgement.
+func (s *suiteRun) openThrough(ctx context.Context, path, lastID string, header http.Header) (*recording, error) {
+	r, err := s.followWith(ctx, client.HTTPAuto, client.ModeSUB, s.proxied(path), lastID, header)
+	if err != nil {
+		return nil, err
+	}
+	r.waitUntil(ctx, s.cfg.timeout(), isOpen)
+	if responses, _, err, opened := r.snapshot(); !opened {
+		r.stop()
+		return nil, fmt.Errorf("SUB %s: not acknowledged within %s: %s (%s)", s.proxied(path), s.cfg.timeout(), describe(responses), errString(err))
+	}
+	return r, nil
+}
+
+func checkInterimRelayed(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "relay")
+	r, err := s.openThrough(ctx, path, "", nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	published := m.publish(path, relayedEvents)
+	m.relayed = &relayedStream{published: published, sub: r}
+	r.waitUntil(ctx, s.cfg.timeout(), hasEvents(relayedEvents))
+	_, events, err, _ := r.snapshot()
+	got := ids(events)
+	switch {
+	case len(got) < relayedEvents:
+		return fail("%d of %d 105s relayed (%s)", len(got), relayedEvents, errString(err))
+	case !slices.Equal(got[:relayedEvents], published):
+		return fail("relayed %q, published %q", got, published)
+	}
+	return pass("the 106 and %d 105s relayed in order", relayedEvents)
+}
+
+func checkEventUnchanged(_ context.Context, s *suiteRun) Result {
+	rs := s.mid.relayed
+	if rs == nil {
+		return skip("interim-handling/1 relayed nothing")
+	}
+	_, events, _, _ := rs.sub.snapshot()
+	if len(events) == 0 {
+		return fail("no event was relayed (interim-handling/1)")
+	}
+	for i, e := range events {
+		if i >= len(rs.published) {
+			break
+		}
+		want := s.mid.up.event(rs.published[i])
+		dict, err := httpsfv.UnmarshalDictionary(e.Fields.Values(wire.FieldEvent))
+		if err != nil {
+			return fail("event %q: Event %q: %v", e.ID, e.Fields.Values(wire.FieldEvent), err)
+		}
+		ext, ok := dict.Get("x-conformance")
+		switch {
+		case e.ID != want.ID || e.Type != want.Type || !e.Time.Equal(want.Time):
+			return fail("event %q: relayed id %q type %q t %v, published id %q type %q t %v", want.ID, e.ID, e.Type, e.Time, want.ID, want.Type, want.Time)
+		case string(e.Data) != string(want.Data):
+			return fail("event %q: Event-Data changed: %.60q, published %.60q", e.ID, e.Data, want.Data)
+		case !ok || itemValue(ext) != true:
+			return fail("event %q: Event %q lacks the member %s the upstream sent", e.ID, e.Fields.Values(wire.FieldEvent), extensionMember)
+		}
+	}
+	return pass("%d events relayed unchanged, with the unknown member %s", len(events), extensionMember)
+}
+
+func checkCollapsed(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "collapse")
+	var subs []*recording
+	defer func() {
+		for _, r := range subs {
+			r.stop()
+		}
+	}()
+	for range collapsedSubscribers {
+		r, err := s.openThrough(ctx, path, "", nil)
+		if err != nil {
+			return fail("%v", err)
+		}
+		subs = append(subs, r)
+	}
+	published := m.publish(path, 1)
+	for _, r := range subs {
+		if !r.waitUntil(ctx, s.cfg.timeout(), hasEvents(1)) {
+			return fail("a subscriber did not receive the event %q", published[0])
+		}
+	}
+	if n := m.up.Subscriptions(path); n != 1 {
+		return fail("%d identical subscriptions made %d upstream", collapsedSubscribers, n)
+	}
+	return pass("%d identical subscriptions, one upstream", collapsedSubscribers)
+}
+
+// bearer is an Authorization field with a bearer token.
+func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+func checkPrivateNotShared(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("private", "inbox")
+	users := []string{m.run + "-alice", m.run + "-bob"}
+	var subs []*recording
+	defer func() {
+		for _, r := range subs {
+			r.stop()
+		}
+	}()
+	for _, user := range users {
+		r, err := s.openThrough(ctx, path, "", bearer(user))
+		if err != nil {
+			return fail("%s: %v", user, err)
+		}
+		subs = append(subs, r)
+	}
+	// Two events each, interleaved, each naming its user.
+	for round := range 2 {
+		for _, user := range users {
+			m.up.PublishPrivate(path, user, []byte(fmt.Sprintf("for %s, %d", user, round)))
+		}
+	}
+	for i, r := range subs {
+		r.waitUntil(ctx, s.cfg.timeout(), hasEvents(2))
+		_, events, err, _ := r.snapshot()
+		for _, e := range events {
+			if !strings.HasPrefix(string(e.Data), "for "+users[i]+",") {
+				return fail("%s received %q, an event of another user's private stream", users[i], e.Data)
+			}
+		}
+		if len(events) < 2 {
+			return fail("%s received %d of its 2 events (%s)", users[i], len(events), errString(err))
+		}
+	}
+	return pass("two users of one private URL each received only their own events (%d upstream subscriptions)", m.up.Subscriptions(path))
+}
+
+func checkAckFieldsRelayed(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	for _, c := range []struct {
+		path, sharing string
+		header        http.Header
+	}{
+		{m.path("public", "fields"), "public", nil},
+		{m.path("private", "fields"), "private", bearer(m.run + "-carol")},
+	} {
+		r, err := s.openThrough(ctx, c.path, "", c.header)
+		if err != nil {
+			return fail("%v", err)
+		}
+		r.stop()
+		responses, _, _, _ := r.snapshot()
+		a, _ := ack(responses)
+		if got := sharing(a.Header); got != c.sharing {
+			return fail("%s: the first 106 has Cache-Control %q, the upstream's said %s", c.path, a.Header.Get("Cache-Control"), c.sharing)
+		}
+		if !slices.ContainsFunc(a.Header.Values("Vary"), func(v string) bool { return strings.Contains(strings.ToLower(v), "authorization") }) {
+			return fail("%s: the first 106 has Vary %q, the upstream's said Authorization", c.path, a.Header.Values("Vary"))
+		}
+	}
+	return pass("public and private streams: Cache-Control and Vary relayed")
+}
+
+// exactly checks that got begins with want, each once, and holds nothing
+// else.
+func exactly(got, want []string) string {
+	switch {
+	case len(got) < len(want):
+		return fmt.Sprintf("received %d of %d events: %q, want %q", len(got), len(want), got, want)
+	case !slices.Equal(got, want):
+		return fmt.Sprintf("received %q, want %q", got, want)
+	}
+	return ""
+}
+
+// checkReplay resumes from an event the intermediary relayed moments ago,
+// while another subscriber keeps the stream open, then publishes more.
+func checkReplay(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "replay")
+	a, err := s.openThrough(ctx, path, "", nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer a.stop()
+	first := m.publish(path, 5)
+	if !a.waitUntil(ctx, s.cfg.timeout(), hasEvents(5)) {
+		return fail("the first subscriber did not receive the 5 events")
+	}
+	b, err := s.openThrough(ctx, path, first[1], nil)
+	if err != nil {
+		return fail("resuming from %q: %v", first[1], err)
+	}
+	defer b.stop()
+	want := append(first[2:], m.publish(path, 2)...)
+	b.waitUntil(ctx, s.cfg.timeout(), hasEvents(len(want)))
+	_, events, _, _ := b.snapshot()
+	if problem := exactly(ids(events), want); problem != "" {
+		return fail("resuming from %q: %s", first[1], problem)
+	}
+	return pass("resuming from %q: %q", first[1], want)
+}
+
+// checkCatchUp publishes before the intermediary follows the stream, so
+// that the events before its first subscription are not retained there,
+// and resumes from one of them.
+func checkCatchUp(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "catchup")
+	before := m.publish(path, 10)
+	a, err := s.openThrough(ctx, path, "", nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer a.stop()
+	live := m.publish(path, 3)
+	if !a.waitUntil(ctx, s.cfg.timeout(), hasEvents(3)) {
+		return fail("the first subscriber did not receive the 3 events")
+	}
+	b, err := s.openThrough(ctx, path, before[2], nil)
+	if err != nil {
+		return fail("resuming from %q: %v", before[2], err)
+	}
+	defer b.stop()
+	want := slices.Concat(before[3:], live, m.publish(path, 2))
+	b.waitUntil(ctx, s.cfg.timeout(), hasEvents(len(want)))
+	_, events, _, _ := b.snapshot()
+	if problem := exactly(ids(events), want); problem != "" {
+		return fail("resuming from %q, which the intermediary never relayed: %s", before[2], problem)
+	}
+	return pass("resuming from %q: %d events, each once", before[2], len(want))
+}
+
+// checkSlowSubscriber opens a subscription that reads its acknowledgement
+// and then nothing, publishes more than socket buffers hold, and expects
+// another subscriber to receive all of it.
+func checkSlowSubscriber(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "slow")
+	fast, err := s.openThrough(ctx, path, "", nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer fast.stop()
+	slow, err := s.stalledSubscriber(ctx, path)
+	if err != nil {
+		return fail("the slow subscriber: %v", err)
+	}
+	defer slow.Close()
+	big := strings.Repeat("s", slowEventSize)
+	for i := range slowEvents {
+		m.up.Publish(path, []byte(fmt.Sprintf("%d %s", i, big)))
+		if (i+1)%slowChunk != 0 {
+			continue
+		}
+		if !fast.waitUntil(ctx, s.cfg.timeout(), hasEvents(i+1)) {
+			_, events, err, _ := fast.snapshot()
+			return fail("while a subscriber did not read, another received %d of the %d events of %d KiB published, within %s (%s)", len(events), i+1, slowEventSize>>10, s.cfg.timeout(), errString(err))
+		}
+	}
+	return pass("while a subscriber did not read, another received all %d events (%d MiB)", slowEvents, slowEvents*slowEventSize>>20)
+}
+
+// stalledSubscriber subscribes over HTTP/1.1 on a connection with a small
+// receive buffer, reads the first 106, and leaves the rest unread.
+func (s *suiteRun) stalledSubscriber(ctx context.Context, path string) (net.Conn, error) {
+	dialCtx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
+	defer cancel()
+	conn, err := s.dial(dialCtx)
+	if err != nil {
+		return nil, err
+	}
+	if tcp, ok := underlyingTCP(conn); ok {
+		tcp.SetReadBuffer(slowReadBuffer)
+	}
+	if _, err := io.WriteString(conn, s.rawRequest(wire.MethodSUB, path, "HTTP/1.1", nil)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, slowReadBuffer), nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if resp.StatusCode != wire.StatusNoOperation {
+		conn.Close()
+		return nil, fmt.Errorf("answered %d, not 106", resp.StatusCode)
+	}
+	return conn, nil
+}
+
+// underlyingTCP is the TCP connection under conn.
+func underlyingTCP(conn net.Conn) (*net.TCPConn, bool) {
+	if tc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		conn = tc.NetConn()
+	}
+	tcp, ok := conn.(*net.TCPConn)
+	return tcp, ok
+}

@@ -1,0 +1,94 @@
+package conformance
+
+import (
+	"context"
+	"strings"
+
+	"github.com/subpub/subpub/client"
+)
+
+// The checks of the text/event-stream mapping (sections "sse",
+// "sse-response", "sse-mapping").
+func sseChecks() []*Check {
+	return []*Check{
+		{ID: "sse/1", Section: "Mapping to and from text/event-stream", Level: SHOULD,
+			Requirement: "A server that supports SUB for a resource SHOULD also make the same stream available to a GET request whose Accept field prefers text/event-stream",
+			run:         checkSSEOffered},
+		{ID: "sse-response/1", Section: "Response to GET", Level: SHOULD,
+			Requirement: `[The 200 response] carries the Cache-Control and Vary fields that the first 106 response to SUB would carry; the server SHOULD add the "no-cache" directive`,
+			run:         checkSSEFields},
+		{ID: "sse-mapping/1", Section: "Correspondence", Level: SHOULD,
+			Requirement: "The same stream: each event's id, type (event), t and payload (data) correspond to its 105 (PUB) fields",
+			run:         checkSSESameEvents},
+	}
+}
+
+func (s *suiteRun) sseOpened() (responses []response, events []client.Event, ok bool, why string) {
+	if s.main.sse == nil {
+		return nil, nil, false, errString(s.main.err)
+	}
+	responses, events, err, opened := s.main.sse.snapshot()
+	if !opened {
+		return nil, nil, false, describe(responses) + " (" + errString(err) + ")"
+	}
+	return responses, events, true, ""
+}
+
+func checkSSEOffered(_ context.Context, s *suiteRun) Result {
+	responses, _, ok, why := s.sseOpened()
+	if !ok {
+		return fail("GET with Accept: text/event-stream: %s", why)
+	}
+	final := responses[len(responses)-1]
+	return pass("%d, Content-Type %s", final.Status, final.Header.Get("Content-Type"))
+}
+
+func checkSSEFields(_ context.Context, s *suiteRun) Result {
+	responses, _, ok, why := s.sseOpened()
+	if !ok {
+		return skip("no SSE response: %s", why)
+	}
+	r, _, err := s.main.reference()
+	if err != nil {
+		return fail("%v", err)
+	}
+	subResponses, _, _, _ := r.snapshot()
+	a, _ := ack(subResponses)
+	h := responses[len(responses)-1].Header
+	cc := strings.ToLower(strings.Join(h.Values("Cache-Control"), ", "))
+	switch {
+	case sharing(h) != sharing(a.Header):
+		return fail("the SSE response has Cache-Control %q, the first 106 %q", h.Get("Cache-Control"), a.Header.Get("Cache-Control"))
+	case !strings.EqualFold(strings.Join(h.Values("Vary"), ","), strings.Join(a.Header.Values("Vary"), ",")):
+		return fail("the SSE response has Vary %q, the first 106 %q", h.Values("Vary"), a.Header.Values("Vary"))
+	case !strings.Contains(cc, "no-cache"):
+		return fail("the SSE response's Cache-Control %q has no no-cache", cc)
+	}
+	return pass("Cache-Control %q, Vary %q", cc, h.Values("Vary"))
+}
+
+func checkSSESameEvents(_ context.Context, s *suiteRun) Result {
+	_, sseEvents, ok, why := s.sseOpened()
+	if !ok {
+		return skip("no SSE response: %s", why)
+	}
+	_, events, err := s.main.reference()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if len(sseEvents) < len(events) {
+		return fail("SSE delivered %d events (%q), SUB %d (%q)", len(sseEvents), ids(sseEvents), len(events), ids(events))
+	}
+	for i, e := range events {
+		got := sseEvents[i]
+		switch {
+		case got.ID != e.ID || got.Type != e.Type:
+			return fail("event %d: SSE id %q type %q, SUB id %q type %q", i+1, got.ID, got.TypeName(), e.ID, e.TypeName())
+		case !got.Time.Equal(e.Time):
+			return fail("event %q: SSE t %v, SUB t %v", e.ID, got.Time, e.Time)
+		case got.Ref == "" && e.Ref == "" && string(got.Data) != string(e.Data):
+			return fail("event %q: SSE data %.60q, SUB data %.60q", e.ID, got.Data, e.Data)
+		}
+	}
+	return pass("%d events alike", len(events))
+}

@@ -1,0 +1,166 @@
+package conformance
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
+)
+
+// The checks of HTTP versions (sections "http11", "http2", "http3").
+func versionChecks() []*Check {
+	delivers := func(version string) func(context.Context, *suiteRun) Result {
+		return func(_ context.Context, s *suiteRun) Result { return checkVersionDelivers(s, version) }
+	}
+	const sequence = "A successful response to SUB consists of a 106 (No Operation) interim response that acknowledges the subscription, then one 105 (PUB) per event, in the order of the stream"
+	return []*Check{
+		{ID: "http11/1", Section: "HTTP/1.1", Level: MUST,
+			Requirement: "a server MUST NOT send a 1xx response to an HTTP/1.0 client; a server that receives SUB in an HTTP/1.0 request answers 505 (HTTP Version Not Supported)",
+			run:         checkHTTP10Refused},
+		{ID: "http11/2", Section: "HTTP/1.1", Level: SHOULD,
+			Requirement: "[The 505] SHOULD indicate in the problem detail that the client can use a later version of HTTP, or GET for text/event-stream",
+			run:         checkHTTP10Hint},
+		{ID: "http11/3", Section: "HTTP/1.1", Level: MUST, Requirement: sequence + ", over HTTP/1.1", run: delivers(client.HTTP11)},
+		{ID: "http2/1", Section: "HTTP/2", Level: MUST, Requirement: sequence + ", over HTTP/2", run: delivers(client.HTTP2)},
+		{ID: "http3/1", Section: "HTTP/3", Level: MUST, Requirement: sequence + ", over HTTP/3", run: delivers(client.HTTP3)},
+	}
+}
+
+func checkVersionDelivers(s *suiteRun, version string) Result {
+	m := s.main
+	if m.err != nil {
+		return fail("%v", m.err)
+	}
+	if why, ok := m.notOffered[version]; ok {
+		return skip("not offered: %v", why)
+	}
+	for _, r := range m.subs {
+		if r.Version != version {
+			continue
+		}
+		responses, events, err, opened := r.snapshot()
+		switch {
+		case !opened:
+			return fail("not acknowledged: %s (%s)", describe(responses), errString(err))
+		case len(events) < m.published:
+			return fail("%d of the %d events published arrived (%s)", len(events), m.published, errString(err))
+		}
+		if in := interims(responses); in[0].Status != wire.StatusNoOperation {
+			return fail("the first interim response is %d", in[0].Status)
+		}
+		return pass("%d events over %s", len(events), r.proto)
+	}
+	if version == client.HTTP3 && s.base.Scheme != "https" {
+		return skip("not tried: HTTP/3 needs an https URL")
+	}
+	return skip("not tried (--http)")
+}
+
+// dial connects to the target's host on a connection of the suite's own,
+// over TLS with ALPN http/1.1 for an https URL, to write requests as they
+// are. The connection's deadline is ctx's.
+func (s *suiteRun) dial(ctx context.Context) (net.Conn, error) {
+	host := s.base.Host
+	if s.base.Port() == "" {
+		host = net.JoinHostPort(s.base.Hostname(), map[string]string{"http": "80", "https": "443"}[s.base.Scheme])
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	if s.base.Scheme != "https" {
+		return conn, nil
+	}
+	conf := s.tls.Clone()
+	conf.NextProtos = []string{"http/1.1"}
+	if conf.ServerName == "" {
+		conf.ServerName = s.base.Hostname()
+	}
+	tc := tls.Client(conn, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// rawRequest is a request for path with the run's fields, as written on
+// the wire in the given version ("HTTP/1.0").
+func (s *suiteRun) rawRequest(method, path, version string, header http.Header) string {
+	var req strings.Builder
+	fmt.Fprintf(&req, "%s %s %s\r\nHost: %s\r\n", method, path, version, s.base.Host)
+	for _, h := range []http.Header{s.cfg.Header, header} {
+		for name, values := range h {
+			for _, v := range values {
+				fmt.Fprintf(&req, "%s: %s\r\n", name, v)
+			}
+		}
+	}
+	req.WriteString("\r\n")
+	return req.String()
+}
+
+// http10 sends SUB in an HTTP/1.0 request and reads the first response.
+func (s *suiteRun) http10(ctx context.Context) (*http.Response, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
+	defer cancel()
+	conn, err := s.dial(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, s.rawRequest(wire.MethodSUB, s.base.RequestURI(), "HTTP/1.0", nil)); err != nil {
+		return nil, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var body []byte
+	if resp.StatusCode >= 200 {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	}
+	resp.Body.Close()
+	return resp, body, nil
+}
+
+func checkHTTP10Refused(ctx context.Context, s *suiteRun) Result {
+	resp, _, err := s.http10(ctx)
+	switch {
+	case err != nil:
+		return fail("SUB over HTTP/1.0: %v", err)
+	case resp.StatusCode < 200:
+		return fail("SUB over HTTP/1.0 was answered with a %d interim response", resp.StatusCode)
+	case resp.StatusCode != http.StatusHTTPVersionNotSupported:
+		return fail("SUB over HTTP/1.0 was answered %d, not 505", resp.StatusCode)
+	}
+	return pass("505")
+}
+
+func checkHTTP10Hint(ctx context.Context, s *suiteRun) Result {
+	resp, body, err := s.http10(ctx)
+	if err != nil || resp.StatusCode != http.StatusHTTPVersionNotSupported {
+		return skip("no 505 to look at (http11/1)")
+	}
+	text := strings.ToLower(string(body))
+	if !strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+		return fail("the 505 has Content-Type %q, not a problem detail", resp.Header.Get("Content-Type"))
+	}
+	for _, hint := range []string{"http/1.1", "http/2", "http/3", "text/event-stream"} {
+		if strings.Contains(text, hint) {
+			return pass("the problem detail names %s", hint)
+		}
+	}
+	return fail("the problem detail %.200q names neither a later HTTP version nor text/event-stream", body)
+}

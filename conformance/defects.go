@@ -1,0 +1,42 @@
+package conformance
+
+import b64 "encoding/base64"
+
+// defects are the ways a ScriptedServer can be broken on purpose: each makes
+// it violate one requirement of the draft, so that the suite's own tests can
+// show that the check of that requirement fails on it.
+type defects struct {
+	eventNotDictionary bool // Event is a String, not a Dictionary
+	idNotString        bool // id is a Token/Integer, not a String
+	idWithSpace        bool // id begins with a space
+	noIDs              bool // events have no id
+	pubWithoutEvent    bool // a 105 without the Event field
+	extraPUBFields     bool // a 105 with a field other than Event and Event-Data
+	eventDataNotItem   bool // Event-Data is the bare payload, not an sf-item
+	printableAsBytes   bool // printable payloads as a Byte Sequence
+	refWithData        bool // Event-Data in an event sent by reference
+	inlineLarge        bool // large payloads inline, never by reference
+	refNotFound        bool // references that do not resolve
+	noAck              bool // no first 106
+	lateAck            bool // the first 106 only with the first event
+	ackNoCacheControl  bool // the first 106 without Cache-Control
+	ackNoStartID       bool // the first 106 without the starting id
+	duplicateIDs       bool // every event sent twice
+	reorderedIDs       bool // ids decrease along the stream
+	idsPerSubscriber   bool // each subscriber gets other ids
+	ignoreLastEventID  bool // resumption starts from now
+	silentGap          bool // an unknown Last-Event-ID starts from now, without a gap
+	gapWrongID         bool // the gap's id is not where the stream continues
+	noKeepalive        bool // no 106 keepalives
+	plainErrors        bool // errors in text/plain, not problem details
+	endWith200         bool // an ended stream's subscriptions end with 200
+	http10Interim      bool // SUB over HTTP/1.0 served as over HTTP/1.1
+	http10NoHint       bool // the 505 says nothing of what to do instead
+	pubOnGET           bool // a GET answered with a 105
+	noSSE              bool // no text/event-stream
+	sseNoCache         bool // the SSE response without no-cache
+	sseAltersData      bool // SSE data differs from the PUB's
+	noPUBOverHTTP      int  // no 105 over this major version of HTTP
+}
+
+func base64(b []byte) string { return b64.StdEncoding.EncodeToString(b) }

@@ -1,0 +1,611 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/subpub/subpub/internal/setting"
+	"github.com/subpub/subpub/stream"
+	"github.com/subpub/subpub/wire"
+)
+
+// Defaults of a ScriptedServer.
+const (
+	// DefaultScriptedKeepAlive is the scripted server's keepalive
+	// interval: short, so that a run need not wait the fifteen seconds
+	// the draft recommends.
+	DefaultScriptedKeepAlive = time.Second
+	// DefaultScriptedInlineLimit is the payload size above which it sends
+	// an event by reference, the draft's recommended threshold.
+	DefaultScriptedInlineLimit = inlineThreshold
+	// maxPublishBody bounds the payload of a POST to /publish.
+	maxPublishBody = 1 << 20
+	// extensionMember is a member of Event the draft does not define,
+	// which the scripted server puts in every event so that the suite can
+	// see whether an intermediary relays what it does not understand.
+	extensionMember = "x-conformance=?1"
+)
+
+// ScriptedServer is a small SUB and SSE server with streams in memory, on
+// a cleartext listener (HTTP/1.1 and HTTP/2 with prior knowledge). The
+// suite serves it as the upstream of an intermediary under test, and
+// publishes on it directly, so that it knows exactly what the intermediary
+// was given; it is also a complete server in the origin role.
+//
+//	/public/NAME    a stream anyone may subscribe to (Cache-Control: public)
+//	/private/NAME   a stream per bearer token (Cache-Control: private):
+//	                each token sees only the events published for it
+//	/events/ID      the payload of an event sent by reference
+//	POST /publish?stream=/public/NAME   publishes the body as an event
+//
+// Event ids are decimal sequence numbers, increasing across all streams.
+type ScriptedServer struct {
+	// KeepAlive is the interval of 106 keepalives and SSE comments.
+	// Default DefaultScriptedKeepAlive.
+	KeepAlive time.Duration
+	// InlineLimit: larger payloads go by reference. Default
+	// DefaultScriptedInlineLimit.
+	InlineLimit int
+
+	mu            sync.Mutex
+	seq           uint64
+	streams       map[string]*scriptedStream
+	payloads      map[string][]byte // by event id, the events sent by reference
+	subscriptions map[string]int    // by path, every subscription ever served
+	subscribers   int
+
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+
+	// defects break the server on purpose, for the suite's own tests: a
+	// check must fail on the defect it targets.
+	defects defects
+}
+
+// scriptedStream is one stream's events and the subscribers waiting for
+// more.
+type scriptedStream struct {
+	events []wire.Event
+	seqs   []uint64
+	ended  bool
+	wake   chan struct{} // closed and replaced when the stream changes
+}
+
+// Start listens on addr ("127.0.0.1:0" for any port) and serves until
+// Close.
+func (s *ScriptedServer) Start(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("scripted upstream: %w", err)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.ln, s.done = ln, make(chan struct{})
+	s.srv = &http.Server{Handler: s, Protocols: &protocols, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(ln)
+	}()
+	return nil
+}
+
+// Close stops serving: every subscription ends abruptly.
+func (s *ScriptedServer) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	<-s.done
+	return err
+}
+
+// URL is the server's base URL.
+func (s *ScriptedServer) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Subscriptions counts the subscriptions (SUB and SSE) ever served for
+// path, whatever their credentials.
+func (s *ScriptedServer) Subscriptions(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subscriptions[path]
+}
+
+// Publish publishes an event with data on the public stream path and
+// returns it as sent, with its id.
+func (s *ScriptedServer) Publish(path string, data []byte) wire.Event {
+	return s.publish(path, wire.Event{Type: "Add", Data: data})
+}
+
+// PublishPrivate publishes an event on the private stream path of the
+// bearer token.
+func (s *ScriptedServer) PublishPrivate(path, token string, data []byte) wire.Event {
+	return s.publish(privateKey(path, "Bearer "+token), wire.Event{Type: "Add", Data: data})
+}
+
+// End ends the public stream path: its subscriptions end with 204, and
+// later ones get 410.
+func (s *ScriptedServer) End(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stream(path)
+	st.ended = true
+	close(st.wake)
+	st.wake = make(chan struct{})
+}
+
+func privateKey(path, authorization string) string { return path + "\x00" + authorization }
+
+func (s *ScriptedServer) publish(key string, e wire.Event) wire.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	e.ID = s.idOf(s.seq)
+	e.Time = time.Now().Truncate(time.Millisecond)
+	if len(e.Data) > setting.Or(s.InlineLimit, DefaultScriptedInlineLimit) {
+		if s.payloads == nil {
+			s.payloads = map[string][]byte{}
+		}
+		s.payloads[e.ID] = e.Data
+		e.Ref = "/events/" + e.ID
+	}
+	st := s.stream(key)
+	st.events = append(st.events, e)
+	st.seqs = append(st.seqs, s.seq)
+	close(st.wake)
+	st.wake = make(chan struct{})
+	return e
+}
+
+// stream is the stream of key, made if new. s.mu is held.
+func (s *ScriptedServer) stream(key string) *scriptedStream {
+	if s.streams == nil {
+		s.streams = map[string]*scriptedStream{}
+	}
+	st := s.streams[key]
+	if st == nil {
+		st = &scriptedStream{wake: make(chan struct{})}
+		s.streams[key] = st
+	}
+	return st
+}
+
+// after returns the events of key after sequence number seq, the newest
+// sequence number, whether the stream ended, and what to wait on for more.
+func (s *ScriptedServer) after(key string, seq uint64) ([]wire.Event, []uint64, bool, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stream(key)
+	i := 0
+	for i < len(st.seqs) && st.seqs[i] <= seq {
+		i++
+	}
+	return append([]wire.Event(nil), st.events[i:]...), append([]uint64(nil), st.seqs[i:]...), st.ended, st.wake
+}
+
+func (s *ScriptedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/publish" && r.Method == http.MethodPost:
+		s.servePublish(w, r)
+		return
+	case strings.HasPrefix(r.URL.Path, "/events/") && r.Method == http.MethodGet:
+		s.servePayload(w, strings.TrimPrefix(r.URL.Path, "/events/"))
+		return
+	}
+	kind, name, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if (kind != "public" && kind != "private") || name == "" {
+		s.problem(w, http.StatusNotFound, "no stream at "+r.URL.Path+": streams are /public/NAME and /private/NAME")
+		return
+	}
+	key, public := r.URL.Path, kind == "public"
+	if !public {
+		auth := r.Header.Get("Authorization")
+		if !strings.HasPrefix(auth, "Bearer ") || len(auth) == len("Bearer ") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scripted"`)
+			s.problem(w, http.StatusUnauthorized, "a private stream needs Authorization: Bearer TOKEN")
+			return
+		}
+		key = privateKey(r.URL.Path, auth)
+	}
+	if r.Method == http.MethodHead {
+		// What a GET for the event stream would begin with, for an
+		// intermediary confirming a credential.
+		s.streamFields(w.Header(), public, wire.FormatSSE)
+		w.Header().Set("Content-Type", wire.ContentTypeSSE)
+		return
+	}
+	format, err := stream.Negotiate(r)
+	var se *wire.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusHTTPVersionNotSupported {
+		switch {
+		case s.defects.http10Interim:
+			format, err = wire.FormatPUB, nil
+		case s.defects.http10NoHint:
+			s.problem(w, se.Status, "not supported")
+			return
+		}
+	}
+	if err != nil {
+		stream.WriteError(w, err)
+		return
+	}
+	switch {
+	case format == 0 && r.Method == http.MethodGet && s.defects.pubOnGET:
+		s.writePUB(w, r.ProtoMajor, wire.Event{ID: "0", Type: "Add"}, 0)
+		w.Write([]byte("not a stream\n"))
+		return
+	case format == 0, format == wire.FormatSSE && s.defects.noSSE:
+		w.Header().Set("Allow", "GET, HEAD, SUB")
+		s.problem(w, http.StatusMethodNotAllowed, "subscribe with SUB, or GET with Accept: text/event-stream")
+		return
+	}
+	lastID, err := wire.LastEventID(r.Header)
+	if err != nil {
+		stream.WriteError(w, err)
+		return
+	}
+	s.mu.Lock()
+	newest := s.seq
+	ended := s.stream(key).ended
+	s.mu.Unlock()
+	if ended {
+		s.problem(w, http.StatusGone, "this stream has ended")
+		return
+	}
+	from, gap := newest, false
+	if lastID != "" && !s.defects.ignoreLastEventID {
+		seq, ok := s.seqOf(lastID)
+		switch {
+		case !ok:
+			s.problem(w, http.StatusBadRequest, "Last-Event-ID: not an id of this server (decimal digits)")
+			return
+		case seq <= newest:
+			from = seq
+		case s.defects.silentGap:
+		default:
+			gap = true
+		}
+	}
+	s.mu.Lock()
+	if s.subscriptions == nil {
+		s.subscriptions = map[string]int{}
+	}
+	s.subscriptions[r.URL.Path]++
+	s.subscribers++
+	offset := uint64(0)
+	if s.defects.idsPerSubscriber {
+		offset = uint64(s.subscribers) * 1000
+	}
+	s.mu.Unlock()
+	sub := &scriptedSubscription{s: s, w: w, r: r, key: key, public: public, from: from, offset: offset, announce: lastID == ""}
+	if gap {
+		sub.gap = &wire.Event{ID: s.idOf(newest), Type: wire.TypeGap, Data: []byte(r.URL.Path), Time: time.Now().Truncate(time.Millisecond)}
+		if s.defects.gapWrongID {
+			sub.gap.ID = "0"
+		}
+	}
+	if format == wire.FormatSSE {
+		sub.serveSSE()
+	} else {
+		sub.serveSUB()
+	}
+}
+
+// idOf is the event id of a sequence number.
+func (s *ScriptedServer) idOf(seq uint64) string {
+	if s.defects.reorderedIDs {
+		return strconv.FormatUint(reversedIDBase-seq, 10)
+	}
+	return strconv.FormatUint(seq, 10)
+}
+
+// reversedIDBase is what the reorderedIDs defect counts ids down from.
+const reversedIDBase = 1_000_000_000_000
+
+func (s *ScriptedServer) seqOf(id string) (uint64, bool) {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if s.defects.reorderedIDs && n <= reversedIDBase {
+		return reversedIDBase - n, true
+	}
+	return n, true
+}
+
+// streamFields are the fields describing a stream: the first 106's, or the
+// SSE response's.
+func (s *ScriptedServer) streamFields(h http.Header, public bool, format wire.Format) {
+	cc := "private"
+	if public {
+		cc = "public"
+	}
+	if format == wire.FormatSSE && !s.defects.sseNoCache {
+		cc += ", no-cache"
+	}
+	if !(format == wire.FormatPUB && s.defects.ackNoCacheControl) {
+		h.Set("Cache-Control", cc)
+	}
+	h.Set("Vary", "Authorization")
+}
+
+func (s *ScriptedServer) problem(w http.ResponseWriter, status int, detail string) {
+	if s.defects.plainErrors {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		io.WriteString(w, detail+"\n")
+		return
+	}
+	stream.WriteProblem(w, status, detail)
+}
+
+func (s *ScriptedServer) servePublish(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Query().Get("stream")
+	if !strings.HasPrefix(path, "/public/") || len(path) == len("/public/") {
+		s.problem(w, http.StatusBadRequest, "?stream= must name a public stream, /public/NAME")
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPublishBody))
+	if err != nil {
+		s.problem(w, http.StatusRequestEntityTooLarge, "the payload is larger than 1 MiB")
+		return
+	}
+	e := s.Publish(path, data)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, e.ID+"\n")
+}
+
+func (s *ScriptedServer) servePayload(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	data, ok := s.payloads[id]
+	s.mu.Unlock()
+	if !ok || s.defects.refNotFound {
+		s.problem(w, http.StatusNotFound, "no event "+id+" sent by reference")
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age=3600, immutable")
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(data)
+}
+
+// scriptedSubscription is one subscription being served.
+type scriptedSubscription struct {
+	s        *ScriptedServer
+	w        http.ResponseWriter
+	r        *http.Request
+	key      string
+	public   bool
+	from     uint64      // the last sequence number delivered
+	offset   uint64      // added to ids (the idsPerSubscriber defect)
+	announce bool        // the first 106 says where the stream starts
+	gap      *wire.Event // sent first, when the server cannot replay
+}
+
+// serveSUB writes the acknowledgement, then events and keepalives, until
+// the client leaves or the stream ends (204).
+func (sub *scriptedSubscription) serveSUB() {
+	s, w, h := sub.s, sub.w, sub.w.Header()
+	acked := false
+	writeAck := func() {
+		s.streamFields(h, sub.public, wire.FormatPUB)
+		if sub.announce && !s.defects.ackNoStartID {
+			h.Set(wire.FieldEvent, `id="`+s.idOf(sub.from)+`"`)
+		}
+		w.WriteHeader(wire.StatusNoOperation)
+		for _, name := range []string{"Cache-Control", "Vary", wire.FieldEvent} {
+			h.Del(name)
+		}
+		acked = true
+	}
+	if !s.defects.noAck && !s.defects.lateAck {
+		writeAck()
+	}
+	if sub.gap != nil {
+		if !acked && s.defects.lateAck {
+			writeAck()
+		}
+		s.writePUB(w, sub.r.ProtoMajor, *sub.gap, 0)
+	}
+	keepalive := time.NewTimer(setting.Or(s.KeepAlive, DefaultScriptedKeepAlive))
+	defer keepalive.Stop()
+	for {
+		events, seqs, ended, wake := s.after(sub.key, sub.from)
+		for i, e := range events {
+			if !acked && s.defects.lateAck {
+				writeAck()
+			}
+			s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
+			if s.defects.duplicateIDs {
+				s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
+			}
+			acked = true // noAck: keepalives from now on
+			sub.from = seqs[i]
+		}
+		if len(events) > 0 {
+			keepalive.Reset(setting.Or(s.KeepAlive, DefaultScriptedKeepAlive))
+		}
+		if ended {
+			if s.defects.endWith200 {
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		select {
+		case <-wake:
+		case <-keepalive.C:
+			// Before the acknowledgement, a keepalive would be one.
+			if acked && !s.defects.noKeepalive {
+				w.WriteHeader(wire.StatusNoOperation)
+			}
+			keepalive.Reset(setting.Or(s.KeepAlive, DefaultScriptedKeepAlive))
+		case <-sub.r.Context().Done():
+			return
+		}
+	}
+}
+
+// writePUB writes e as a 105 (PUB) in HTTP version major, with what the
+// defects change.
+func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event, offset uint64) {
+	if offset > 0 {
+		seq, _ := s.seqOf(e.ID)
+		e.ID = s.idOf(seq + offset)
+	}
+	d := &s.defects
+	if e.Ref == "" || d.inlineLarge {
+		e.Ref = ""
+		if data, ok := s.payloadOf(e); ok {
+			e.Data = data
+		}
+	} else {
+		e.Data = nil
+	}
+	if d.noIDs {
+		e.ID = ""
+	}
+	fields, err := wire.EncodePUB(&e)
+	if err != nil {
+		return
+	}
+	h := w.Header()
+	event := fields.Event + ", " + extensionMember
+	switch {
+	case d.eventNotDictionary:
+		event = strconv.Quote(e.ID)
+	case d.idNotString && e.ID != "":
+		event = strings.Replace(event, `id="`+e.ID+`"`, "id="+e.ID, 1)
+	case d.idWithSpace && e.ID != "":
+		event = strings.Replace(event, `id="`+e.ID+`"`, `id=" `+e.ID+`"`, 1)
+	}
+	if !d.pubWithoutEvent {
+		h.Set(wire.FieldEvent, event)
+	}
+	data := fields.EventData
+	switch {
+	case d.eventDataNotItem && data != "":
+		data = string(e.Data)
+	case d.printableAsBytes && data != "":
+		data = ":" + base64(e.Data) + ":"
+	case d.refWithData && e.Ref != "":
+		data = `""`
+	}
+	if data != "" {
+		h.Set(wire.FieldEventData, data)
+	}
+	if d.extraPUBFields {
+		h.Set("X-Event-Sequence", e.ID)
+	}
+	if d.noPUBOverHTTP != major || e.Type == wire.TypeGap {
+		w.WriteHeader(wire.StatusPUB)
+	}
+	for _, name := range []string{wire.FieldEvent, wire.FieldEventData, "X-Event-Sequence"} {
+		h.Del(name)
+	}
+}
+
+// payloadOf is the payload of an event sent by reference.
+func (s *ScriptedServer) payloadOf(e wire.Event) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, ok := s.payloads[strings.TrimPrefix(e.Ref, "/events/")]
+	return data, ok
+}
+
+// serveSSE writes the stream as text/event-stream until the client leaves;
+// an ended stream ends the content.
+func (sub *scriptedSubscription) serveSSE() {
+	s, w := sub.s, sub.w
+	s.streamFields(w.Header(), sub.public, wire.FormatSSE)
+	w.Header().Set("Content-Type", wire.ContentTypeSSE)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	var buf []byte
+	if sub.announce {
+		buf = append(buf, "id: "+s.idOf(sub.from)+"\n\n"...)
+	}
+	if sub.gap != nil {
+		buf = wire.AppendSSE(buf, sub.gap)
+	}
+	keepalive := time.NewTicker(setting.Or(s.KeepAlive, DefaultScriptedKeepAlive))
+	defer keepalive.Stop()
+	for {
+		events, seqs, ended, wake := s.after(sub.key, sub.from)
+		for i, e := range events {
+			if data, ok := s.payloadOf(e); ok {
+				e.Data, e.Ref = data, "" // inline, for EventSource
+			}
+			if s.defects.sseAltersData {
+				e.Data = append([]byte("altered "), e.Data...)
+			}
+			buf = wire.AppendSSE(buf, &e)
+			sub.from = seqs[i]
+		}
+		if len(buf) > 0 {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			rc.Flush()
+			buf = buf[:0]
+		}
+		if ended {
+			return
+		}
+		select {
+		case <-wake:
+		case <-keepalive.C:
+			buf = append(buf, wire.SSEKeepalive...)
+		case <-sub.r.Context().Done():
+			return
+		}
+	}
+}
+
+// ScriptedPublisher publishes on a ScriptedServer's public stream directly,
+// for a run of the suite in the same process; it ends streams of its own.
+type ScriptedPublisher struct {
+	Server *ScriptedServer
+	// Path is the stream the run subscribes to, /public/NAME.
+	Path string
+	ends int
+}
+
+func (p *ScriptedPublisher) Publish(_ context.Context, seq, size int) error {
+	p.Server.Publish(p.Path, []byte(payload(seq, size)))
+	return nil
+}
+
+func (p *ScriptedPublisher) NewStream(context.Context) (string, error) {
+	p.ends++
+	return p.Server.URL() + p.Path + "-ending-" + strconv.Itoa(p.ends), nil
+}
+
+func (p *ScriptedPublisher) EndStream(_ context.Context, u string) error {
+	p.Server.End(strings.TrimPrefix(u, p.Server.URL()))
+	return nil
+}
+
+// event returns the event with the given id, as published.
+func (s *ScriptedServer) event(id string) wire.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.streams {
+		for _, e := range st.events {
+			if e.ID == id {
+				return e
+			}
+		}
+	}
+	return wire.Event{}
+}
