@@ -37,7 +37,13 @@ func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return b.srv, b.reg, func() { b.store.Close() }, nil
+	return b.srv, b.reg, b.close, nil
+}
+
+// close closes the store, then gives up the data directory.
+func (b *builtOrigin) close() {
+	b.store.Close()
+	b.lock.Release()
 }
 
 // originFlags configure an origin: the server flags and the application's.
@@ -69,10 +75,22 @@ type builtOrigin struct {
 	streamer *stream.Streamer
 	reg      *prometheus.Registry
 	caFile   string
+	lock     *activitypub.DataLock
 }
 
 // build opens the store, provisions users and assembles the server.
-func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*builtOrigin, error) {
+func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (_ *builtOrigin, err error) {
+	// Before anything is written to the data directory: a second origin on
+	// it is refused, not split from the first.
+	lock, err := activitypub.LockDataDir(f.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
 	tlsConf, caFile, err := f.tlsConfig(stdout)
 	if err != nil {
 		return nil, err
@@ -112,7 +130,7 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		app.BaseURL = f.defaultBaseURL(srv.TLSAddr(), srv.PlainListenAddr())
 	}
 	fmt.Fprintf(stdout, "origin: ids under %s; data in %s\n", app.BaseURL, f.dataDir)
-	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile}, nil
+	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile, lock: lock}, nil
 }
 
 // defaultBaseURL names the origin by where it listens, TLS if it can: the
