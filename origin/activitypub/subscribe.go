@@ -33,6 +33,9 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.F
 	// Everything up to newest is committed; later events are either in the
 	// log by the time the feed reads it or published to the Hub after the
 	// feed subscribed, so starting after newest misses nothing.
+	if resume {
+		s.Store.awaitSeq(ctx, last, 2*DefaultFollowPoll)
+	}
 	newest := s.Store.LastSeq()
 	after := newest
 	var first *wire.Frame
