@@ -28,6 +28,11 @@ const (
 	followBatch = 1000
 	// notifyChannel is the channel commits are announced on.
 	notifyChannel = "subpub_events"
+	// DefaultPostgresConns bounds one process's connections to the
+	// database (besides its listening one): subscriptions replaying the
+	// log wait for one rather than exhaust the server's max_connections
+	// (100 by default), which every process of a cluster shares.
+	DefaultPostgresConns = 16
 	// schemaLockKey is the advisory lock that makes processes starting at
 	// once create the schema one after the other.
 	schemaLockKey = 0x73756270 // "subp"
@@ -47,6 +52,8 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("activitypub: opening database: %w", err)
 	}
+	db.SetMaxOpenConns(DefaultPostgresConns)
+	db.SetMaxIdleConns(DefaultPostgresConns)
 	s := &Store{db: &database{DB: db, numbered: true}, shared: true}
 	s.follow = follower{url: url, wake: make(chan struct{}, 1)}
 	if err := s.createSharedSchema(ctx); err != nil {
