@@ -16,18 +16,20 @@ import (
 )
 
 // Store is the server's durable state: actors, objects, collections and the
-// event log, in an embedded SQLite database. It implements [origin.Log], so
-// it is what an [origin.Hub] replays subscriptions from.
+// event log, in an embedded SQLite database (OpenStore) or in PostgreSQL,
+// shared by any number of processes (OpenPostgres). It implements
+// [origin.Log], so it is what an [origin.Hub] replays subscriptions from.
 //
-// Writes are serialized by one mutex, held from the start of a transaction
-// until its events have been handed to the Hub: SQLite has one writer
-// anyway, and the Hub needs each stream's events in sequence order.
+// A process's writes are serialized by one mutex, held from the start of a
+// transaction until its events have been handed on: SQLite has one writer
+// anyway, and the Hub needs each stream's events in sequence order. On
+// PostgreSQL a row lock makes the writers of all processes take turns too.
 type Store struct {
 	db *database
 
 	// shared is set for a PostgreSQL store, which other processes may be
 	// writing: sequence numbers are assigned under a row lock, and events
-	// reach the Hub through the follower (follow.go), whoever wrote them.
+	// reach the Hub through the follower (postgres.go), whoever wrote them.
 	shared bool
 	follow follower
 
