@@ -162,3 +162,34 @@ func loggedIDs(events []loggedTestEvent) []string {
 	}
 	return ids
 }
+
+// TestFollowerPollsForWhatNoNotificationAnnounced logs an event without the
+// NOTIFY a commit sends, as if the notification had been lost: the
+// subscriber receives it all the same, from the follower's poll.
+func TestFollowerPollsForWhatNoNotificationAnnounced(t *testing.T) {
+	envs := newCluster(t, 1)
+	fs := followOutbox(t, envs, 1)
+	s := envs[0].store
+	ctx := t.Context()
+	// Once the follower listens, and has read the log on starting to (so
+	// that what wakes it next is the poll, not that).
+	testkit.WaitUntil(t, "the follower listening", func() bool {
+		var n int
+		err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE query = ?`, "LISTEN "+notifyChannel).Scan(&n)
+		return err == nil && n == 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	seq := s.LastSeq() + 1
+	for _, q := range []string{
+		`INSERT INTO events (seq, type, data, ref, created_at) VALUES (?, 'Add', '{}', '', 0)`,
+		`INSERT INTO event_streams (stream, seq) VALUES ('/users/alice/outbox', ?)`,
+		`UPDATE counters SET value = ? WHERE name = 'last_seq'`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q, int64(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fs[0].WaitCount(t, 1); got[0] != strconv.FormatUint(seq, 10) {
+		t.Fatalf("received %v, want %d", got, seq)
+	}
+}
