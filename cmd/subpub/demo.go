@@ -58,7 +58,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	defer o.store.Close()
+	defer o.close()
 	o.srv.Serve()
 
 	// The edge in front of it.

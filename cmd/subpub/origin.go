@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,12 +38,29 @@ func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return b.srv, b.reg, func() { b.store.Close() }, nil
+	return b.srv, b.reg, b.close, nil
+}
+
+// close closes the store, then gives up the data directory.
+func (b *builtOrigin) close() {
+	b.store.Close()
+	if b.lock != nil {
+		b.lock.Release()
+	}
+}
+
+// openStore opens --store, or the SQLite database in --data.
+func (f *originFlags) openStore(ctx context.Context) (*activitypub.Store, error) {
+	if f.store != "" {
+		return activitypub.OpenPostgres(ctx, f.store)
+	}
+	return activitypub.OpenStore(filepath.Join(f.dataDir, "db"))
 }
 
 // originFlags configure an origin: the server flags and the application's.
 type originFlags struct {
 	serverFlags
+	store          string
 	baseURL        string
 	users          userFlag
 	inlineLimit    int
@@ -53,6 +71,13 @@ type originFlags struct {
 
 func (f *originFlags) register(fs *flag.FlagSet) {
 	f.serverFlags.register(fs, "localhost:8443", ".data/origin")
+	fs.Func("store", "the shared store, a PostgreSQL `URL` (postgres://user:password@host/db): any number of origins on it serve the same actors and every event (default: SQLite in --data)", func(v string) error {
+		if !activitypub.IsPostgresURL(v) {
+			return fmt.Errorf("%q is not a postgres:// URL (leave --store out for SQLite in --data)", v)
+		}
+		f.store = v
+		return nil
+	})
 	fs.StringVar(&f.baseURL, "base-url", "", "canonical `URL` of the origin, which ids are built from (default: https://<--listen>, or http://<--listen-plain>)")
 	fs.Var(&f.users, "user", "ensure a local actor and its bearer token, `NAME:TOKEN` (repeatable)")
 	fs.Var(usersFile{&f.users}, "users-file", "read --user entries from a `file`, one NAME:TOKEN a line (# comments), so that no token is on the command line")
@@ -69,15 +94,30 @@ type builtOrigin struct {
 	streamer *stream.Streamer
 	reg      *prometheus.Registry
 	caFile   string
+	lock     *activitypub.DataLock
 }
 
 // build opens the store, provisions users and assembles the server.
-func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*builtOrigin, error) {
+func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (_ *builtOrigin, err error) {
+	// Before anything is written to the data directory: a second origin on
+	// its SQLite database is refused, not split from the first. Origins
+	// on one PostgreSQL store share everything, --data included.
+	var lock *activitypub.DataLock
+	if f.store == "" {
+		if lock, err = activitypub.LockDataDir(f.dataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Release()
+			}
+		}()
+	}
 	tlsConf, caFile, err := f.tlsConfig(stdout)
 	if err != nil {
 		return nil, err
 	}
-	store, err := activitypub.OpenStore(filepath.Join(f.dataDir, "db"))
+	store, err := f.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +151,20 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 	if app.BaseURL == "" {
 		app.BaseURL = f.defaultBaseURL(srv.TLSAddr(), srv.PlainListenAddr())
 	}
-	fmt.Fprintf(stdout, "origin: ids under %s; data in %s\n", app.BaseURL, f.dataDir)
-	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile}, nil
+	where := "data in " + f.dataDir
+	if f.store != "" {
+		where += ", store " + redactURL(f.store)
+	}
+	fmt.Fprintf(stdout, "origin: ids under %s; %s\n", app.BaseURL, where)
+	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile, lock: lock}, nil
+}
+
+// redactURL is u without its password, for what is printed.
+func redactURL(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	return "(a PostgreSQL URL)"
 }
 
 // defaultBaseURL names the origin by where it listens, TLS if it can: the

@@ -26,10 +26,11 @@ func testUsers() []string { return []string{"alice", "bob", "carol", "dave"} }
 
 func tokenOf(name string) string { return name + "-secret-token" }
 
-// testEnv is a server on loopback with its own data directory.
+// testEnv is a server on loopback with its own data directory, or on a
+// PostgreSQL database that other testEnvs may share.
 type testEnv struct {
 	t         *testing.T
-	dir       string
+	dir       string // or a postgres:// URL
 	configure []func(*Server)
 	http2     bool
 
@@ -59,7 +60,13 @@ func newEnvHTTP2(t *testing.T, configure ...func(*Server)) *testEnv {
 func (e *testEnv) start() {
 	t := e.t
 	t.Helper()
-	store, err := OpenStore(e.dir)
+	var store *Store
+	var err error
+	if IsPostgresURL(e.dir) {
+		store, err = OpenPostgres(t.Context(), e.dir)
+	} else {
+		store, err = OpenStore(e.dir)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,13 +75,26 @@ func (s *Server) emit(t *tx, streams []streamRef, d doc) (uint64, error) {
 	return seq, nil
 }
 
-// publish hands committed events to the Hub, in sequence order, then ends
-// the streams of resources that are gone.
+// publish counts the events a transaction of this process committed and,
+// unless the store is shared (where the follower delivers every process's
+// events), delivers them.
 func (s *Server) publish(events []loggedEvent, ended []string) {
 	for _, e := range events {
 		for _, st := range e.Streams {
-			s.hub().Publish(st.Key, e.LogEvent)
 			s.metrics().EventEmitted(st.Kind)
+		}
+	}
+	if !s.Store.shared {
+		s.toHub(events, ended)
+	}
+}
+
+// toHub hands committed events to the Hub, in sequence order, then ends
+// the streams of resources that are gone.
+func (s *Server) toHub(events []loggedEvent, ended []string) {
+	for _, e := range events {
+		for _, st := range e.Streams {
+			s.hub().Publish(st.Key, e.LogEvent)
 		}
 	}
 	for _, key := range ended {

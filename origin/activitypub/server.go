@@ -153,6 +153,7 @@ func (s *Server) init() error {
 		if s.streams == nil {
 			s.streams = &stream.Streamer{Logger: s.log}
 		}
+		s.Store.Follow(s.toHub, 0)
 	})
 	return s.initErr
 }

@@ -16,14 +16,22 @@ import (
 )
 
 // Store is the server's durable state: actors, objects, collections and the
-// event log, in an embedded SQLite database. It implements [origin.Log], so
-// it is what an [origin.Hub] replays subscriptions from.
+// event log, in an embedded SQLite database (OpenStore) or in PostgreSQL,
+// shared by any number of processes (OpenPostgres). It implements
+// [origin.Log], so it is what an [origin.Hub] replays subscriptions from.
 //
-// Writes are serialized by one mutex, held from the start of a transaction
-// until its events have been handed to the Hub: SQLite has one writer
-// anyway, and the Hub needs each stream's events in sequence order.
+// A process's writes are serialized by one mutex, held from the start of a
+// transaction until its events have been handed on: SQLite has one writer
+// anyway, and the Hub needs each stream's events in sequence order. On
+// PostgreSQL a row lock makes the writers of all processes take turns too.
 type Store struct {
-	db *sql.DB
+	db *database
+
+	// shared is set for a PostgreSQL store, which other processes may be
+	// writing: sequence numbers are assigned under a row lock, and events
+	// reach the Hub through the follower (postgres.go), whoever wrote them.
+	shared bool
+	follow follower
 
 	writeMu sync.Mutex
 
@@ -43,7 +51,7 @@ func OpenStore(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("activitypub: opening database: %w", err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: &database{DB: db}}
 	if err := s.init(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -52,8 +60,10 @@ func OpenStore(dir string) (*Store, error) {
 }
 
 func (s *Store) init(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, schema); err != nil {
-		return fmt.Errorf("activitypub: creating schema: %w", err)
+	if !s.shared { // a shared store's schema is created under a lock
+		if _, err := s.db.ExecContext(ctx, schema); err != nil {
+			return fmt.Errorf("activitypub: creating schema: %w", err)
+		}
 	}
 	if err := s.migrateTokens(ctx); err != nil {
 		return err
@@ -71,8 +81,9 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
+// Close stops following the log and closes the database.
 func (s *Store) Close() error {
+	s.follow.stop()
 	return s.db.Close()
 }
 
@@ -111,7 +122,7 @@ type querier interface {
 // tx is one write transaction and the events it logs, which are published
 // once it has committed.
 type tx struct {
-	*sql.Tx
+	*dbTx
 
 	// now is the transaction's time, with the millisecond precision of
 	// event times, for what it stores (published, updated, deleted). The
@@ -158,7 +169,19 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error, publish func(eve
 	if err != nil {
 		return fmt.Errorf("activitypub: beginning transaction: %w", err)
 	}
-	t := &tx{Tx: sqlTx, now: millis(time.Now()), seq: s.lastSeq.Load()}
+	t := &tx{dbTx: sqlTx, now: millis(time.Now()), seq: s.lastSeq.Load()}
+	if s.shared {
+		// The row lock on last_seq, held until the commit, makes writers
+		// of every process take turns: sequence numbers are committed in
+		// order, so a reader of the log never sees one before an earlier
+		// one.
+		var last int64
+		if err := t.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = ? FOR UPDATE`, counterLastSeq).Scan(&last); err != nil {
+			sqlTx.Rollback()
+			return fmt.Errorf("activitypub: locking the event sequence: %w", err)
+		}
+		t.seq = uint64(last)
+	}
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
 		return err
@@ -168,6 +191,9 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error, publish func(eve
 		if err == nil {
 			err = writeCounter(ctx, t, counterLastSeq, t.seq)
 		}
+		if err == nil && s.shared {
+			err = notifyCommitted(ctx, t, t.seq)
+		}
 		if err != nil {
 			sqlTx.Rollback()
 			return err
@@ -176,7 +202,13 @@ func (s *Store) update(ctx context.Context, fn func(*tx) error, publish func(eve
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("activitypub: committing: %w", err)
 	}
-	s.lastSeq.Store(t.seq)
+	if s.shared {
+		// The follower hands them to the Hub, as it does other processes'
+		// events; this one knows of them first.
+		s.follow.poke()
+	} else {
+		s.lastSeq.Store(t.seq)
+	}
 	if publish != nil {
 		publish(t.events, t.ended)
 	}

@@ -30,6 +30,11 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.F
 	owner := ownerView(res, viewer)
 	key := s.streamKey(res, owner)
 
+	// On a shared store, an id another process issued a moment ago
+	// resumes once this one has caught up with it, rather than as a gap.
+	if resume {
+		s.Store.awaitSeq(ctx, last, 2*DefaultFollowPoll)
+	}
 	// Everything up to newest is committed; later events are either in the
 	// log by the time the feed reads it or published to the Hub after the
 	// feed subscribed, so starting after newest misses nothing.

@@ -75,7 +75,7 @@ func (s *Store) EnsureUser(ctx context.Context, name, token string) error {
 		return fmt.Errorf("activitypub: user %q: empty token", name)
 	}
 	hash := hashToken(token)
-	err := s.writeTokens(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.writeTokens(ctx, func(tx *dbTx, now time.Time) error {
 		if err := ensureActor(ctx, tx, name, now); err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func (s *Store) AddToken(ctx context.Context, user, name string, ttl time.Durati
 	}
 	secret := newTokenSecret()
 	t := Token{ID: newTokenID(), User: user, Name: name}
-	err := s.writeTokens(ctx, func(tx *sql.Tx, now time.Time) error {
+	err := s.writeTokens(ctx, func(tx *dbTx, now time.Time) error {
 		t.Created = now
 		if ttl > 0 {
 			t.Expires = millis(now.Add(ttl))
@@ -150,7 +150,7 @@ func (s *Store) AddToken(ctx context.Context, user, name string, ttl time.Durati
 // Server.RevocationCheck).
 func (s *Store) RevokeToken(ctx context.Context, id string) (Token, error) {
 	var t Token
-	err := s.writeTokens(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err := s.writeTokens(ctx, func(tx *dbTx, _ time.Time) error {
 		tokens, err := listTokens(ctx, tx, `WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -173,7 +173,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string) (Token, error) {
 // RevokeUserTokens deletes every token of user and returns them.
 func (s *Store) RevokeUserTokens(ctx context.Context, user string) ([]Token, error) {
 	var tokens []Token
-	err := s.writeTokens(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err := s.writeTokens(ctx, func(tx *dbTx, _ time.Time) error {
 		var err error
 		if tokens, err = listTokens(ctx, tx, `WHERE actor = ?`, user); err != nil {
 			return err
@@ -262,7 +262,7 @@ func (s *Store) credentialFor(ctx context.Context, hash string) (credential, err
 // writeTokens runs fn in a write transaction and commits it. Another
 // process (subpub token) may be writing the same database: SQLite's busy
 // timeout makes each wait for the other.
-func (s *Store) writeTokens(ctx context.Context, fn func(tx *sql.Tx, now time.Time) error) error {
+func (s *Store) writeTokens(ctx context.Context, fn func(tx *dbTx, now time.Time) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -277,13 +277,13 @@ func (s *Store) writeTokens(ctx context.Context, fn func(tx *sql.Tx, now time.Ti
 }
 
 // ensureActor creates the local actor name if it does not exist.
-func ensureActor(ctx context.Context, tx *sql.Tx, name string, now time.Time) error {
+func ensureActor(ctx context.Context, tx *dbTx, name string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO actors (name, profile, created_at) VALUES (?, '{}', ?) ON CONFLICT (name) DO NOTHING`,
 		name, now.UnixMilli())
 	return err
 }
 
-func bumpTokenGeneration(ctx context.Context, tx *sql.Tx) error {
+func bumpTokenGeneration(ctx context.Context, tx *dbTx) error {
 	_, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = ?`, counterTokenGeneration)
 	return err
 }
@@ -299,7 +299,7 @@ func unixMilliOrZero(t time.Time) int64 {
 // table, which kept one per actor in actors.token_hash, into it, and drops
 // that column. It does nothing to a database that has none.
 func (s *Store) migrateTokens(ctx context.Context) error {
-	err := s.writeTokens(ctx, func(tx *sql.Tx, _ time.Time) error {
+	err := s.writeTokens(ctx, func(tx *dbTx, _ time.Time) error {
 		rows, err := tx.QueryContext(ctx, `SELECT * FROM actors LIMIT 0`)
 		if err != nil {
 			return err
