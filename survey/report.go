@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/subpub/subpub/conformance"
 )
 
 // Markdown is the report as draft/survey.md holds it: how it was made, the
@@ -72,6 +74,7 @@ func (r *Report) Markdown() string {
 	}
 
 	r.alternativesMarkdown(&b)
+	r.suiteMarkdown(&b)
 
 	b.WriteString("\n## Versions\n\n")
 	seen := map[string]bool{}
@@ -171,5 +174,57 @@ func (r *Report) alternativesMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, " %s%s |", strings.Join(cells, " / "), reused)
 		}
 		b.WriteString("\n")
+	}
+}
+
+// suiteMarkdown is the table of the conformance suite's intermediary
+// checks through each proxy, and the detail of every failure.
+func (r *Report) suiteMarkdown(b *strings.Builder) {
+	b.WriteString("\n## The conformance suite through each proxy\n\n")
+	b.WriteString("`subpub conformance --intermediary`'s checks (package `conformance`), each proxy in its first configuration above, pointed at the suite's scripted upstream; a client subscribes through the proxy over HTTP/1.1. ")
+	fmt.Fprintf(b, "Each wait is bounded by %v. Collapsing (collapsing-key/1) is a MAY: a proxy that does not collapse conforms.\n\n", suiteTimeout)
+	var ids []string
+	for _, res := range r.Suite {
+		if res.Report != nil {
+			for _, c := range res.Report.Results {
+				if !slices.Contains(ids, c.ID) {
+					ids = append(ids, c.ID)
+				}
+			}
+		}
+	}
+	b.WriteString("| proxy | MUST failed |")
+	for _, id := range ids {
+		fmt.Fprintf(b, " %s |", id)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(ids)) + "\n")
+	for _, res := range r.Suite {
+		fmt.Fprintf(b, "| %s |", res.Proxy)
+		if res.Report == nil {
+			fmt.Fprintf(b, " not run: %s |%s\n", oneLine(res.Error), strings.Repeat(" |", len(ids)))
+			continue
+		}
+		fmt.Fprintf(b, " %d |", res.Report.Summary.MustFailures)
+		for _, id := range ids {
+			status := "–"
+			for _, c := range res.Report.Results {
+				if c.ID == id {
+					status = string(c.Status)
+				}
+			}
+			fmt.Fprintf(b, " %s |", status)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nWhat failed:\n\n")
+	for _, res := range r.Suite {
+		if res.Report == nil {
+			continue
+		}
+		for _, c := range res.Report.Results {
+			if c.Status == conformance.Fail {
+				fmt.Fprintf(b, "- %s, %s (%s): %s\n", res.Proxy, c.ID, c.Level, oneLine(c.Detail))
+			}
+		}
 	}
 }

@@ -33,6 +33,9 @@ type Report struct {
 	Results []Result  `json:"results"`
 	// Alternatives are the variants of the wire format through each proxy.
 	Alternatives []Alternative `json:"alternatives"`
+	// Suite is the conformance suite's intermediary checks through each
+	// proxy.
+	Suite []SuiteResult `json:"suite"`
 }
 
 // Run surveys proxies in front of one origin, keeping every file under
@@ -80,6 +83,7 @@ func Run(ctx context.Context, dir string, proxies []Proxy, progress io.Writer) (
 	if report.Alternatives, err = TryAlternatives(ctx, o, dir, proxies, progress); err != nil {
 		return nil, err
 	}
+	report.Suite = RunSuite(ctx, o, dir, proxies, progress)
 	return report, nil
 }
 
