@@ -28,10 +28,11 @@ import (
 // all the same are another request, from a proxy that took the 106 for the
 // final response and reused the connection: written after them, the next
 // PUB would be read as that request's response, which may be another
-// user's (see draft/survey.md). So the first 106 says Connection: close,
-// which such a proxy honours by not reusing the connection, and a request
-// pipelined behind the subscription, or any byte arriving later, ends it
-// with nothing more written (the hangups watch for input too).
+// user's (see draft/survey.md). So a request pipelined behind the
+// subscription, or any byte arriving later, ends it with nothing more
+// written (the hangups watch for input too). The 106 does not say
+// Connection: close, which would keep such a proxy from reusing the
+// connection: Node's HTTP parser then refuses every response after it.
 //
 // An SSE response has no Content-Length and no chunked coding: its body
 // ends when the connection closes (Connection: close), which every
@@ -103,7 +104,6 @@ func (cs *connStream) start(sub Subscription, retry time.Duration, pos string) e
 	defer putBuffer(buf)
 	head := streamHead(sub, cs.format, pos)
 	if cs.format == wire.FormatPUB {
-		head.Set("Connection", "close")
 		writeHead(buf, wire.StatusNoOperation, "No Operation", head)
 		return cs.write(buf.Bytes())
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,9 +66,9 @@ func TestAClosedHTTP1SubscriptionFreesItsSlotAtOnce(t *testing.T) {
 // TestNothingAnswersARequestBehindASubscription: a proxy that took the 106
 // for the final response may send another request, perhaps another user's,
 // on the connection of an HTTP/1.1 subscription. The next PUB would be read
-// as its response, so the 106 says Connection: close, and once the client
-// has sent anything after its request, nothing more is written: the
-// subscription ends and the connection closes. Whether the request came
+// as its response, so once the client has sent anything after its request,
+// nothing more is written: the subscription ends and the connection
+// closes. Whether the request came
 // pipelined with the subscription's or after the 106; the control is the
 // same subscription with nothing sent after it, which gets its event.
 func TestNothingAnswersARequestBehindASubscription(t *testing.T) {
@@ -98,9 +97,8 @@ func TestNothingAnswersARequestBehindASubscription(t *testing.T) {
 				raw.Send(t, sub+next)
 			} else {
 				raw.Send(t, sub)
-				status, fields := raw.ResponseHead(t)
-				if !strings.HasPrefix(status, "HTTP/1.1 106") || !slices.Contains(fields, "Connection: close") {
-					t.Fatalf("first response %q %q, want a 106 with Connection: close", status, fields)
+				if status, _ := raw.ResponseHead(t); !strings.HasPrefix(status, "HTTP/1.1 106") {
+					t.Fatalf("first response %q, want a 106", status)
 				}
 				testkit.WaitUntil(t, "the subscription served", func() bool { return o.Active() == 1 })
 			}

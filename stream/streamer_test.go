@@ -103,7 +103,7 @@ func TestStreamerOnTheWire(t *testing.T) {
 		c := testkit.DialRaw(t, addr)
 		c.Send(t, "SUB /public/stream HTTP/1.1\r\nHost: x\r\n\r\n")
 		status, fields := c.ResponseHead(t)
-		if !strings.HasPrefix(status, "HTTP/1.1 106") || strings.Join(fields, "|") != "Cache-Control: public|Connection: close|Vary: Authorization" {
+		if !strings.HasPrefix(status, "HTTP/1.1 106") || strings.Join(fields, "|") != "Cache-Control: public|Vary: Authorization" {
 			t.Fatalf("first response %q %q", status, fields)
 		}
 		o.publish(1)
