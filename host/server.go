@@ -89,6 +89,10 @@ type Server struct {
 	// package internal/redact). Default slog.Default().
 	Logger *slog.Logger
 
+	// AccessLog, if set, receives a line per request once it has been
+	// answered, with credentials masked (see logAccess). Nil: none.
+	AccessLog *slog.Logger
+
 	// OnShutdown runs first in Shutdown, with its context: the place to end
 	// streams gracefully (Streamer.Shutdown) before connections close.
 	OnShutdown func(ctx context.Context) error
@@ -154,6 +158,10 @@ func (s *Server) Serve() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	logger := s.libraryLogger()
+	handler := s.Handler
+	if s.AccessLog != nil {
+		handler = logAccess(handler, s.AccessLog)
+	}
 	if s.tcp != nil {
 		tcp, udp := s.tcp, s.udp
 		port := tcp.Addr().(*net.TCPAddr).Port
@@ -161,10 +169,10 @@ func (s *Server) Serve() {
 
 		tlsConf := s.TLSConfig.Clone()
 		tlsConf.NextProtos = []string{"h2", "http/1.1"}
-		handler := s.advertiseHTTP3(s.Handler)
-		s.tlsSrv = s.httpServer(handler)
+		tlsHandler := s.advertiseHTTP3(handler)
+		s.tlsSrv = s.httpServer(tlsHandler)
 		s.tlsSrv.TLSConfig = tlsConf
-		s.tlsH2 = s.h2Server(handler)
+		s.tlsH2 = s.h2Server(tlsHandler)
 		s.tlsSrv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
 			"h2": func(_ *http.Server, c *tls.Conn, _ http.Handler) { s.tlsH2.ServeConn(s.h2Ctx, c) },
 		}
@@ -176,7 +184,7 @@ func (s *Server) Serve() {
 			MaxIncomingUniStreams: MaxIncomingUniStreams,
 		}
 		s.h3 = &http3.Server{
-			Handler:        s.Handler,
+			Handler:        handler,
 			TLSConfig:      h3TLS,
 			MaxHeaderBytes: setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
 			Logger:         logger,
@@ -194,11 +202,11 @@ func (s *Server) Serve() {
 	}
 	if s.plain != nil {
 		ln := s.plain
-		s.plainSrv = s.httpServer(s.Handler)
+		s.plainSrv = s.httpServer(handler)
 		s.plainSrv.Protocols = new(http.Protocols)
 		s.plainSrv.Protocols.SetHTTP1(true)
 		s.plainSrv.Protocols.SetUnencryptedHTTP2(true)
-		s.plainH2 = s.h2Server(s.Handler)
+		s.plainH2 = s.h2Server(handler)
 		s.plainSrv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
 			// net/http hands over a cleartext connection that starts with
 			// the HTTP/2 preface under this name, the preface read.

@@ -139,10 +139,14 @@ func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, r *http.R
 	default:
 		return false, ""
 	}
+	start := cursor.pos
 	g := s.join(key, m)
 	if g == nil {
 		return false, "" // the fan-out is elsewhere in the ring: try later
 	}
+	// The fan-out sets the cursor where the member left it: what it wrote
+	// for the subscriber lies between.
+	defer func() { st.delivered += int(cursor.pos - start) }()
 	metrics := s.metrics()
 	metrics.FannedOut(m.proto, m.format, 1)
 	defer metrics.FannedOut(m.proto, m.format, -1)

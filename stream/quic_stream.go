@@ -49,7 +49,7 @@ const MaxQUICQueued = 32 << 10
 // takeQUICStream takes an HTTP/3 request stream over, or reports false when
 // it cannot be (then quic-go's ResponseWriter writes the stream).
 func takeQUICStream(w http.ResponseWriter, r *http.Request, f wire.Format, m Metrics) (*quicStream, bool) {
-	streamer, ok := w.(http3.HTTPStreamer)
+	streamer, ok := writerAs[http3.HTTPStreamer](w)
 	if r.ProtoMajor != 3 || !ok {
 		return nil, false
 	}

@@ -57,7 +57,7 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 	var failure error
 	if sw.format == wire.FormatPUB {
 		h := sw.w.Header()
-		fw, prepared := sw.w.(h2.FieldsWriter)
+		fw, prepared := writerAs[h2.FieldsWriter](sw.w)
 		for _, f := range frames {
 			if err := sw.ctx.Err(); err != nil {
 				return err

@@ -156,3 +156,20 @@ func sseOpening(retry time.Duration, pos string) []byte {
 	}
 	return b
 }
+
+// writerAs finds a writer of type T under w, looking through the writers
+// that wrap a ResponseWriter and say so with Unwrap (as
+// http.ResponseController does): the access log's, for one.
+func writerAs[T any](w http.ResponseWriter) (T, bool) {
+	for {
+		if t, ok := w.(T); ok {
+			return t, true
+		}
+		inner, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		w = inner.Unwrap()
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/subpub/subpub/internal/access"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
@@ -103,7 +104,14 @@ type Streamer struct {
 
 // subscriber is the state of one subscription that the stall watchdog reads.
 type subscriber struct {
-	rc           *http.ResponseController
+	rc *http.ResponseController
+	// delivered counts the events written to the client, by its own loop
+	// and by its connection's fan-out, and final is the status of the
+	// final response the server sent, if it sent one: for the access log
+	// (see package internal/access). The handler's goroutine alone keeps
+	// them.
+	delivered    int
+	final        int
 	abort        func()       // unblocks a write in progress
 	writingSince atomic.Int64 // UnixNano when the current write began; 0 if none
 	stalled      atomic.Bool
@@ -154,7 +162,14 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 
 	m.SubscriptionOpened(proto, f)
 	reason := CloseClientGone
-	defer func() { m.SubscriptionClosed(proto, f, reason) }()
+	rec := access.FromContext(r.Context())
+	defer func() {
+		m.SubscriptionClosed(proto, f, reason)
+		if st.final != 0 {
+			rec.Status(st.final)
+		}
+		rec.Subscription(st.delivered, reason)
+	}()
 
 	var out streamWriter
 	if cs, ok := hijackStream(st.rc, r, f, m, &s.hangups); ok {
@@ -174,10 +189,13 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	st.writingSince.Store(time.Now().UnixNano())
 	err := out.start(sub, setting.Or(s.Retry, DefaultRetry), startPosition(r, sub.Feed))
 	st.writingSince.Store(0)
+	if err == nil {
+		rec.Status(openingStatus[f])
+	}
 	if err != nil {
 		if st.stalled.Load() {
 			reason = CloseStalled
-			s.finish(out, reason)
+			s.finish(out, st, reason)
 		}
 		return
 	}
@@ -194,16 +212,18 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	ctx := r.Context()
 	for {
 		b := s.writeReady(sub.Feed, out, st)
+		st.delivered += b.written
 		if b.written > 0 {
 			if st.stalled.Load() {
 				reason = CloseStalled
-				s.finish(out, reason)
+				s.finish(out, st, reason)
 				return
 			}
 			if unsendable := (*unsendableError)(nil); errors.As(b.writeErr, &unsendable) {
 				s.logger().Warn("ending a subscription", "err", b.writeErr)
 				reason = CloseError
-				out.failed(&wire.StatusError{Status: http.StatusBadGateway, Detail: b.writeErr.Error()})
+				st.final = http.StatusBadGateway
+				out.failed(&wire.StatusError{Status: st.final, Detail: b.writeErr.Error()})
 				return
 			}
 			if b.writeErr != nil || ctx.Err() != nil {
@@ -212,7 +232,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 			timer.Reset(keepAlive)
 		}
 		if b.feedErr != nil {
-			reason = s.end(out, b.feedErr)
+			reason = s.end(out, st, b.feedErr)
 			return
 		}
 		if b.written > 0 {
@@ -222,7 +242,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		// fan-out until something makes it leave.
 		if followed, ended := s.follow(out, sub.Feed, st, r, expire); ended != "" {
 			reason = ended
-			s.finish(out, reason)
+			s.finish(out, st, reason)
 			return
 		} else if followed {
 			timer.Reset(keepAlive)
@@ -241,11 +261,11 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 			return
 		case <-expire:
 			reason = CloseLifetime
-			s.finish(out, reason)
+			s.finish(out, st, reason)
 			return
 		case <-s.closing:
 			reason = CloseShutdown
-			s.finish(out, reason)
+			s.finish(out, st, reason)
 			return
 		}
 	}
@@ -255,16 +275,22 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 // is reset (it reads nothing more; over net/http that panics with
 // http.ErrAbortHandler, so the caller records the reason first), one the
 // server ends is told when to come back; the others need nothing written.
-func (s *Streamer) finish(out streamWriter, reason string) {
+func (s *Streamer) finish(out streamWriter, st *subscriber, reason string) {
 	switch reason {
 	case CloseStalled:
 		out.abandon()
 	case CloseShutdown:
+		st.final = http.StatusServiceUnavailable
 		out.comeBack(s.errShuttingDown())
 	case CloseLifetime:
+		st.final = errLifetimeReached.Status
 		out.comeBack(errLifetimeReached)
 	}
 }
+
+// openingStatus is the status that opens a subscription in each format,
+// which the access log gives for one that ended without a final response.
+var openingStatus = map[wire.Format]int{wire.FormatPUB: wire.StatusNoOperation, wire.FormatSSE: http.StatusOK}
 
 // maxWriteBytes bounds one write of a batch (by the frames' estimated size).
 const maxWriteBytes = 256 << 10
@@ -308,10 +334,11 @@ func (s *Streamer) writeReady(feed Feed, out streamWriter, st *subscriber) ready
 }
 
 // end finishes a subscription whose feed returned err and names the reason.
-func (s *Streamer) end(out streamWriter, err error) string {
+func (s *Streamer) end(out streamWriter, st *subscriber, err error) string {
 	switch {
 	case errors.Is(err, wire.ErrStreamEnded):
-		out.final(http.StatusNoContent)
+		st.final = http.StatusNoContent
+		out.final(st.final)
 		return CloseEnded
 	case errors.Is(err, ErrLagged):
 		// The client's connection may be the reason it lags, so do not
@@ -330,6 +357,10 @@ func (s *Streamer) end(out streamWriter, err error) string {
 			s.logger().Debug("subscription refused by its source", "err", err)
 		} else {
 			s.logger().Error("subscription feed failed", "err", err)
+		}
+		st.final = http.StatusInternalServerError // as errorResponse says
+		if refused != nil {
+			st.final = refused.Status
 		}
 		out.failed(err)
 		return CloseError

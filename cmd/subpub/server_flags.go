@@ -36,6 +36,7 @@ type serverFlags struct {
 	dataDir             string
 	metricsAddr         string
 	pprof               bool
+	accessLog           bool
 	keepAlive           time.Duration
 	maxPerClient        int
 	maxSubscriptions    int
@@ -61,6 +62,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.StringVar(&f.keyFile, "key", "", "TLS key `file` (PEM), with --cert")
 	fs.StringVar(&f.dataDir, "data", defaultData, "data `directory`")
 	fs.StringVar(&f.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`address`/metrics, /healthz, /readyz and the live dashboard at /dashboard/")
+	fs.BoolVar(&f.accessLog, "access-log", false, "log a line per request at info level: method, path (credentials masked), protocol, client, status, bytes, duration and, for a subscription, its events and how it ended")
 	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's runtime profiles at /debug/pprof/ on the --metrics address")
 	fs.DurationVar(&f.keepAlive, "keepalive", stream.DefaultKeepAlive, "send a 106 (or SSE comment) after this much silence")
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
@@ -179,6 +181,9 @@ func (f *serverFlags) bind(role string, handler http.Handler, tlsConf *tls.Confi
 		TLSConfig:  tlsConf,
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
+	}
+	if f.accessLog {
+		srv.AccessLog = logger
 	}
 	var err error
 	if srv.StatelessResetKey, err = f.statelessResetKey(); err != nil {
