@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/subpub/subpub/benchmarks/load"
-	"github.com/subpub/subpub/benchmarks/procstat"
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // The peers: the fan-out systems people use today, installed from Debian by
@@ -137,42 +134,13 @@ func (d *deployment) startVarnish(ctx context.Context, env *environment, dir str
 // startPeer runs a peer in the foreground and waits until addr accepts
 // connections.
 func (d *deployment) startPeer(ctx context.Context, env *environment, role, addr, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = env.stderr, env.stderr
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
-	if err := cmd.Start(); err != nil {
-		return err
+	p, err := launch.StartProgram(ctx, launch.ProgramOptions{Output: env.stderr, Listen: []string{addr}}, name, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", role, err)
 	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	d.closers = append(d.closers, func() {
-		// Kill the workers too: they are the process's descendants.
-		for _, p := range procstat.Descendants(cmd.Process.Pid) {
-			syscall.Kill(p, syscall.SIGKILL)
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-	})
-	d.servers = append(d.servers, server{Role: role, pid: cmd.Process.Pid})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("%s exited before listening on %s", role, addr)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not listening on %s after 30 s", role, addr)
-		}
-	}
+	d.closers = append(d.closers, p.Stop)
+	d.servers = append(d.servers, server{Role: role, pid: p.Cmd.Process.Pid})
+	return nil
 }
 
 // freePort finds a TCP port free on the loopback address for a peer that

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // Apache httpd with mod_proxy, forwarding over HTTP/1.1 (mod_proxy_http)
@@ -55,7 +57,7 @@ func apacheProxy() Proxy {
 			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
-			p, err := startProgram(ctx, dir, "apache2", []string{"-f", file, "-DFOREGROUND"}, nil, addrs...)
+			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "apache2", "-f", file, "-DFOREGROUND")
 			if err != nil {
 				return nil, err
 			}

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // Caddy's reverse_proxy, flushing every write (flush_interval -1), with
@@ -45,7 +47,7 @@ func caddyProxy() Proxy {
 			return nil, err
 		}
 		env := []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
-		p, err := startProgram(ctx, dir, "caddy", []string{"run", "--config", file, "--adapter", "caddyfile"}, env, addrs...)
+		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Env: env, Listen: addrs}, "caddy", "run", "--config", file, "--adapter", "caddyfile")
 		if err != nil {
 			return nil, err
 		}

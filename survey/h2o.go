@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // h2o's proxy.reverse.url, with HTTP/2 over TLS.
@@ -43,7 +45,7 @@ func h2oProxy() Proxy {
 		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 			return nil, err
 		}
-		p, err := startProgram(ctx, dir, "h2o", []string{"-c", file}, nil, addrs...)
+		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "h2o", "-c", file)
 		if err != nil {
 			return nil, err
 		}

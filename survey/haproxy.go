@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // HAProxy in HTTP mode, with its default of reusing idle server
@@ -39,7 +41,7 @@ func haproxyProxy() Proxy {
 			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
-			p, err := startProgram(ctx, dir, "haproxy", []string{"-db", "-f", file}, nil, addrs...)
+			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "haproxy", "-db", "-f", file)
 			if err != nil {
 				return nil, err
 			}

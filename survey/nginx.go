@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // nginx proxies to the origin over HTTP/1.1 with buffering off, as its
@@ -54,7 +56,7 @@ func nginxProxy() Proxy {
 			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 				return nil, err
 			}
-			p, err := startProgram(ctx, dir, "nginx", []string{"-p", dir, "-c", file}, nil, addrs...)
+			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "nginx", "-p", dir, "-c", file)
 			if err != nil {
 				return nil, err
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"os/exec"
 	"strings"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // Proxy is one intermediary surveyed: how to find it, and the
@@ -43,11 +45,11 @@ type Front struct {
 	// Config is the main configuration file as written, for the report.
 	Config string
 
-	program *program
+	program *launch.Program
 }
 
 // Stop ends the proxy.
-func (f *Front) Stop() { f.program.stop() }
+func (f *Front) Stop() { f.program.Stop() }
 
 // Installed says whether the proxy's binary is on this machine.
 func (p *Proxy) Installed() bool {

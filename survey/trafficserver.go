@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // Apache Traffic Server as a reverse proxy (remap required), with Debian's
@@ -79,7 +81,7 @@ func trafficServerProxy() Proxy {
 				return nil, err
 			}
 			args := []string{"--run-root=" + filepath.Join(dir, "runroot.yaml")}
-			p, err := startProgram(ctx, dir, "traffic_server", args, nil, addrs...)
+			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "traffic_server", args...)
 			if err != nil {
 				return nil, err
 			}

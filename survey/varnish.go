@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/subpub/subpub/internal/launch"
 )
 
 // Varnish with its built-in VCL, which pipes a request with a method it
@@ -40,7 +42,7 @@ func varnishProxy() Proxy {
 			}
 			args := []string{"-F", "-a", addrs[0], "-f", file, "-n", filepath.Join(dir, "varnish"),
 				"-s", "malloc,64m", "-p", "feature=+http2", "-p", "pipe_timeout=3600", "-p", "send_timeout=3600"}
-			p, err := startProgram(ctx, dir, "varnishd", args, nil, addrs...)
+			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "varnishd", args...)
 			if err != nil {
 				return nil, err
 			}
