@@ -47,9 +47,7 @@ type stream struct {
 	bodyClosed bool
 
 	// Deadlines set through http.ResponseController.
-	readTimer, writeTimer *time.Timer
-	readGen, writeGen     uint64
-	readExpired, wExpired bool
+	readDeadline, writeDeadline deadline
 }
 
 func (c *Conn) newStreamLocked(id uint32, head *requestHead, endStream bool) *stream {
@@ -153,7 +151,7 @@ func (st *stream) writeErrLocked() error {
 	switch {
 	case st.c.over:
 		return errConnClosed
-	case st.wExpired:
+	case st.writeDeadline.expired:
 		return os.ErrDeadlineExceeded
 	case st.isClosed:
 		return st.err
@@ -250,79 +248,69 @@ func (st *stream) writeData(p []byte, end bool) error {
 // write waiting on flow control or queue space returns, and the stream is
 // reset.
 func (st *stream) setWriteDeadline(t time.Time) {
-	c := st.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st.writeTimer != nil {
-		st.writeTimer.Stop()
-	}
-	st.writeGen++
-	st.wExpired = false
-	if t.IsZero() || st.handlerDone {
-		return
-	}
-	d := time.Until(t)
-	if d <= 0 {
-		st.expireWriteLocked()
-		return
-	}
-	gen := st.writeGen
-	st.writeTimer = time.AfterFunc(d, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if st.writeGen == gen {
-			st.expireWriteLocked()
+	st.c.mu.Lock()
+	defer st.c.mu.Unlock()
+	st.writeDeadline.setLocked(&st.c.mu, t, st.handlerDone, func() {
+		if !st.isClosed {
+			st.c.resetLocked(st.id, http2.ErrCodeCancel)
 		}
+		st.cond.Broadcast()
 	})
-}
-
-func (st *stream) expireWriteLocked() {
-	st.wExpired = true
-	if !st.isClosed {
-		st.c.resetLocked(st.id, http2.ErrCodeCancel)
-	}
-	st.cond.Broadcast()
 }
 
 // setReadDeadline arms the request body's read deadline: once it passes,
 // reads fail with os.ErrDeadlineExceeded.
 func (st *stream) setReadDeadline(t time.Time) {
-	c := st.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st.readTimer != nil {
-		st.readTimer.Stop()
-	}
-	st.readGen++
-	st.readExpired = false
-	if t.IsZero() || st.handlerDone {
+	st.c.mu.Lock()
+	defer st.c.mu.Unlock()
+	st.readDeadline.setLocked(&st.c.mu, t, st.handlerDone, st.cond.Broadcast)
+}
+
+func (st *stream) stopTimersLocked() {
+	st.readDeadline.stopLocked()
+	st.writeDeadline.stopLocked()
+}
+
+// deadline is one direction's deadline of a stream, guarded by its
+// connection's mutex. Each setting starts a generation, so a timer of an
+// earlier setting that fires late does nothing.
+type deadline struct {
+	timer   *time.Timer
+	gen     uint64
+	expired bool
+}
+
+// setLocked arms the deadline for t, or disarms it for the zero time or
+// once the handler is done. When it passes, expired is set and expire is
+// called, with mu held.
+func (d *deadline) setLocked(mu *sync.Mutex, t time.Time, handlerDone bool, expire func()) {
+	d.stopLocked()
+	d.expired = false
+	if t.IsZero() || handlerDone {
 		return
 	}
-	d := time.Until(t)
-	if d <= 0 {
-		st.readExpired = true
-		st.cond.Broadcast()
+	wait := time.Until(t)
+	if wait <= 0 {
+		d.expired = true
+		expire()
 		return
 	}
-	gen := st.readGen
-	st.readTimer = time.AfterFunc(d, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if st.readGen == gen {
-			st.readExpired = true
-			st.cond.Broadcast()
+	gen := d.gen
+	d.timer = time.AfterFunc(wait, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if d.gen == gen {
+			d.expired = true
+			expire()
 		}
 	})
 }
 
-func (st *stream) stopTimersLocked() {
-	st.readGen++
-	st.writeGen++
-	if st.readTimer != nil {
-		st.readTimer.Stop()
-	}
-	if st.writeTimer != nil {
-		st.writeTimer.Stop()
+// stopLocked disarms the deadline and voids its pending timer.
+func (d *deadline) stopLocked() {
+	d.gen++
+	if d.timer != nil {
+		d.timer.Stop()
 	}
 }
 
@@ -358,7 +346,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		if st.bodyErr != nil {
 			return 0, st.bodyErr
 		}
-		if st.readExpired {
+		if st.readDeadline.expired {
 			return 0, os.ErrDeadlineExceeded
 		}
 		if len(p) == 0 {
