@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/stream"
 )
@@ -127,5 +128,30 @@ func TestNothingAnswersARequestBehindASubscription(t *testing.T) {
 				t.Errorf("after the second request: %q, %v; want nothing, and the connection closed", rest, err)
 			}
 		})
+	}
+}
+
+// TestACancelledMultiplexedSubscriptionFreesItsSlotAtOnce: a client that
+// cancels its HTTP/2 or HTTP/3 subscription resets the stream, and the
+// subscription ends then, not at its next write (keepalives an hour apart):
+// SUB and SSE, whether its handler or the connection's fan-out writes it.
+func TestACancelledMultiplexedSubscriptionFreesItsSlotAtOnce(t *testing.T) {
+	o := startTestOrigin(t, func(s *stream.Streamer) { s.KeepAlive = time.Hour })
+	for _, p := range protocols {
+		if p.http == client.HTTP11 {
+			continue
+		}
+		for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
+			t.Run(p.name+" "+mode.String(), func(t *testing.T) {
+				testkit.WaitUntil(t, "the previous subscription ended", func() bool { return o.Active() == 0 })
+				c := testkit.NewClient(t, client.Options{Mode: mode, HTTP: p.http, CAFile: o.CA.CAFile})
+				f := testkit.Follow(t, c, o.url(p.plain), "", nil)
+				f.WaitOpen(t)
+				o.publish(1)
+				f.WaitCount(t, 1)
+				f.Cancel()
+				testkit.WaitUntil(t, "the cancelled subscription ended", func() bool { return o.Active() == 0 })
+			})
+		}
 	}
 }
