@@ -59,29 +59,35 @@ var EachEventAlone = Codec{
 	NewReader: func(r io.Reader) (io.Reader, error) { return flate.NewReader(r), nil },
 }
 
-// aloneWriter compresses each event with a compressor of its own.
+// aloneWriter compresses each event with one compressor, reset (its
+// history dropped) before each event, as a server would reuse it.
 type aloneWriter struct {
-	w   io.Writer
-	cur *flate.Writer
+	w       io.Writer
+	z       *flate.Writer
+	started bool // an event is being written since the last Flush
 }
 
 func (a *aloneWriter) Write(p []byte) (int, error) {
-	if a.cur == nil {
-		var err error
-		if a.cur, err = flate.NewWriter(a.w, 6); err != nil {
-			return 0, err
+	if !a.started {
+		if a.z == nil {
+			var err error
+			if a.z, err = flate.NewWriter(a.w, 6); err != nil {
+				return 0, err
+			}
+		} else {
+			a.z.Reset(a.w)
 		}
+		a.started = true
 	}
-	return a.cur.Write(p)
+	return a.z.Write(p)
 }
 
 func (a *aloneWriter) Flush() error {
-	if a.cur == nil {
+	if !a.started {
 		return nil
 	}
-	err := a.cur.Flush()
-	a.cur = nil
-	return err
+	a.started = false
+	return a.z.Flush()
 }
 
 func gzipCodec(level int) Codec {
