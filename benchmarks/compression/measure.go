@@ -79,15 +79,11 @@ func Measure(events []Event, opts Options) ([]Row, error) {
 	rows = append(rows, big)
 
 	sse := Row{Name: "SSE", State: "none (each event's block is encoded once, for every subscriber)"}
+	plain := make([]int, len(events))
 	for i := range events {
-		n := len(events[i].SSE)
-		sse.H1 += float64(n + chunkFraming(n))
-		sse.H2 += float64(n + h2DataFraming)
-		sse.H3 += float64(n + len(wire.AppendHTTP3DataHeader(nil, n)))
+		plain[i] = len(events[i].SSE)
 	}
-	sse.H1 /= float64(len(events))
-	sse.H2 /= float64(len(events))
-	sse.H3 /= float64(len(events))
+	sse.setFramed(plain)
 	rows = append(rows, sse)
 
 	for _, c := range append(Codecs, EachEventAlone) {
@@ -104,17 +100,25 @@ func Measure(events []Event, opts Options) ([]Row, error) {
 		if sizes, err = compressedSizes(c, events); err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
-		for _, n := range sizes {
-			row.H1 += float64(n + chunkFraming(n))
-			row.H2 += float64(n + h2DataFraming)
-			row.H3 += float64(n + len(wire.AppendHTTP3DataHeader(nil, n)))
-		}
-		row.H1 /= float64(len(events))
-		row.H2 /= float64(len(events))
-		row.H3 /= float64(len(events))
+		row.setFramed(sizes)
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// setFramed sets the mean bytes per event of a text/event-stream whose
+// events came to sizes bytes of content each, with each version's
+// framing of them: a chunk, a DATA frame.
+func (r *Row) setFramed(sizes []int) {
+	r.H1, r.H2, r.H3 = 0, 0, 0
+	for _, n := range sizes {
+		r.H1 += float64(n + chunkFraming(n))
+		r.H2 += float64(n + h2DataFraming)
+		r.H3 += float64(n + len(wire.AppendHTTP3DataHeader(nil, n)))
+	}
+	r.H1 /= float64(len(sizes))
+	r.H2 /= float64(len(sizes))
+	r.H3 /= float64(len(sizes))
 }
 
 // h2DataFraming is an HTTP/2 DATA frame's header.
