@@ -81,11 +81,13 @@ type Timing struct {
 }
 
 // streamingExtraConfigs are configurations tried by the streaming
-// comparison alone, by proxy name: how proxies are often deployed, with
-// the buffering that their streaming configurations of the survey turn
-// off.
+// comparison alone, by proxy name: nginx as it is often deployed, with the
+// buffering that the survey's streaming configuration turns off; HAProxy
+// with http-no-delay, which its documentation offers for interactive
+// traffic that its merging of small writes would delay.
 var streamingExtraConfigs = map[string][]Config{
-	"nginx": {{Name: "proxy_buffering on (nginx's default)", start: nginxStart(strings.Replace(nginxConfig, "proxy_buffering off;\n", "", 1), "")}},
+	"nginx":   {{Name: "proxy_buffering on (nginx's default)", start: nginxStart(strings.Replace(nginxConfig, "proxy_buffering off;\n", "", 1), "")}},
+	"HAProxy": {{Name: "option http-no-delay", start: haproxyStart(strings.Replace(haproxyConfig, "  http-reuse %[5]s\n", "  http-reuse %[5]s\n  option http-no-delay\n", 1), "safe")}},
 }
 
 // TryStreaming puts each proxy configuration, and those of
@@ -380,7 +382,7 @@ func (r *Report) streamingMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "An upstream (Go's net/http, over HTTP/1.1 and h2c) streams %d events %v apart, the first as soon as it has the request, in each way below, flushing each; then the response stays open, as a subscription's does. ", streamingEvents, streamingGap)
 	b.WriteString("A net/http client subscribes through each proxy, started afresh for each way, over HTTP/1.1 and over HTTP/2 (TLS with ALPN, or h2c where the proxy offers no TLS). ")
 	b.WriteString("Each cell gives, for HTTP/1.1 / HTTP/2: the events received; the time from the request to the first event (\"first\"); and the largest delay between the upstream's write of an event and the client's read of it (\"lag\"), the sign of a proxy that buffers. ")
-	fmt.Fprintf(b, "A proxy that buffers until more arrives delivers none: a subscription sends no more. The client waits %v after the last event is due. The last nginx configuration is nginx's default, which the survey's streaming configurations change with `proxy_buffering off`.\n\n", streamingQuiet)
+	fmt.Fprintf(b, "A proxy that buffers until more arrives delivers none: a subscription sends no more. The client waits %v after the last event is due. The last nginx configuration is nginx's default, which the survey's streaming configurations change with `proxy_buffering off`; the last HAProxy one adds `option http-no-delay`.\n\n", streamingQuiet)
 	for _, v := range StreamingVariants {
 		fmt.Fprintf(b, "- **%s**: %s.\n", v.Name, v.Describe)
 	}
