@@ -29,30 +29,33 @@ backend origin
   server origin %[1]s
 `
 
-func haproxyProxy() Proxy {
-	start := func(reuse string) func(context.Context, *Origin, string) (*Front, error) {
-		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-			addrs, err := freeAddrs(2)
-			if err != nil {
-				return nil, err
-			}
-			conf := fmt.Sprintf(haproxyConfig, o.Upstream, addrs[0], addrs[1], o.CertKeyFile, reuse)
-			file := filepath.Join(dir, "haproxy.cfg")
-			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-				return nil, err
-			}
-			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "haproxy", "-db", "-f", file)
-			if err != nil {
-				return nil, err
-			}
-			return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+// haproxyStart runs HAProxy with template (haproxyConfig, or a variation
+// of it) and reuse as its http-reuse mode.
+func haproxyStart(template, reuse string) func(context.Context, *Origin, string) (*Front, error) {
+	return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+		addrs, err := freeAddrs(2)
+		if err != nil {
+			return nil, err
 		}
+		conf := fmt.Sprintf(template, o.Upstream, addrs[0], addrs[1], o.CertKeyFile, reuse)
+		file := filepath.Join(dir, "haproxy.cfg")
+		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "haproxy", "-db", "-f", file)
+		if err != nil {
+			return nil, err
+		}
+		return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
 	}
+}
+
+func haproxyProxy() Proxy {
 	return Proxy{
 		Name: "HAProxy", Package: "haproxy", Binary: "haproxy", versionArgs: []string{"-v"},
 		Configs: []Config{
-			{Name: "default (http-reuse safe)", start: start("safe")},
-			{Name: "http-reuse always", start: start("always")},
+			{Name: "default (http-reuse safe)", start: haproxyStart(haproxyConfig, "safe")},
+			{Name: "http-reuse always", start: haproxyStart(haproxyConfig, "always")},
 		},
 	}
 }

@@ -44,30 +44,33 @@ http {
 }
 `
 
-func nginxProxy() Proxy {
-	start := func(keepalive string) func(context.Context, *Origin, string) (*Front, error) {
-		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-			addrs, err := freeAddrs(2)
-			if err != nil {
-				return nil, err
-			}
-			conf := fmt.Sprintf(nginxConfig, dir, o.Upstream, addrs[0], addrs[1], o.CertFile, keepalive, o.KeyFile)
-			file := filepath.Join(dir, "nginx.conf")
-			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-				return nil, err
-			}
-			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "nginx", "-p", dir, "-c", file)
-			if err != nil {
-				return nil, err
-			}
-			return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+// nginxStart runs nginx with template (nginxConfig, or a variation of
+// it) and keepalive in its upstream block.
+func nginxStart(template, keepalive string) func(context.Context, *Origin, string) (*Front, error) {
+	return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+		addrs, err := freeAddrs(2)
+		if err != nil {
+			return nil, err
 		}
+		conf := fmt.Sprintf(template, dir, o.Upstream, addrs[0], addrs[1], o.CertFile, keepalive, o.KeyFile)
+		file := filepath.Join(dir, "nginx.conf")
+		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+			return nil, err
+		}
+		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "nginx", "-p", dir, "-c", file)
+		if err != nil {
+			return nil, err
+		}
+		return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
 	}
+}
+
+func nginxProxy() Proxy {
 	return Proxy{
 		Name: "nginx", Package: "nginx-light", Binary: "nginx", versionArgs: []string{"-v"},
 		Configs: []Config{
-			{Name: "default", start: start("")},
-			{Name: "upstream keepalive", start: start("keepalive 8;")},
+			{Name: "default", start: nginxStart(nginxConfig, "")},
+			{Name: "upstream keepalive", start: nginxStart(nginxConfig, "keepalive 8;")},
 		},
 	}
 }

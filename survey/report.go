@@ -74,6 +74,7 @@ func (r *Report) Markdown() string {
 	}
 
 	r.alternativesMarkdown(&b)
+	r.streamingMarkdown(&b)
 	r.suiteMarkdown(&b)
 
 	b.WriteString("\n## Versions\n\n")

@@ -33,6 +33,9 @@ type Report struct {
 	Results []Result  `json:"results"`
 	// Alternatives are the variants of the wire format through each proxy.
 	Alternatives []Alternative `json:"alternatives"`
+	// Streaming times SUB against text/event-stream, with and without
+	// Incremental, through each proxy.
+	Streaming []Streaming `json:"streaming"`
 	// Suite is the conformance suite's intermediary checks through each
 	// proxy.
 	Suite []SuiteResult `json:"suite"`
@@ -81,6 +84,9 @@ func Run(ctx context.Context, dir string, proxies []Proxy, progress io.Writer) (
 		}
 	}
 	if report.Alternatives, err = TryAlternatives(ctx, o, dir, proxies, progress); err != nil {
+		return nil, err
+	}
+	if report.Streaming, err = TryStreaming(ctx, o, dir, proxies, progress); err != nil {
 		return nil, err
 	}
 	report.Suite = RunSuite(ctx, o, dir, proxies, progress)
