@@ -217,6 +217,42 @@ func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
 	}
 }
 
+// TestALostUpstreamEventIsOnlyADelay: a proxy between the edge and the
+// origin drops one PUB. The edge's upstream subscription sees the next
+// event's prev, resumes from the last event it received, and relays each
+// event once, in order, with the origin's prev: its subscribers, over SUB
+// and SSE, see no failure and check the chain themselves.
+func TestALostUpstreamEventIsOnlyADelay(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	proxy := testkit.NewDroppingProxy(t, o.PlainAddr(), 2)
+	e := newTestEdge(t, &url.URL{Scheme: "http", Host: proxy.Addr()}, "", nil)
+	var followers []*testkit.Follower
+	for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
+		c := testkit.NewClient(t, client.Options{Mode: mode, CAFile: e.ca.CAFile})
+		f := testkit.Follow(t, c, e.url("/public/lossy"), "", nil)
+		f.WaitOpen(t)
+		followers = append(followers, f)
+	}
+	first := o.Log.Last() + 1
+	for range 6 {
+		o.Publish("/public/lossy", "{}")
+	}
+	for _, f := range followers {
+		assertSequence(t, "subscriber", f.WaitCount(t, 6), first)
+		for i, ev := range f.Events()[1:] {
+			if ev.Prev != f.Events()[i].ID {
+				t.Errorf("event %s names %q as its prev, want %s", ev.ID, ev.Prev, f.Events()[i].ID)
+			}
+		}
+		if len(f.Retries) > 0 {
+			t.Errorf("a subscriber resubscribed: %v", <-f.Retries)
+		}
+	}
+	if n := o.Subscriptions.Load(); n != 2 {
+		t.Errorf("the origin served %d subscriptions, want 2: the edge's first and its resumption", n)
+	}
+}
+
 func TestUpstreamFailuresBeforeTheFirstEvent(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
 	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
