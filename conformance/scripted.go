@@ -60,6 +60,8 @@ type ScriptedServer struct {
 	seq           uint64
 	streams       map[string]*scriptedStream
 	payloads      map[string][]byte // by event id, the events sent by reference
+	lose          map[string]bool   // by key, the next event is lost once (see loseOnce)
+	lost          map[string]bool   // by event id, lost on the next SUB subscription to write it
 	subscriptions map[string]int    // by path, every subscription ever served
 	subscribers   int
 
@@ -163,6 +165,13 @@ func (s *ScriptedServer) publish(key string, e wire.Event) wire.Event {
 	if n := len(st.events); n > 0 {
 		e.Prev = st.events[n-1].ID
 	}
+	if s.lose[key] {
+		delete(s.lose, key)
+		if s.lost == nil {
+			s.lost = map[string]bool{}
+		}
+		s.lost[e.ID] = true
+	}
 	st.events = append(st.events, e)
 	st.seqs = append(st.seqs, s.seq)
 	close(st.wake)
@@ -181,6 +190,31 @@ func (s *ScriptedServer) stream(key string) *scriptedStream {
 		s.streams[key] = st
 	}
 	return st
+}
+
+// loseOnce makes the next event published on the public stream path be
+// lost on the first SUB subscription that would write it, as a proxy that
+// drops one 105 on the way would: a subscription that resumes from before
+// it receives it.
+func (s *ScriptedServer) loseOnce(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lose == nil {
+		s.lose = map[string]bool{}
+	}
+	s.lose[path] = true
+}
+
+// takeLost reports whether the event id is to be lost now, and if so,
+// not again.
+func (s *ScriptedServer) takeLost(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.lost[id] {
+		return false
+	}
+	delete(s.lost, id)
+	return true
 }
 
 // position is the sequence number of the newest event of key (0 if none),
@@ -441,6 +475,10 @@ func (sub *scriptedSubscription) serveSUB() {
 		for i, e := range events {
 			if !acked && s.defects.lateAck {
 				writeAck()
+			}
+			sub.from = seqs[i]
+			if s.takeLost(e.ID) {
+				continue
 			}
 			s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
 			if s.defects.duplicateIDs {
