@@ -131,6 +131,32 @@ func TestResumingSubscribers(t *testing.T) {
 	})
 }
 
+// TestResumingFromTheAnnouncedStart: a subscriber that resumes from the
+// position the edge's first 106 announced, before any event, is served from
+// the ring, not caught up upstream.
+func TestResumingFromTheAnnouncedStart(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	o.Publish("/public/start", "{}")
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
+	c := testkit.NewClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	first := testkit.Follow(t, c, e.url("/public/start"), "", nil)
+	start, _ := wire.DecodePUB(first.WaitOpen(t).Header)
+	if start.ID == "" {
+		t.Fatal("the first 106 announces no position")
+	}
+	resumed := testkit.Follow(t, c, e.url("/public/start"), start.ID, nil)
+	resumed.WaitOpen(t)
+	id := o.Publish("/public/start", "{}").Event.ID
+	for _, f := range []*testkit.Follower{first, resumed} {
+		if got := f.WaitCount(t, 1); got[0] != id {
+			t.Errorf("received %v, want %s", got, id)
+		}
+	}
+	if n := o.Subscriptions.Load(); n != 1 {
+		t.Errorf("the origin served %d subscriptions, want 1: the resumption is the ring's", n)
+	}
+}
+
 func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
 	closes := &testkit.Closes{}
