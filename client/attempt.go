@@ -173,20 +173,34 @@ func (a *attempt) interim(code int, h http.Header) error {
 			a.mu.Unlock()
 			return err
 		}
-		a.deliver(f, h, nil)
+		return a.deliver(f, h, nil)
 	}
 	return nil
 }
 
 // deliver passes an event to the subscriber and advances the subscription's
 // last event ID: to the SSE stream's, or else to the event's own id if it
-// has one.
-func (a *attempt) deliver(f *wire.Frame, fields http.Header, sse *wire.SSEReader) {
+// has one. An event whose prev is not the last event ID (the stream's as of
+// the event before it, for SSE) is not delivered: the attempt fails with
+// ErrOutOfSequence, and the subscription resumes from the last event it
+// delivered.
+func (a *attempt) deliver(f *wire.Frame, fields http.Header, sse *wire.SSEReader) error {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.done {
-		return
+		return nil
+	}
+	last := a.sub.LastEventID
+	if sse != nil {
+		last = sse.LastEventIDBefore()
+	}
+	if !f.Follows(last) && !a.client.opts.DeliverOutOfSequence {
+		a.failure = fmt.Errorf("%w: event %q follows %q, but the last event received was %q", ErrOutOfSequence, f.ID, f.Prev, last)
+		if sse != nil {
+			sse.SetLastEventID(last) // resume from the last event delivered
+		}
+		return a.failure
 	}
 	format := wire.FormatPUB
 	switch {
@@ -197,6 +211,7 @@ func (a *attempt) deliver(f *wire.Frame, fields http.Header, sse *wire.SSEReader
 		a.sub.LastEventID = f.ID
 	}
 	a.sub.OnEvent(Event{Event: f.Event, Received: now, Proto: a.proto, Format: format, Fields: fields, LastEventID: a.sub.LastEventID, frame: f})
+	return nil
 }
 
 // runSUB subscribes with SUB over HTTP/1.1 or HTTP/2. Interim responses
@@ -287,7 +302,9 @@ func (a *attempt) runSSE(ctx context.Context, req *http.Request) error {
 		if err != nil {
 			return err
 		}
-		a.deliver(wire.NewFrame(e), nil, r)
+		if err := a.deliver(wire.NewFrame(e), nil, r); err != nil {
+			return err
+		}
 	}
 }
 

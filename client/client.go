@@ -48,10 +48,6 @@ func (e *Event) Frame() *wire.Frame {
 	return e.frame
 }
 
-// IsGap reports a gap signal: the server could not replay from the id the
-// client resumed with; the data is the URL of a representation to refetch.
-func (e *Event) IsGap() bool { return e.Type == wire.TypeGap }
-
 // Latency is the time from publication to reception, when the event carries
 // its publish time.
 func (e *Event) Latency() (time.Duration, bool) {

@@ -20,6 +20,13 @@ var ErrKeepAliveTimeout = errors.New("no event or keepalive within the keepalive
 // Resuming would receive the same event again, so it is final.
 var ErrMalformedEvent = errors.New("malformed event")
 
+// ErrOutOfSequence reports an event whose prev member does not name the last
+// event received: one was lost or reordered on the way (by a proxy that
+// drops interim responses, say, as RFC 9110 lets a gateway do). The event
+// is not delivered; the subscription resumes with Last-Event-ID from the
+// last event it delivered, from which the server replays what was missed.
+var ErrOutOfSequence = errors.New("an event was lost or reordered on the way")
+
 // statusError reads a final response into a wire.StatusError, consuming at most
 // 64 KiB of its body for the problem detail.
 func statusError(status int, header http.Header, body io.Reader) *wire.StatusError {

@@ -207,7 +207,11 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 		// for each response, and status and header are all we keep.
 		if resp.StatusCode < 200 {
 			if err := a.interim(resp.StatusCode, resp.Header); err != nil {
-				str.CancelRead(quic.StreamErrorCode(http3.ErrCodeMessageError))
+				code := http3.ErrCodeMessageError
+				if errors.Is(err, ErrOutOfSequence) {
+					code = http3.ErrCodeRequestCanceled // well formed, but not what follows
+				}
+				str.CancelRead(quic.StreamErrorCode(code))
 				return err
 			}
 			continue

@@ -66,6 +66,12 @@ type Options struct {
 	// Mode is SUB, SSE or auto (default).
 	Mode Mode
 
+	// DeliverOutOfSequence delivers every event as it arrives, whatever
+	// its prev says, instead of failing the attempt with ErrOutOfSequence:
+	// for a program that judges the order of a stream itself (a
+	// conformance suite), not for one that relies on it.
+	DeliverOutOfSequence bool
+
 	// HTTP restricts the HTTP version: HTTPAuto (default), HTTP11, HTTP2
 	// or HTTP3.
 	HTTP string

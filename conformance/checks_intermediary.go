@@ -43,8 +43,11 @@ func IntermediaryChecks() []*Check {
 		{ID: "interim-handling/1", Section: "Handling of Interim Responses", Level: MUST,
 			Requirement: "Section 15.2 of RFC9110 requires a proxy to forward 1xx responses: the 106 and every 105 reach the subscriber, in order (twenty of them, past the limits some proxies have)",
 			run:         checkInterimRelayed},
+		{ID: "detecting-loss/1", Section: "Detecting Loss", Level: SHOULD,
+			Requirement: "An intermediary SHOULD check the prev members of the events of its upstream subscriptions, and resubscribe upstream with Last-Event-ID when one does not name the last event received (an event lost between the upstream and the intermediary reaches the subscriber, in order)",
+			run:         checkUpstreamLossResumed},
 		{ID: "tiers/1", Section: "Chains of Intermediaries", Level: MUST,
-			Requirement: "Intermediaries MUST NOT change the id, type or t members of Event, nor the Event-Data field, and MUST relay members of Event that they do not understand",
+			Requirement: "Intermediaries MUST NOT change the id, prev, type, t or gap members of Event, nor the Event-Data field, and MUST relay members of Event that they do not understand",
 			run:         checkEventUnchanged},
 		{ID: "collapsing-key/1", Section: "Identifying a Stream", Level: MAY,
 			Requirement: "An intermediary MAY serve all the subscriptions to one stream from one upstream subscription (five identical subscriptions, one upstream)",
@@ -112,6 +115,37 @@ func checkInterimRelayed(ctx context.Context, s *suiteRun) Result {
 	return pass("the 106 and %d 105s relayed in order", relayedEvents)
 }
 
+// lossyEvents is how many events detecting-loss/1 publishes; the second is
+// lost on the way to the intermediary, once.
+const lossyEvents = 3
+
+// checkUpstreamLossResumed makes the upstream lose one event on the
+// intermediary's subscription (as a proxy between them that drops a 105
+// would), once: an intermediary that checks prev resubscribes and relays
+// it; one that does not relays the broken chain to every subscriber.
+func checkUpstreamLossResumed(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "lossy")
+	r, err := s.openThrough(ctx, path, "", nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer r.stop()
+	published := m.publish(path, 1)
+	m.up.loseOnce(path)
+	published = append(published, m.publish(path, lossyEvents-1)...)
+	r.waitUntil(ctx, s.cfg.timeout(), hasEvents(lossyEvents))
+	_, events, err, _ := r.snapshot()
+	got := ids(events)
+	switch {
+	case len(got) < lossyEvents:
+		return fail("%q of %q relayed when the upstream lost %q on the intermediary's subscription (%s)", got, published, published[1], errString(err))
+	case !slices.Equal(got[:lossyEvents], published):
+		return fail("relayed %q, published %q (the upstream lost %q once)", got, published, published[1])
+	}
+	return pass("%q lost once upstream, and relayed all the same: %q", published[1], got)
+}
+
 func checkEventUnchanged(_ context.Context, s *suiteRun) Result {
 	rs := s.mid.relayed
 	if rs == nil {
@@ -132,8 +166,8 @@ func checkEventUnchanged(_ context.Context, s *suiteRun) Result {
 		}
 		ext, ok := dict.Get("x-conformance")
 		switch {
-		case e.ID != want.ID || e.Type != want.Type || !e.Time.Equal(want.Time):
-			return fail("event %q: relayed id %q type %q t %v, published id %q type %q t %v", want.ID, e.ID, e.Type, e.Time, want.ID, want.Type, want.Time)
+		case e.ID != want.ID || e.Prev != want.Prev || e.Type != want.Type || !e.Time.Equal(want.Time):
+			return fail("event %q: relayed id %q prev %q type %q t %v, published id %q prev %q type %q t %v", want.ID, e.ID, e.Prev, e.Type, e.Time, want.ID, want.Prev, want.Type, want.Time)
 		case string(e.Data) != string(want.Data):
 			return fail("event %q: Event-Data changed: %.60q, published %.60q", e.ID, e.Data, want.Data)
 		case !ok || itemValue(ext) != true:

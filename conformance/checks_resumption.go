@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/dunglas/httpsfv"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
 )
 
 // gapDistance is how far past the newest decimal id the default GapID is:
@@ -23,18 +27,24 @@ func resumptionChecks() []*Check {
 		{ID: "event-ids/2", Section: "Event Identifiers", Level: MUST,
 			Requirement: "a stream's events MUST have the same ids for every subscriber (over every HTTP version, SUB and SSE)",
 			run:         checkIDsSameForAll},
-		{ID: "event-ids/3", Section: "Event Identifiers", Level: SHOULD,
-			Requirement: "Ids increase with the order of the stream (checked where ids are decimal; stated without a keyword)",
-			run:         checkIDsIncrease},
+		{ID: "event-ids/3", Section: "Event Identifiers", Level: MUST,
+			Requirement: "The server MUST send the prev member in every event that has a predecessor in the stream: the id of the event before it (for the first event of a subscription, the position its first 106 announced), over SUB and SSE",
+			run:         checkPrevChain},
 		{ID: "resuming/1", Section: "Resuming with Last-Event-ID", Level: MUST,
 			Requirement: "A server that can replay the events published after that event sends them, in order, after its first 106 response; the client thereby receives every event exactly once (MUST NOT silently begin the subscription at a later point)",
 			run:         checkResumeExactly},
+		{ID: "resuming/2", Section: "Resuming with Last-Event-ID", Level: MUST,
+			Requirement: "The first event of a resumed subscription names the Last-Event-ID as its prev, so that the client can tell that nothing was skipped",
+			run:         checkResumePrev},
 		{ID: "gap/1", Section: "The Gap Event", Level: MUST,
 			Requirement: "A server that cannot replay from the given id MUST say so with a gap event, as the first event of the subscription",
 			run:         checkGapFirst},
 		{ID: "gap/2", Section: "The Gap Event", Level: MUST,
 			Requirement: "[The gap's] id: the position from which the stream continues; a client that resumes later with this id as Last-Event-ID receives [the events that follow]",
 			run:         checkGapContinues},
+		{ID: "gap/3", Section: "The Gap Event", Level: MUST,
+			Requirement: "[The gap's] prev: the Last-Event-ID that could not be replayed from; a gap has no type member",
+			run:         checkGapPrev},
 	}
 }
 
@@ -78,23 +88,64 @@ func checkIDsSameForAll(_ context.Context, s *suiteRun) Result {
 	return pass("%d subscriptions received ids %q", len(others), want)
 }
 
-func checkIDsIncrease(_ context.Context, s *suiteRun) Result {
-	_, events, err := s.main.reference()
+// checkPrevChain follows the prev members of every subscription of the main
+// round: the first names the first 106's position (SUB) or the id block the
+// content began with (SSE), when there is one, and each other the event
+// before it.
+func checkPrevChain(_ context.Context, s *suiteRun) Result {
+	res := perSubscription(s, func(_ *recording, responses []response, events []client.Event) []string {
+		a, _ := ack(responses)
+		start := ""
+		if e, err := wire.DecodePUB(a.Header); err == nil {
+			start = e.ID
+		}
+		return brokenChain(start, events)
+	})
+	if res.Status != Pass || s.main.sse == nil {
+		return res
+	}
+	_, events, _, _ := s.main.sse.snapshot()
+	if problems := brokenChain("", events); len(problems) > 0 {
+		return fail("SSE: %s", strings.Join(firstOf(problems, 5), "; "))
+	}
+	res.Detail += ", and SSE"
+	return res
+}
+
+// brokenChain says where events do not name the event before them as their
+// prev, the first one start when it is not empty.
+func brokenChain(start string, events []client.Event) []string {
+	var problems []string
+	last := start
+	for _, e := range events {
+		switch {
+		case last == "":
+		case e.Prev == "":
+			problems = append(problems, fmt.Sprintf("event %q has no prev (the event before it is %q)", e.ID, last))
+		case e.Prev != last:
+			problems = append(problems, fmt.Sprintf("event %q names %q as its prev, but %q came before it", e.ID, e.Prev, last))
+		}
+		last = e.ID
+	}
+	return problems
+}
+
+// checkResumePrev resumes from the main round's first event: the first
+// event delivered must name it as its prev.
+func checkResumePrev(ctx context.Context, s *suiteRun) Result {
+	r, events, err := s.main.reference()
 	if err != nil {
 		return fail("%v", err)
 	}
-	var prev uint64
-	for i, e := range events {
-		n, err := strconv.ParseUint(e.ID, 10, 64)
-		if err != nil {
-			return skip("id %q is not decimal: ids are opaque, their order cannot be checked", e.ID)
-		}
-		if i > 0 && n <= prev {
-			return fail("id %q follows %q in the stream %q", e.ID, events[i-1].ID, ids(events))
-		}
-		prev = n
+	from := events[0].ID
+	got, err := s.resumeFirst(ctx, r.Version, from, 1)
+	if err != nil {
+		return fail("resuming from %q: %v", from, err)
 	}
-	return pass("ids %q", ids(events))
+	if got[0].Prev != from {
+		return fail("resuming from %q delivered %q first, whose prev is %q", from, got[0].ID, got[0].Prev)
+	}
+	return pass("resuming from %q delivered %q first, whose prev is %q", from, got[0].ID, got[0].Prev)
 }
 
 // publishMore makes the server publish n more small events.
@@ -186,10 +237,10 @@ func checkGapFirst(ctx context.Context, s *suiteRun) Result {
 	_, got, _, _ := sub.snapshot()
 	if !got[0].IsGap() {
 		sub.stop()
-		return fail("resuming from %q began silently with %s %q, not a gap event", id, got[0].TypeName(), got[0].ID)
+		return fail("resuming from %q began with %s %q, not a gap event (an event with the gap member)", id, got[0].TypeName(), got[0].ID)
 	}
-	s.gapSub = sub // gap/2 goes on with it
-	return pass("resuming from %q began with a gap at %q to refetch %q", id, got[0].ID, got[0].Data)
+	s.gapSub, s.gapFrom = sub, id // gap/2 and gap/3 go on with it
+	return pass("resuming from %q began with a gap at %q to refetch %q", id, got[0].ID, got[0].Gap)
 }
 
 // checkGapContinues resumes from the gap's id and publishes: the event that
@@ -234,4 +285,23 @@ func checkGapContinues(ctx context.Context, s *suiteRun) Result {
 		return fail("resuming from the gap's id %q delivered %s %q first, where %q followed the gap", gap.ID, resumed[0].TypeName(), resumed[0].ID, next.ID)
 	}
 	return pass("%q followed the gap at %q, and resuming from %q delivers it first", next.ID, gap.ID, gap.ID)
+}
+
+// checkGapPrev looks at gap/1's gap: it names the Last-Event-ID it could
+// not replay from as its prev, and has no type.
+func checkGapPrev(_ context.Context, s *suiteRun) Result {
+	if s.gapSub == nil {
+		return skip("no gap event to look at (gap/1)")
+	}
+	_, got, _, _ := s.gapSub.snapshot()
+	gap := got[0]
+	if gap.Prev != s.gapFrom {
+		return fail("the gap for Last-Event-ID %q names %q as its prev", s.gapFrom, gap.Prev)
+	}
+	if dict, err := httpsfv.UnmarshalDictionary(gap.Fields.Values(wire.FieldEvent)); err == nil {
+		if _, typed := dict.Get("type"); typed {
+			return fail("the gap has a type member: %s", gap.Fields.Values(wire.FieldEvent))
+		}
+	}
+	return pass("the gap for Last-Event-ID %q names it as its prev", s.gapFrom)
 }

@@ -22,11 +22,13 @@ type defects struct {
 	ackNoCacheControl  bool // the first 106 without Cache-Control
 	ackNoStartID       bool // the first 106 without the starting id
 	duplicateIDs       bool // every event sent twice
-	reorderedIDs       bool // ids decrease along the stream
 	idsPerSubscriber   bool // each subscriber gets other ids
 	ignoreLastEventID  bool // resumption starts from now
 	silentGap          bool // an unknown Last-Event-ID starts from now, without a gap
 	gapWrongID         bool // the gap's id is not where the stream continues
+	gapAsType          bool // a gap is an event of type "gap" whose data is the URL, without the gap member
+	gapWithoutPrev     bool // the gap does not name Last-Event-ID as its prev
+	noPrev             bool // events do not name the event before them
 	noKeepalive        bool // no 106 keepalives
 	plainErrors        bool // errors in text/plain, not problem details
 	endWith200         bool // an ended stream's subscriptions end with 200

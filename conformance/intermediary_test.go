@@ -55,6 +55,7 @@ var intermediaryControls = []struct {
 }{
 	{"interim-handling/1", relayFaults{dropAfter: 5}},
 	{"interim-handling/1", relayFaults{buffer: true}},
+	{"detecting-loss/1", relayFaults{}},
 	{"tiers/1", relayFaults{rewriteEvents: true}},
 	{"collapsing-key/1", relayFaults{}},
 	{"collapsing-key/2", relayFaults{shareByURL: true}},

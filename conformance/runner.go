@@ -114,7 +114,9 @@ type suiteRun struct {
 	// gapSub is gap/1's subscription, which began with a gap; gap/2
 	// goes on with it.
 	gapSub *recording
-	mid    *intermediaryRun
+	// gapFrom is the Last-Event-ID gap/1 resumed from.
+	gapFrom string
+	mid     *intermediaryRun
 }
 
 type clientKey struct {
@@ -135,6 +137,8 @@ func (s *suiteRun) client(version string, mode client.Mode) (*client.Client, err
 		TLSConfig: s.tls,
 		Header:    s.cfg.Header,
 		Reconnect: client.Reconnect{Disabled: true},
+		// The checks judge the order of each stream themselves.
+		DeliverOutOfSequence: true,
 		// The keepalive checks measure silences themselves.
 		KeepAliveTimeout: -1,
 	})

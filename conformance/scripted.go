@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,8 @@ type ScriptedServer struct {
 	seq           uint64
 	streams       map[string]*scriptedStream
 	payloads      map[string][]byte // by event id, the events sent by reference
+	lose          map[string]bool   // by key, the next event is lost once (see loseOnce)
+	lost          map[string]bool   // by event id, lost on the next SUB subscription to write it
 	subscriptions map[string]int    // by path, every subscription ever served
 	subscribers   int
 
@@ -159,6 +162,16 @@ func (s *ScriptedServer) publish(key string, e wire.Event) wire.Event {
 		e.Ref = "/events/" + e.ID
 	}
 	st := s.stream(key)
+	if n := len(st.events); n > 0 {
+		e.Prev = st.events[n-1].ID
+	}
+	if s.lose[key] {
+		delete(s.lose, key)
+		if s.lost == nil {
+			s.lost = map[string]bool{}
+		}
+		s.lost[e.ID] = true
+	}
 	st.events = append(st.events, e)
 	st.seqs = append(st.seqs, s.seq)
 	close(st.wake)
@@ -177,6 +190,45 @@ func (s *ScriptedServer) stream(key string) *scriptedStream {
 		s.streams[key] = st
 	}
 	return st
+}
+
+// loseOnce makes the next event published on the public stream path be
+// lost on the first SUB subscription that would write it, as a proxy that
+// drops one 105 on the way would: a subscription that resumes from before
+// it receives it.
+func (s *ScriptedServer) loseOnce(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lose == nil {
+		s.lose = map[string]bool{}
+	}
+	s.lose[path] = true
+}
+
+// takeLost reports whether the event id is to be lost now, and if so,
+// not again.
+func (s *ScriptedServer) takeLost(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.lost[id] {
+		return false
+	}
+	delete(s.lost, id)
+	return true
+}
+
+// position is the sequence number of the newest event of key (0 if none),
+// and whether a subscriber whose last event was seq can be replayed to
+// without missing anything: seq is an event of key (or 0 for an empty
+// stream).
+func (s *ScriptedServer) position(key string, seq uint64) (head uint64, replayable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stream(key)
+	if n := len(st.seqs); n > 0 {
+		head = st.seqs[n-1]
+	}
+	return head, slices.Contains(st.seqs, seq)
 }
 
 // after returns the events of key after sequence number seq, the newest
@@ -254,21 +306,22 @@ func (s *ScriptedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	newest := s.seq
 	ended := s.stream(key).ended
 	s.mu.Unlock()
 	if ended {
 		s.problem(w, http.StatusGone, "this stream has ended")
 		return
 	}
-	from, gap := newest, false
+	head, _ := s.position(key, 0)
+	from, gap := head, false
 	if lastID != "" && !s.defects.ignoreLastEventID {
 		seq, ok := s.seqOf(lastID)
+		_, replayable := s.position(key, seq)
 		switch {
 		case !ok:
 			s.problem(w, http.StatusBadRequest, "Last-Event-ID: not an id of this server (decimal digits)")
 			return
-		case seq <= newest:
+		case replayable:
 			from = seq
 		case s.defects.silentGap:
 		default:
@@ -288,9 +341,17 @@ func (s *ScriptedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	sub := &scriptedSubscription{s: s, w: w, r: r, key: key, public: public, from: from, offset: offset, announce: lastID == ""}
 	if gap {
-		sub.gap = &wire.Event{ID: s.idOf(newest), Type: wire.TypeGap, Data: []byte(r.URL.Path), Time: time.Now().Truncate(time.Millisecond)}
-		if s.defects.gapWrongID {
+		sub.gap = &wire.Event{Prev: lastID, Gap: r.URL.Path, Time: time.Now().Truncate(time.Millisecond)}
+		if head != 0 {
+			sub.gap.ID = s.idOf(head)
+		}
+		switch {
+		case s.defects.gapWrongID:
 			sub.gap.ID = "0"
+		case s.defects.gapAsType:
+			sub.gap.Gap, sub.gap.Type, sub.gap.Data = "", "gap", []byte(r.URL.Path)
+		case s.defects.gapWithoutPrev:
+			sub.gap.Prev = ""
 		}
 	}
 	if format == wire.FormatSSE {
@@ -302,22 +363,13 @@ func (s *ScriptedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // idOf is the event id of a sequence number.
 func (s *ScriptedServer) idOf(seq uint64) string {
-	if s.defects.reorderedIDs {
-		return strconv.FormatUint(reversedIDBase-seq, 10)
-	}
 	return strconv.FormatUint(seq, 10)
 }
-
-// reversedIDBase is what the reorderedIDs defect counts ids down from.
-const reversedIDBase = 1_000_000_000_000
 
 func (s *ScriptedServer) seqOf(id string) (uint64, bool) {
 	n, err := strconv.ParseUint(id, 10, 64)
 	if err != nil {
 		return 0, false
-	}
-	if s.defects.reorderedIDs && n <= reversedIDBase {
-		return reversedIDBase - n, true
 	}
 	return n, true
 }
@@ -424,6 +476,10 @@ func (sub *scriptedSubscription) serveSUB() {
 			if !acked && s.defects.lateAck {
 				writeAck()
 			}
+			sub.from = seqs[i]
+			if s.takeLost(e.ID) {
+				continue
+			}
 			s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
 			if s.defects.duplicateIDs {
 				s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
@@ -462,6 +518,10 @@ func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event
 	if offset > 0 {
 		seq, _ := s.seqOf(e.ID)
 		e.ID = s.idOf(seq + offset)
+		if e.Prev != "" {
+			seq, _ := s.seqOf(e.Prev)
+			e.Prev = s.idOf(seq + offset)
+		}
 	}
 	d := &s.defects
 	if e.Ref == "" || d.inlineLarge {
@@ -474,6 +534,9 @@ func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event
 	}
 	if d.noIDs {
 		e.ID = ""
+	}
+	if d.noPrev {
+		e.Prev = ""
 	}
 	fields, err := wire.EncodePUB(&e)
 	if err != nil {
@@ -507,7 +570,7 @@ func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event
 	if d.extraPUBFields {
 		h.Set("X-Event-Sequence", e.ID)
 	}
-	if d.noPUBOverHTTP != major || e.Type == wire.TypeGap {
+	if d.noPUBOverHTTP != major || e.IsGap() {
 		w.WriteHeader(wire.StatusPUB)
 	}
 	for _, name := range []string{wire.FieldEvent, wire.FieldEventData, "X-Event-Sequence"} {

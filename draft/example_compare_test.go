@@ -183,8 +183,8 @@ func compareChallenge(want, got string) []string {
 
 // compareEvent compares the Event fields: both decode as the code decodes
 // them, and are Dictionaries with the same members, of the same types; the
-// type of the event is the same, and a ref names the same resource but for
-// the event's id.
+// type of the event is the same, a ref names the same resource but for
+// the event's id, and a gap the same URI.
 func compareEvent(want, got http.Header) []string {
 	var diffs []string
 	if _, err := wire.DecodePUB(want); err != nil {
@@ -229,6 +229,8 @@ func compareEvent(want, got http.Header) []string {
 			if w, g := withoutID(w, wantID), withoutID(g, gotID); w != g {
 				diffs = append(diffs, fmt.Sprintf("want ref %s; got %s", w, g))
 			}
+		case "gap":
+			diffs = append(diffs, comparePayload(w, g)...)
 		}
 	}
 	return diffs

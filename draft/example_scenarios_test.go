@@ -40,14 +40,18 @@ func bearer(name string) string { return "Bearer " + tokens[name] }
 // Each entry returns a fresh scenario, whose closures share the state of
 // one replay.
 var scenarios = map[string]func() scenario{
-	// A public object's stream: the Update and Delete are published once
-	// the subscription is acknowledged, the Delete after a keepalive.
+	// A public object's stream, updated once before: the Update and
+	// Delete are published once the subscription is acknowledged, the
+	// Delete after a keepalive.
 	"example-basic": func() scenario {
 		var note string
 		return scenario{
 			frontFlags: keepalive,
 			prepare: func(w *world) rewrite {
 				note = w.note("alice", "Hello", public)
+				events := w.watch(path(note), "")
+				w.update("alice", note, "Hi")
+				events.next(w.t)
 				return rewrite{target: path(note)}
 			},
 			after: map[int]func(*world){

@@ -46,13 +46,13 @@ func overheadTable() string {
 		event             wire.Event
 		binary            bool
 	}{
-		{"512 B JSON", "String", wire.Event{ID: "1243244", Type: "Add", Data: small}, false},
-		{"512 B JSON", "Byte Sequence", wire.Event{ID: "1243244", Type: "Add", Data: small}, true},
-		{"4 KiB JSON", "String", wire.Event{ID: "1243244", Type: "Add", Data: large}, false},
-		{"4 KiB JSON", "Byte Sequence", wire.Event{ID: "1243244", Type: "Add", Data: large}, true},
-		{"4 KiB JSON", "by reference", wire.Event{ID: "1243244", Type: "Add", Data: large, Ref: "/events/1243244"}, false},
-		{"4 KiB JSON, quoted", "String", wire.Event{ID: "1243244", Type: "Add", Data: quoted}, false},
-		{"4 KiB JSON, quoted", "Byte Sequence", wire.Event{ID: "1243244", Type: "Add", Data: quoted}, true},
+		{"512 B JSON", "String", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: small}, false},
+		{"512 B JSON", "Byte Sequence", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: small}, true},
+		{"4 KiB JSON", "String", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: large}, false},
+		{"4 KiB JSON", "Byte Sequence", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: large}, true},
+		{"4 KiB JSON", "by reference", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: large, Ref: "/events/1243244"}, false},
+		{"4 KiB JSON, quoted", "String", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: quoted}, false},
+		{"4 KiB JSON, quoted", "Byte Sequence", wire.Event{ID: "1243244", Prev: "1243243", Type: "Add", Data: quoted}, true},
 	}
 	var b strings.Builder
 	b.WriteString("| Payload | Encoding | HTTP/1.1 | HTTP/2 | HTTP/3 | SSE |\n|---|---|---|---|---|---|\n")

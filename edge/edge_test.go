@@ -131,6 +131,32 @@ func TestResumingSubscribers(t *testing.T) {
 	})
 }
 
+// TestResumingFromTheAnnouncedStart: a subscriber that resumes from the
+// position the edge's first 106 announced, before any event, is served from
+// the ring, not caught up upstream.
+func TestResumingFromTheAnnouncedStart(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	o.Publish("/public/start", "{}")
+	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
+	c := testkit.NewClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
+	first := testkit.Follow(t, c, e.url("/public/start"), "", nil)
+	start, _ := wire.DecodePUB(first.WaitOpen(t).Header)
+	if start.ID == "" {
+		t.Fatal("the first 106 announces no position")
+	}
+	resumed := testkit.Follow(t, c, e.url("/public/start"), start.ID, nil)
+	resumed.WaitOpen(t)
+	id := o.Publish("/public/start", "{}").Event.ID
+	for _, f := range []*testkit.Follower{first, resumed} {
+		if got := f.WaitCount(t, 1); got[0] != id {
+			t.Errorf("received %v, want %s", got, id)
+		}
+	}
+	if n := o.Subscriptions.Load(); n != 1 {
+		t.Errorf("the origin served %d subscriptions, want 1: the resumption is the ring's", n)
+	}
+}
+
 func TestAStalledSubscriberDoesNotDelayTheOthers(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
 	closes := &testkit.Closes{}
@@ -214,6 +240,42 @@ func TestUpstreamRestartIsOnlyADelay(t *testing.T) {
 	case err := <-s.Done:
 		t.Errorf("the downstream subscription ended: %v", err)
 	default:
+	}
+}
+
+// TestALostUpstreamEventIsOnlyADelay: a proxy between the edge and the
+// origin drops one PUB. The edge's upstream subscription sees the next
+// event's prev, resumes from the last event it received, and relays each
+// event once, in order, with the origin's prev: its subscribers, over SUB
+// and SSE, see no failure and check the chain themselves.
+func TestALostUpstreamEventIsOnlyADelay(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	proxy := testkit.NewDroppingProxy(t, o.PlainAddr(), 2)
+	e := newTestEdge(t, &url.URL{Scheme: "http", Host: proxy.Addr()}, "", nil)
+	var followers []*testkit.Follower
+	for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
+		c := testkit.NewClient(t, client.Options{Mode: mode, CAFile: e.ca.CAFile})
+		f := testkit.Follow(t, c, e.url("/public/lossy"), "", nil)
+		f.WaitOpen(t)
+		followers = append(followers, f)
+	}
+	first := o.Log.Last() + 1
+	for range 6 {
+		o.Publish("/public/lossy", "{}")
+	}
+	for _, f := range followers {
+		assertSequence(t, "subscriber", f.WaitCount(t, 6), first)
+		for i, ev := range f.Events()[1:] {
+			if ev.Prev != f.Events()[i].ID {
+				t.Errorf("event %s names %q as its prev, want %s", ev.ID, ev.Prev, f.Events()[i].ID)
+			}
+		}
+		if len(f.Retries) > 0 {
+			t.Errorf("a subscriber resubscribed: %v", <-f.Retries)
+		}
+	}
+	if n := o.Subscriptions.Load(); n != 2 {
+		t.Errorf("the origin served %d subscriptions, want 2: the edge's first and its resumption", n)
 	}
 }
 

@@ -64,7 +64,8 @@ func (e *Edge) awaitAcknowledgement(ctx context.Context, u *upstream) error {
 
 // feedFor positions a subscriber in the shared stream. Without Last-Event-ID
 // it reads from where it joined. With one, it reads from the ring when the
-// ring still holds that event (or the subscription started right after it);
+// ring still holds that event (or the upstream subscription started right
+// after it);
 // otherwise it catches up through an upstream subscription of its own, which
 // hands over to the ring at the first event both have.
 func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *stream.Cursor, lastID string, created bool, release func()) (stream.Feed, error) {
@@ -76,7 +77,11 @@ func (e *Edge) feedFor(ctx context.Context, u *upstream, joined *stream.Cursor, 
 		if c, ok := u.topic.After(lastID); ok {
 			cursor = c
 			m.Replay(true)
-		} else if c, ok := u.topic.Start(); ok && lastID == u.startID {
+		} else if c, ok := u.topic.Start(); ok && (lastID == u.startID || lastID == u.startedAfter) {
+			// The ring holds everything since the upstream subscription
+			// began, after the id it was opened with or the one its first
+			// 106 announced (which the edge announces to its subscribers
+			// in turn, and they resume from before any event).
 			cursor = c
 			m.Replay(true)
 		} else {

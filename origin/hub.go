@@ -18,10 +18,23 @@ type LogEvent struct {
 	Event wire.Event
 }
 
+// InStream is the event as stream members see it, naming prev, the
+// sequence number of the stream's event before it (0: none), as its Prev.
+// One event may be in several streams, with a predecessor in each.
+func (e LogEvent) InStream(prev uint64) LogEvent {
+	e.Event.Prev = ""
+	if prev != 0 {
+		e.Event.Prev = strconv.FormatUint(prev, 10)
+	}
+	return e
+}
+
 // Log is a durable, ordered event log that subscriptions replay from.
 type Log interface {
 	// ReadAfter returns, in order, up to limit events of the stream key
-	// whose sequence numbers are greater than after.
+	// whose sequence numbers are greater than after, each naming the
+	// stream's event before it as its Prev (see LogEvent.InStream), as it
+	// did when it was published.
 	ReadAfter(ctx context.Context, key string, after uint64, limit int) ([]LogEvent, error)
 }
 

@@ -91,7 +91,7 @@ func TestHub(t *testing.T) {
 		log := &MemoryLog{}
 		h := &Hub{Log: log}
 		publish(log, h, "s")
-		gap := wire.NewFrame(wire.Event{ID: "0", Type: wire.TypeGap})
+		gap := wire.NewFrame(wire.Event{ID: "0", Gap: "/s"})
 		f := h.Subscribe(t.Context(), "s", 0, gap)
 		defer f.Close()
 		got := drain(t, f, 2)

@@ -24,7 +24,8 @@ type MemoryLog struct {
 // Publish appends an event to stream key and publishes it to h, holding the
 // log's lock across both so that concurrent publishers keep the order the
 // Hub requires. The event gets the next sequence number, as its id unless it
-// has one, and the current time unless it has one.
+// has one, and the current time unless it has one; it names the stream's
+// event before it as its Prev.
 func (l *MemoryLog) Publish(h *Hub, key string, e wire.Event) LogEvent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -38,8 +39,12 @@ func (l *MemoryLog) Publish(h *Hub, key string, e wire.Event) LogEvent {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	events := l.streams[key]
+	if n := len(events); n > 0 && e.Prev == "" {
+		e.Prev = events[n-1].Event.ID
+	}
 	le := LogEvent{Seq: l.seq, Event: e}
-	events := append(l.streams[key], le)
+	events = append(events, le)
 	if l.MaxPerStream > 0 && len(events) > l.MaxPerStream {
 		events = append(events[:0:0], events[len(events)-l.MaxPerStream:]...)
 	}
@@ -48,6 +53,18 @@ func (l *MemoryLog) Publish(h *Hub, key string, e wire.Event) LogEvent {
 		h.Publish(key, le)
 	}
 	return le
+}
+
+// Head is the sequence number of the newest event of stream key, 0 if it
+// has none: where a subscription that starts now starts, as the id the
+// next event of the stream names as its prev.
+func (l *MemoryLog) Head(key string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if events := l.streams[key]; len(events) > 0 {
+		return events[len(events)-1].Seq
+	}
+	return 0
 }
 
 // Last is the sequence number of the newest event of any stream.

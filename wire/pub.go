@@ -36,6 +36,8 @@ const (
 	memberType = "type" // sf-token (sf-string accepted)
 	memberTime = "t"    // sf-integer: milliseconds since the Unix epoch
 	memberRef  = "ref"  // sf-string: URL of the payload
+	memberPrev = "prev" // sf-string: id of the stream's event before this one
+	memberGap  = "gap"  // sf-string: a gap event's URL to resynchronize from
 )
 
 // ErrNoEventField reports a PUB response without an Event field.
@@ -113,12 +115,24 @@ func appendFieldLine(dst []byte, name, value string) []byte {
 func EncodePUB(e *Event) (PUBFields, error) {
 	dict := httpsfv.NewDictionary()
 	if e.ID != "" {
-		if !isPrintableASCII(e.ID) || e.ID[0] == ' ' || e.ID[len(e.ID)-1] == ' ' {
+		if !validID(e.ID) {
 			return PUBFields{}, fmt.Errorf("wire: event id %q is not printable ASCII without surrounding spaces", e.ID)
 		}
 		dict.Add(memberID, httpsfv.NewItem(e.ID))
 	}
-	if e.Type != "" && e.Type != TypeDefault {
+	if e.Prev != "" {
+		if !validID(e.Prev) {
+			return PUBFields{}, fmt.Errorf("wire: previous event id %q is not printable ASCII without surrounding spaces", e.Prev)
+		}
+		dict.Add(memberPrev, httpsfv.NewItem(e.Prev))
+	}
+	if e.Gap != "" {
+		if !isPrintableASCII(e.Gap) {
+			return PUBFields{}, fmt.Errorf("wire: gap URL %q is not printable ASCII", e.Gap)
+		}
+		dict.Add(memberGap, httpsfv.NewItem(e.Gap))
+	}
+	if e.Type != "" && e.Type != TypeDefault && e.Gap == "" {
 		switch {
 		case isToken(e.Type):
 			dict.Add(memberType, httpsfv.NewItem(httpsfv.Token(e.Type)))
@@ -182,6 +196,12 @@ func DecodePUB(h http.Header) (Event, error) {
 	if e.Ref, err = stringMember(dict, memberRef); err != nil {
 		return e, err
 	}
+	if e.Prev, err = stringMember(dict, memberPrev); err != nil {
+		return e, err
+	}
+	if e.Gap, err = stringMember(dict, memberGap); err != nil {
+		return e, err
+	}
 	if m, ok := dict.Get(memberType); ok {
 		switch v := itemValue(m).(type) {
 		case httpsfv.Token:
@@ -191,6 +211,9 @@ func DecodePUB(h http.Header) (Event, error) {
 		default:
 			return e, fmt.Errorf("wire: Event member %q is not a token or string", memberType)
 		}
+	}
+	if e.Gap != "" {
+		e.Type = "" // a gap is marked by its member, not by a type
 	}
 	if m, ok := dict.Get(memberTime); ok {
 		ms, ok := itemValue(m).(int64)
@@ -243,6 +266,13 @@ func itemValue(m httpsfv.Member) any {
 		return item.Value
 	}
 	return nil
+}
+
+// validID reports whether s can be an event id: printable ASCII, not
+// empty, without a leading or trailing space, which would not survive as
+// the value of Last-Event-ID.
+func validID(s string) bool {
+	return s != "" && isPrintableASCII(s) && s[0] != ' ' && s[len(s)-1] != ' '
 }
 
 func isPrintableASCII(s string) bool {

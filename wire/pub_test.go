@@ -179,7 +179,7 @@ func TestTheDefaultTypeReadsAsNone(t *testing.T) {
 
 func assertSameEvent(t *testing.T, got, want Event) {
 	t.Helper()
-	if got.ID != want.ID || got.Type != want.Type || got.Ref != want.Ref ||
+	if got.ID != want.ID || got.Type != want.Type || got.Ref != want.Ref || got.Prev != want.Prev || got.Gap != want.Gap ||
 		!bytes.Equal(got.Data, want.Data) || !got.Time.Equal(want.Time.Truncate(time.Millisecond)) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -218,6 +218,10 @@ func FuzzDecodePUB(f *testing.F) {
 	f.Add(`id="1", type=Add, t=1`, `"{}"`)
 	f.Add(`id="x";a=1, ref="u"`, `:AAE=:`)
 	f.Add(`type=*tok, t=-5`, ``)
+	f.Add(`id="3", prev="2", type=Add`, `"{}"`)
+	f.Add(`id="9", prev="1", gap="/outbox", type=Add`, `""`)
+	f.Add(`id="9", prev=2`, `""`)
+	f.Add(`prev=" 2 "`, ``)
 	f.Fuzz(func(t *testing.T, event, data string) {
 		h := http.Header{FieldEvent: {event}}
 		if data != "" {
@@ -229,7 +233,7 @@ func FuzzDecodePUB(f *testing.F) {
 		}
 		// Whatever decodes must encode again and decode to the same event.
 		fields, err := EncodePUB(&e)
-		if err != nil && strings.TrimSpace(e.ID) != e.ID {
+		if err != nil && (strings.TrimSpace(e.ID) != e.ID || strings.TrimSpace(e.Prev) != e.Prev) {
 			return // accepted when read, never sent: ids with surrounding spaces
 		}
 		if err != nil {
@@ -249,6 +253,64 @@ func FuzzDecodePUB(f *testing.F) {
 		}
 		assertSameEvent(t, again, e)
 	})
+}
+
+// The members that let a recipient check the order of a stream, and the
+// gap's, read back as written; a gap takes no type.
+func TestPUBPrevAndGap(t *testing.T) {
+	for _, tc := range []struct {
+		event Event
+		field string
+	}{
+		{Event{ID: "8", Prev: "7", Type: "Add", Data: []byte("x")}, `id="8", prev="7", type=Add`},
+		{Event{ID: "9", Prev: "2", Gap: "/users/alice/outbox"}, `id="9", prev="2", gap="/users/alice/outbox"`},
+		{Event{ID: "9", Prev: "2", Gap: "/outbox", Type: "Add"}, `id="9", prev="2", gap="/outbox"`},
+	} {
+		fields, err := EncodePUB(&tc.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fields.Event != tc.field {
+			t.Errorf("Event: %s, want %s", fields.Event, tc.field)
+		}
+		h := http.Header{}
+		fields.Set(h)
+		got, err := DecodePUB(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := tc.event
+		if want.Gap != "" {
+			want.Type, want.Data = "", nil
+			got.Data = nil
+		}
+		assertSameEvent(t, got, want)
+	}
+	for _, bad := range []string{`id="1", prev=2`, `id="1", prev=""`, `id="1", gap=?1`} {
+		if _, err := DecodePUB(http.Header{FieldEvent: {bad}}); err == nil && !strings.Contains(bad, `""`) {
+			t.Errorf("%s: decoded without error", bad)
+		}
+	}
+	if _, err := EncodePUB(&Event{ID: "1", Prev: " 0"}); err == nil {
+		t.Error("a prev with a leading space encoded without error")
+	}
+}
+
+func TestFollows(t *testing.T) {
+	for _, tc := range []struct {
+		prev, last string
+		want       bool
+	}{
+		{"7", "7", true},
+		{"6", "7", false},
+		{"", "7", true}, // a server that does not say
+		{"7", "", true}, // a recipient that knows no position
+	} {
+		e := Event{ID: "8", Prev: tc.prev}
+		if got := e.Follows(tc.last); got != tc.want {
+			t.Errorf("prev %q after %q: %v, want %v", tc.prev, tc.last, got, tc.want)
+		}
+	}
 }
 
 func TestPUBFieldsAppendHTTP1IsAnInterimResponseHTTPReads(t *testing.T) {

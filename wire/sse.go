@@ -13,13 +13,15 @@ const ContentTypeSSE = "text/event-stream"
 // not know, so browsers are unaffected; subpub's parser reads them so that an
 // event keeps its publish time and reference across SUB⇄SSE translation.
 const (
-	sseFieldTime = "t"   // milliseconds since the Unix epoch, as in PUB
-	sseFieldRef  = "ref" // URL of the payload, as in PUB
+	sseFieldTime = "t"    // milliseconds since the Unix epoch, as in PUB
+	sseFieldRef  = "ref"  // URL of the payload, as in PUB
+	sseFieldPrev = "prev" // id of the stream's event before this one, as in PUB
 )
 
 // AppendSSE appends e to dst as one text/event-stream frame:
 //
 //	id: 42
+//	prev: 41
 //	event: Update
 //	t: 1763900000123
 //	data: {"type":"Update",...}
@@ -27,12 +29,22 @@ const (
 //
 // Each line of Data becomes a data line; CR and CRLF count as line breaks, as
 // they do for every event-stream parser, so they arrive as LF. An event with
-// empty Data still carries one empty data line so that it is dispatched.
+// empty Data still carries one empty data line so that it is dispatched. A
+// gap is the event [SSEEventGap] whose data is its URL: an EventSource
+// application has no other way to see it.
 func AppendSSE(dst []byte, e *Event) []byte {
 	if e.ID != "" {
 		dst = appendSSEField(dst, "id", e.ID)
 	}
-	if e.Type != "" && e.Type != TypeDefault {
+	if e.Prev != "" {
+		dst = appendSSEField(dst, sseFieldPrev, e.Prev)
+	}
+	data := e.Data
+	switch {
+	case e.Gap != "":
+		dst = appendSSEField(dst, "event", SSEEventGap)
+		data = []byte(e.Gap)
+	case e.Type != "" && e.Type != TypeDefault:
 		dst = appendSSEField(dst, "event", e.Type)
 	}
 	if !e.Time.IsZero() {
@@ -43,7 +55,6 @@ func AppendSSE(dst []byte, e *Event) []byte {
 	if e.Ref != "" {
 		dst = appendSSEField(dst, sseFieldRef, e.Ref)
 	}
-	data := e.Data
 	for {
 		i := bytes.IndexAny(data, "\r\n")
 		if i < 0 {

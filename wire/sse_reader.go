@@ -40,6 +40,7 @@ type SSEReader struct {
 
 	idBuffer string // the last-event-ID buffer, which each id field sets
 	lastID   string // the buffer as of the last dispatch: EventSource's last event ID
+	beforeID string // lastID before the event Next returned last
 	retry    time.Duration
 	comments int
 
@@ -50,6 +51,7 @@ type SSEReader struct {
 	typ       string
 	published time.Time
 	ref       string
+	prev      string
 }
 
 // NewSSEReader returns a reader of the event stream r.
@@ -63,10 +65,15 @@ func NewSSEReader(r io.Reader) *SSEReader {
 // any time, what a client sends as Last-Event-ID when it reconnects.
 func (d *SSEReader) LastEventID() string { return d.lastID }
 
+// LastEventIDBefore is the stream's last event ID as it was just before
+// the event Next returned last (an id-only block before it included): the
+// id that event's Prev must name if nothing was lost.
+func (d *SSEReader) LastEventIDBefore() string { return d.beforeID }
+
 // SetLastEventID sets the last event ID and the buffer, as an EventSource
 // keeps its last event ID across reconnections: a client reading a stream
 // it resumed sets it to the Last-Event-ID it sent.
-func (d *SSEReader) SetLastEventID(id string) { d.idBuffer, d.lastID = id, id }
+func (d *SSEReader) SetLastEventID(id string) { d.idBuffer, d.lastID, d.beforeID = id, id, id }
 
 // Retry is the reconnection delay the server asked for, or zero.
 func (d *SSEReader) Retry() time.Duration { return d.retry }
@@ -96,7 +103,7 @@ func (d *SSEReader) Next() (Event, error) {
 			return Event{}, err
 		}
 		if len(line) == 0 {
-			d.lastID = d.idBuffer
+			d.beforeID, d.lastID = d.lastID, d.idBuffer
 			if e, ok := d.dispatch(); ok {
 				return e, nil
 			}
@@ -194,6 +201,8 @@ func (d *SSEReader) processField(line []byte) error {
 		}
 	case sseFieldRef:
 		d.ref = string(value)
+	case sseFieldPrev:
+		d.prev = string(value)
 	}
 	return nil
 }
@@ -212,9 +221,14 @@ func (d *SSEReader) dispatch() (Event, bool) {
 		Data: bytes.Clone(data),
 		Time: d.published,
 		Ref:  d.ref,
+		Prev: d.prev,
 	}
 	if e.Data == nil {
 		e.Data = []byte{}
+	}
+	if d.typ == SSEEventGap {
+		// A gap's data is its URL; it has no type and no payload.
+		e.Gap, e.Type, e.Data = string(data), "", []byte{}
 	}
 	return e, true
 }
@@ -226,6 +240,7 @@ func (d *SSEReader) resetEvent() {
 	d.typ = ""
 	d.published = time.Time{}
 	d.ref = ""
+	d.prev = ""
 }
 
 // parseDigits accepts only ASCII digits, as the standard does for retry.

@@ -301,6 +301,37 @@ func TestFrameEncodesOnceAndShares(t *testing.T) {
 	}
 }
 
+// prev is an extension field, and a gap the reserved event whose data is
+// its URL; LastEventIDBefore is what the event's prev must name.
+func TestSSEPrevAndGap(t *testing.T) {
+	events := []Event{
+		{ID: "4", Prev: "3", Type: "Add", Data: []byte("x")},
+		{ID: "9", Prev: "4", Gap: "/users/alice/outbox"},
+	}
+	var stream []byte
+	stream = append(stream, "id: 3\n\n"...) // where the stream starts
+	for i := range events {
+		stream = AppendSSE(stream, &events[i])
+	}
+	if want := "id: 9\nprev: 4\nevent: stream-gap\ndata: /users/alice/outbox\n\n"; !bytes.HasSuffix(stream, []byte(want)) {
+		t.Errorf("stream %q does not end with the gap %q", stream, want)
+	}
+	d := NewSSEReader(bytes.NewReader(stream))
+	for _, want := range events {
+		got, err := d.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Gap != "" {
+			want.Data = []byte{}
+		}
+		assertSameEvent(t, got, want)
+		if !got.Follows(d.LastEventIDBefore()) {
+			t.Errorf("event %s: prev %s, but the last event ID before it was %s", got.ID, got.Prev, d.LastEventIDBefore())
+		}
+	}
+}
+
 func FuzzSSERoundTrip(f *testing.F) {
 	f.Add("42", "Update", []byte("{\"a\":1}\nline two"), int64(1763900000123), "")
 	f.Add("", "", []byte("\r\n\r"), int64(0), "https://example.com/x")
@@ -333,6 +364,8 @@ func FuzzSSERoundTrip(f *testing.F) {
 func FuzzSSEReader(f *testing.F) {
 	f.Add([]byte("id: 1\nevent: Add\ndata: x\n\n: keepalive\ndata: y\r\n\r\n"))
 	f.Add([]byte("\xEF\xBB\xBFretry: 10\rdata\r\r"))
+	f.Add([]byte("id: 3\n\nid: 4\nprev: 3\ndata: x\n\nid: 9\nprev: 4\nevent: stream-gap\ndata: /outbox\n\n"))
+	f.Add([]byte("prev\nevent: stream-gap\ndata\n\n"))
 	f.Fuzz(func(t *testing.T, stream []byte) {
 		d := NewSSEReader(bytes.NewReader(stream))
 		d.MaxEventSize = 64

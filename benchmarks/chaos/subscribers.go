@@ -9,7 +9,6 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/testkit"
-	"github.com/subpub/subpub/wire"
 )
 
 // Where the subscribers connect, as parts of the whole: most through both
@@ -72,7 +71,7 @@ func (s *subscriber) onEvent(e client.Event) {
 		s.badIDs++
 		return
 	}
-	s.got = append(s.got, delivery{Received: Received{ID: id, Gap: e.Type == wire.TypeGap}, recv: e.Received, pub: e.Time})
+	s.got = append(s.got, delivery{Received: Received{ID: id, Gap: e.IsGap()}, recv: e.Received, pub: e.Time})
 }
 
 // received is the ids it received, in order.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
-	"github.com/subpub/subpub/wire"
 )
 
 // outboxPath is the stream every subscriber follows.
@@ -99,7 +98,7 @@ func (p *poster) follow(ctx context.Context, lastID, activity string, before fun
 	for {
 		select {
 		case e := <-events:
-			if e.Type == wire.TypeGap {
+			if e.IsGap() {
 				return nil, fmt.Errorf("reading the log from %s: the origin sent a gap to %s", lastID, e.ID)
 			}
 			id, err := strconv.ParseUint(e.ID, 10, 64)

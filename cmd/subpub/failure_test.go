@@ -169,6 +169,38 @@ func TestSubRetriesWhatMayPass(t *testing.T) {
 			t.Errorf("requests resumed after %q", requests)
 		}
 	})
+	t.Run("an event lost on the way is said, and resumed from the last one printed", func(t *testing.T) {
+		o := testkit.NewOrigin(t, nil)
+		proxy := testkit.NewDroppingProxy(t, o.PlainAddr(), 2)
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		done, out, errOut := startCLI(ctx, "sub", "--sub", "--http", "1.1", "--count", "4", "http://"+proxy.Addr()+"/public/lossy")
+		testkit.WaitUntil(t, "the subscription", func() bool { return o.Active() == 1 })
+		var ids []string
+		for i := range 4 {
+			ids = append(ids, o.Publish("/public/lossy", fmt.Sprintf(`"n%d"`, i)).Event.ID)
+		}
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("exit %d, %q, %q", code, out.String(), errOut.String())
+			}
+		case <-ctx.Done():
+			t.Fatalf("sub did not finish: %q", errOut.String())
+		}
+		printed := regexp.MustCompile(`id=(\S+)`).FindAllStringSubmatch(out.String(), -1)
+		var got []string
+		for _, m := range printed {
+			got = append(got, m[1])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(ids) {
+			t.Errorf("printed ids %v, want %v", got, ids)
+		}
+		want := fmt.Sprintf(`^subpub sub: reconnecting in \S+ \(an event was lost or reordered on the way: event "%s" follows "%s", but the last event received was "%s"\)\n$`, ids[2], ids[1], ids[0])
+		if !regexp.MustCompile(want).MatchString(errOut.String()) {
+			t.Errorf("stderr %q, want one line matching %s", errOut.String(), want)
+		}
+	})
 	t.Run("a refused connection after the stream was established is retried until the origin is back", func(t *testing.T) {
 		o := testkit.NewOrigin(t, nil)
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)

@@ -242,7 +242,9 @@ func (p *eventPrinter) print(e client.Event) {
 			Proto      string      `json:"proto"`
 			Format     wire.Format `json:"format"`
 		}{ID: e.LastEventID, Type: e.TypeName(), Ref: e.Ref, Gap: e.IsGap(), Received: e.Received, Proto: e.Proto, Format: e.Format}
-		if utf8.Valid(e.Data) {
+		if e.IsGap() {
+			rec.Data = &e.Gap // the URL to refetch
+		} else if utf8.Valid(e.Data) {
 			data := string(e.Data)
 			rec.Data = &data
 		} else {
@@ -258,7 +260,7 @@ func (p *eventPrinter) print(e client.Event) {
 	}
 	if e.IsGap() {
 		fmt.Fprintf(p.w, "%s gap: the server cannot replay what was missed; refetch %s and continue after id %s\n",
-			e.Received.Format("15:04:05.000"), e.Data, e.LastEventID)
+			e.Received.Format("15:04:05.000"), e.Gap, e.LastEventID)
 		return
 	}
 	fmt.Fprintf(p.w, "%s %s/%s id=%s type=%s", e.Received.Format("15:04:05.000"), e.Proto, e.Format, e.LastEventID, e.TypeName())

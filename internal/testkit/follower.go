@@ -1,6 +1,7 @@
 // Package testkit is what the tests share: a Follower that records what a
 // client subscription receives and waits for it, an in-process Origin that
-// serves streams from memory on real listeners, and waiting with a bound,
+// serves streams from memory on real listeners, a DroppingProxy that loses
+// one PUB on the way, and waiting with a bound,
 // so that every package's tests set up and assert on streams the same way.
 package testkit
 

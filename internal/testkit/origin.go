@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -197,7 +198,9 @@ func (o *Origin) serveStream(w http.ResponseWriter, r *http.Request, shareable b
 		stream.WriteProblem(w, http.StatusMethodNotAllowed, "subscribe with SUB, or GET with Accept: text/event-stream")
 		return
 	}
-	after := o.Log.Last()
+	// The stream's newest event, which its next one names as its prev, or,
+	// for a stream without one, the log's newest: as subpub's origin does.
+	after := cmp.Or(o.Log.Head(r.URL.Path), o.Log.Last())
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		if after, err = strconv.ParseUint(id, 10, 64); err != nil {
 			stream.WriteProblem(w, http.StatusBadRequest, "Last-Event-ID: not an event id of this stream (decimal digits)")

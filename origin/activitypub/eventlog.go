@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,8 +28,23 @@ func (t *tx) writeEvents(ctx context.Context, now time.Time) error {
 			int64(e.Seq), e.Event.Type, string(e.Event.Data), e.Event.Ref, now.UnixMilli()); err != nil {
 			return fmt.Errorf("activitypub: logging event: %w", err)
 		}
-		for _, st := range e.Streams {
-			if _, err := t.ExecContext(ctx, `INSERT INTO event_streams (stream, seq) VALUES (?, ?)`, st.Key, int64(e.Seq)); err != nil {
+		for j := range e.Streams {
+			st := &e.Streams[j]
+			// The stream's newest event, committed or in this transaction,
+			// which writers take turns at (see Store.update); for a stream
+			// last written before stream_heads was, its newest logged one.
+			var prev int64
+			if err := t.QueryRowContext(ctx, `SELECT COALESCE(
+				(SELECT seq FROM stream_heads WHERE stream = ?),
+				(SELECT MAX(seq) FROM event_streams WHERE stream = ?), 0)`, st.Key, st.Key).Scan(&prev); err != nil {
+				return fmt.Errorf("activitypub: logging event: %w", err)
+			}
+			st.Prev = uint64(prev)
+			if _, err := t.ExecContext(ctx, `INSERT INTO event_streams (stream, seq, prev) VALUES (?, ?, ?)`, st.Key, int64(e.Seq), prev); err != nil {
+				return fmt.Errorf("activitypub: logging event: %w", err)
+			}
+			if _, err := t.ExecContext(ctx, `INSERT INTO stream_heads (stream, seq) VALUES (?, ?)
+				ON CONFLICT (stream) DO UPDATE SET seq = excluded.seq`, st.Key, int64(e.Seq)); err != nil {
 				return fmt.Errorf("activitypub: logging event: %w", err)
 			}
 		}
@@ -40,7 +56,7 @@ func (t *tx) writeEvents(ctx context.Context, now time.Time) error {
 // sequence numbers greater than after, in order.
 func (s *Store) ReadAfter(ctx context.Context, key string, after uint64, limit int) ([]origin.LogEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT e.seq, e.type, e.data, e.ref, e.created_at
+		SELECT e.seq, e.type, e.data, e.ref, e.created_at, s.prev
 		FROM event_streams s JOIN events e ON e.seq = s.seq
 		WHERE s.stream = ? AND s.seq > ?
 		ORDER BY s.seq
@@ -56,11 +72,12 @@ func (s *Store) ReadAfter(ctx context.Context, key string, after uint64, limit i
 	defer rows.Close()
 	var events []origin.LogEvent
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		var prev int64
+		e, err := scanEvent(rows, &prev)
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, e)
+		events = append(events, e.InStream(uint64(prev)))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("activitypub: reading events of %s: %w", key, err)
@@ -68,13 +85,14 @@ func (s *Store) ReadAfter(ctx context.Context, key string, after uint64, limit i
 	return events, nil
 }
 
-func scanEvent(row interface{ Scan(...any) error }) (origin.LogEvent, error) {
+// scanEvent reads an event's row, and into more the columns that follow.
+func scanEvent(row interface{ Scan(...any) error }, more ...any) (origin.LogEvent, error) {
 	var (
 		seq, ms   int64
 		typ, data string
 		ref       string
 	)
-	if err := row.Scan(&seq, &typ, &data, &ref, &ms); err != nil {
+	if err := row.Scan(append([]any{&seq, &typ, &data, &ref, &ms}, more...)...); err != nil {
 		return origin.LogEvent{}, fmt.Errorf("activitypub: reading event: %w", err)
 	}
 	return origin.LogEvent{Seq: uint64(seq), Event: wire.Event{
@@ -99,6 +117,65 @@ func (s *Store) event(ctx context.Context, seq uint64) (origin.LogEvent, []strin
 	}
 	keys, err := queryStrings(ctx, s.db, `SELECT stream FROM event_streams WHERE seq = ? ORDER BY stream`, int64(seq))
 	return e, keys, err
+}
+
+// streamPosition is where stream key stands as of sequence number newest:
+// its newest event (0 if none), which a subscription starting now names as
+// its position and the next event names as its prev; and whether a
+// subscriber whose last event was last can be replayed to without missing
+// anything. The chain of prevs proves that: the stream's first event after
+// last names last as its prev, pruned or not (an event pruned from between
+// them would be the prev instead), or there is none and last is the head.
+// Where that event names none (it was logged before prevs were), or there
+// is none, the pruning watermark decides, as it did before prevs: nothing
+// after it has been pruned.
+func (s *Store) streamPosition(ctx context.Context, key string, last, newest uint64) (head uint64, replayable bool, err error) {
+	var h int64
+	// The newest logged, or, when retention pruned them all, the one
+	// stream_heads remembers, unless it came after newest.
+	err = s.db.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MAX(seq) FROM event_streams WHERE stream = ? AND seq <= ?),
+		(SELECT seq FROM stream_heads WHERE stream = ? AND seq <= ?), 0)`, key, int64(newest), key, int64(newest)).Scan(&h)
+	head = uint64(h)
+	unpruned := last >= s.PrunedSeq() && last <= newest
+	replayable = unpruned || head != 0 && last == head
+	if err == nil && last < newest {
+		var prev int64
+		err = s.db.QueryRowContext(ctx, `SELECT prev FROM event_streams WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT 1`,
+			key, int64(last), int64(newest)).Scan(&prev)
+		if err == nil {
+			replayable = uint64(prev) == last || prev == 0 && unpruned
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	}
+	if se := storageError(err); se != nil {
+		return 0, false, se
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("activitypub: locating %s in its stream: %w", key, err)
+	}
+	return head, replayable, nil
+}
+
+// migrateStreamPrev adds event_streams.prev to a database made before it.
+// The events logged before have 0, as for a stream's first: a subscriber
+// cannot check that it received the one before them.
+func (s *Store) migrateStreamPrev(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT * FROM event_streams LIMIT 0`)
+	if err != nil {
+		return fmt.Errorf("activitypub: reading event_streams: %w", err)
+	}
+	columns, err := rows.Columns()
+	rows.Close()
+	if err != nil || slices.Contains(columns, "prev") {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `ALTER TABLE event_streams ADD COLUMN prev BIGINT NOT NULL DEFAULT 0`); err != nil {
+		return fmt.Errorf("activitypub: adding event_streams.prev: %w", err)
+	}
+	return nil
 }
 
 // PruneEvents deletes the events logged before cutoff and returns how many.

@@ -94,7 +94,7 @@ func (s *Server) publish(events []loggedEvent, ended []string) {
 func (s *Server) toHub(events []loggedEvent, ended []string) {
 	for _, e := range events {
 		for _, st := range e.Streams {
-			s.hub().Publish(st.Key, e.LogEvent)
+			s.hub().Publish(st.Key, e.InStream(st.Prev))
 		}
 	}
 	for _, key := range ended {

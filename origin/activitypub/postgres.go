@@ -215,7 +215,7 @@ func (s *Store) catchUp(ctx context.Context, deliver func(events []loggedEvent, 
 // that rolls back gives its numbers back. Pruned ones are not waited for.)
 func (s *Store) readLogAfter(ctx context.Context, after uint64, limit int) ([]loggedEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT e.seq, e.type, e.data, e.ref, e.created_at, COALESCE(s.stream, '')
+		SELECT e.seq, e.type, e.data, e.ref, e.created_at, COALESCE(s.stream, ''), COALESCE(s.prev, 0)
 		FROM events e LEFT JOIN event_streams s ON s.seq = e.seq
 		WHERE e.seq > ? AND e.seq <= ?
 		ORDER BY e.seq, s.stream`, int64(after), int64(after)+int64(limit))
@@ -227,14 +227,14 @@ func (s *Store) readLogAfter(ctx context.Context, after uint64, limit int) ([]lo
 	next := after + 1
 	for rows.Next() {
 		var (
-			seq, ms                int64
+			seq, ms, prev          int64
 			typ, data, ref, stream string
 		)
-		if err := rows.Scan(&seq, &typ, &data, &ref, &ms, &stream); err != nil {
+		if err := rows.Scan(&seq, &typ, &data, &ref, &ms, &stream, &prev); err != nil {
 			return nil, fmt.Errorf("activitypub: following the log: %w", err)
 		}
 		if n := len(events); n > 0 && events[n-1].Seq == uint64(seq) {
-			events[n-1].Streams = append(events[n-1].Streams, streamRef{Key: stream})
+			events[n-1].Streams = append(events[n-1].Streams, streamRef{Key: stream, Prev: uint64(prev)})
 			continue
 		}
 		if uint64(seq) != next && uint64(seq)-1 > s.prunedSeq.Load() {
@@ -243,7 +243,7 @@ func (s *Store) readLogAfter(ctx context.Context, after uint64, limit int) ([]lo
 		e, _ := scanEvent(scanned{seq, typ, data, ref, ms})
 		le := loggedEvent{LogEvent: e}
 		if stream != "" {
-			le.Streams = []streamRef{{Key: stream}}
+			le.Streams = []streamRef{{Key: stream, Prev: uint64(prev)}}
 		}
 		events = append(events, le)
 		next = uint64(seq) + 1

@@ -100,13 +100,25 @@ const schema = `
 	CREATE INDEX IF NOT EXISTS events_created_at ON events (created_at);
 
 	-- The streams an event belongs to: one event may be in several views of
-	-- one collection.
+	-- one collection. prev is the seq of the stream's event before it (0
+	-- for none), which the event names as its prev: a subscriber that did
+	-- not receive that one knows it missed an event.
 	CREATE TABLE IF NOT EXISTS event_streams (
 		stream TEXT NOT NULL,
 		seq    BIGINT NOT NULL REFERENCES events (seq),
+		prev   BIGINT NOT NULL DEFAULT 0,
 		PRIMARY KEY (stream, seq)
 	);
 	CREATE INDEX IF NOT EXISTS event_streams_seq ON event_streams (seq);
+
+	-- The newest event of each stream, which the stream's next event names
+	-- as its prev: kept apart from event_streams, which retention prunes,
+	-- so that an event published after its stream was pruned still names
+	-- the one before it.
+	CREATE TABLE IF NOT EXISTS stream_heads (
+		stream TEXT PRIMARY KEY,
+		seq    BIGINT NOT NULL
+	);
 
 	-- Numbers that must survive restarts: last_seq, the last sequence number
 	-- assigned (kept here rather than derived from the log, which retention

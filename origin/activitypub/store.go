@@ -68,6 +68,9 @@ func (s *Store) init(ctx context.Context) error {
 	if err := s.migrateTokens(ctx); err != nil {
 		return err
 	}
+	if err := s.migrateStreamPrev(ctx); err != nil {
+		return err
+	}
 	last, err := readCounter(ctx, s.db, counterLastSeq)
 	if err != nil {
 		return err
@@ -134,10 +137,12 @@ type tx struct {
 	ended  []string // stream keys to end once the events are published
 }
 
-// streamRef names a stream an event is logged to, with a label for metrics.
+// streamRef names a stream an event is logged to, with a label for metrics,
+// and, once the event is logged, the stream's event before it.
 type streamRef struct {
 	Key  string
 	Kind string
+	Prev uint64 // 0: none
 }
 
 // loggedEvent is an event the transaction logged and the streams it is in.

@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"slices"
@@ -37,23 +38,32 @@ func (s *Server) subscribe(w http.ResponseWriter, r *http.Request, format wire.F
 	}
 	// Everything up to newest is committed; later events are either in the
 	// log by the time the feed reads it or published to the Hub after the
-	// feed subscribed, so starting after newest misses nothing.
+	// feed subscribed, so starting after newest misses nothing. The
+	// stream's own position there, its newest event, is what the first 106
+	// names and what the next event names as its prev; a stream that has
+	// none (yet, or left after pruning) starts at newest, and its next event
+	// names no prev.
 	newest := s.Store.LastSeq()
-	after := newest
+	head, replayable, err := s.Store.streamPosition(ctx, key, last, newest)
+	if err != nil {
+		return err
+	}
+	after := cmp.Or(head, newest)
 	var first *wire.Frame
 	if resume {
-		// An id at the pruning watermark still resumes: every event after
-		// it is logged. One below it may have missed pruned events.
-		if last <= newest && last >= s.Store.PrunedSeq() {
+		if replayable {
 			after = last
 		} else {
-			// Unknown (from the future, or another server's) or expired:
-			// the events in between cannot be replayed, so say so, with
-			// the resource to refetch, and continue from now.
+			// Unknown (from the future, or another server's), expired, or
+			// not an event of this stream: the events in between cannot
+			// be replayed, so say so, with the resource to refetch, and
+			// continue from now. The gap stands for the events after
+			// last up to the stream's newest, which the next event names
+			// as its prev.
 			first = wire.NewFrame(wire.Event{
-				ID:   strconv.FormatUint(newest, 10),
-				Type: wire.TypeGap,
-				Data: []byte(res.id),
+				ID:   strconv.FormatUint(after, 10),
+				Prev: strconv.FormatUint(last, 10),
+				Gap:  res.id,
 				Time: time.Now(),
 			})
 		}

@@ -3,6 +3,7 @@ package activitypub
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -257,6 +258,94 @@ func TestSubscription(t *testing.T) {
 	}
 }
 
+// TestEventsNameTheirPredecessor checks the prev chain: each event names
+// the event before it in its own stream (one event is in several streams,
+// and the log's sequence has others' events in between), live as when
+// replayed; a fresh subscription's first 106 names the position the first
+// event names; a Last-Event-ID that is not an event of the stream cannot be
+// placed in it, and gets a gap.
+func TestEventsNameTheirPredecessor(t *testing.T) {
+	for _, c := range subscriptionCases()[:3] {
+		t.Run(c.name, func(t *testing.T) {
+			e := c.newEnv(t)
+			e.postNote("alice", "before", publicCollection)
+			e.postNote("bob", "in between, elsewhere", publicCollection)
+			sub := e.subscribe(c.format, "/users/alice/outbox", "")
+			h := sub.established(t)
+			logged, err := e.store.ReadAfter(t.Context(), "/users/alice/outbox", 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			head := logged[len(logged)-1].Event.ID
+			if c.format == wire.FormatPUB {
+				if start, _ := wire.DecodePUB(h); start.ID != head {
+					t.Errorf("the first 106 names %q, want the stream's newest event %q", start.ID, head)
+				}
+			}
+			e.postNote("alice", "one", publicCollection)
+			e.postNote("bob", "elsewhere again", publicCollection)
+			e.postNote("alice", "two", publicCollection)
+			last := head
+			for range 2 {
+				ev := sub.next(t)
+				if ev.Prev != last {
+					t.Errorf("live event %s names %q as its prev, want %q", ev.ID, ev.Prev, last)
+				}
+				last = ev.ID
+			}
+			replayed, err := e.store.ReadAfter(t.Context(), "/users/alice/outbox", 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, le := range replayed {
+				want := ""
+				if i > 0 {
+					want = replayed[i-1].Event.ID
+				}
+				if le.Event.Prev != want {
+					t.Errorf("replayed event %s names %q as its prev, want %q", le.Event.ID, le.Event.Prev, want)
+				}
+			}
+			bobs, _ := e.store.ReadAfter(t.Context(), "/users/bob/outbox", 0, 10)
+			resumed := e.subscribe(c.format, "/users/alice/outbox", "", "Last-Event-ID", bobs[0].Event.ID)
+			if ev := resumed.next(t); !ev.IsGap() || ev.Prev != bobs[0].Event.ID || ev.ID != last {
+				t.Errorf("resuming from another stream's event %s: first event %+v, want a gap up to %s", bobs[0].Event.ID, ev, last)
+			}
+		})
+	}
+}
+
+// TestEventStreamsMigrateToPrev opens a database made before events named
+// their predecessor: event_streams gains prev, and the events logged before
+// read back naming none, as a stream's first does, which a client does not
+// judge.
+func TestEventStreamsMigrateToPrev(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open(sqliteDriver, sqliteDSN(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`
+		CREATE TABLE events (seq BIGINT PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, ref TEXT NOT NULL, created_at BIGINT NOT NULL);
+		CREATE TABLE event_streams (stream TEXT NOT NULL, seq BIGINT NOT NULL REFERENCES events (seq), PRIMARY KEY (stream, seq));
+		INSERT INTO events VALUES (1, 'Add', '{}', '', 1), (2, 'Add', '{}', '', 2);
+		INSERT INTO event_streams VALUES ('/s', 1), ('/s', 2);`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for range 2 { // and a second time, migrated already
+		store, err := OpenStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := store.ReadAfter(t.Context(), "/s", 0, 10)
+		if err != nil || len(events) != 2 || events[1].Event.Prev != "" {
+			t.Errorf("the events logged before: %+v, %v", events, err)
+		}
+		store.Close()
+	}
+}
+
 // TestResumeGap checks that a subscriber whose Last-Event-ID cannot be
 // replayed is told so, never skipped silently.
 func TestResumeGap(t *testing.T) {
@@ -269,8 +358,10 @@ func TestResumeGap(t *testing.T) {
 				newest := e.store.LastSeq()
 				sub := e.subscribe(c.format, "/users/alice/outbox", "", "Last-Event-ID", strconv.FormatUint(newest+100, 10))
 				ev := sub.next(t)
-				if ev.Type != wire.TypeGap || string(ev.Data) != outbox || ev.ID != strconv.FormatUint(newest, 10) {
-					t.Errorf("first event %q %q %q, want gap %s at %d", ev.ID, ev.Type, ev.Data, outbox, newest)
+				logged := e.loggedEvents("/users/alice/outbox")
+				head := logged[len(logged)-1].ID
+				if !ev.IsGap() || ev.Gap != outbox || ev.ID != head || ev.Prev != strconv.FormatUint(newest+100, 10) || ev.Type != "" {
+					t.Errorf("first event %+v, want a gap %s after %d up to the stream's newest, %s", ev, outbox, newest+100, head)
 				}
 				cr, _ := e.postNote("alice", "y", publicCollection)
 				if got := decodeEvent(t, "", "Add", sub.next(t).Data); got.Object() != cr["id"] {
@@ -286,8 +377,16 @@ func TestResumeGap(t *testing.T) {
 					t.Fatalf("pruned %d: %v", n, err)
 				}
 				sub := e.subscribe(c.format, "/users/alice/outbox", "", "Last-Event-ID", first)
-				if ev := sub.next(t); ev.Type != wire.TypeGap || ev.ID != strconv.FormatUint(e.store.LastSeq(), 10) {
-					t.Errorf("first event %q %q, want a gap", ev.ID, ev.Type)
+				// Nothing of the stream is left in the log, but its newest
+				// event is still where it stands: the gap names it, and the
+				// next event names it as its prev.
+				gap := sub.next(t)
+				if !gap.IsGap() || gap.ID != strconv.FormatUint(e.store.LastSeq(), 10) || gap.Prev != first {
+					t.Errorf("first event %+v, want a gap after %s", gap, first)
+				}
+				e.postNote("alice", "z", publicCollection)
+				if ev := sub.next(t); ev.Prev != gap.ID {
+					t.Errorf("the event after the gap names %q as its prev, want the gap's id %s", ev.Prev, gap.ID)
 				}
 			})
 			t.Run("the id at the pruning watermark is replayed from without a gap", func(t *testing.T) {
