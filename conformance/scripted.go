@@ -23,7 +23,7 @@ const (
 	// interval: short, so that a run need not wait the fifteen seconds
 	// the draft recommends.
 	DefaultScriptedKeepAlive = time.Second
-	// DefaultScriptedInlineLimit is the payload size above which it sends
+	// DefaultScriptedInlineLimit is the size of a 105 above which it sends
 	// an event by reference, the draft's recommended threshold.
 	DefaultScriptedInlineLimit = inlineThreshold
 	// maxPublishBody bounds the payload of a POST to /publish.
@@ -51,7 +51,8 @@ type ScriptedServer struct {
 	// KeepAlive is the interval of 106 keepalives and SSE comments.
 	// Default DefaultScriptedKeepAlive.
 	KeepAlive time.Duration
-	// InlineLimit: larger payloads go by reference. Default
+	// InlineLimit: events whose 105 would be larger (see wire.InlineSize)
+	// go by reference. Default
 	// DefaultScriptedInlineLimit.
 	InlineLimit int
 
@@ -151,7 +152,7 @@ func (s *ScriptedServer) publish(key string, e wire.Event) wire.Event {
 	s.seq++
 	e.ID = s.idOf(s.seq)
 	e.Time = time.Now().Truncate(time.Millisecond)
-	if len(e.Data) > setting.Or(s.InlineLimit, DefaultScriptedInlineLimit) {
+	if n, _ := wire.InlineSize(&e); n > setting.Or(s.InlineLimit, DefaultScriptedInlineLimit) {
 		if s.payloads == nil {
 			s.payloads = map[string][]byte{}
 		}
