@@ -40,8 +40,8 @@ const (
 // publishes on it directly, so that it knows exactly what the intermediary
 // was given; it is also a complete server in the origin role.
 //
-//	/public/NAME    a stream anyone may subscribe to (Cache-Control: public)
-//	/private/NAME   a stream per bearer token (Cache-Control: private):
+//	/public/NAME    a stream anyone may subscribe to (Subscription-Sharing: shared)
+//	/private/NAME   a stream per bearer token (Subscription-Sharing: per-credential):
 //	                each token sees only the events published for it
 //	/events/ID      the payload of an event sent by reference
 //	POST /publish?stream=/public/NAME   publishes the body as an event
@@ -326,15 +326,14 @@ func (s *ScriptedServer) seqOf(id string) (uint64, bool) {
 // streamFields are the fields describing a stream: the first 106's, or the
 // SSE response's.
 func (s *ScriptedServer) streamFields(h http.Header, public bool, format wire.Format) {
-	cc := "private"
-	if public {
-		cc = "public"
+	if !(format == wire.FormatPUB && s.defects.ackNoSharing) {
+		h.Set(wire.FieldSubscriptionSharing, wire.SharingValue(public))
 	}
-	if format == wire.FormatSSE && !s.defects.sseNoCache {
-		cc += ", no-cache"
-	}
-	if !(format == wire.FormatPUB && s.defects.ackNoCacheControl) {
-		h.Set("Cache-Control", cc)
+	switch {
+	case format == wire.FormatSSE && !s.defects.sseNoCache:
+		stream.SetSharing(h, format, public)
+	case format == wire.FormatPUB && s.defects.ackCacheControl:
+		h.Set("Cache-Control", "public")
 	}
 	h.Set("Vary", "Authorization")
 }
@@ -403,7 +402,7 @@ func (sub *scriptedSubscription) serveSUB() {
 			h.Set(wire.FieldEvent, `id="`+s.idOf(sub.from)+`"`)
 		}
 		w.WriteHeader(wire.StatusNoOperation)
-		for _, name := range []string{"Cache-Control", "Vary", wire.FieldEvent} {
+		for _, name := range []string{"Cache-Control", wire.FieldSubscriptionSharing, "Vary", wire.FieldEvent} {
 			h.Del(name)
 		}
 		acked = true

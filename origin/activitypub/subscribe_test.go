@@ -174,8 +174,8 @@ func TestSubscription(t *testing.T) {
 				e := c.newEnv(t)
 				sub := e.subscribe(c.format, "/users/alice/outbox", "")
 				h := sub.established(t)
-				if cc := h.Get("Cache-Control"); !strings.Contains(cc, "public") {
-					t.Errorf("Cache-Control %q: the public view of a public collection is shareable", cc)
+				if sharing := h.Get(wire.FieldSubscriptionSharing); sharing != wire.SharingShared {
+					t.Errorf("Subscription-Sharing %q: the public view of a public collection is shareable", sharing)
 				}
 				if h.Get("Vary") != "Authorization" {
 					t.Errorf("Vary %q", h.Get("Vary"))
@@ -244,8 +244,8 @@ func TestSubscription(t *testing.T) {
 			t.Run("an owner's inbox stream is private and carries deliveries", func(t *testing.T) {
 				e := c.newEnv(t)
 				sub := e.subscribe(c.format, "/users/bob/inbox", "bob")
-				if cc := sub.established(t).Get("Cache-Control"); !strings.Contains(cc, "private") {
-					t.Errorf("Cache-Control %q", cc)
+				if sharing := sub.established(t).Get(wire.FieldSubscriptionSharing); sharing != wire.SharingPerCredential {
+					t.Errorf("Subscription-Sharing %q", sharing)
 				}
 				create, note := e.postNote("alice", "to bob", actorURL("bob"))
 				ev := decodeEvent(t, "", "Add", sub.next(t).Data)
@@ -316,16 +316,20 @@ func TestShareable(t *testing.T) {
 	tests := []struct {
 		name, target, user, want string
 	}{
-		{"a public object's stream is shareable", public, "", "public"},
-		{"a public collection's public view is shareable, even for another actor", "/users/alice/outbox", "bob", "public"},
-		{"a collection's owner view is private", "/users/alice/outbox", "alice", "private"},
-		{"an inbox is private", "/users/alice/inbox", "alice", "private"},
-		{"a non-public object's stream is private", private, "bob", "private"},
+		{"a public object's stream is shareable", public, "", wire.SharingShared},
+		{"a public collection's public view is shareable, even for another actor", "/users/alice/outbox", "bob", wire.SharingShared},
+		{"a collection's owner view is per credential", "/users/alice/outbox", "alice", wire.SharingPerCredential},
+		{"an inbox is per credential", "/users/alice/inbox", "alice", wire.SharingPerCredential},
+		{"a non-public object's stream is per credential", private, "bob", wire.SharingPerCredential},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := e.subscribe(wire.FormatPUB, tt.target, tt.user).established(t).Get("Cache-Control"); got != tt.want {
-				t.Errorf("Cache-Control %q, want %q", got, tt.want)
+			h := e.subscribe(wire.FormatPUB, tt.target, tt.user).established(t)
+			if got := h.Get(wire.FieldSubscriptionSharing); got != tt.want {
+				t.Errorf("Subscription-Sharing %q, want %q", got, tt.want)
+			}
+			if cc := h.Get("Cache-Control"); cc != "" {
+				t.Errorf("the 106 has Cache-Control %q, which RFC 9111 defines for no 1xx", cc)
 			}
 		})
 	}
