@@ -445,3 +445,29 @@ func TestStreamsRefuseQueryParametersTheyDoNotDefine(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsCarryTheirJSONAsWritten checks that an event whose activity
+// holds text beyond ASCII reaches a PUB subscriber and an SSE subscriber
+// with the same bytes, the characters as UTF-8 rather than rewritten as
+// \u escapes: the payload is what the server wrote, and what a signature
+// over it would cover.
+func TestEventsCarryTheirJSONAsWritten(t *testing.T) {
+	const content = "caf\u00e9, \u65e5\u672c\u8a9e, \U0001F600, 100 % \"quoted\""
+	e := newEnv(t)
+	pub := e.subscribe(wire.FormatPUB, "/users/alice/outbox", "")
+	pub.established(t)
+	sse := e.subscribe(wire.FormatSSE, "/users/alice/outbox", "")
+	sse.established(t)
+	e.postNote("alice", content, publicCollection)
+	got, viaSSE := pub.next(t), sse.next(t)
+	quoted, _ := json.Marshal(content)
+	if !bytes.Contains(got.Data, quoted) || bytes.Contains(got.Data, []byte(`\u00e9`)) {
+		t.Errorf("the PUB's payload does not hold the content as UTF-8: %s", got.Data)
+	}
+	if !bytes.Equal(got.Data, viaSSE.Data) || got.ID != viaSSE.ID {
+		t.Errorf("PUB and SSE carry other bytes:\n%s\n%s", got.Data, viaSSE.Data)
+	}
+	if d := decodeEvent(t, got.ID, "Add", got.Data); d.Object() == "" {
+		t.Errorf("the event's activity has no object: %s", got.Data)
+	}
+}
