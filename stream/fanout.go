@@ -40,8 +40,9 @@ type fanoutKey struct {
 // once, and queues it to all of the connection's streams in one pass. Over
 // HTTP/2 that is one h2.Batch — a PUB per SUB stream, so that HPACK indexes
 // the event's fields on the first stream and every further stream refers
-// to them (unless the stream is private: see h2Fields); the SSE bytes, made once per event, as DATA on each SSE stream —
-// which the connection's writer sends in one write. Over HTTP/3 each
+// to them (unless the stream is private: see h2Fields); the SSE bytes,
+// made once per event, as DATA on each SSE stream — which the
+// connection's writer sends in one write. Over HTTP/3 each
 // stream is given the same bytes (QPACK's static table makes a PUB's
 // HEADERS frame the same on every stream) without waiting, and quic-go's
 // packer fills each packet with the frames of many streams; a stream whose
