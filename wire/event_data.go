@@ -24,15 +24,17 @@ const (
 var EventDataForms = [...]string{"String", "Display String", "Byte Sequence"}
 
 // EncodeEventData serializes a payload as the Event-Data item EncodePUB
-// sends: the shortest form that carries it (see ChooseEventDataForm).
+// sends, in the form ChooseEventDataForm gives it.
 func EncodeEventData(data []byte) string {
 	v, _ := EncodeEventDataAs(data, ChooseEventDataForm(data))
 	return v
 }
 
 // ChooseEventDataForm is the form EncodePUB gives a payload: a String when
-// it is printable ASCII, else the shorter of a Display String (if it is
-// UTF-8) and a Byte Sequence, a Byte Sequence on a tie. The choice is made
+// it is printable ASCII (as the draft asks, although a payload made mostly
+// of '"' or '\\' would be shorter in base64), else the shorter of a
+// Display String (if it is UTF-8) and a Byte Sequence, a Byte Sequence on
+// a tie. The choice is made
 // on the serialized length; header compression is not counted, since each
 // hop compresses differently (the draft's payload table gives both).
 func ChooseEventDataForm(data []byte) EventDataForm {

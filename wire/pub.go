@@ -107,9 +107,9 @@ func appendFieldLine(dst []byte, name, value string) []byte {
 
 // EncodePUB serializes e as PUB fields.
 //
-// Event-Data carries the payload's bytes exactly, in the smallest of the
-// three forms that can: an sf-string when the payload is printable ASCII
-// (one extra byte per '"' or '\\'); for other UTF-8 text, an sf-displaystring
+// Event-Data carries the payload's bytes exactly, in one of three forms: an
+// sf-string when the payload is printable ASCII (one extra byte per '"' or
+// '\\'); for other UTF-8 text, an sf-displaystring
 // (each byte outside printable ASCII, '%' and '"' as %xx) or, when that is
 // longer, an sf-binary (base64, 4/3 the size); an sf-binary for anything
 // else. No form rewrites the payload (as \u escapes would rewrite JSON), so

@@ -353,8 +353,15 @@ func TestEventDataCarriesExactBytes(t *testing.T) {
 				t.Errorf("%s as %s (%s): decoded %q, want %q", name, formName, value, got.Data, data)
 			}
 		}
-		// What EncodePUB picks is the shortest form that carries it.
+		// What EncodePUB picks is a String for printable ASCII, else the
+		// shortest form that carries it.
 		chosen := EncodeEventData(data)
+		if isPrintableASCII(string(data)) {
+			if v, _ := EncodeEventDataAs(data, FormString); chosen != v {
+				t.Errorf("%s: EncodePUB sends %s, not the String %s", name, chosen, v)
+			}
+			continue
+		}
 		for form := range EventDataForms {
 			if v, ok := EncodeEventDataAs(data, EventDataForm(form)); ok && len(v) < len(chosen) {
 				t.Errorf("%s: EncodePUB sends %s, but %s is shorter: %s", name, chosen, EventDataForms[form], v)
