@@ -62,7 +62,7 @@ type Open struct {
 	Proto  string // "h1", "h2", "h3"
 	Format wire.Format
 	// Header holds the fields of the first 106 (SUB) or of the SSE
-	// response: Cache-Control says whether the stream may be shared, Vary
+	// response: Subscription-Sharing says whether the stream may be shared, Vary
 	// which request fields select it.
 	Header http.Header
 }

@@ -27,7 +27,7 @@ func fieldChecks() []*Check {
 			Requirement: "servers SHOULD give every event an id",
 			run:         checkEveryEventHasID},
 		{ID: "event-data-field/1", Section: "Event-Data", Level: MUST,
-			Requirement: "The Event-Data field is an Item: a String, or otherwise the sender MUST serialize it as a Byte Sequence",
+			Requirement: "The Event-Data field is an Item: a String, a Display String or a Byte Sequence, whose content is the payload",
 			run:         checkEventDataItem},
 		{ID: "event-data-field/2", Section: "Event-Data", Level: SHOULD,
 			Requirement: "If every byte of the payload is printable ASCII, the sender SHOULD serialize the payload as a String",
@@ -36,7 +36,7 @@ func fieldChecks() []*Check {
 			Requirement: "A sender MUST NOT send Event-Data in an event that has a ref member",
 			run:         checkNoDataWithRef},
 		{ID: "by-reference/1", Section: "Event Size and Events by Reference", Level: SHOULD,
-			Requirement: "a server SHOULD send by reference every event whose payload exceeds a configured threshold (8192 bytes RECOMMENDED)",
+			Requirement: "a server SHOULD send by reference every event whose 105 (PUB) response would exceed a configured threshold (4096 bytes, as HTTP/1.1 serializes it, RECOMMENDED)",
 			run:         checkLargeByReference},
 		{ID: "by-reference/2", Section: "Event Size and Events by Reference", Level: MUST,
 			Requirement: "the server omits Event-Data and sets the ref member of Event to the URI of a resource whose representation is the payload",
@@ -44,9 +44,9 @@ func fieldChecks() []*Check {
 	}
 }
 
-// inlineThreshold is the size above which the draft recommends sending an
-// event by reference.
-const inlineThreshold = 8192
+// inlineThreshold is the size of a 105 above which the draft recommends
+// sending an event by reference.
+const inlineThreshold = wire.RecommendedInlineLimit
 
 // eachPUB applies inspect to every 105 of every SUB subscription, with its
 // number.
@@ -146,7 +146,7 @@ func checkEventDataItem(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
 		v, present, err := eventData(h)
 		switch v.(type) {
-		case string, []byte:
+		case string, httpsfv.DisplayString, []byte:
 			return ""
 		}
 		if !present {
@@ -161,8 +161,15 @@ func checkEventDataItem(_ context.Context, s *suiteRun) Result {
 
 func checkPrintableAsString(_ context.Context, s *suiteRun) Result {
 	return eachPUB(s, func(_ int, h http.Header) string {
-		if b, ok := mustValue(eventData(h)).([]byte); ok && printableASCII(b) {
-			return fmt.Sprintf("a printable payload (%.40q) is sent as a Byte Sequence", b)
+		switch v := mustValue(eventData(h)).(type) {
+		case []byte:
+			if printableASCII(v) {
+				return fmt.Sprintf("a printable payload (%.40q) is sent as a Byte Sequence", v)
+			}
+		case httpsfv.DisplayString:
+			if printableASCII([]byte(v)) {
+				return fmt.Sprintf("a printable payload (%.40q) is sent as a Display String", v)
+			}
 		}
 		return ""
 	})
@@ -200,8 +207,8 @@ func checkLargeByReference(_ context.Context, s *suiteRun) Result {
 			switch {
 			case e.Ref != "":
 				refs++
-			case len(e.Data) > inlineThreshold:
-				problems = append(problems, fmt.Sprintf("event %q carries %d bytes inline", e.ID, len(e.Data)))
+			case inlineSize(e) > inlineThreshold:
+				problems = append(problems, fmt.Sprintf("event %q carries %d bytes inline, in a 105 of %d", e.ID, len(e.Data), inlineSize(e)))
 			}
 		}
 		return problems
@@ -302,4 +309,14 @@ func itemValue(m httpsfv.Member) any {
 		return item.Value
 	}
 	return nil
+}
+
+// inlineSize is the size of the 105 that carries e inline, as HTTP/1.1
+// writes it.
+func inlineSize(e client.Event) int {
+	n, err := wire.InlineSize(&wire.Event{ID: e.ID, Type: e.Type, Data: e.Data, Time: e.Time})
+	if err != nil {
+		return len(e.Data) // an id or type PUB cannot carry: the payload alone
+	}
+	return n
 }

@@ -93,11 +93,14 @@ func interimChecks() []*Check {
 			Requirement: "A server MUST send a 106 (No Operation) response as soon as it has established a subscription (before any event is published)",
 			run:         checkAckBeforePublishing},
 		{ID: "first-106/2", Section: "The First 106: Acknowledgement", Level: MUST,
-			Requirement: `The server MUST send Cache-Control with either the "public" or the "private" directive [in the first 106]`,
-			run:         checkAckCacheControl},
+			Requirement: `The server MUST send Subscription-Sharing, with the value "shared" or "per-credential" [in the first 106]`,
+			run:         checkAckSharing},
 		{ID: "first-106/3", Section: "The First 106: Acknowledgement", Level: SHOULD,
 			Requirement: "A server that knows where the subscription starts and received no Last-Event-ID SHOULD send an Event field with only an id member: the identifier of the last event before the first one the subscription will deliver",
 			run:         checkAckStartID},
+		{ID: "first-106/4", Section: "The First 106: Acknowledgement", Level: SHOULD,
+			Requirement: "Cache-Control has no meaning in an interim response: a server SHOULD NOT send it in the first 106",
+			run:         checkAckNoCacheControl},
 		{ID: "keepalive/1", Section: "Keepalives", Level: SHOULD,
 			Requirement: "A server SHOULD send a 106 (No Operation) response whenever a subscription has been idle for a period (the keepalive interval configured)",
 			run:         checkKeepalives},
@@ -160,31 +163,36 @@ func ack(responses []response) (response, bool) {
 	return response{}, false
 }
 
-func checkAckCacheControl(_ context.Context, s *suiteRun) Result {
+func checkAckSharing(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		a, ok := ack(responses)
 		if !ok {
 			return []string{"no 106"}
 		}
-		if d := sharing(a.Header); d == "" {
-			return []string{"the first 106 has Cache-Control " + quote(a.Header.Get("Cache-Control")) + ", with neither public nor private"}
+		if sharing(a.Header) == "" {
+			return []string{"the first 106 has Subscription-Sharing " + quote(a.Header.Get(wire.FieldSubscriptionSharing)) + ", neither shared nor per-credential"}
 		}
 		return nil
 	})
 }
 
-// sharing is "public" or "private" as Cache-Control in h says, or "".
-func sharing(h http.Header) string {
-	for _, v := range h.Values("Cache-Control") {
-		for d := range strings.SplitSeq(v, ",") {
-			name, _, _ := strings.Cut(strings.TrimSpace(d), "=")
-			switch strings.ToLower(name) {
-			case "public", "private":
-				return strings.ToLower(name)
-			}
+func checkAckNoCacheControl(_ context.Context, s *suiteRun) Result {
+	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
+		if a, ok := ack(responses); ok && len(a.Header.Values("Cache-Control")) > 0 {
+			return []string{"the first 106 has Cache-Control " + quote(a.Header.Get("Cache-Control"))}
 		}
+		return nil
+	})
+}
+
+// sharing is the Subscription-Sharing value of h ("shared" or
+// "per-credential"), or "" when it has none that the draft defines.
+func sharing(h http.Header) string {
+	shared, ok := wire.ParseSharing(h)
+	if !ok {
+		return ""
 	}
-	return ""
+	return wire.SharingValue(shared)
 }
 
 // checkAckStartID checks the first 106's Event field, then resumes from the

@@ -56,7 +56,7 @@ func IntermediaryChecks() []*Check {
 			Requirement: `A stream that was marked "private" MUST NOT be served to a subscriber that presents different credentials`,
 			run:         checkPrivateNotShared},
 		{ID: "collapsing-key/3", Section: "Identifying a Stream", Level: MUST,
-			Requirement: "The intermediary relays the Cache-Control and Vary fields of the upstream first 106 response in the first 106 response it sends to each subscriber",
+			Requirement: "The intermediary relays the Subscription-Sharing and Vary fields of the upstream first 106 response in the first 106 response it sends to each subscriber",
 			run:         checkAckFieldsRelayed},
 		{ID: "ring/1", Section: "Retaining Events", Level: MUST,
 			Requirement: "A subscriber that resumes with a Last-Event-ID the intermediary retains receives the events that follow it, then the shared stream: every event exactly once (MUST NOT skip events silently)",
@@ -252,8 +252,8 @@ func checkAckFieldsRelayed(ctx context.Context, s *suiteRun) Result {
 		path, sharing string
 		header        http.Header
 	}{
-		{m.path("public", "fields"), "public", nil},
-		{m.path("private", "fields"), "private", bearer(m.run + "-carol")},
+		{m.path("public", "fields"), wire.SharingShared, nil},
+		{m.path("private", "fields"), wire.SharingPerCredential, bearer(m.run + "-carol")},
 	} {
 		r, err := s.openThrough(ctx, c.path, "", c.header)
 		if err != nil {
@@ -263,13 +263,13 @@ func checkAckFieldsRelayed(ctx context.Context, s *suiteRun) Result {
 		responses, _, _, _ := r.snapshot()
 		a, _ := ack(responses)
 		if got := sharing(a.Header); got != c.sharing {
-			return fail("%s: the first 106 has Cache-Control %q, the upstream's said %s", c.path, a.Header.Get("Cache-Control"), c.sharing)
+			return fail("%s: the first 106 has Subscription-Sharing %q, the upstream's said %s", c.path, a.Header.Get(wire.FieldSubscriptionSharing), c.sharing)
 		}
 		if !slices.ContainsFunc(a.Header.Values("Vary"), func(v string) bool { return strings.Contains(strings.ToLower(v), "authorization") }) {
 			return fail("%s: the first 106 has Vary %q, the upstream's said Authorization", c.path, a.Header.Values("Vary"))
 		}
 	}
-	return pass("public and private streams: Cache-Control and Vary relayed")
+	return pass("shared and per-credential streams: Subscription-Sharing and Vary relayed")
 }
 
 // exactly checks that got begins with want, each once, and holds nothing

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/wire"
 )
 
 // The checks of the text/event-stream mapping (sections "sse",
@@ -15,7 +16,7 @@ func sseChecks() []*Check {
 			Requirement: "A server that supports SUB for a resource SHOULD also make the same stream available to a GET request whose Accept field prefers text/event-stream",
 			run:         checkSSEOffered},
 		{ID: "sse-response/1", Section: "Response to GET", Level: SHOULD,
-			Requirement: `[The 200 response] carries the Cache-Control and Vary fields that the first 106 response to SUB would carry; the server SHOULD add the "no-cache" directive`,
+			Requirement: `[The 200 response] carries the Subscription-Sharing and Vary fields that the first 106 response to SUB would carry, and Cache-Control with the "no-cache" directive, and "private" for a per-credential stream`,
 			run:         checkSSEFields},
 		{ID: "sse-mapping/1", Section: "Correspondence", Level: SHOULD,
 			Requirement: "The same stream: each event's id, type (event), t and payload (data) correspond to its 105 (PUB) fields",
@@ -58,13 +59,15 @@ func checkSSEFields(_ context.Context, s *suiteRun) Result {
 	cc := strings.ToLower(strings.Join(h.Values("Cache-Control"), ", "))
 	switch {
 	case sharing(h) != sharing(a.Header):
-		return fail("the SSE response has Cache-Control %q, the first 106 %q", h.Get("Cache-Control"), a.Header.Get("Cache-Control"))
+		return fail("the SSE response has Subscription-Sharing %q, the first 106 %q", h.Get(wire.FieldSubscriptionSharing), a.Header.Get(wire.FieldSubscriptionSharing))
 	case !strings.EqualFold(strings.Join(h.Values("Vary"), ","), strings.Join(a.Header.Values("Vary"), ",")):
 		return fail("the SSE response has Vary %q, the first 106 %q", h.Values("Vary"), a.Header.Values("Vary"))
 	case !strings.Contains(cc, "no-cache"):
 		return fail("the SSE response's Cache-Control %q has no no-cache", cc)
+	case sharing(h) == wire.SharingPerCredential && !strings.Contains(cc, "private"):
+		return fail("the SSE response of a per-credential stream has Cache-Control %q, without private", cc)
 	}
-	return pass("Cache-Control %q, Vary %q", cc, h.Values("Vary"))
+	return pass("Subscription-Sharing %q, Cache-Control %q, Vary %q", sharing(h), cc, h.Values("Vary"))
 }
 
 func checkSSESameEvents(_ context.Context, s *suiteRun) Result {

@@ -19,7 +19,8 @@ type defects struct {
 	refNotFound        bool // references that do not resolve
 	noAck              bool // no first 106
 	lateAck            bool // the first 106 only with the first event
-	ackNoCacheControl  bool // the first 106 without Cache-Control
+	ackNoSharing       bool // the first 106 without Subscription-Sharing
+	ackCacheControl    bool // the first 106 with Cache-Control, as if RFC 9111 applied to it
 	ackNoStartID       bool // the first 106 without the starting id
 	duplicateIDs       bool // every event sent twice
 	idsPerSubscriber   bool // each subscriber gets other ids

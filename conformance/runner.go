@@ -28,7 +28,7 @@ const (
 	// point the intermediary at the scripted upstream.
 	DefaultWait = 2 * time.Minute
 	// largePayload is the size of the event published to see it sent by
-	// reference: above the 8192 bytes the draft recommends as threshold.
+	// reference: above the 4096 bytes the draft recommends as threshold.
 	largePayload = 12 << 10
 	// smallEvents is how many small events the main round publishes.
 	smallEvents = 3

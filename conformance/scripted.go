@@ -24,7 +24,7 @@ const (
 	// interval: short, so that a run need not wait the fifteen seconds
 	// the draft recommends.
 	DefaultScriptedKeepAlive = time.Second
-	// DefaultScriptedInlineLimit is the payload size above which it sends
+	// DefaultScriptedInlineLimit is the size of a 105 above which it sends
 	// an event by reference, the draft's recommended threshold.
 	DefaultScriptedInlineLimit = inlineThreshold
 	// maxPublishBody bounds the payload of a POST to /publish.
@@ -41,8 +41,8 @@ const (
 // publishes on it directly, so that it knows exactly what the intermediary
 // was given; it is also a complete server in the origin role.
 //
-//	/public/NAME    a stream anyone may subscribe to (Cache-Control: public)
-//	/private/NAME   a stream per bearer token (Cache-Control: private):
+//	/public/NAME    a stream anyone may subscribe to (Subscription-Sharing: shared)
+//	/private/NAME   a stream per bearer token (Subscription-Sharing: per-credential):
 //	                each token sees only the events published for it
 //	/events/ID      the payload of an event sent by reference
 //	POST /publish?stream=/public/NAME   publishes the body as an event
@@ -52,7 +52,8 @@ type ScriptedServer struct {
 	// KeepAlive is the interval of 106 keepalives and SSE comments.
 	// Default DefaultScriptedKeepAlive.
 	KeepAlive time.Duration
-	// InlineLimit: larger payloads go by reference. Default
+	// InlineLimit: events whose 105 would be larger (see wire.InlineSize)
+	// go by reference. Default
 	// DefaultScriptedInlineLimit.
 	InlineLimit int
 
@@ -154,7 +155,7 @@ func (s *ScriptedServer) publish(key string, e wire.Event) wire.Event {
 	s.seq++
 	e.ID = s.idOf(s.seq)
 	e.Time = time.Now().Truncate(time.Millisecond)
-	if len(e.Data) > setting.Or(s.InlineLimit, DefaultScriptedInlineLimit) {
+	if n, _ := wire.InlineSize(&e); n > setting.Or(s.InlineLimit, DefaultScriptedInlineLimit) {
 		if s.payloads == nil {
 			s.payloads = map[string][]byte{}
 		}
@@ -377,15 +378,14 @@ func (s *ScriptedServer) seqOf(id string) (uint64, bool) {
 // streamFields are the fields describing a stream: the first 106's, or the
 // SSE response's.
 func (s *ScriptedServer) streamFields(h http.Header, public bool, format wire.Format) {
-	cc := "private"
-	if public {
-		cc = "public"
+	if !(format == wire.FormatPUB && s.defects.ackNoSharing) {
+		h.Set(wire.FieldSubscriptionSharing, wire.SharingValue(public))
 	}
-	if format == wire.FormatSSE && !s.defects.sseNoCache {
-		cc += ", no-cache"
-	}
-	if !(format == wire.FormatPUB && s.defects.ackNoCacheControl) {
-		h.Set("Cache-Control", cc)
+	switch {
+	case format == wire.FormatSSE && !s.defects.sseNoCache:
+		stream.SetSharing(h, format, public)
+	case format == wire.FormatPUB && s.defects.ackCacheControl:
+		h.Set("Cache-Control", "public")
 	}
 	h.Set("Vary", "Authorization")
 }
@@ -454,7 +454,7 @@ func (sub *scriptedSubscription) serveSUB() {
 			h.Set(wire.FieldEvent, `id="`+s.idOf(sub.from)+`"`)
 		}
 		w.WriteHeader(wire.StatusNoOperation)
-		for _, name := range []string{"Cache-Control", "Vary", wire.FieldEvent} {
+		for _, name := range []string{"Cache-Control", wire.FieldSubscriptionSharing, "Vary", wire.FieldEvent} {
 			h.Del(name)
 		}
 		acked = true

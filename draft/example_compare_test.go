@@ -105,6 +105,10 @@ func compareField(name string, want, got http.Header) []string {
 		return compareEvent(want, got)
 	case wire.FieldEventData:
 		return compareEventData(want, got)
+	case wire.FieldSubscriptionSharing:
+		if w, g := strings.TrimSpace(want.Get(name)), strings.TrimSpace(got.Get(name)); w != g {
+			return []string{fmt.Sprintf("want %s; got %q", w, g)}
+		}
 	case "Cache-Control":
 		return compareSets("directives", listNames(want.Values(name), true), listNames(got.Values(name), true))
 	case "Vary":

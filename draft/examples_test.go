@@ -82,9 +82,10 @@ func TestAnExampleMatchesItselfAndNotAChangedCopy(t *testing.T) {
 	changes := []struct {
 		anchor, old, new string
 	}{
-		{"example-basic", "HTTP/1.1 106 No Operation\nCache-Control: public", "HTTP/1.1 105 PUB\nCache-Control: public"},
-		{"example-basic", "Cache-Control: public", "Cache-Control: private"},
-		{"example-basic", "Cache-Control: public\nVary: Authorization\n", "Cache-Control: public\n"},
+		{"example-basic", "HTTP/1.1 106 No Operation\nSubscription-Sharing: shared", "HTTP/1.1 105 PUB\nSubscription-Sharing: shared"},
+		{"example-basic", "Subscription-Sharing: shared", "Subscription-Sharing: per-credential"},
+		{"example-basic", "Subscription-Sharing: shared", "Cache-Control: public"},
+		{"example-basic", "Subscription-Sharing: shared\nVary: Authorization\n", "Subscription-Sharing: shared\n"},
 		{"example-basic", `type=Update`, `type=Create`},
 		{"example-basic", `type=Update`, `type="Update"`},
 		{"example-basic", `id="1243244"`, `id=1243244`},
@@ -103,7 +104,8 @@ func TestAnExampleMatchesItselfAndNotAChangedCopy(t *testing.T) {
 		{"example-sse", "event: Delete", "event: Remove"},
 		{"example-sse", "t: 1763900019456\n", ""},
 		{"example-sse", "prev: 1243244\n", ""},
-		{"example-sse", "Cache-Control: public, no-cache", "Cache-Control: public"},
+		{"example-sse", "Subscription-Sharing: shared\nCache-Control: no-cache", "Subscription-Sharing: shared\nCache-Control: public"},
+		{"example-sse", "Subscription-Sharing: shared\n", ""},
 		{"example-405", "Allow: GET, HEAD", "Allow: GET, HEAD, SUB"},
 		{"example-405", `"status":405`, `"status":404`},
 		{"example-505", "HTTP/1.0 505", "HTTP/1.1 505"},

@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+
+	"github.com/subpub/subpub/wire"
 )
 
 // policy is what the upstream said about a stream in its first 106 (or SSE
-// response): whether intermediaries may share it (Cache-Control: public)
-// and which request fields select it (Vary). The edge remembers it per
-// target URI, as a cache remembers Vary, to key later subscriptions.
+// response): whether intermediaries may share it (Subscription-Sharing:
+// shared) and which request fields select it (Vary). The edge remembers it
+// per target URI, as a cache remembers Vary, to key later subscriptions.
 type policy struct {
 	shareable bool
 	vary      []string // canonical field names
@@ -20,10 +22,17 @@ type policy struct {
 	unique bool
 }
 
-// policyFrom reads a policy from a stream's response fields. Without
-// "public" or "private", a stream requested with credentials is private
-// and one requested without is public, as RFC 9111 §3.5 has it for GET.
+// policyFrom reads a policy from a stream's response fields:
+// Subscription-Sharing if they have it. Without it (a server that does not
+// know the field, as a plain text/event-stream server does not), a
+// response's Cache-Control is read as RFC 9111 has it: "private" or
+// "no-store" keep it from being shared, "public" lets it be; and without
+// either, a stream requested with credentials is per-credential and one
+// requested without is shared (RFC 9111 §3.5).
 func policyFrom(h http.Header, withCredentials bool) policy {
+	if shared, ok := wire.ParseSharing(h); ok {
+		return withVary(policy{shareable: shared}, h)
+	}
 	p := policy{shareable: !withCredentials}
 	for _, v := range h.Values("Cache-Control") {
 		for d := range strings.SplitSeq(v, ",") {

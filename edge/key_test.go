@@ -26,6 +26,13 @@ func TestPolicyFrom(t *testing.T) {
 		{"private wins over public", http.Header{"Cache-Control": {"public, private"}}, policy{}},
 		{"nothing said with credentials is private", http.Header{}, policy{}},
 		{"Vary: * is never shared", http.Header{"Cache-Control": {"public"}, "Vary": {"*"}}, policy{unique: true}},
+		{"Subscription-Sharing: shared", http.Header{"Subscription-Sharing": {"shared"}, "Vary": {"Authorization"}},
+			policy{shareable: true, vary: []string{"Authorization"}}},
+		{"shared, on an SSE response that is no-cache", http.Header{"Subscription-Sharing": {"shared"}, "Cache-Control": {"no-cache"}}, policy{shareable: true}},
+		{"per-credential, whatever Cache-Control says", http.Header{"Subscription-Sharing": {"per-credential"}, "Cache-Control": {"public"}}, policy{}},
+		{"Subscription-Sharing wins over Cache-Control: private", http.Header{"Subscription-Sharing": {"shared"}, "Cache-Control": {"private"}}, policy{shareable: true}},
+		{"an unknown Subscription-Sharing is as none", http.Header{"Subscription-Sharing": {"everyone"}, "Cache-Control": {"public"}}, policy{shareable: true}},
+		{"shared with Vary: * is never shared", http.Header{"Subscription-Sharing": {"shared"}, "Vary": {"*"}}, policy{unique: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

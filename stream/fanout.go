@@ -40,8 +40,9 @@ type fanoutKey struct {
 // once, and queues it to all of the connection's streams in one pass. Over
 // HTTP/2 that is one h2.Batch — a PUB per SUB stream, so that HPACK indexes
 // the event's fields on the first stream and every further stream refers
-// to them; the SSE bytes, made once per event, as DATA on each SSE stream —
-// which the connection's writer sends in one write. Over HTTP/3 each
+// to them (unless the stream is private: see h2Fields); the SSE bytes,
+// made once per event, as DATA on each SSE stream — which the
+// connection's writer sends in one write. Over HTTP/3 each
 // stream is given the same bytes (QPACK's static table makes a PUB's
 // HEADERS frame the same on every stream) without waiting, and quic-go's
 // packer fills each packet with the frames of many streams; a stream whose
@@ -84,9 +85,12 @@ type member struct {
 	format wire.Format
 	proto  string
 	h2w    http.ResponseWriter // HTTP/2: the stream's response
-	qs     *quicStream         // HTTP/3: the stream
-	cursor *Cursor             // the subscriber's own, set on leaving
-	left   chan fanoutLeaving  // the fan-out let go of it
+	// private: the stream is not shared, and its PUBs are never indexed
+	// in HPACK (see h2Fields).
+	private bool
+	qs      *quicStream        // HTTP/3: the stream
+	cursor  *Cursor            // the subscriber's own, set on leaving
+	left    chan fanoutLeaving // the fan-out let go of it
 	// behind is how many frames before the fan-out's position the member
 	// leaves at: those of a batch its stream did not take.
 	behind uint64
@@ -132,7 +136,7 @@ func (s *Streamer) follow(out streamWriter, feed Feed, st *subscriber, r *http.R
 		if key.conn = h2.ConnOf(out.w); key.conn == nil {
 			return false, ""
 		}
-		m.format, m.proto, m.h2w = out.format, out.proto, out.w
+		m.format, m.proto, m.h2w, m.private = out.format, out.proto, out.w, out.private
 	case *quicStream:
 		key.quicPeer = r.RemoteAddr
 		m.format, m.proto, m.qs = out.format, wire.ProtoHTTP3, out
@@ -406,11 +410,22 @@ func (g *fanout) writeH2(members []*member, frames []*wire.Frame, keepalive, pub
 			if !pub {
 				break
 			}
-			fields := h2Fields(f)
+			// The members of a shared stream take one Fields, indexed
+			// by the first and referred to by the others; a private
+			// stream's are never indexed (see h2Fields).
+			var shared, private *h2.Fields
 			for _, m := range members {
-				if m.format == wire.FormatPUB {
-					b.Interim(m.h2w, wire.StatusPUB, fields)
+				if m.format != wire.FormatPUB {
+					continue
 				}
+				fields := &shared
+				if m.private {
+					fields = &private
+				}
+				if *fields == nil {
+					*fields = h2Fields(f, m.private)
+				}
+				b.Interim(m.h2w, wire.StatusPUB, *fields)
 			}
 		}
 	})

@@ -221,11 +221,17 @@ func newRawH2(t *testing.T, addr string, window uint32) *rawH2 {
 
 // request opens stream id with method and, if not empty, an Accept field.
 func (rc *rawH2) request(id uint32, method, accept string) {
-	rc.block.Reset()
-	fields := [][2]string{{":method", method}, {":scheme", "http"}, {":authority", rc.addr}, {":path", streamPath}}
+	var extra [][2]string
 	if accept != "" {
-		fields = append(fields, [2]string{"accept", accept})
+		extra = append(extra, [2]string{"accept", accept})
 	}
+	rc.requestPath(id, method, streamPath, extra...)
+}
+
+// requestPath opens stream id with method for path, with the extra fields.
+func (rc *rawH2) requestPath(id uint32, method, path string, extra ...[2]string) {
+	rc.block.Reset()
+	fields := append([][2]string{{":method", method}, {":scheme", "http"}, {":authority", rc.addr}, {":path", path}}, extra...)
 	for _, f := range fields {
 		rc.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}

@@ -35,8 +35,10 @@ type Subscription struct {
 	Feed Feed
 
 	// Shareable tells intermediaries they may serve this stream to other
-	// clients (Cache-Control: public) rather than to this one alone
-	// (Cache-Control: private).
+	// clients (Subscription-Sharing: shared) rather than to these
+	// credentials alone (Subscription-Sharing: per-credential). A stream
+	// that is not shareable is private: its PUBs are never indexed in
+	// HPACK (see h2Fields).
 	Shareable bool
 
 	// Vary names the request fields, besides the target URI, that select

@@ -24,6 +24,9 @@ type responseStream struct {
 	format  wire.Format
 	proto   string
 	metrics Metrics
+	// private is set for a subscription that is not shared: its PUBs are
+	// never indexed in HPACK (see h2Fields).
+	private bool
 }
 
 // start sends what opens the stream: for SUB the 106 acknowledgement with
@@ -68,7 +71,7 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 				break
 			}
 			if prepared {
-				if err := fw.WriteInterimFields(wire.StatusPUB, h2Fields(f)); err != nil {
+				if err := fw.WriteInterimFields(wire.StatusPUB, h2Fields(f, sw.private)); err != nil {
 					return err
 				}
 			} else {
@@ -106,18 +109,36 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 	return failure
 }
 
-// h2PUBFields names the fields of a PUB prepared for host/h2 (lower-case
-// names, checked values), once per event for every subscriber.
-var h2PUBFields = &wire.EncodingKey{Name: "h2 PUB fields"}
+// h2PUBFields and h2PrivatePUBFields name the fields of a PUB prepared for
+// host/h2 (lower-case names, checked values), once per event for every
+// subscriber: of a shared stream, and of one that is not.
+var (
+	h2PUBFields        = &wire.EncodingKey{Name: "h2 PUB fields"}
+	h2PrivatePUBFields = &wire.EncodingKey{Name: "h2 PUB fields, never indexed"}
+)
 
 // h2Fields is the event's PUB fields as host/h2 queues them. The caller has
 // checked that the event has PUB fields.
-func h2Fields(f *wire.Frame) *h2.Fields {
-	return f.Encoded(h2PUBFields, func(f *wire.Frame) any {
+//
+// A shared stream's are indexed in the connection's HPACK dynamic table by
+// the first stream that sends them, and every later stream of the
+// connection with the same event refers to them: its PUB is a few bytes.
+// A private stream's (one that is not shared: its events are for the
+// credentials that subscribed) are never indexed (h2.NewNeverIndexedFields),
+// since another principal's stream on the same connection (an
+// intermediary's upstream connection carries many) could otherwise tell,
+// by the size of its own PUBs, whether a value it chose is in the table: the
+// compression side channel of RFC 7541 §7.1.
+func h2Fields(f *wire.Frame, private bool) *h2.Fields {
+	key, prepare := h2PUBFields, h2.NewFields
+	if private {
+		key, prepare = h2PrivatePUBFields, h2.NewNeverIndexedFields
+	}
+	return f.Encoded(key, func(f *wire.Frame) any {
 		fields, _ := f.PUB()
 		h := http.Header{}
 		fields.Set(h)
-		return h2.NewFields(h)
+		return prepare(h)
 	}).(*h2.Fields)
 }
 

@@ -54,8 +54,10 @@ type streamWriter interface {
 const pubStatusLineSize = len("HTTP/1.1 105 PUB\r\n\r\n")
 
 // streamHead is the fields that open a stream: on the first 106 for SUB, on
-// the 200 response for SSE. The 106 names where the stream starts (pos, see
-// startPosition) in an Event field with only an id.
+// the 200 response for SSE. Subscription-Sharing says whether
+// intermediaries may share it, Vary which request fields select it. The
+// 106 names where the stream starts (pos, see startPosition) in an Event
+// field with only an id.
 func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 	h := http.Header{}
 	if pos != "" && f == wire.FormatPUB {
@@ -63,16 +65,11 @@ func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 			h.Set(wire.FieldEvent, fields.Event)
 		}
 	}
-	cacheControl := "private"
-	if sub.Shareable {
-		cacheControl = "public"
-	}
+	SetSharing(h, f, sub.Shareable)
 	if f == wire.FormatSSE {
 		h.Set("Content-Type", wire.ContentTypeSSE)
-		cacheControl += ", no-cache"
 		h.Set("X-Accel-Buffering", "no") // ask buffering proxies to stream
 	}
-	h.Set("Cache-Control", cacheControl)
 	vary := sub.Vary
 	for k, v := range sub.crossOrigin {
 		if k == "Vary" {
@@ -85,6 +82,24 @@ func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 		h.Set("Vary", strings.Join(vary, ", "))
 	}
 	return h
+}
+
+// SetSharing sets in h the fields that say whether a stream in format f may
+// be shared: Subscription-Sharing, and for text/event-stream, whose 200 is
+// a response as RFC 9111 knows them, Cache-Control: no cache is to serve it
+// without asking, and a per-credential stream's is for no shared cache at
+// all. A 106 is not a response RFC 9111 stores, and says nothing of
+// caching. A server answering HEAD for a stream (as an intermediary asks,
+// to check credentials) sets the same.
+func SetSharing(h http.Header, f wire.Format, shareable bool) {
+	h.Set(wire.FieldSubscriptionSharing, wire.SharingValue(shareable))
+	if f == wire.FormatSSE {
+		cacheControl := "no-cache"
+		if !shareable {
+			cacheControl = "private, no-cache"
+		}
+		h.Set("Cache-Control", cacheControl)
+	}
 }
 
 // crossOriginFields are the fields of h that say who may read the response

@@ -180,7 +180,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		// A long stream outlives any per-request write deadline the
 		// server has.
 		st.rc.SetWriteDeadline(time.Time{})
-		out = &responseStream{ctx: r.Context(), w: w, rc: st.rc, format: f, proto: proto, metrics: m}
+		out = &responseStream{ctx: r.Context(), w: w, rc: st.rc, format: f, proto: proto, metrics: m, private: !sub.Shareable}
 	}
 	defer out.close()
 	st.abort = out.abort

@@ -103,7 +103,7 @@ func TestStreamerOnTheWire(t *testing.T) {
 		c := testkit.DialRaw(t, addr)
 		c.Send(t, "SUB /public/stream HTTP/1.1\r\nHost: x\r\n\r\n")
 		status, fields := c.ResponseHead(t)
-		if !strings.HasPrefix(status, "HTTP/1.1 106") || strings.Join(fields, "|") != "Cache-Control: public|Vary: Authorization" {
+		if !strings.HasPrefix(status, "HTTP/1.1 106") || strings.Join(fields, "|") != "Subscription-Sharing: shared|Vary: Authorization" {
 			t.Fatalf("first response %q %q", status, fields)
 		}
 		o.publish(1)
@@ -136,7 +136,7 @@ func TestStreamerOnTheWire(t *testing.T) {
 		status, fields := c.ResponseHead(t)
 		head := strings.Join(fields, "|")
 		if !strings.HasPrefix(status, "HTTP/1.1 200") || !strings.Contains(head, "Content-Type: text/event-stream") ||
-			!strings.Contains(head, "Cache-Control: public, no-cache") || !strings.Contains(head, "Connection: close") ||
+			!strings.Contains(head, "Cache-Control: no-cache") || !strings.Contains(head, "Subscription-Sharing: shared") || !strings.Contains(head, "Connection: close") ||
 			strings.Contains(head, "Transfer-Encoding") || strings.Contains(head, "Content-Length") {
 			t.Fatalf("response %q %q: want a body delimited by the connection's close", status, fields)
 		}

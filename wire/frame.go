@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"sync"
@@ -37,9 +38,10 @@ type keyedEncoding struct {
 // variable.
 type EncodingKey struct{ Name string }
 
-// ErrNotText reports an event whose payload is not UTF-8 text, which
-// text/event-stream cannot carry.
-var ErrNotText = errors.New("wire: event data is not UTF-8 text: it cannot be carried in text/event-stream")
+// ErrNotText reports an event whose payload text/event-stream cannot carry
+// byte for byte: not UTF-8 (a browser would replace the invalid bytes), or
+// holding a CR (every parser reads CR and CRLF as LF).
+var ErrNotText = errors.New("wire: event data is not UTF-8 text without CR: it cannot be carried in text/event-stream as it is")
 
 // NewFrame wraps e. Its encodings are computed on first use.
 func NewFrame(e Event) *Frame {
@@ -93,8 +95,9 @@ func (f *Frame) SSE() []byte {
 	return f.sse
 }
 
-// SSEErr is ErrNotText if the payload is not UTF-8: a browser would
-// replace its invalid bytes, so the event must not be sent as it is.
+// SSEErr is ErrNotText if the payload is not UTF-8 or holds a CR: a
+// browser would replace its invalid bytes, and every parser turns CR and
+// CRLF into LF, so the event must not be sent as it is.
 func (f *Frame) SSEErr() error {
 	f.encodeSSE()
 	return f.sseErr
@@ -102,7 +105,7 @@ func (f *Frame) SSEErr() error {
 
 func (f *Frame) encodeSSE() {
 	f.sseOnce.Do(func() {
-		if !utf8.Valid(f.Data) {
+		if !utf8.Valid(f.Data) || bytes.IndexByte(f.Data, '\r') >= 0 {
 			f.sseErr = ErrNotText
 		}
 		f.sse = AppendSSE(make([]byte, 0, len(f.Data)+64), &f.Event)

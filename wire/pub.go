@@ -109,9 +109,13 @@ func appendFieldLine(dst []byte, name, value string) []byte {
 
 // EncodePUB serializes e as PUB fields.
 //
-// Event-Data is an sf-string when the payload is printable ASCII (JSON can
-// always be made so with \u escapes), which costs one byte per '"' or '\\',
-// and an sf-binary (base64, 4/3 the size) otherwise.
+// Event-Data carries the payload's bytes exactly, in one of three forms: an
+// sf-string when the payload is printable ASCII (one extra byte per '"' or
+// '\\'); for other UTF-8 text, an sf-displaystring
+// (each byte outside printable ASCII, '%' and '"' as %xx) or, when that is
+// longer, an sf-binary (base64, 4/3 the size); an sf-binary for anything
+// else. No form rewrites the payload (as \u escapes would rewrite JSON), so
+// a signed document keeps its signature.
 func EncodePUB(e *Event) (PUBFields, error) {
 	dict := httpsfv.NewDictionary()
 	if e.ID != "" {
@@ -162,15 +166,7 @@ func EncodePUB(e *Event) (PUBFields, error) {
 		return PUBFields{}, fmt.Errorf("wire: encoding Event: %w", err)
 	}
 	if e.Ref == "" {
-		var data httpsfv.Item
-		if isPrintableASCII(string(e.Data)) {
-			data = httpsfv.NewItem(string(e.Data))
-		} else {
-			data = httpsfv.NewItem(e.Data)
-		}
-		if f.EventData, err = httpsfv.Marshal(data); err != nil {
-			return PUBFields{}, fmt.Errorf("wire: encoding Event-Data: %w", err)
-		}
+		f.EventData = EncodeEventData(e.Data)
 	}
 	return f, nil
 }
@@ -230,10 +226,12 @@ func DecodePUB(h http.Header) (Event, error) {
 		switch v := item.Value.(type) {
 		case string:
 			e.Data = []byte(v)
+		case httpsfv.DisplayString:
+			e.Data = []byte(v)
 		case []byte:
 			e.Data = v
 		default:
-			return e, errors.New("wire: Event-Data is not a string or byte sequence")
+			return e, errors.New("wire: Event-Data is not a string, display string or byte sequence")
 		}
 	}
 	return e, nil
@@ -308,4 +306,31 @@ func isTokenChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~:/", c) >= 0
+}
+
+// RecommendedInlineLimit is the size, as HTTP/1.1 writes it, of the largest
+// 105 (PUB) response the draft recommends carrying a payload inline in:
+// 4 KiB, the smallest header buffer of common proxies (nginx's
+// proxy_buffer_size is one page), so that no hop needs more than one buffer
+// or, over HTTP/2, a CONTINUATION frame (the default frame size is 16 KiB).
+// A larger event goes by reference.
+const RecommendedInlineLimit = 4 << 10
+
+// InlineSize is the size of the 105 (PUB) response that would carry e's
+// payload inline, as HTTP/1.1 writes it, status line and empty line
+// included; HPACK and QPACK write less. An event without a publication
+// time is counted with one, which its server adds when it publishes it.
+// A server compares it with its inline limit to choose between Event-Data
+// and ref.
+func InlineSize(e *Event) (int, error) {
+	inline := *e
+	inline.Ref = ""
+	if inline.Time.IsZero() {
+		inline.Time = time.UnixMilli(1e12) // as many digits as any t this century
+	}
+	f, err := EncodePUB(&inline)
+	if err != nil {
+		return 0, err
+	}
+	return len("HTTP/1.1 105 PUB\r\n") + f.Size() + len("\r\n"), nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestEncodePUB(t *testing.T) {
@@ -24,10 +25,28 @@ func TestEncodePUB(t *testing.T) {
 			wantData:  `"{\"a\":\"b\\\\c\"}"`,
 		},
 		{
-			name:      "non-ASCII payload is an sf-binary",
+			name:      "mostly-ASCII UTF-8 text is an sf-displaystring, its bytes as they are",
+			event:     Event{ID: "7", Data: []byte("Meet at the caf\u00e9 at noon (100 % sure), then walk to the station.")},
+			wantEvent: `id="7"`,
+			wantData:  `%"Meet at the caf%c3%a9 at noon (100 %25 sure), then walk to the station."`,
+		},
+		{
+			name:      "UTF-8 text shorter in base64 than as a display string is an sf-binary",
 			event:     Event{ID: "7", Data: []byte("caf\xc3\xa9")},
 			wantEvent: `id="7"`,
 			wantData:  `:Y2Fmw6k=:`,
+		},
+		{
+			name:      "a payload that is not UTF-8 is an sf-binary",
+			event:     Event{ID: "8", Data: []byte("ab\xff\x00 long enough for a display string to win if it could")},
+			wantEvent: `id="8"`,
+			wantData:  `:YWL/ACBsb25nIGVub3VnaCBmb3IgYSBkaXNwbGF5IHN0cmluZyB0byB3aW4gaWYgaXQgY291bGQ=:`,
+		},
+		{
+			name:      "a line break makes text a display string",
+			event:     Event{ID: "9", Data: []byte("line one\nline two, then a third\r\n")},
+			wantEvent: `id="9"`,
+			wantData:  `%"line one%0aline two, then a third%0d%0a"`,
 		},
 		{
 			name:      "a type that is not a token is an sf-string",
@@ -105,7 +124,9 @@ func TestDecodePUBErrors(t *testing.T) {
 		{"type not a token", http.Header{"Event": {`type=1`}}, `"type" is not a token`},
 		{"time not an integer", http.Header{"Event": {`t="now"`}}, `"t" is not an integer`},
 		{"Event-Data a list", http.Header{"Event": {`id="1"`}, "Event-Data": {`"a", "b"`}}, "malformed Event-Data"},
-		{"Event-Data a token", http.Header{"Event": {`id="1"`}, "Event-Data": {`abc`}}, "not a string or byte sequence"},
+		{"Event-Data a token", http.Header{"Event": {`id="1"`}, "Event-Data": {`abc`}}, "not a string, display string or byte sequence"},
+		{"Event-Data a display string that is not UTF-8", http.Header{"Event": {`id="1"`}, "Event-Data": {`%"caf%c3"`}}, "malformed Event-Data"},
+		{"Event-Data a display string with upper-case hex", http.Header{"Event": {`id="1"`}, "Event-Data": {`%"caf%C3%A9"`}}, "malformed Event-Data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,6 +209,9 @@ func assertSameEvent(t *testing.T, got, want Event) {
 func FuzzPUBRoundTrip(f *testing.F) {
 	f.Add("42", "Update", []byte(`{"type":"Note","content":"hi \"there\""}`), int64(1763900000123), "")
 	f.Add("", "", []byte{0, 1, 2, 255}, int64(0), "https://example.com/x")
+	f.Add("43", "Create", []byte(`{"content":"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 100%"}`), int64(1), "")
+	f.Add("44", "", []byte("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87"), int64(0), "")
+	f.Add("45", "", []byte("a\r\nb\x7f%\""), int64(0), "")
 	f.Fuzz(func(t *testing.T, id, typ string, data []byte, ms int64, ref string) {
 		e := Event{ID: id, Type: typ, Data: data, Ref: ref}
 		if ms > 0 && ms < 1e15 {
@@ -222,6 +246,10 @@ func FuzzDecodePUB(f *testing.F) {
 	f.Add(`id="9", prev="1", gap="/outbox", type=Add`, `""`)
 	f.Add(`id="9", prev=2`, `""`)
 	f.Add(`prev=" 2 "`, ``)
+	f.Add(`id="2"`, `%"caf%c3%a9 %22%25"`)
+	f.Add(`id="3"`, `%"%f0%9f%98%80"`)
+	f.Add(`id="4"`, `%"bad%c3"`)
+	f.Add(`id="5"`, `%"%"`)
 	f.Fuzz(func(t *testing.T, event, data string) {
 		h := http.Header{FieldEvent: {event}}
 		if data != "" {
@@ -346,3 +374,86 @@ func TestPUBFieldsAppendHTTP1IsAnInterimResponseHTTPReads(t *testing.T) {
 }
 
 const pubStatusLine = len("HTTP/1.1 105 PUB\r\n")
+
+// TestEventDataCarriesExactBytes checks every form on payloads each can
+// carry: what is decoded is the payload, byte for byte, and a form that
+// cannot carry a payload says so rather than changing it.
+func TestEventDataCarriesExactBytes(t *testing.T) {
+	payloads := map[string][]byte{
+		"ASCII JSON":       []byte(`{"type":"Note","content":"a \"quoted\" back\\slash"}`),
+		"escaped JSON":     []byte(`{"content":"caf\u00e9"}`),
+		"UTF-8 JSON":       []byte(`{"content":"café, 日本語, 😀"}`),
+		"line breaks":      []byte("a\r\nb\rc\n"),
+		"percent and DEL":  []byte("100% \x7f"),
+		"not UTF-8":        {0xff, 0xfe, 0, 'a'},
+		"empty":            {},
+		"truncated UTF-8":  []byte("caf\xc3"),
+		"a NUL in ASCII":   []byte("a\x00b"),
+		"overlong UTF-8 /": {0xc0, 0xaf},
+	}
+	for name, data := range payloads {
+		for form, formName := range EventDataForms {
+			value, ok := EncodeEventDataAs(data, EventDataForm(form))
+			canCarry := map[EventDataForm]bool{
+				FormString:        isPrintableASCII(string(data)),
+				FormDisplayString: utf8.Valid(data),
+				FormByteSequence:  true,
+			}[EventDataForm(form)]
+			if ok != canCarry {
+				t.Errorf("%s as %s: ok = %v, want %v", name, formName, ok, canCarry)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			got, err := DecodePUB(http.Header{FieldEvent: {`id="1"`}, FieldEventData: {value}})
+			if err != nil {
+				t.Errorf("%s as %s (%s): %v", name, formName, value, err)
+				continue
+			}
+			if !bytes.Equal(got.Data, data) {
+				t.Errorf("%s as %s (%s): decoded %q, want %q", name, formName, value, got.Data, data)
+			}
+		}
+		// What EncodePUB picks is a String for printable ASCII, else the
+		// shortest form that carries it.
+		chosen := EncodeEventData(data)
+		if isPrintableASCII(string(data)) {
+			if v, _ := EncodeEventDataAs(data, FormString); chosen != v {
+				t.Errorf("%s: EncodePUB sends %s, not the String %s", name, chosen, v)
+			}
+			continue
+		}
+		for form := range EventDataForms {
+			if v, ok := EncodeEventDataAs(data, EventDataForm(form)); ok && len(v) < len(chosen) {
+				t.Errorf("%s: EncodePUB sends %s, but %s is shorter: %s", name, chosen, EventDataForms[form], v)
+			}
+		}
+	}
+}
+
+// TestInlineSizeIsTheHTTP1Response checks InlineSize against the bytes
+// AppendHTTP1 writes, with and without a publication time.
+func TestInlineSizeIsTheHTTP1Response(t *testing.T) {
+	for _, e := range []Event{
+		{ID: "12", Type: "Add", Data: []byte(`{"a":"b"}`), Time: time.UnixMilli(1763900000123)},
+		{ID: "13", Data: []byte("caf\xc3\xa9 and more text to make a display string"), Time: time.UnixMilli(1763900000123)},
+		{ID: "14", Type: "Update", Data: []byte{0xff, 1}, Ref: "/events/14", Time: time.UnixMilli(1763900000123)},
+	} {
+		got, err := InlineSize(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inline := e
+		inline.Ref = ""
+		f, _ := EncodePUB(&inline)
+		if want := len(f.AppendHTTP1(nil)); got != want {
+			t.Errorf("InlineSize(%+v) = %d, the response is %d bytes", e, got, want)
+		}
+		untimed := e
+		untimed.Time = time.Time{}
+		if n, _ := InlineSize(&untimed); n != got {
+			t.Errorf("without a time, InlineSize = %d, want %d (counted with one)", n, got)
+		}
+	}
+}

@@ -383,3 +383,30 @@ func FuzzSSEReader(f *testing.F) {
 		}
 	})
 }
+
+// TestSSEErrRefusesWhatTheStreamWouldChange checks that an event whose
+// payload an event-stream parser would not give back byte for byte is
+// refused rather than changed, and that the rest pass (the negative
+// control: LF alone, and UTF-8 beyond ASCII, survive).
+func TestSSEErrRefusesWhatTheStreamWouldChange(t *testing.T) {
+	for data, refused := range map[string]bool{
+		"a\nb":                 false,
+		"caf\u00e9 \U0001F600": false,
+		"a\r\nb":               true,
+		"a\rb":                 true,
+		"caf\xc3":              true,
+	} {
+		f := NewFrame(Event{ID: "1", Data: []byte(data)})
+		if got := f.SSEErr() != nil; got != refused {
+			t.Errorf("%q: refused %v, want %v", data, got, refused)
+			continue
+		}
+		if refused {
+			continue
+		}
+		got, err := NewSSEReader(bytes.NewReader(f.SSE())).Next()
+		if err != nil || string(got.Data) != data {
+			t.Errorf("%q: read back %q, %v", data, got.Data, err)
+		}
+	}
+}

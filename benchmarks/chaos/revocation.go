@@ -160,7 +160,7 @@ func revocation(ctx context.Context, t *tiers) RevocationResult {
 				URL: srv.url(outboxPath), Header: header, OnEvent: p.sub.onEvent,
 				OnOpen: func(o client.Open) {
 					p.sub.mu.Lock()
-					if strings.HasPrefix(o.Header.Get("Cache-Control"), "private") {
+					if shared, ok := wire.ParseSharing(o.Header); ok && !shared {
 						p.sub.opened++
 					}
 					p.sub.mu.Unlock()

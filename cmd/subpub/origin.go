@@ -81,7 +81,7 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.baseURL, "base-url", "", "canonical `URL` of the origin, which ids are built from (default: https://<--listen>, or http://<--listen-plain>)")
 	fs.Var(&f.users, "user", "ensure a local actor and its bearer token, `NAME:TOKEN` (repeatable)")
 	fs.Var(usersFile{&f.users}, "users-file", "read --user entries from a `file`, one NAME:TOKEN a line (# comments), so that no token is on the command line")
-	fs.IntVar(&f.inlineLimit, "inline-limit", activitypub.DefaultInlineLimit, "event data larger than this many `bytes` goes by reference in a PUB")
+	fs.IntVar(&f.inlineLimit, "inline-limit", activitypub.DefaultInlineLimit, "an event whose 105 (PUB) response would be larger than this many `bytes` goes by reference")
 	fs.IntVar(&f.pageSize, "page-size", activitypub.DefaultPageSize, "items per collection page")
 	fs.DurationVar(&f.eventRetention, "event-retention", 0, "prune events older than this (0: keep them all)")
 	fs.DurationVar(&f.revocation, "revocation-check", activitypub.DefaultRevocationCheck, "while streams opened with tokens are open, look this often for revoked (subpub token revoke) or expired tokens and end their streams")

@@ -22,7 +22,9 @@ import (
 func BenchmarkInterimFanout(b *testing.B) {
 	const subs = 100
 	data := strings.Repeat("d", 1024)
-	for _, mode := range []string{"nethttp", "h2", "h2-batch"} {
+	// h2-batch-never-indexed is h2-batch with a private stream's fields,
+	// which every stream sends as literals (see NewNeverIndexedFields).
+	for _, mode := range []string{"nethttp", "h2", "h2-batch", "h2-batch-never-indexed"} {
 		b.Run(mode, func(b *testing.B) {
 			var mu sync.Mutex
 			var ws []http.ResponseWriter
@@ -129,8 +131,12 @@ func BenchmarkInterimFanout(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				want.Store(int64(subs * (i + 1)))
-				if mode == "h2-batch" {
-					f := NewFields(http.Header{"Event": {strconv.Itoa(i)}, "Event-Data": {data}})
+				if strings.HasPrefix(mode, "h2-batch") {
+					prepare := NewFields
+					if mode == "h2-batch-never-indexed" {
+						prepare = NewNeverIndexedFields
+					}
+					f := prepare(http.Header{"Event": {strconv.Itoa(i)}, "Event-Data": {data}})
 					ConnOf(ws[0]).Batch(func(bt *Batch) {
 						for _, w := range ws {
 							bt.Interim(w, 105, f)

@@ -412,6 +412,20 @@ func NewFields(h http.Header) *Fields {
 	return &Fields{f: f, size: size}
 }
 
+// NewNeverIndexedFields prepares h as NewFields does, every field to be sent
+// as a literal never indexed (RFC 7541 §6.2.3): it neither enters the
+// connection's dynamic table nor refers to an entry there, so that the size
+// of a header block tells nothing of the other streams' values (§7.1). A
+// subscription whose events are not for everyone uses them, so that another
+// principal's responses on the connection cannot probe its values.
+func NewNeverIndexedFields(h http.Header) *Fields {
+	f, size := appendFields(nil, h)
+	for i := range f {
+		f[i].Sensitive = true
+	}
+	return &Fields{f: f, size: size}
+}
+
 // appendFields appends the fields of h that HTTP/2 may carry, and their
 // size as the write queue counts it.
 func appendFields(dst []hpack.HeaderField, h http.Header) ([]hpack.HeaderField, int) {

@@ -173,12 +173,8 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodHead {
 		o.Probes.Add(1)
-		cacheControl := "private, no-cache"
-		if kind == "public" {
-			cacheControl = "public, no-cache"
-		}
 		w.Header().Set("Content-Type", wire.ContentTypeSSE)
-		w.Header().Set("Cache-Control", cacheControl)
+		stream.SetSharing(w.Header(), wire.FormatSSE, kind == "public")
 		w.Header().Set("Vary", "Authorization")
 		return
 	}

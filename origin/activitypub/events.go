@@ -62,13 +62,17 @@ func changeEvent(typ, actorID string, object any, target string) doc {
 // emit logs the event whose data is d, of d's type, on streams and returns
 // its sequence number. It is published when the transaction commits.
 func (s *Server) emit(t *tx, streams []streamRef, d doc) (uint64, error) {
-	data, err := marshalASCII(d)
+	data, err := marshalJSON(d)
 	if err != nil {
 		return 0, err
 	}
 	seq := t.nextSeq()
 	e := wire.Event{ID: strconv.FormatUint(seq, 10), Type: stringProp(d, "type"), Data: data}
-	if len(data) > s.inlineLimit() {
+	size, err := wire.InlineSize(&e)
+	if err != nil {
+		return 0, err
+	}
+	if size > s.inlineLimit() {
 		e.Ref = eventsPath + e.ID // relative: resolved against the stream, so an edge serves it too
 	}
 	t.appendEvent(seq, streams, e)

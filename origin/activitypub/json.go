@@ -17,20 +17,29 @@ const asContext = "https://www.w3.org/ns/activitystreams"
 // they are written back exactly as they were received.
 type doc = map[string]any
 
-// marshalASCII encodes v as compact JSON in printable ASCII: every non-ASCII
-// character, and DEL, is escaped as \uXXXX (a surrogate pair beyond the
-// BMP). The
-// server writes all its JSON this way so that an event's data is always an
-// sf-string in a PUB response's Event-Data field (see wire.EncodePUB),
-// rather than a base64 sf-binary a third larger.
-func marshalASCII(v any) ([]byte, error) {
+// marshalJSON encodes v as compact JSON, with characters beyond ASCII as
+// UTF-8. It is what an event carries: a PUB's Event-Data takes any bytes
+// exactly (see wire.EncodePUB), so the payload a subscriber receives is
+// byte for byte the one the server wrote.
+func marshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("activitypub: encoding JSON: %w", err)
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+// marshalASCII encodes v as compact JSON in printable ASCII: every non-ASCII
+// character, and DEL, is escaped as \uXXXX (a surrogate pair beyond the
+// BMP). The server writes its documents (responses, the store) this way, so
+// that they read the same whatever a client takes their charset for.
+func marshalASCII(v any) ([]byte, error) {
+	b, err := marshalJSON(v)
+	if err != nil {
+		return nil, err
+	}
 	// encoding/json escapes the other control characters and leaves DEL
 	// and non-ASCII runes as they are (in UTF-8, invalid sequences
 	// replaced); they can only occur inside strings, so escaping them in

@@ -2,7 +2,6 @@ package activitypub
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,8 +30,8 @@ func TestRevokedTokenEndsItsSubscriptions(t *testing.T) {
 			other := e.subscribe(tc.format, outbox, "", bearer(otherSecret)...)
 			flag := e.subscribe(tc.format, outbox, "alice")
 			for _, s := range []*testSubscription{revoked, other, flag} {
-				if cc := s.established(t).Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
-					t.Fatalf("alice's view of her outbox is %q", cc)
+				if sharing := s.established(t).Get(wire.FieldSubscriptionSharing); sharing != wire.SharingPerCredential {
+					t.Fatalf("alice's view of her outbox is %q", sharing)
 				}
 			}
 			e.postNote("alice", "before", "https://www.w3.org/ns/activitystreams#Public")
@@ -102,7 +101,7 @@ func TestProbeEventStream(t *testing.T) {
 		{"a private stream anonymously", "/users/alice/inbox", nil, http.StatusUnauthorized, ""},
 		{"a private stream with another's token", "/users/alice/inbox", bearer(tokenOf("bob")), http.StatusForbidden, ""},
 		{"a private stream with an unknown token", "/users/alice/inbox", bearer("nope"), http.StatusUnauthorized, ""},
-		{"a public stream", "/users/alice/outbox", nil, http.StatusOK, "public, no-cache"},
+		{"a public stream", "/users/alice/outbox", nil, http.StatusOK, "no-cache"},
 		{"the proxy endpoint", "/proxy/events?id=" + testBase + "/users/alice/inbox&access_token=" + secret, nil, http.StatusOK, "private, no-cache"},
 		{"the proxy endpoint without the token", "/proxy/events?id=" + testBase + "/users/alice/inbox", nil, http.StatusUnauthorized, ""},
 	} {
@@ -113,6 +112,9 @@ func TestProbeEventStream(t *testing.T) {
 			}
 			if tt.cacheControl != "" && (h.Get("Cache-Control") != tt.cacheControl || h.Get("Content-Type") != wire.ContentTypeSSE) {
 				t.Errorf("HEAD: Cache-Control %q, Content-Type %q", h.Get("Cache-Control"), h.Get("Content-Type"))
+			}
+			if want := wire.SharingValue(tt.cacheControl == "no-cache"); tt.cacheControl != "" && h.Get(wire.FieldSubscriptionSharing) != want {
+				t.Errorf("HEAD: Subscription-Sharing %q, want %q", h.Get(wire.FieldSubscriptionSharing), want)
 			}
 		})
 	}

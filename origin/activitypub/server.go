@@ -24,7 +24,7 @@ import (
 // Defaults of a Server.
 const (
 	DefaultMaxBodyBytes = 1 << 20
-	DefaultInlineLimit  = 8 << 10
+	DefaultInlineLimit  = wire.RecommendedInlineLimit
 	DefaultPageSize     = 20
 )
 
@@ -84,7 +84,8 @@ type Server struct {
 	// Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 
-	// InlineLimit is the size of event data above which a PUB carries a
+	// InlineLimit is the size of the 105 (PUB) response (as HTTP/1.1
+	// writes it: see wire.InlineSize) above which a PUB carries a
 	// reference (its ref, a URL under /events/) instead of the data.
 	// Default DefaultInlineLimit.
 	InlineLimit int

@@ -128,13 +128,9 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request, res *resource, cr
 	if _, _, err := lastEventID(r.Header); err != nil {
 		return err
 	}
-	cacheControl := "private, no-cache"
-	if res.public && !ownerView(res, cred.actor) {
-		cacheControl = "public, no-cache"
-	}
 	h := w.Header()
 	h.Set("Content-Type", wire.ContentTypeSSE)
-	h.Set("Cache-Control", cacheControl)
+	stream.SetSharing(h, wire.FormatSSE, res.public && !ownerView(res, cred.actor))
 	h.Set("Vary", "Authorization")
 	w.WriteHeader(http.StatusOK)
 	return nil

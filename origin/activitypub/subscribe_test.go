@@ -175,8 +175,8 @@ func TestSubscription(t *testing.T) {
 				e := c.newEnv(t)
 				sub := e.subscribe(c.format, "/users/alice/outbox", "")
 				h := sub.established(t)
-				if cc := h.Get("Cache-Control"); !strings.Contains(cc, "public") {
-					t.Errorf("Cache-Control %q: the public view of a public collection is shareable", cc)
+				if sharing := h.Get(wire.FieldSubscriptionSharing); sharing != wire.SharingShared {
+					t.Errorf("Subscription-Sharing %q: the public view of a public collection is shareable", sharing)
 				}
 				if h.Get("Vary") != "Authorization" {
 					t.Errorf("Vary %q", h.Get("Vary"))
@@ -245,8 +245,8 @@ func TestSubscription(t *testing.T) {
 			t.Run("an owner's inbox stream is private and carries deliveries", func(t *testing.T) {
 				e := c.newEnv(t)
 				sub := e.subscribe(c.format, "/users/bob/inbox", "bob")
-				if cc := sub.established(t).Get("Cache-Control"); !strings.Contains(cc, "private") {
-					t.Errorf("Cache-Control %q", cc)
+				if sharing := sub.established(t).Get(wire.FieldSubscriptionSharing); sharing != wire.SharingPerCredential {
+					t.Errorf("Subscription-Sharing %q", sharing)
 				}
 				create, note := e.postNote("alice", "to bob", actorURL("bob"))
 				ev := decodeEvent(t, "", "Add", sub.next(t).Data)
@@ -415,16 +415,20 @@ func TestShareable(t *testing.T) {
 	tests := []struct {
 		name, target, user, want string
 	}{
-		{"a public object's stream is shareable", public, "", "public"},
-		{"a public collection's public view is shareable, even for another actor", "/users/alice/outbox", "bob", "public"},
-		{"a collection's owner view is private", "/users/alice/outbox", "alice", "private"},
-		{"an inbox is private", "/users/alice/inbox", "alice", "private"},
-		{"a non-public object's stream is private", private, "bob", "private"},
+		{"a public object's stream is shareable", public, "", wire.SharingShared},
+		{"a public collection's public view is shareable, even for another actor", "/users/alice/outbox", "bob", wire.SharingShared},
+		{"a collection's owner view is per credential", "/users/alice/outbox", "alice", wire.SharingPerCredential},
+		{"an inbox is per credential", "/users/alice/inbox", "alice", wire.SharingPerCredential},
+		{"a non-public object's stream is per credential", private, "bob", wire.SharingPerCredential},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := e.subscribe(wire.FormatPUB, tt.target, tt.user).established(t).Get("Cache-Control"); got != tt.want {
-				t.Errorf("Cache-Control %q, want %q", got, tt.want)
+			h := e.subscribe(wire.FormatPUB, tt.target, tt.user).established(t)
+			if got := h.Get(wire.FieldSubscriptionSharing); got != tt.want {
+				t.Errorf("Subscription-Sharing %q, want %q", got, tt.want)
+			}
+			if cc := h.Get("Cache-Control"); cc != "" {
+				t.Errorf("the 106 has Cache-Control %q, which RFC 9111 defines for no 1xx", cc)
 			}
 		})
 	}
@@ -538,5 +542,31 @@ func TestStreamsRefuseQueryParametersTheyDoNotDefine(t *testing.T) {
 		if tt.want == http.StatusBadRequest && tt.method != http.MethodHead && !strings.Contains(string(body), "query parameter") {
 			t.Errorf("%s %s: the problem does not name the parameter: %s", tt.method, tt.target, body)
 		}
+	}
+}
+
+// TestEventsCarryTheirJSONAsWritten checks that an event whose activity
+// holds text beyond ASCII reaches a PUB subscriber and an SSE subscriber
+// with the same bytes, the characters as UTF-8 rather than rewritten as
+// \u escapes: the payload is what the server wrote, and what a signature
+// over it would cover.
+func TestEventsCarryTheirJSONAsWritten(t *testing.T) {
+	const content = "caf\u00e9, \u65e5\u672c\u8a9e, \U0001F600, 100 % \"quoted\""
+	e := newEnv(t)
+	pub := e.subscribe(wire.FormatPUB, "/users/alice/outbox", "")
+	pub.established(t)
+	sse := e.subscribe(wire.FormatSSE, "/users/alice/outbox", "")
+	sse.established(t)
+	e.postNote("alice", content, publicCollection)
+	got, viaSSE := pub.next(t), sse.next(t)
+	quoted, _ := json.Marshal(content)
+	if !bytes.Contains(got.Data, quoted) || bytes.Contains(got.Data, []byte(`\u00e9`)) {
+		t.Errorf("the PUB's payload does not hold the content as UTF-8: %s", got.Data)
+	}
+	if !bytes.Equal(got.Data, viaSSE.Data) || got.ID != viaSSE.ID {
+		t.Errorf("PUB and SSE carry other bytes:\n%s\n%s", got.Data, viaSSE.Data)
+	}
+	if d := decodeEvent(t, got.ID, "Add", got.Data); d.Object() == "" {
+		t.Errorf("the event's activity has no object: %s", got.Data)
 	}
 }
