@@ -109,7 +109,7 @@ func (e *Edge) checkAuthorization(u *upstream) error {
 	}
 	req.Header = u.header.Clone()
 	req.Header.Set("Accept", wire.ContentTypeSSE)
-	resp, err := e.Transport.RoundTrip(req)
+	resp, err := e.transport.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errUpstreamTimeout

@@ -41,6 +41,21 @@ type Edge struct {
 	// Required.
 	Upstream *url.URL
 
+	// MoreUpstreams, if any, are further upstreams serving the same event
+	// log as Upstream: origin processes of one cluster, on one database,
+	// where an event id names the same event everywhere. Subscriptions and
+	// requests are spread over the healthy ones (see balancer); when one
+	// fails, its subscriptions resume on another from their last event id.
+	// Nothing checks that they serve the same log: upstreams that do not
+	// would make a resumption skip or repeat events.
+	MoreUpstreams []*url.URL
+
+	// UpstreamBackoff is how long an upstream that failed (no answer, or
+	// an answer of 500 or more) is left out; it doubles with each failure
+	// in a row, up to DefaultUpstreamMaxBackoff, and a success ends it.
+	// Default DefaultUpstreamBackoff. It matters only with MoreUpstreams.
+	UpstreamBackoff time.Duration
+
 	// Client subscribes upstream; it should be in auto mode so that an
 	// upstream speaking only SSE works too. Subscriptions share its HTTP/2
 	// or HTTP/3 connections. Required.
@@ -108,7 +123,9 @@ type Edge struct {
 	ctx       context.Context // cancelled by Close: ends every upstream
 	cancel    context.CancelFunc
 	proxy     http.Handler
-	clientLog *slog.Logger // logger at a bounded rate, for what clients provoke
+	balancer  *balancer
+	transport http.RoundTripper // Transport, to a healthy upstream
+	clientLog *slog.Logger      // logger at a bounded rate, for what clients provoke
 	mu        sync.Mutex
 	upstreams map[string]*upstream // by subscription key
 	openedBy  map[string]int       // upstreams in the registry, by the client that opened them
@@ -122,6 +139,8 @@ func (e *Edge) init() {
 		e.upstreams = make(map[string]*upstream)
 		e.openedBy = make(map[string]int)
 		e.policies = make(map[string]policy)
+		e.balancer = newBalancer(append([]*url.URL{e.Upstream}, e.MoreUpstreams...), e.UpstreamBackoff, DefaultUpstreamMaxBackoff, e.metrics)
+		e.transport = &balancedTransport{b: e.balancer, next: e.Transport}
 		e.proxy = e.newPassthrough()
 		e.clientLog = ratelog.Logger(e.logger())
 	})
@@ -218,7 +237,8 @@ func (e *Edge) Upstreams() int {
 }
 
 // upstreamURL is where a request goes upstream: the same path and query
-// under the upstream's base.
+// under the first upstream's base (the balancer moves it to the upstream
+// it chooses).
 func (e *Edge) upstreamURL(r *http.Request) string {
 	u := *e.Upstream
 	u.Path = singleJoiningSlash(e.Upstream.Path, r.URL.Path)

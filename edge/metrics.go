@@ -10,8 +10,14 @@ type Metrics interface {
 	// kind.
 	UpstreamOpened(kind UpstreamKind)
 	UpstreamClosed(kind UpstreamKind)
-	// UpstreamReconnect counts an upstream subscription lost and resumed.
+	// UpstreamReconnect counts an upstream subscription lost and resumed
+	// (on the same upstream, or on another).
 	UpstreamReconnect()
+	// UpstreamHealth says whether the upstream with base URL upstream is
+	// healthy (chosen for new requests and subscriptions) or was left out
+	// after a failure. It is told of every upstream at the start, then of
+	// each change.
+	UpstreamHealth(upstream string, healthy bool)
 	// EventReceived counts an event from upstream, with its latency from
 	// publication when it carries a publish time.
 	EventReceived(latency time.Duration, known bool)
@@ -48,6 +54,7 @@ type discardMetrics struct{}
 func (discardMetrics) UpstreamOpened(UpstreamKind)       {}
 func (discardMetrics) UpstreamClosed(UpstreamKind)       {}
 func (discardMetrics) UpstreamReconnect()                {}
+func (discardMetrics) UpstreamHealth(string, bool)       {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
 func (discardMetrics) Cache(string)                      {}

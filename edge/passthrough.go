@@ -30,7 +30,7 @@ func (e *Edge) newPassthrough() http.Handler {
 			toUpstream(pr.Out.Header, pr.In.ProtoMajor, pr.In.ProtoMinor)
 			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), inboundKey{}, pr.In))
 		},
-		Transport:     e.Transport,
+		Transport:     e.transport,
 		FlushInterval: -1, // stream whatever the upstream streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
@@ -137,7 +137,7 @@ func (e *Edge) forward(r *http.Request) (*http.Response, error) {
 	out.Host = ""
 	out.RequestURI = ""
 	toUpstream(out.Header, r.ProtoMajor, r.ProtoMinor)
-	resp, err := e.Transport.RoundTrip(out)
+	resp, err := e.transport.RoundTrip(out)
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,7 @@ func (e *Edge) removeLocked(u *upstream) {
 		return
 	}
 	delete(e.upstreams, u.key)
+	u.countClosed()
 	if e.openedBy[u.openedBy]--; e.openedBy[u.openedBy] <= 0 {
 		delete(e.openedBy, u.openedBy)
 	}

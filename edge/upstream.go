@@ -43,6 +43,8 @@ type upstream struct {
 	// private stream.
 	auth authorization
 
+	closedOnce sync.Once // see countClosed
+
 	// Owned by the registry (Edge.mu).
 	key    string
 	refs   int
@@ -56,8 +58,11 @@ type upstream struct {
 	opened    bool
 }
 
+// newUpstream makes an upstream subscription to uri (under the first
+// upstream) and counts it open; start runs it.
 func (e *Edge) newUpstream(uri string, header http.Header, kind UpstreamKind) *upstream {
 	ctx, cancel := context.WithCancel(e.ctx)
+	e.metrics().UpstreamOpened(kind)
 	return &upstream{
 		edge:   e,
 		uri:    uri,
@@ -71,25 +76,67 @@ func (e *Edge) newUpstream(uri string, header http.Header, kind UpstreamKind) *u
 }
 
 // start subscribes upstream, from lastID if it is not empty, until the
-// upstream ends the stream for good or the subscription is cancelled.
+// upstream ends the stream for good or the subscription is cancelled. The
+// subscription goes to the healthy upstream the balancer picks for its URI;
+// when an attempt there fails and another upstream is healthy, it resumes
+// there from the last event id it received (every upstream serves the same
+// log), else the client tries the same one again after its backoff.
 func (u *upstream) start(lastID string) {
 	u.startID = lastID
 	e := u.edge
 	e.running.Add(1)
-	e.metrics().UpstreamOpened(u.kind)
 	go func() {
 		defer e.running.Done()
-		defer e.metrics().UpstreamClosed(u.kind)
-		err := e.Client.Run(u.ctx, &client.Subscription{
-			URL:         u.uri,
-			LastEventID: lastID,
-			Header:      u.header,
-			OnEvent:     u.onEvent,
-			OnOpen:      u.onOpen,
-			OnRetry:     u.onRetry,
-		})
-		u.finish(err)
+		defer u.countClosed()
+		sub := &client.Subscription{LastEventID: lastID, Header: u.header, OnEvent: u.onEvent}
+		for {
+			host, _ := e.balancer.pick(u.uri, nil)
+			attempt, cancel := context.WithCancel(u.ctx)
+			moved := false
+			sub.URL = e.balancer.at(u.uri, host)
+			sub.OnOpen = func(o client.Open) {
+				e.balancer.succeeded(host)
+				u.onOpen(o)
+			}
+			sub.OnRetry = func(err error, delay time.Duration) {
+				e.balancer.observe(host, 0, err)
+				if other, healthy := e.balancer.pick(u.uri, host); healthy && other != host {
+					moved = true
+					cancel() // Run returns at once; resume on other
+					e.logger().Warn("upstream subscription lost; resuming on another upstream", "uri", redact.String(sub.URL), "on", other.name, "last_event_id", sub.LastEventID, "err", err)
+					return
+				}
+				u.onRetry(err, delay)
+			}
+			err := e.Client.Run(attempt, sub)
+			cancel()
+			if moved && u.ctx.Err() == nil {
+				if u.isOpened() {
+					e.metrics().UpstreamReconnect()
+				}
+				continue
+			}
+			u.countClosed() // before finish frees its slot in the registry
+			u.finish(err)
+			return
+		}
 	}()
+}
+
+// countClosed tells the metrics that u is closed, once: when its slot in
+// the registry is freed or its goroutine ends, whichever comes first, so
+// that the gauge of upstream subscriptions never reads above the
+// registry's count.
+func (u *upstream) countClosed() {
+	u.closedOnce.Do(func() { u.edge.metrics().UpstreamClosed(u.kind) })
+}
+
+// isOpened reports whether the upstream ever acknowledged u (or it failed
+// before).
+func (u *upstream) isOpened() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.opened
 }
 
 func (u *upstream) onOpen(o client.Open) {
@@ -117,10 +164,7 @@ func (u *upstream) onOpen(o client.Open) {
 // the upstream's own error); after, they only see a delay while the client
 // resumes from the last id.
 func (u *upstream) onRetry(err error, _ time.Duration) {
-	u.mu.Lock()
-	opened := u.opened
-	u.mu.Unlock()
-	if !opened {
+	if !u.isOpened() {
 		u.fail(err)
 		return
 	}
