@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/subpub/subpub/relay"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
@@ -46,7 +47,7 @@ func (e *Edge) newPassthrough() http.Handler {
 				}
 			}
 			e.logger().Warn("forwarding upstream", "method", r.Method, "path", r.URL.Path, "err", err)
-			stream.WriteError(w, relayedError(err))
+			stream.WriteError(w, relay.Error(err))
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			fromUpstream(resp.Header)

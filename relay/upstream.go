@@ -1,4 +1,4 @@
-package edge
+package relay
 
 import (
 	"context"
@@ -13,16 +13,15 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
-// upstream is one subscription to the upstream, shared by every downstream
+// Upstream is one subscription to an upstream, shared by every local
 // subscriber with the same key. Its events go into a ring (a Topic) that
 // each subscriber reads at its own pace; the upstream never waits for them.
-type upstream struct {
-	edge     *Edge
-	uri      string // target URI upstream
-	header   http.Header
-	openedBy string // the client it was opened for (see Edge.MaxUpstreamsPerClient)
-	topic    *stream.Topic
-	kind     UpstreamKind
+type Upstream struct {
+	relay  *Relay
+	uri    string // target URI upstream
+	header http.Header
+	topic  *stream.Topic
+	kind   Kind
 	// startID is the Last-Event-ID the subscription was opened with: the
 	// ring holds everything after it until it first evicts.
 	startID string
@@ -31,21 +30,24 @@ type upstream struct {
 	cancel context.CancelFunc
 
 	// ready is closed once the upstream has acknowledged the subscription
-	// (then policy is set) or has failed before doing so (then err is).
-	ready  chan struct{}
-	policy policy
-	err    error
+	// (then openHeader is set) or has failed before doing so (then err is).
+	ready      chan struct{}
+	openHeader http.Header
+	err        error
 	// startedAfter is where the upstream said the subscription starts (the id
 	// in its first 106), or startID.
 	startedAfter string
 
-	// auth is what the upstream last decided about the credentials of a
-	// private stream.
-	auth authorization
+	// OnOpen, if set (before Start), is told of each acknowledgement of
+	// the subscription, first says whether it is the first; it runs on
+	// the upstream connection's reader and must not block.
+	OnOpen func(o client.Open, first bool)
+	// Data is the owner's: what it keeps of the subscription besides.
+	Data any
 
 	closedOnce sync.Once // see countClosed
 
-	// Owned by the registry (Edge.mu).
+	// Owned by the registry (Relay.mu).
 	key    string
 	refs   int
 	linger *time.Timer
@@ -58,16 +60,17 @@ type upstream struct {
 	opened    bool
 }
 
-// newUpstream makes an upstream subscription to uri (under the first
-// upstream) and counts it open; start runs it.
-func (e *Edge) newUpstream(uri string, header http.Header, kind UpstreamKind) *upstream {
-	ctx, cancel := context.WithCancel(e.ctx)
-	e.metrics().UpstreamOpened(kind)
-	return &upstream{
-		edge:   e,
+// NewUpstream makes an upstream subscription to uri with the request fields
+// header, and counts it open; Start runs it.
+func (r *Relay) NewUpstream(uri string, header http.Header, kind Kind) *Upstream {
+	r.init()
+	ctx, cancel := context.WithCancel(r.ctx)
+	r.metrics().UpstreamOpened(kind)
+	return &Upstream{
+		relay:  r,
 		uri:    uri,
 		header: header,
-		topic:  stream.NewTopic(e.RingEvents, e.RingBytes),
+		topic:  stream.NewTopic(r.RingEvents, r.RingBytes),
 		kind:   kind,
 		ctx:    ctx,
 		cancel: cancel,
@@ -75,44 +78,64 @@ func (e *Edge) newUpstream(uri string, header http.Header, kind UpstreamKind) *u
 	}
 }
 
-// start subscribes upstream, from lastID if it is not empty, until the
-// upstream ends the stream for good or the subscription is cancelled. The
-// subscription goes to the healthy upstream the balancer picks for its URI;
-// when an attempt there fails and another upstream is healthy, it resumes
-// there from the last event id it received (every upstream serves the same
-// log), else the client tries the same one again after its backoff.
-func (u *upstream) start(lastID string) {
+// URI is the target URI the subscription was made for.
+func (u *Upstream) URI() string { return u.uri }
+
+// Header is the request fields it is made with (not to be changed).
+func (u *Upstream) Header() http.Header { return u.header }
+
+// Topic is the ring its events go into.
+func (u *Upstream) Topic() *stream.Topic { return u.topic }
+
+// Context is done once the subscription is closed.
+func (u *Upstream) Context() context.Context { return u.ctx }
+
+// Cancel closes the subscription upstream.
+func (u *Upstream) Cancel() { u.cancel() }
+
+// OpenHeader is the fields of the first acknowledgement (the first 106, or
+// the SSE response), once Await has returned nil.
+func (u *Upstream) OpenHeader() http.Header { return u.openHeader }
+
+// Start subscribes upstream, from lastID if it is not empty, until the
+// upstream ends the stream for good or the subscription is cancelled. Each
+// attempt goes where the relay's Route says; when an attempt fails and
+// the route says to move on, the subscription resumes at once elsewhere
+// from the last event id it received (Route promises the same log there),
+// else the client tries the same place again after its backoff.
+func (u *Upstream) Start(lastID string) {
 	u.startID = lastID
-	e := u.edge
-	e.running.Add(1)
+	r := u.relay
+	r.running.Add(1)
 	go func() {
-		defer e.running.Done()
+		defer r.running.Done()
 		defer u.countClosed()
 		sub := &client.Subscription{LastEventID: lastID, Header: u.header, OnEvent: u.onEvent}
 		for {
-			host, _ := e.balancer.pick(u.uri, nil)
+			a := r.route(u.uri)
 			attempt, cancel := context.WithCancel(u.ctx)
 			moved := false
-			sub.URL = e.balancer.at(u.uri, host)
+			sub.URL = a.URL
 			sub.OnOpen = func(o client.Open) {
-				e.balancer.succeeded(host)
+				if a.Opened != nil {
+					a.Opened()
+				}
 				u.onOpen(o)
 			}
 			sub.OnRetry = func(err error, delay time.Duration) {
-				e.balancer.observe(host, 0, err)
-				if other, healthy := e.balancer.pick(u.uri, host); healthy && other != host {
+				if a.Failed != nil && a.Failed(err) {
 					moved = true
-					cancel() // Run returns at once; resume on other
-					e.logger().Warn("upstream subscription lost; resuming on another upstream", "uri", redact.String(sub.URL), "on", other.name, "last_event_id", sub.LastEventID, "err", err)
+					cancel() // Run returns at once; resume at the next attempt's place
+					r.logger().Warn("upstream subscription lost; resuming elsewhere", "uri", redact.String(sub.URL), "last_event_id", sub.LastEventID, "err", err)
 					return
 				}
 				u.onRetry(err, delay)
 			}
-			err := e.Client.Run(attempt, sub)
+			err := r.Client.Run(attempt, sub)
 			cancel()
 			if moved && u.ctx.Err() == nil {
 				if u.isOpened() {
-					e.metrics().UpstreamReconnect()
+					r.metrics().UpstreamReconnect()
 				}
 				continue
 			}
@@ -127,35 +150,35 @@ func (u *upstream) start(lastID string) {
 // the registry is freed or its goroutine ends, whichever comes first, so
 // that the gauge of upstream subscriptions never reads above the
 // registry's count.
-func (u *upstream) countClosed() {
-	u.closedOnce.Do(func() { u.edge.metrics().UpstreamClosed(u.kind) })
+func (u *Upstream) countClosed() {
+	u.closedOnce.Do(func() { u.relay.metrics().UpstreamClosed(u.kind) })
 }
 
 // isOpened reports whether the upstream ever acknowledged u (or it failed
 // before).
-func (u *upstream) isOpened() bool {
+func (u *Upstream) isOpened() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.opened
 }
 
-func (u *upstream) onOpen(o client.Open) {
-	u.auth.admitted(time.Now())
+func (u *Upstream) onOpen(o client.Open) {
 	u.mu.Lock()
 	first := !u.opened
 	u.opened = true
 	u.mu.Unlock()
-	p := policyFrom(o.Header, hasCredentials(u.header))
 	if first {
-		u.policy = p
+		u.openHeader = o.Header
 		u.startedAfter = u.startID
 		if e, err := wire.DecodePUB(o.Header); err == nil && e.ID != "" {
 			u.startedAfter = e.ID
 		}
-		close(u.ready)
 	}
-	if u.kind == UpstreamShared {
-		u.edge.learn(u, p)
+	if u.OnOpen != nil {
+		u.OnOpen(o, first)
+	}
+	if first {
+		close(u.ready)
 	}
 }
 
@@ -163,17 +186,17 @@ func (u *upstream) onOpen(o client.Open) {
 // ever acknowledged, the failure goes to the waiting subscribers (502, or
 // the upstream's own error); after, they only see a delay while the client
 // resumes from the last id.
-func (u *upstream) onRetry(err error, _ time.Duration) {
+func (u *Upstream) onRetry(err error, _ time.Duration) {
 	if !u.isOpened() {
 		u.fail(err)
 		return
 	}
-	u.edge.metrics().UpstreamReconnect()
-	u.edge.logger().Warn("upstream subscription lost; resuming", "uri", redact.String(u.uri), "err", err)
+	u.relay.metrics().UpstreamReconnect()
+	u.relay.logger().Warn("upstream subscription lost; resuming", "uri", redact.String(u.uri), "err", err)
 }
 
 // fail ends a subscription that was never acknowledged.
-func (u *upstream) fail(err error) {
+func (u *Upstream) fail(err error) {
 	u.mu.Lock()
 	if u.opened {
 		u.mu.Unlock()
@@ -184,13 +207,13 @@ func (u *upstream) fail(err error) {
 	u.err = err
 	close(u.ready)
 	u.cancel()
-	u.edge.forget(u)
+	u.relay.Forget(u)
 }
 
 // finish runs when the client gives up: the upstream ended the stream (204)
 // or refused to continue. Subscribers read what is left, then end the same
 // way.
-func (u *upstream) finish(err error) {
+func (u *Upstream) finish(err error) {
 	u.fail(err) // for waiting subscribers, if it was never acknowledged
 	switch {
 	case errors.Is(err, wire.ErrStreamEnded):
@@ -198,34 +221,44 @@ func (u *upstream) finish(err error) {
 	case errors.Is(err, context.Canceled):
 		u.topic.Close(errUpstreamClosed)
 	default:
-		u.topic.Close(relayedError(err))
+		u.topic.Close(Error(err))
 	}
-	u.edge.forget(u)
+	u.relay.Forget(u)
 }
 
-// errUpstreamClosed ends subscribers of an upstream subscription the edge
+// End ends u for every subscriber with err (after what they have not read
+// yet) and closes it upstream: the next subscriber opens a new one.
+func (u *Upstream) End(err error) {
+	u.topic.Close(err)
+	u.relay.Forget(u)
+	u.cancel()
+}
+
+// errUpstreamClosed ends subscribers of an upstream subscription the relay
 // closed (on shutdown); they resume elsewhere or later.
 var errUpstreamClosed = &wire.StatusError{Status: http.StatusServiceUnavailable, Detail: "upstream subscription closed", RetryAfter: time.Second}
 
 // onEvent takes an event from the upstream connection's reader, so it must
 // not block. An event by reference without data is held, with everything
-// after it, until its payload has been fetched; SSE subscribers need it
-// inline, and fetching it once here (through the cache) serves them all.
-func (u *upstream) onEvent(ev client.Event) {
+// after it, until its payload has been fetched (by the relay's Resolve);
+// SSE subscribers need it inline, and fetching it once here serves them
+// all.
+func (u *Upstream) onEvent(ev client.Event) {
 	f := ev.Frame()
-	u.edge.metrics().EventReceived(ev.Latency())
-	if c := u.edge.Cache; c != nil {
-		c.invalidateFromEvent(u.uri, f)
+	r := u.relay
+	r.metrics().EventReceived(ev.Latency())
+	if r.Observe != nil {
+		r.Observe(u, f)
 	}
 	u.mu.Lock()
-	if len(u.pending) > 0 || (f.Ref != "" && len(f.Data) == 0) {
+	if len(u.pending) > 0 || (r.Resolve != nil && f.Ref != "" && len(f.Data) == 0) {
 		u.pending = append(u.pending, f)
 		if !u.resolving {
 			u.resolving = true
 			// Counted with the upstream goroutines, so that Close waits
 			// for it too: onEvent runs on one of them, so the count is
 			// not zero here.
-			u.edge.running.Go(u.resolvePending)
+			r.running.Go(u.resolvePending)
 		}
 		u.mu.Unlock()
 		return
@@ -239,7 +272,7 @@ func (u *upstream) onEvent(ev client.Event) {
 // resolvePending fetches the payloads of held events and publishes them in
 // order. Publishing happens before the queue is seen empty, so onEvent's
 // fast path never overtakes it.
-func (u *upstream) resolvePending() {
+func (u *Upstream) resolvePending() {
 	for {
 		u.mu.Lock()
 		if len(u.pending) == 0 {
@@ -250,10 +283,10 @@ func (u *upstream) resolvePending() {
 		f := u.pending[0]
 		u.mu.Unlock()
 		if f.Ref != "" && len(f.Data) == 0 {
-			if data, err := u.edge.fetchRef(u.ctx, u.uri, f.Ref, u.header); err == nil {
+			if data, err := u.relay.Resolve(u.ctx, u, f.Ref); err == nil {
 				f.Data = data // not yet shared: no reader can see it before Publish
 			} else {
-				u.edge.logger().Warn("fetching an event's payload", "ref", f.Ref, "err", err)
+				u.relay.logger().Warn("fetching an event's payload", "ref", f.Ref, "err", err)
 			}
 		}
 		u.mu.Lock()
@@ -265,8 +298,8 @@ func (u *upstream) resolvePending() {
 	}
 }
 
-// relayedError turns an upstream's refusal into the same answer downstream.
-func relayedError(err error) error {
+// Error turns an upstream's refusal into the same answer downstream.
+func Error(err error) error {
 	var se *wire.StatusError
 	if errors.As(err, &se) {
 		out := &wire.StatusError{Status: se.Status, Detail: se.Detail, RetryAfter: se.RetryAfter, Header: http.Header{}}
@@ -280,7 +313,7 @@ func relayedError(err error) error {
 		}
 		return out
 	}
-	if errors.Is(err, errUpstreamTimeout) {
+	if errors.Is(err, ErrTimeout) {
 		return &wire.StatusError{Status: http.StatusGatewayTimeout, Detail: err.Error()}
 	}
 	return &wire.StatusError{Status: http.StatusBadGateway, Detail: "upstream unreachable: " + err.Error()}
