@@ -123,7 +123,7 @@ func (rs *RemoteStreams) Close() error {
 func (s *Server) serveRemoteEventStream(w http.ResponseWriter, r *http.Request, format wire.Format, id string, cred credential) error {
 	rs := s.Remote
 	if rs == nil {
-		return wire.Errorf(http.StatusNotFound, "%s is not on this server: this server does not relay remote event streams", id)
+		return wire.Errorf(http.StatusNotFound, "%s is not on this server: remote objects are not supported (this server relays no remote event streams)", id)
 	}
 	if cred.actor == "" {
 		return errUnauthorized("the event streams of remote objects are for this server's users: authenticate with a bearer token (or access_token)", false)
