@@ -88,6 +88,8 @@ type remoteObject struct {
 	fetched     time.Time
 }
 
+// init builds the relay, logging to logger (the Server's) unless Logger is
+// set.
 func (rs *RemoteStreams) init(logger *slog.Logger) {
 	rs.initOnce.Do(func() {
 		rs.objects = make(map[string]remoteObject)
@@ -104,17 +106,13 @@ func (rs *RemoteStreams) init(logger *slog.Logger) {
 
 // Open counts the remote streams open now.
 func (rs *RemoteStreams) Open() int {
-	if rs.relay == nil {
-		return 0
-	}
+	rs.init(nil)
 	return rs.relay.Len()
 }
 
 // Close ends every remote subscription.
 func (rs *RemoteStreams) Close() error {
-	if rs.relay == nil {
-		return nil
-	}
+	rs.init(nil)
 	return rs.relay.Close()
 }
 
