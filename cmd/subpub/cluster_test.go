@@ -141,6 +141,7 @@ func TestThreeOriginProcessesAndAnEdgeOnOnePostgres(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	origins[serving].Kill()
+	killed := time.Now()
 	if err := testkit.Receive(t, done, "the posts"); err != nil {
 		t.Fatal(err)
 	}
@@ -164,10 +165,14 @@ func TestThreeOriginProcessesAndAnEdgeOnOnePostgres(t *testing.T) {
 			t.Errorf("%s resubscribed (%v): the edge did not fail over on its own", f.Name, <-f.Retries)
 		}
 	}
-	killed := origins[serving].PlainURL("")
-	if health, err := edgeProc.Metrics("subpub_edge_upstream_healthy"); err != nil || health[`upstream="`+killed+`"`] != 0 {
-		t.Errorf("the edge reports the killed upstream %s healthy: %v (%v)", killed, health, err)
+	killedURL := origins[serving].PlainURL("")
+	if health, err := edgeProc.Metrics("subpub_edge_upstream_healthy"); err != nil || health[`upstream="`+killedURL+`"`] != 0 {
+		t.Errorf("the edge reports the killed upstream %s healthy: %v (%v)", killedURL, health, err)
 	}
+	// A figure, not a judgement: how much later than a survivor's own
+	// subscriber the edge's received its first event after the kill.
+	t.Logf("first event after the kill: %v after it directly from a survivor, %v through the edge",
+		firstAfter(fs[survivor][0], killed), firstAfter(viaEdge[0], killed))
 	// The killed origin's subscribers resume on a survivor from the last
 	// id each received.
 	for _, f := range fs[serving] {
@@ -197,6 +202,16 @@ func TestThreeOriginProcessesAndAnEdgeOnOnePostgres(t *testing.T) {
 			t.Errorf("%s event: the checker says %+v", tc.defect, v)
 		}
 	}
+}
+
+// firstAfter is how long after t f received its first event.
+func firstAfter(f *testkit.Follower, t time.Time) time.Duration {
+	for _, e := range f.Events() {
+		if e.Received.After(t) {
+			return e.Received.Sub(t)
+		}
+	}
+	return -1
 }
 
 // exactlyOnceInOrder checks that got holds every event of want once, in
