@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/setting"
+	"github.com/subpub/subpub/relay"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -44,8 +45,8 @@ func (a *authorization) admitted(t time.Time) {
 
 // private reports whether the stream's subscribers are admitted on their
 // credentials: it is not shareable and was opened with some.
-func (u *upstream) private() bool {
-	return !u.policy.shareable && hasCredentials(u.header)
+func private(u *relay.Upstream) bool {
+	return !sharedOf(u).policy.shareable && hasCredentials(u.Header())
 }
 
 // authorize admits a subscriber to u, a private stream it joins rather than
@@ -53,12 +54,12 @@ func (u *upstream) private() bool {
 // the last one is older, it asks the upstream again (one request for every
 // subscriber joining meanwhile). A refusal of the credentials (401, 403)
 // also ends the stream for every subscriber it has, with that answer.
-func (e *Edge) authorize(ctx context.Context, u *upstream) error {
-	if !u.private() {
+func (e *Edge) authorize(ctx context.Context, u *relay.Upstream) error {
+	if !private(u) {
 		return nil
 	}
 	maxAge := setting.Or(e.AuthMaxAge, DefaultAuthMaxAge)
-	a := &u.auth
+	a := &sharedOf(u).auth
 	a.mu.Lock()
 	if time.Since(a.at) <= maxAge {
 		a.mu.Unlock()
@@ -80,7 +81,7 @@ func (e *Edge) authorize(ctx context.Context, u *upstream) error {
 			e.metrics().AuthorizationCheck("allowed")
 		case refusesCredentials(c.err):
 			e.metrics().AuthorizationCheck("refused")
-			u.revoke(c.err)
+			u.End(relay.Error(c.err))
 		default:
 			e.metrics().AuthorizationCheck("failed")
 		}
@@ -100,19 +101,19 @@ func (e *Edge) authorize(ctx context.Context, u *upstream) error {
 // read its stream, without subscribing: HEAD with the Accept of an event
 // stream, which subpub's origin answers as it would begin a GET for it
 // (and an edge passes upstream).
-func (e *Edge) checkAuthorization(u *upstream) error {
-	ctx, cancel := context.WithTimeout(u.ctx, setting.Or(e.ConnectTimeout, DefaultConnectTimeout))
+func (e *Edge) checkAuthorization(u *relay.Upstream) error {
+	ctx, cancel := context.WithTimeout(u.Context(), setting.Or(e.ConnectTimeout, DefaultConnectTimeout))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.uri, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.URI(), nil)
 	if err != nil {
 		return err
 	}
-	req.Header = u.header.Clone()
+	req.Header = u.Header().Clone()
 	req.Header.Set("Accept", wire.ContentTypeSSE)
-	resp, err := e.Transport.RoundTrip(req)
+	resp, err := e.transport.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return errUpstreamTimeout
+			return relay.ErrTimeout
 		}
 		return err
 	}
@@ -136,13 +137,4 @@ func (e *Edge) checkAuthorization(u *upstream) error {
 func refusesCredentials(err error) bool {
 	se, ok := err.(*wire.StatusError)
 	return ok && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden)
-}
-
-// revoke ends u for every subscriber with err, the upstream's refusal of
-// its credentials, and closes it upstream: the next subscriber with them
-// opens a new subscription, which the upstream refuses in turn.
-func (u *upstream) revoke(err error) {
-	u.topic.Close(relayedError(err))
-	u.edge.forget(u)
-	u.cancel()
 }

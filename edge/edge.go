@@ -21,16 +21,16 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/ratelog"
-	"github.com/subpub/subpub/internal/setting"
+	"github.com/subpub/subpub/relay"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
 
 // Defaults of an Edge.
 const (
-	DefaultLinger                = 10 * time.Second
-	DefaultMaxLag                = 4 << 20
-	DefaultConnectTimeout        = 10 * time.Second
+	DefaultLinger                = relay.DefaultLinger
+	DefaultMaxLag                = relay.DefaultMaxLag
+	DefaultConnectTimeout        = relay.DefaultConnectTimeout
 	DefaultMaxUpstreamsPerClient = 100
 )
 
@@ -40,6 +40,21 @@ type Edge struct {
 	// Upstream is the origin (or the next edge) everything goes to.
 	// Required.
 	Upstream *url.URL
+
+	// MoreUpstreams, if any, are further upstreams serving the same event
+	// log as Upstream: origin processes of one cluster, on one database,
+	// where an event id names the same event everywhere. Subscriptions and
+	// requests are spread over the healthy ones (see balancer); when one
+	// fails, its subscriptions resume on another from their last event id.
+	// Nothing checks that they serve the same log: upstreams that do not
+	// would make a resumption skip or repeat events.
+	MoreUpstreams []*url.URL
+
+	// UpstreamBackoff is how long an upstream that failed (no answer, or
+	// an answer of 500 or more) is left out; it doubles with each failure
+	// in a row, up to DefaultUpstreamMaxBackoff, and a success ends it.
+	// Default DefaultUpstreamBackoff. It matters only with MoreUpstreams.
+	UpstreamBackoff time.Duration
 
 	// Client subscribes upstream; it should be in auto mode so that an
 	// upstream speaking only SSE works too. Subscriptions share its HTTP/2
@@ -108,27 +123,27 @@ type Edge struct {
 	ctx       context.Context // cancelled by Close: ends every upstream
 	cancel    context.CancelFunc
 	proxy     http.Handler
-	clientLog *slog.Logger // logger at a bounded rate, for what clients provoke
-	mu        sync.Mutex
-	upstreams map[string]*upstream // by subscription key
-	openedBy  map[string]int       // upstreams in the registry, by the client that opened them
-	policies  map[string]policy    // by target URI, learned from upstream
-	running   sync.WaitGroup       // upstream goroutines and the payload fetches they start
+	balancer  *balancer
+	transport http.RoundTripper // Transport, to a healthy upstream
+	clientLog *slog.Logger      // logger at a bounded rate, for what clients provoke
+	relay     *relay.Relay      // the shared upstream subscriptions
+	mu        sync.Mutex        // guards policies
+	policies  map[string]policy // by target URI, learned from upstream
+	openedBy  map[string]int    // upstreams in the registry, by the client that opened them; guarded by the relay's registry
 }
 
 func (e *Edge) init() {
 	e.initOnce.Do(func() {
 		e.ctx, e.cancel = context.WithCancel(context.Background())
-		e.upstreams = make(map[string]*upstream)
 		e.openedBy = make(map[string]int)
 		e.policies = make(map[string]policy)
+		e.balancer = newBalancer(append([]*url.URL{e.Upstream}, e.MoreUpstreams...), e.UpstreamBackoff, DefaultUpstreamMaxBackoff, e.metrics)
+		e.transport = &balancedTransport{b: e.balancer, next: e.Transport}
+		e.relay = e.newRelay()
 		e.proxy = e.newPassthrough()
 		e.clientLog = ratelog.Logger(e.logger())
 	})
 }
-
-// maxLag is how far, in bytes, a subscriber may fall behind its stream.
-func (e *Edge) maxLag() uint64 { return uint64(setting.Or(e.MaxLag, DefaultMaxLag)) }
 
 func (e *Edge) metrics() Metrics { return cmp.Or(e.Metrics, Metrics(discardMetrics{})) }
 
@@ -159,10 +174,10 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // client's If-None-Match or If-Modified-Since is answered with 304 here
 // (RFC 9110 §13.2), whether stored or just fetched.
 func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
-	relay := &interimRelay{w: w, r: r}
-	traced := r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{Got1xxResponse: relay.got1xx}))
+	interim := &interimRelay{w: w, r: r}
+	traced := r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{Got1xxResponse: interim.got1xx}))
 	resp, outcome, err := e.Cache.do(traced, e.forward)
-	relay.stop()
+	interim.stop()
 	e.metrics().Cache(outcome)
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -175,7 +190,7 @@ func (e *Edge) serveGET(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.logger().Warn("fetching upstream", "path", r.URL.Path, "err", err)
-		stream.WriteError(w, relayedError(err))
+		stream.WriteError(w, relay.Error(err))
 		return
 	}
 	e.localizeProblem(r, resp)
@@ -205,20 +220,18 @@ func (e *Edge) canceled(r *http.Request, err error) {
 func (e *Edge) Close() error {
 	e.init()
 	e.cancel()
-	e.running.Wait()
-	return nil
+	return e.relay.Close()
 }
 
 // Upstreams counts the upstream subscriptions open now.
 func (e *Edge) Upstreams() int {
 	e.init()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.upstreams)
+	return e.relay.Len()
 }
 
 // upstreamURL is where a request goes upstream: the same path and query
-// under the upstream's base.
+// under the first upstream's base (the balancer moves it to the upstream
+// it chooses).
 func (e *Edge) upstreamURL(r *http.Request) string {
 	u := *e.Upstream
 	u.Path = singleJoiningSlash(e.Upstream.Path, r.URL.Path)
@@ -238,7 +251,3 @@ func singleJoiningSlash(a, b string) string {
 	}
 	return a + b
 }
-
-// errUpstreamTimeout reports an upstream that did not acknowledge a new
-// subscription within ConnectTimeout.
-var errUpstreamTimeout = errors.New("upstream did not acknowledge the subscription in time")

@@ -1,23 +1,23 @@
 package edge
 
-import "time"
+import (
+	"time"
+
+	"github.com/subpub/subpub/relay"
+)
 
 // Metrics receives what an Edge observes about its upstream side; what it
 // writes downstream is observed by its Streamer's stream.Metrics. Methods
 // must be safe for concurrent use.
 type Metrics interface {
-	// UpstreamOpened and UpstreamClosed count upstream subscriptions by
-	// kind.
-	UpstreamOpened(kind UpstreamKind)
-	UpstreamClosed(kind UpstreamKind)
-	// UpstreamReconnect counts an upstream subscription lost and resumed.
-	UpstreamReconnect()
-	// EventReceived counts an event from upstream, with its latency from
-	// publication when it carries a publish time.
-	EventReceived(latency time.Duration, known bool)
-	// Replay counts a subscriber resuming with Last-Event-ID, served from
-	// the ring (hit) or by catching up from upstream (miss).
-	Replay(hit bool)
+	// Upstream subscriptions: opened, closed, resumed; events received;
+	// replays from the ring or by catching up.
+	relay.Metrics
+	// UpstreamHealth says whether the upstream with base URL upstream is
+	// healthy (chosen for new requests and subscriptions) or was left out
+	// after a failure. It is told of every upstream at the start, then of
+	// each change.
+	UpstreamHealth(upstream string, healthy bool)
 	// Cache counts a GET by outcome: hit, miss, revalidated, uncacheable.
 	Cache(outcome string)
 	// AuthorizationCheck counts the upstream's answers when the edge asks
@@ -32,15 +32,15 @@ type Metrics interface {
 
 // UpstreamKind says what an upstream subscription is for; it is a metrics
 // label.
-type UpstreamKind string
+type UpstreamKind = relay.Kind
 
 const (
 	// UpstreamShared is the one subscription per key that every
 	// subscriber with that key reads.
-	UpstreamShared UpstreamKind = "shared"
+	UpstreamShared = relay.Shared
 	// UpstreamCatchUp serves one subscriber resuming from further back
 	// than the shared ring holds, until it reaches the ring.
-	UpstreamCatchUp UpstreamKind = "catchup"
+	UpstreamCatchUp = relay.CatchUp
 )
 
 type discardMetrics struct{}
@@ -48,6 +48,7 @@ type discardMetrics struct{}
 func (discardMetrics) UpstreamOpened(UpstreamKind)       {}
 func (discardMetrics) UpstreamClosed(UpstreamKind)       {}
 func (discardMetrics) UpstreamReconnect()                {}
+func (discardMetrics) UpstreamHealth(string, bool)       {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
 func (discardMetrics) Cache(string)                      {}

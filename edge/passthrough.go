@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/subpub/subpub/relay"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
@@ -30,7 +31,7 @@ func (e *Edge) newPassthrough() http.Handler {
 			toUpstream(pr.Out.Header, pr.In.ProtoMajor, pr.In.ProtoMinor)
 			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), inboundKey{}, pr.In))
 		},
-		Transport:     e.Transport,
+		Transport:     e.transport,
 		FlushInterval: -1, // stream whatever the upstream streams
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
@@ -46,7 +47,7 @@ func (e *Edge) newPassthrough() http.Handler {
 				}
 			}
 			e.logger().Warn("forwarding upstream", "method", r.Method, "path", r.URL.Path, "err", err)
-			stream.WriteError(w, relayedError(err))
+			stream.WriteError(w, relay.Error(err))
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			fromUpstream(resp.Header)
@@ -137,7 +138,7 @@ func (e *Edge) forward(r *http.Request) (*http.Response, error) {
 	out.Host = ""
 	out.RequestURI = ""
 	toUpstream(out.Header, r.ProtoMajor, r.ProtoMinor)
-	resp, err := e.Transport.RoundTrip(out)
+	resp, err := e.transport.RoundTrip(out)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ef.keepAlive, ef.maxPerClient, ef.shutdownTimeout = 15*time.Second, -1, 5*time.Second
 	ef.metricsAddr = *edgeMetrics
 	*originAddr = boundAddr(*originAddr, o.srv.TLSAddr())
-	ef.upstream, ef.upCA = "https://"+*originAddr, o.caFile
+	ef.upstreams, ef.upCA = upstreamList{urls: stringList{"https://" + *originAddr}}, o.caFile
 	ef.linger, ef.ringEvents, ef.ringBytes, ef.maxLag, ef.cacheBytes = 10*time.Second, 4096, 8<<20, 1<<20, 64<<20
 	fmt.Fprintln(stdout, "\n== starting an edge in front of it (collapses identical subscriptions, fans out)")
 	e, err := ef.build(ctx, stdout, quiet)

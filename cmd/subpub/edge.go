@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,7 +49,8 @@ func (f *edgeFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Lo
 // edgeFlags configure an edge: the server flags and the proxy's.
 type edgeFlags struct {
 	serverFlags
-	upstream, upCA, upHTTP        string
+	upstreams                     upstreamList
+	upCA, upHTTP                  string
 	upInsecure                    bool
 	domain, acmeCA, acmeEmail     string
 	linger, authMaxAge            time.Duration
@@ -60,7 +62,8 @@ type edgeFlags struct {
 
 func (f *edgeFlags) register(fs *flag.FlagSet) {
 	f.serverFlags.register(fs, "localhost:9443", ".data/edge")
-	fs.StringVar(&f.upstream, "upstream", "https://localhost:8443", "the origin's (or the next edge's) `URL`")
+	f.upstreams = upstreamList{urls: stringList{"https://localhost:8443"}}
+	fs.Var(&f.upstreams, "upstream", "the origin's (or the next edge's) `URL`; repeated (or comma-separated), origin processes serving one event log (one database), over which subscriptions are spread and fail over")
 	fs.StringVar(&f.upCA, "upstream-cacert", "", "trust the CA certificates in this PEM `file` for the upstream")
 	fs.BoolVar(&f.upInsecure, "upstream-insecure", false, "skip verification of the upstream's certificate (development only)")
 	fs.StringVar(&f.upHTTP, "upstream-http", "", "HTTP version to the upstream: 1.1, 2 or 3 (default: 2 over TLS, 1.1 in cleartext)")
@@ -94,9 +97,13 @@ func (b *builtEdge) close() {
 
 // build assembles the edge and its upstream client.
 func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*builtEdge, error) {
-	up, err := url.Parse(f.upstream)
-	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
-		return nil, fmt.Errorf("--upstream %q is not an http or https URL", f.upstream)
+	var ups []*url.URL
+	for _, s := range f.upstreams.urls {
+		up, err := url.Parse(s)
+		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+			return nil, fmt.Errorf("--upstream %q is not an http or https URL", s)
+		}
+		ups = append(ups, up)
 	}
 	if f.cacheControlField != "" && !httpguts.ValidHeaderFieldName(f.cacheControlField) {
 		return nil, cli.Usagef("--cache-control-field %q is not a field name", f.cacheControlField)
@@ -114,7 +121,8 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 	reg := newRegistry()
 	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_edge"))
 	e := &edge.Edge{
-		Upstream:              up,
+		Upstream:              ups[0],
+		MoreUpstreams:         ups[1:],
 		Client:                upClient,
 		Transport:             upClient,
 		Streamer:              streamer,
@@ -130,13 +138,13 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes, ControlField: f.cacheControlField}
 	}
 	e.Metrics = newEdgeMetrics(reg, e, streamer)
-	f.ready = func(ctx context.Context) error { return upstreamAnswers(ctx, upClient, up) }
+	f.ready = func(ctx context.Context) error { return anyUpstreamAnswers(ctx, upClient, ups) }
 	tlsConf, caFile, err := f.edgeTLSConfig(ctx, stdout, logger)
 	if err != nil {
 		upClient.Close()
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "edge: upstream %s\n", up)
+	fmt.Fprintf(stdout, "edge: upstream %s\n", f.upstreams.urls.String())
 	srv, err := f.bind("edge", e, tlsConf, streamer, logger)
 	if err != nil {
 		upClient.Close()
@@ -166,6 +174,36 @@ func (f *edgeFlags) edgeTLSConfig(ctx context.Context, stdout io.Writer, logger 
 	}
 	fmt.Fprintf(stdout, "TLS: certificate for %s from an ACME CA\n", f.domain)
 	return conf, "", nil
+}
+
+// anyUpstreamAnswers reports whether one of the upstreams answers (see
+// upstreamAnswers): the edge can serve while one does.
+func anyUpstreamAnswers(ctx context.Context, rt http.RoundTripper, ups []*url.URL) error {
+	var errs []error
+	for _, up := range ups {
+		err := upstreamAnswers(ctx, rt, up)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// upstreamList is the --upstream flag: its default until it is given, then
+// every value given.
+type upstreamList struct {
+	urls stringList
+	set  bool
+}
+
+func (l *upstreamList) String() string { return l.urls.String() }
+
+func (l *upstreamList) Set(v string) error {
+	if !l.set {
+		l.urls, l.set = nil, true
+	}
+	return l.urls.Set(v)
 }
 
 // upstreamAnswers reports whether the upstream answers a HEAD of its root

@@ -15,6 +15,7 @@ import (
 type edgeMetrics struct {
 	upstreams  *prometheus.GaugeVec
 	reconnects prometheus.Counter
+	health     *prometheus.GaugeVec
 	eventsIn   prometheus.Counter
 	latency    prometheus.Histogram
 	replays    *prometheus.CounterVec
@@ -32,6 +33,8 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 			Help: "Upstream subscriptions open, by kind: shared (one per key) or catchup."}, []string{"kind"}),
 		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "upstream_reconnects_total",
 			Help: "Upstream subscriptions lost and resumed with the last id seen."}),
+		health: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "upstream_healthy",
+			Help: "1 while an upstream is chosen for requests and subscriptions; 0 from a failure (no answer, or 500 and above) until it answers again (it is tried again after a backoff)."}, []string{"upstream"}),
 		eventsIn: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "upstream_events_total",
 			Help: "Events received from upstream."}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "event_latency_seconds",
@@ -54,7 +57,7 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 		}
 		return float64(s.Active()) / float64(up)
 	})
-	reg.MustRegister(m.upstreams, m.reconnects, m.eventsIn, m.latency, m.replays, m.cache, m.authChecks, m.canceled, fanOut)
+	reg.MustRegister(m.upstreams, m.reconnects, m.health, m.eventsIn, m.latency, m.replays, m.cache, m.authChecks, m.canceled, fanOut)
 	return m
 }
 
@@ -64,7 +67,14 @@ func (m *edgeMetrics) UpstreamOpened(kind edge.UpstreamKind) {
 func (m *edgeMetrics) UpstreamClosed(kind edge.UpstreamKind) {
 	m.upstreams.WithLabelValues(string(kind)).Dec()
 }
-func (m *edgeMetrics) UpstreamReconnect()   { m.reconnects.Inc() }
+func (m *edgeMetrics) UpstreamReconnect() { m.reconnects.Inc() }
+func (m *edgeMetrics) UpstreamHealth(upstream string, healthy bool) {
+	v := 0.0
+	if healthy {
+		v = 1
+	}
+	m.health.WithLabelValues(upstream).Set(v)
+}
 func (m *edgeMetrics) Cache(outcome string) { m.cache.WithLabelValues(outcome).Inc() }
 func (m *edgeMetrics) RequestCanceled()     { m.canceled.Inc() }
 func (m *edgeMetrics) AuthorizationCheck(result string) {

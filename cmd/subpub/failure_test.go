@@ -25,19 +25,6 @@ func startCLI(ctx context.Context, args ...string) (<-chan int, *testkit.LogBuff
 	return done, &stdout, &stderr
 }
 
-// closedPort is the address of a TCP listener opened and closed: nothing
-// listens there, so a connection is refused.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // closedUDPPort is the same for UDP (QUIC).
 func closedUDPPort(t *testing.T) string {
 	t.Helper()
@@ -55,7 +42,7 @@ func closedUDPPort(t *testing.T) string {
 // exit status (curl's) and the one line that says what and why.
 func TestSubFailsFastOnWhatRetryingCannotFix(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	refused := closedPort(t)
+	refused := testkit.ClosedPort(t)
 	refusedUDP := closedUDPPort(t)
 	// A TCP server that reads a request and closes without answering.
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
@@ -233,7 +220,7 @@ func TestSubRetriesWhatMayPass(t *testing.T) {
 // TestPubFailures checks pub's exit statuses and lines.
 func TestPubFailures(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	refused := closedPort(t)
+	refused := testkit.ClosedPort(t)
 	for _, tt := range []struct {
 		name string
 		args []string

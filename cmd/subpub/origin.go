@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/origin/activitypub"
@@ -41,8 +42,13 @@ func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.
 	return b.srv, b.reg, b.close, nil
 }
 
-// close closes the store, then gives up the data directory.
+// close ends the remote streams, closes the store, then gives up the data
+// directory.
 func (b *builtOrigin) close() {
+	if b.remote != nil {
+		b.remote.Close()
+		b.remote.Client.Close()
+	}
 	b.store.Close()
 	if b.lock != nil {
 		b.lock.Release()
@@ -67,6 +73,9 @@ type originFlags struct {
 	pageSize       int
 	eventRetention time.Duration
 	revocation     time.Duration
+	remoteStreams  int
+	remotePrivate  bool
+	remoteCA       string
 }
 
 func (f *originFlags) register(fs *flag.FlagSet) {
@@ -84,6 +93,9 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.inlineLimit, "inline-limit", activitypub.DefaultInlineLimit, "an event whose 105 (PUB) response would be larger than this many `bytes` goes by reference")
 	fs.IntVar(&f.pageSize, "page-size", activitypub.DefaultPageSize, "items per collection page")
 	fs.DurationVar(&f.eventRetention, "event-retention", 0, "prune events older than this (0: keep them all)")
+	fs.IntVar(&f.remoteStreams, "max-remote-streams", activitypub.DefaultMaxRemoteStreams, "remote objects' event streams relayed at once to users at /proxy/events?id=URL, one subscription each for all (-1: relay none)")
+	fs.BoolVar(&f.remotePrivate, "remote-allow-private", false, "let /proxy/events fetch and subscribe at loopback, private and link-local addresses (a private network; refused by default)")
+	fs.StringVar(&f.remoteCA, "remote-cacert", "", "trust the CA certificates in this PEM `file` for remote objects and their streams, besides the system's")
 	fs.DurationVar(&f.revocation, "revocation-check", activitypub.DefaultRevocationCheck, "while streams opened with tokens are open, look this often for revoked (subpub token revoke) or expired tokens and end their streams")
 }
 
@@ -95,6 +107,7 @@ type builtOrigin struct {
 	reg      *prometheus.Registry
 	caFile   string
 	lock     *activitypub.DataLock
+	remote   *activitypub.RemoteStreams
 }
 
 // build opens the store, provisions users and assembles the server.
@@ -140,8 +153,19 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		EventRetention:  f.eventRetention,
 		RevocationCheck: f.revocation,
 	}
+	if f.remoteStreams >= 0 {
+		c, err := client.New(client.Options{CAFile: f.remoteCA, KeepAliveTimeout: 3 * stream.DefaultKeepAlive, Logger: logger})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		app.Remote = &activitypub.RemoteStreams{Client: c, MaxStreams: f.remoteStreams, AllowPrivate: f.remotePrivate, Logger: logger}
+	}
 	srv, err := f.bind("origin", app, tlsConf, streamer, logger)
 	if err != nil {
+		if app.Remote != nil {
+			app.Remote.Client.Close()
+		}
 		store.Close()
 		return nil, err
 	}
@@ -156,7 +180,7 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		where += ", store " + redactURL(f.store)
 	}
 	fmt.Fprintf(stdout, "origin: ids under %s; %s\n", app.BaseURL, where)
-	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile, lock: lock}, nil
+	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile, lock: lock, remote: app.Remote}, nil
 }
 
 // redactURL is u without its password, for what is printed.

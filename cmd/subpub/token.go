@@ -24,10 +24,17 @@ const tokenExamples = `  # a token for alice that expires in a day; the secret i
 
   # revoke every token of a user
   subpub token revoke --data .data/origin --user alice
+
+  # on the shared store of a cluster
+  subpub token add --store postgres://localhost/subpub --user alice
 `
 
-// tokenDataUsage is the usage of the token commands' --data: the origin's.
-const tokenDataUsage = "the origin's data `directory` (its --data); the origin may be running"
+// tokenDataUsage and tokenStoreUsage are the usage of the token commands'
+// --data and --store: the origin's.
+const (
+	tokenDataUsage  = "the origin's data `directory` (its --data), for its SQLite database; the origin may be running"
+	tokenStoreUsage = "the origins' shared store, a PostgreSQL `URL` (their --store), instead of --data; they may be running"
+)
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	usage := func() {
@@ -61,11 +68,12 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // and the flags define adds, parsed; a usage error unless the arguments
 // left over satisfy the check define returns; then run, with the origin's
 // store open (created only if create).
-func tokenCommand(name, synopsis string, args []string, stdout, stderr io.Writer, create bool,
+func tokenCommand(ctx context.Context, name, synopsis string, args []string, stdout, stderr io.Writer, create bool,
 	define func(fs *flag.FlagSet) (valid func(positional []string) bool),
 	run func(store *activitypub.Store, positional []string) error) error {
 	fs := cli.NewFlagSet(name, synopsis, tokenExamples, stdout, stderr)
 	dataDir := fs.String("data", ".data/origin", tokenDataUsage)
+	storeURL := fs.String("store", "", tokenStoreUsage)
 	valid := define(fs)
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
@@ -75,7 +83,10 @@ func tokenCommand(name, synopsis string, args []string, stdout, stderr io.Writer
 		fs.Usage()
 		return cli.ErrUsage
 	}
-	store, err := openTokenStore(*dataDir, create)
+	if *storeURL != "" && !activitypub.IsPostgresURL(*storeURL) {
+		return cli.Usagef("--store %q is not a postgres:// URL (leave it out for the SQLite database in --data)", redactURL(*storeURL))
+	}
+	store, err := openTokenStore(ctx, *dataDir, *storeURL, create)
 	if err != nil {
 		return err
 	}
@@ -86,7 +97,7 @@ func tokenCommand(name, synopsis string, args []string, stdout, stderr io.Writer
 func runTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var user, name *string
 	var expires *time.Duration
-	return tokenCommand("subpub token add", "--user NAME [--name LABEL] [--expires DURATION] [--data DIR]", args, stdout, stderr, true,
+	return tokenCommand(ctx, "subpub token add", "--user NAME [--name LABEL] [--expires DURATION] [--data DIR | --store URL]", args, stdout, stderr, true,
 		func(fs *flag.FlagSet) func([]string) bool {
 			user = fs.String("user", "", "the `user` the token authenticates (created if it does not exist)")
 			name = fs.String("name", "", "a `label` for the token, shown by list")
@@ -107,7 +118,7 @@ func runTokenAdd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 func runTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var user *string
-	return tokenCommand("subpub token revoke", "[--data DIR] ID... | --user NAME", args, stdout, stderr, false,
+	return tokenCommand(ctx, "subpub token revoke", "[--data DIR | --store URL] ID... | --user NAME", args, stdout, stderr, false,
 		func(fs *flag.FlagSet) func([]string) bool {
 			user = fs.String("user", "", "revoke every token of this `user`")
 			return func(ids []string) bool { return (len(ids) == 0) != (*user == "") }
@@ -138,7 +149,7 @@ func runTokenRevoke(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func runTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var user *string
-	return tokenCommand("subpub token list", "[--data DIR] [--user NAME]", args, stdout, stderr, false,
+	return tokenCommand(ctx, "subpub token list", "[--data DIR | --store URL] [--user NAME]", args, stdout, stderr, false,
 		func(fs *flag.FlagSet) func([]string) bool {
 			user = fs.String("user", "", "list only this `user`'s tokens")
 			return func(positional []string) bool { return len(positional) == 0 }
@@ -157,9 +168,13 @@ func runTokenList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		})
 }
 
-// openTokenStore opens the origin's database in its data directory, as the
-// origin does; only add may create it (to provision before the first run).
-func openTokenStore(dataDir string, create bool) (*activitypub.Store, error) {
+// openTokenStore opens the origins' PostgreSQL store, or else the origin's
+// database in its data directory, as the origin does; only add may create
+// the latter (to provision before the first run).
+func openTokenStore(ctx context.Context, dataDir, storeURL string, create bool) (*activitypub.Store, error) {
+	if storeURL != "" {
+		return activitypub.OpenPostgres(ctx, storeURL)
+	}
 	dir := filepath.Join(dataDir, "db")
 	if !create {
 		if _, err := os.Stat(filepath.Join(dir, activitypub.DatabaseFile)); err != nil {

@@ -53,6 +53,7 @@ type Origin struct {
 
 	t         testing.TB
 	hub       *origin.Hub
+	group     *originGroup // the origins serving Log
 	configure func(*stream.Streamer)
 	srv       *host.Server
 	addr      string
@@ -71,9 +72,35 @@ func NewOrigin(t testing.TB, configure func(*stream.Streamer)) *Origin {
 	}
 	o := &Origin{t: t, CA: ca, Log: &origin.MemoryLog{}, configure: configure, addr: "127.0.0.1:0", plainAddr: "127.0.0.1:0"}
 	o.hub = &origin.Hub{Log: o.Log}
+	o.group = &originGroup{members: []*Origin{o}}
 	o.Start()
 	t.Cleanup(o.Stop)
 	return o
+}
+
+// originGroup is the origins serving one log, as origin processes on one
+// database do: an event published through any reaches the subscribers of
+// every one, with the same id.
+type originGroup struct {
+	mu      sync.Mutex // keeps the order of publications the same in every hub
+	members []*Origin
+}
+
+// NewReplica starts another Origin serving o's log, with o's certificate
+// authority, on ports of its own: a second origin process on the same
+// database. Events published through either reach the subscribers of both,
+// with the same ids, so a subscription resumes on one from an id the other
+// gave. It stops with the test.
+func (o *Origin) NewReplica(configure func(*stream.Streamer)) *Origin {
+	o.t.Helper()
+	r := &Origin{t: o.t, CA: o.CA, Log: o.Log, configure: configure, addr: "127.0.0.1:0", plainAddr: "127.0.0.1:0", group: o.group}
+	r.hub = &origin.Hub{Log: o.Log}
+	o.group.mu.Lock()
+	o.group.members = append(o.group.members, r)
+	o.group.mu.Unlock()
+	r.Start()
+	o.t.Cleanup(r.Stop)
+	return r
 }
 
 // Start serves again after Stop, on the same ports.
@@ -120,12 +147,20 @@ func (o *Origin) StreamURL(path string, plain bool) string {
 // Publish appends an event of type Add to stream path (such as
 // "/public/a") and fans it out.
 func (o *Origin) Publish(path, data string) origin.LogEvent {
-	return o.Log.Publish(o.hub, path, wire.Event{Type: "Add", Data: []byte(data)})
+	return o.PublishEvent(path, wire.Event{Type: "Add", Data: []byte(data)})
 }
 
 // PublishEvent appends e to stream path and fans it out.
 func (o *Origin) PublishEvent(path string, e wire.Event) origin.LogEvent {
-	return o.Log.Publish(o.hub, path, e)
+	o.group.mu.Lock()
+	defer o.group.mu.Unlock()
+	le := o.Log.Publish(o.hub, path, e)
+	for _, peer := range o.group.members {
+		if peer != o {
+			peer.hub.Publish(path, le)
+		}
+	}
+	return le
 }
 
 // Revoke stops accepting "Bearer NAME": requests with it get 401 from now

@@ -33,6 +33,11 @@ type testEnv struct {
 	dir       string // or a postgres:// URL
 	configure []func(*Server)
 	http2     bool
+	// ownBase makes the server's BaseURL its own listening address, so
+	// that its ids can be fetched (as a remote server's are).
+	ownBase bool
+	// onRequest, if set, is told of every request the server receives.
+	onRequest func(*http.Request)
 
 	store    *Store
 	srv      *Server
@@ -86,12 +91,22 @@ func (e *testEnv) start() {
 	for _, c := range e.configure {
 		c(e.srv)
 	}
+	var handler http.Handler = e.srv
+	if e.onRequest != nil {
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e.onRequest(r)
+			e.srv.ServeHTTP(w, r)
+		})
+	}
+	e.ts = httptest.NewUnstartedServer(handler)
+	if e.ownBase {
+		e.srv.BaseURL = "http://" + e.ts.Listener.Addr().String()
+	}
 	if e.http2 {
-		e.ts = httptest.NewUnstartedServer(e.srv)
 		e.ts.EnableHTTP2 = true
 		e.ts.StartTLS()
 	} else {
-		e.ts = httptest.NewServer(e.srv)
+		e.ts.Start()
 	}
 	e.client = e.ts.Client()
 	ts, streamer := e.ts, e.streamer

@@ -3,6 +3,7 @@ package activitypub
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"testing"
 
 	"github.com/subpub/subpub/wire"
@@ -85,6 +86,39 @@ func FuzzParseActivity(f *testing.F) {
 			if c < 0x20 || c > 0x7e {
 				t.Fatalf("encoded activity is not printable ASCII: %q", data)
 			}
+		}
+	})
+}
+
+// FuzzEventStreamIn checks that any remote object yields either an
+// eventStream URL resolved against where it was fetched, or a status error
+// naming the problem; never a panic.
+func FuzzEventStreamIn(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"https://r.example/users/a","eventStream":"https://r.example/users/a"}`,
+		`{"eventStream":"/streams/a"}`,
+		`{"eventStream":{"id":"https://r.example/s"}}`,
+		`{"eventStream":["https://r.example/s"]}`,
+		`{"eventStream":""}`,
+		`{"eventStream":"%zz"}`,
+		`{}`,
+		`[]`,
+		`not json`,
+	} {
+		f.Add([]byte(seed))
+	}
+	base, _ := url.Parse("https://r.example/users/a")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		u, err := eventStreamIn(body, base)
+		if err != nil {
+			var se *wire.StatusError
+			if !errors.As(err, &se) || se.Status < 400 || se.Detail == "" {
+				t.Fatalf("error %v is not a status error with a detail", err)
+			}
+			return
+		}
+		if u == nil || !u.IsAbs() {
+			t.Fatalf("eventStream %v is not absolute", u)
 		}
 	})
 }

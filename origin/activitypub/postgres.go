@@ -3,15 +3,41 @@ package activitypub
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
+
+// postgresUnreachable reports an error that says the PostgreSQL server
+// cannot be reached, rather than that the request or the code is wrong: a
+// connection refused, lost or not accepted (SQLSTATE class 08, the server
+// shutting down or starting, too many connections), which retrying later
+// may cure.
+func postgresUnreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
+			pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // admin or crash shutdown, cannot connect now
+			pgErr.Code == "53300": // too many connections
+			return true
+		}
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF)
+}
 
 // Following a shared log. On PostgreSQL the events table is the truth that
 // every origin process serves from: a process hands to its Hub what it

@@ -177,14 +177,19 @@ func sqliteDSN(dir string) string {
 // Storage conditions that are not the request's fault nor a bug, which the
 // server answers with a status of their own (see storageError).
 const (
-	storageBusy = "busy" // another process holds the lock: 503, retry
-	storageFull = "full" // the disk is full: 507
+	storageBusy        = "busy"        // another process holds the lock: 503, retry
+	storageFull        = "full"        // the disk is full: 507
+	storageUnreachable = "unreachable" // the database server cannot be reached: 503, retry
 )
 
-// storageCondition classifies a database error by SQLite's primary result
-// code: SQLITE_BUSY and SQLITE_LOCKED are storageBusy, SQLITE_FULL is
-// storageFull; anything else is "".
+// storageCondition classifies a database error: by SQLite's primary result
+// code, SQLITE_BUSY and SQLITE_LOCKED are storageBusy, SQLITE_FULL is
+// storageFull; a lost or refused connection to PostgreSQL is
+// storageUnreachable (see postgresUnreachable); anything else is "".
 func storageCondition(err error) string {
+	if postgresUnreachable(err) {
+		return storageUnreachable
+	}
 	var coded interface{ Code() int }
 	if !errors.As(err, &coded) {
 		return ""

@@ -42,8 +42,9 @@ const (
 //   - the objects, activities and collections created through outboxes,
 //     under /users/NAME/objects/, /activities/ and /collections/, and each
 //     object's likes and shares collections at its URL plus /likes, /shares;
-//   - /proxy/events?id=URL: the event stream of a local resource, for
-//     clients that discover it through an actor's endpoints.proxyEventStream;
+//   - /proxy/events?id=URL: the event stream of a resource, for clients that
+//     discover it through an actor's endpoints.proxyEventStream: a local
+//     one's, or a remote object's, relayed (see Remote);
 //   - /events/SEQ: the data of an event too large to carry inline;
 //   - /.well-known/webfinger.
 //
@@ -51,8 +52,9 @@ const (
 // Accept: text/event-stream, subscribes to its changes (see package
 // documentation). POST to an outbox posts an activity.
 //
-// The server does not federate: remote objects and recipients are not
-// supported, and delivery is to local inboxes only.
+// The server does not federate: remote recipients are not supported, and
+// delivery is to local inboxes only; of remote objects, it relays only
+// their event streams (Remote).
 //
 // Fields must not change once the server is serving.
 type Server struct {
@@ -99,6 +101,11 @@ type Server struct {
 	// shorter), when something is written. A subscriber resuming from a
 	// pruned event is told it missed events. Zero keeps events forever.
 	EventRetention time.Duration
+
+	// Remote, if set, relays the event streams of remote objects at
+	// /proxy/events?id=URL to authenticated users. Without it a remote id
+	// there gets 404.
+	Remote *RemoteStreams
 
 	// RevocationCheck is how often, while subscriptions made with bearer
 	// tokens are open, the server checks whether a token was revoked (by

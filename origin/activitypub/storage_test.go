@@ -2,12 +2,22 @@ package activitypub
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/stream"
 )
 
@@ -125,5 +135,78 @@ func TestFullDiskIs507(t *testing.T) {
 	}
 	if got := len(e.items("alice", testBase+"/users/alice/outbox")); got != n+1 {
 		t.Errorf("outbox has %d items after one more post, had %d", got, n)
+	}
+}
+
+// TestUnreachablePostgresIs503 makes the PostgreSQL server refuse the
+// store's connections (the database no longer accepts any, and those open
+// are terminated), as a server that went away does: a post and a read get
+// 503 with Retry-After, counted; once connections are accepted again, a
+// post succeeds.
+func TestUnreachablePostgresIs503(t *testing.T) {
+	url := testkit.Postgres(t)
+	m := &storageMetrics{}
+	e := &testEnv{t: t, dir: url, configure: []func(*Server){func(s *Server) { s.Metrics = m }}}
+	e.start()
+	// From another database: PostgreSQL does not let a connection refuse
+	// connections to its own.
+	admin, err := pgx.Connect(t.Context(), strings.Replace(url, "/postgres?", "/template1?", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(t.Context())
+	exec := func(q string) {
+		t.Helper()
+		if _, err := admin.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`ALTER DATABASE postgres ALLOW_CONNECTIONS false`)
+	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'postgres' AND pid <> pg_backend_pid()`)
+	for _, req := range []struct{ method, target string }{{http.MethodPost, "/users/alice/outbox"}, {http.MethodGet, "/users/alice/outbox"}} {
+		var status int
+		var h http.Header
+		if req.method == http.MethodPost {
+			status, h = e.postStatus("refused")
+		} else {
+			status, h, _ = e.do(req.method, req.target, "", nil)
+		}
+		if status != http.StatusServiceUnavailable || h.Get("Content-Type") != stream.ContentTypeProblem {
+			t.Errorf("%s %s with the database unreachable: %d, %s, want 503 with a problem detail", req.method, req.target, status, h.Get("Content-Type"))
+		}
+		if ra, err := strconv.Atoi(h.Get("Retry-After")); err != nil || ra <= 0 {
+			t.Errorf("%s %s: Retry-After %q", req.method, req.target, h.Get("Retry-After"))
+		}
+	}
+	if m.count(storageUnreachable) == 0 {
+		t.Error("not counted")
+	}
+	exec(`ALTER DATABASE postgres ALLOW_CONNECTIONS true`)
+	if status, _ := e.postStatus("accepted"); status != http.StatusCreated {
+		t.Fatalf("posting once the database is reachable again: %d", status)
+	}
+}
+
+// TestPostgresUnreachableIsOnlyConnectionFailures: a refused or lost
+// connection is unreachable; an error in the request (a constraint, a
+// syntax error) is not, and stays a 500 it is a bug to get.
+func TestPostgresUnreachableIsOnlyConnectionFailures(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "53300"}, true},
+		{fmt.Errorf("query: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
+		{driver.ErrBadConn, true},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "42601"}, false},
+		{errors.New("something else"), false},
+		{sql.ErrNoRows, false},
+	} {
+		if got := postgresUnreachable(tc.err); got != tc.want {
+			t.Errorf("postgresUnreachable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -159,7 +159,8 @@ func lastEventID(h http.Header) (uint64, bool, error) {
 // serveProxyEventStream serves the endpoint an actor names as
 // endpoints.proxyEventStream: the event stream of the object ?id= names,
 // with ?access_token= for an EventSource, which cannot set Authorization.
-// Only local objects are supported.
+// A remote object's stream is relayed by Remote, if set, to authenticated
+// users (see RemoteStreams).
 func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, format wire.Format) error {
 	switch {
 	case format == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead:
@@ -177,6 +178,9 @@ func (s *Server) serveProxyEventStream(w http.ResponseWriter, r *http.Request, f
 	id := r.URL.Query().Get("id")
 	if id == "" {
 		return wire.Errorf(http.StatusBadRequest, "id: missing: name the object whose events to stream")
+	}
+	if !s.isLocal(id) {
+		return s.serveRemoteEventStream(w, r, format, id, cred)
 	}
 	res, err := s.resolve(r.Context(), s.Store.db, id)
 	if err != nil {

@@ -1,4 +1,4 @@
-package edge
+package relay
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 // streams come from the same upstream in the same order, so the handover
 // has no gap and no duplicate.
 type catchUp struct {
-	shared  *upstream
-	own     *upstream // not in the registry: nobody else shares it
+	shared  *Upstream
+	own     *Upstream // not in the registry: nobody else shares it
 	cursor  *stream.Cursor
 	joined  bool
 	maxLag  uint64
@@ -26,12 +26,12 @@ type catchUp struct {
 // the upstream to acknowledge it, so that a refusal (a Last-Event-ID the
 // upstream rejects, say) reaches the subscriber as the upstream gave it,
 // before anything has been sent downstream.
-func (e *Edge) newCatchUp(ctx context.Context, shared *upstream, lastID string, release func()) (stream.Feed, error) {
-	own := e.newUpstream(shared.uri, shared.header, UpstreamCatchUp)
-	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: e.maxLag(), release: release}
+func (r *Relay) newCatchUp(ctx context.Context, shared *Upstream, lastID string, release func()) (stream.Feed, error) {
+	own := r.NewUpstream(shared.uri, shared.header, CatchUp)
+	c := &catchUp{shared: shared, own: own, cursor: own.topic.Head(), maxLag: r.maxLag(), release: release}
 	c.cursor.SetMaxLag(c.maxLag)
-	own.start(lastID)
-	if err := e.awaitAcknowledgement(ctx, own); err != nil {
+	own.Start(lastID)
+	if err := r.Await(ctx, own); err != nil {
 		own.cancel()
 		return nil, err
 	}
