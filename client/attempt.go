@@ -88,11 +88,13 @@ func (a *attempt) run(ctx context.Context) error {
 		err = a.failure
 	}
 	a.mu.Unlock()
-	switch cause := context.Cause(ctx); {
-	case errors.Is(cause, ErrKeepAliveTimeout) && a.negotiate && a.established && !a.heardSinceAck:
-		return ErrSilentAfterAcknowledgement
+	cause := context.Cause(ctx)
+	switch {
 	case errors.Is(cause, ErrKeepAliveTimeout), errors.Is(cause, ErrNotAcknowledged):
-		return cause
+		err = cause
+	}
+	if a.negotiate && a.established && !a.heardSinceAck && brokenOff(err) {
+		return fmt.Errorf("%w (%v)", ErrSilentAfterAcknowledgement, err)
 	}
 	return err
 }

@@ -49,11 +49,25 @@ var ErrNotAcknowledged = errors.New("the next hop did not acknowledge SUB (no 10
 // SUB.
 var ErrUnacknowledgedEvent = errors.New("a 105 (PUB) arrived before the next hop acknowledged SUB")
 
-// ErrSilentAfterAcknowledgement reports an acknowledged SUB attempt on
-// which nothing arrived after the acknowledgement within the keepalive
-// timeout: an intermediary passed the acknowledgement on, but not the
-// events and keepalives after it.
-var ErrSilentAfterAcknowledgement = errors.New("nothing arrived after the acknowledgement within the keepalive timeout")
+// ErrSilentAfterAcknowledgement reports an acknowledged SUB attempt after
+// whose acknowledgement nothing arrived (no event, no keepalive) before the
+// keepalive timeout or the connection's failure: an intermediary passed the
+// acknowledgement on, but not what follows it.
+var ErrSilentAfterAcknowledgement = errors.New("nothing followed the acknowledgement")
+
+// brokenOff reports an attempt that ended without the server saying
+// anything of it: the keepalive timeout, or a connection that failed. A
+// final response, the stream's end, a malformed event, or the subscriber
+// leaving are not.
+func brokenOff(err error) bool {
+	var se *wire.StatusError
+	switch {
+	case err == nil, errors.As(err, &se), errors.Is(err, wire.ErrStreamEnded), errors.Is(err, ErrMalformedEvent),
+		errors.Is(err, context.Canceled), errors.Is(err, ErrNotAcknowledged):
+		return false
+	}
+	return true
+}
 
 // ErrSUBNotEnabled reports an HTTP/3 server whose SETTINGS do not enable
 // SUB: SUB is not sent to it.
