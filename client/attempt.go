@@ -37,6 +37,7 @@ type attempt struct {
 
 	// What the attempt learned, read by Run after it returns.
 	established bool          // a 106 or an SSE response arrived
+	sent        bool          // the request went out on a connection
 	proto10     bool          // the server speaks HTTP/1.0
 	retry       time.Duration // the server's SSE retry
 	proto       string
@@ -156,6 +157,9 @@ func (a *attempt) httpTrace(req *http.Request) *httptrace.ClientTrace {
 			if a.proto == wire.ProtoHTTP1 && !a.sse {
 				negotiateHTTP1(req.Header)
 			}
+			a.mu.Lock()
+			a.sent = true
+			a.mu.Unlock()
 			a.traceRequest(req)
 		},
 	}

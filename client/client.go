@@ -202,6 +202,21 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 			c.fallBack(s, "the path does not negotiate SUB; using SSE", err)
 			continue
 		}
+		if a.negotiate && !a.established && failedBeforeAcknowledgement(err, a.sent) {
+			mode = ModeSSE
+			c.fallBack(s, "SUB failed before any acknowledgement; using SSE", fmt.Errorf("%w: %w", ErrFailedBeforeAcknowledgement, err))
+			// The server may have asked for time (a 503's Retry-After):
+			// the same server answers the SSE request.
+			var se *wire.StatusError
+			if errors.As(err, &se) && se.RetryAfter > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(se.RetryAfter):
+				}
+			}
+			continue
+		}
 		if refusedSUB != nil && !a.established && noEventStream(err) {
 			return refusedSUB // neither SUB nor SSE: the refusal of SUB says more (Allow)
 		}

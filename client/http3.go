@@ -193,6 +193,9 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	})
 	defer stop()
 	a.traceRequest(req)
+	a.mu.Lock()
+	a.sent = true
+	a.mu.Unlock()
 	if err := str.SendRequestHeader(req); err != nil {
 		return fmt.Errorf("sending SUB: %w", err)
 	}

@@ -36,8 +36,10 @@ import (
 // Last-Event-ID) happens when no acknowledgement arrives within
 // AcknowledgeTimeout, when a 105 arrives before one (a hop relays interim
 // responses without having negotiated: the events may not even be this
-// subscription's), or when an acknowledged attempt hears nothing more
-// until the keepalive timeout (a hop that passed the acknowledgement on but
+// subscription's), when the attempt fails before an acknowledgement with a
+// final 5xx or a broken response (ErrFailedBeforeAcknowledgement), or when
+// an acknowledged attempt hears nothing more until the keepalive timeout or
+// the connection's failure (a hop that passed the acknowledgement on but
 // not what follows). Any other failure of an attempt is retried with SUB.
 
 // ErrNotAcknowledged reports a SUB attempt whose next hop did not
@@ -67,6 +69,28 @@ func brokenOff(err error) bool {
 		return false
 	}
 	return true
+}
+
+// ErrFailedBeforeAcknowledgement reports a SUB attempt that failed after
+// its request went out and before any acknowledgement, in a way that says
+// more of the path than of the resource: a final 500, 502, 503 or 504 (a
+// proxy that cannot forward SUB, Varnish's 503), or a broken or malformed
+// response (an HTTP/2 proxy that ends the stream with a 1xx, as Traffic
+// Server does). A final 4xx is the resource's answer and is not one.
+var ErrFailedBeforeAcknowledgement = errors.New("SUB failed before the next hop acknowledged it")
+
+// failedBeforeAcknowledgement reports whether an attempt that was never
+// acknowledged failed as ErrFailedBeforeAcknowledgement says.
+func failedBeforeAcknowledgement(err error, sent bool) bool {
+	var se *wire.StatusError
+	if errors.As(err, &se) {
+		switch se.Status {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	return sent && brokenOff(err)
 }
 
 // ErrSUBNotEnabled reports an HTTP/3 server whose SETTINGS do not enable

@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -228,6 +229,79 @@ func TestAutoModeFallsBackToSSEWhenNothingFollowsTheAcknowledgement(t *testing.T
 	reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
 	if !errors.Is(reason, client.ErrSilentAfterAcknowledgement) {
 		t.Errorf("fell back because %v, want %v", reason, client.ErrSilentAfterAcknowledgement)
+	}
+	expectEvents(t, f, backlog, wire.FormatSSE)
+}
+
+// refusing answers SUB with status, as a proxy does that cannot forward
+// it (Varnish's 503), or as the resource does (404); other requests go to
+// next.
+func refusing(status int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != wire.MethodSUB {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.WriteHeader(status)
+	})
+}
+
+// A final 5xx to SUB before any acknowledgement says more of the path
+// than of the resource: the client falls back to SSE. A 404 is the
+// resource's answer, and ends the subscription (the control).
+func TestAutoModeFallsBackToSSEOnAServerErrorBeforeTheAcknowledgement(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	up, _ := url.Parse("http://" + o.PlainAddr())
+	first := o.Publish("/public/a", "1").Event.ID
+	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	for _, status := range []int{http.StatusBadGateway, http.StatusServiceUnavailable} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			front := serveLoopback(t, refusing(status, httputil.NewSingleHostReverseProxy(up)))
+			c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11})
+			f := testkit.Follow(t, c, front+"/public/a", first, nil)
+			reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
+			var se *wire.StatusError
+			if !errors.Is(reason, client.ErrFailedBeforeAcknowledgement) || !errors.As(reason, &se) || se.Status != status {
+				t.Errorf("fell back because %v, want %v with %d", reason, client.ErrFailedBeforeAcknowledgement, status)
+			}
+			expectEvents(t, f, backlog, wire.FormatSSE)
+		})
+	}
+	front := serveLoopback(t, refusing(http.StatusNotFound, httputil.NewSingleHostReverseProxy(up)))
+	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11})
+	f := testkit.Follow(t, c, front+"/public/a", first, nil)
+	err := testkit.Receive(t, f.Done, "the end of the subscription")
+	var se *wire.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusNotFound || len(f.Fallbacks) != 0 {
+		t.Errorf("404: ended with %v after %d fallbacks, want the 404 and none", err, len(f.Fallbacks))
+	}
+}
+
+// A response that breaks off before any acknowledgement (an unmarked 106,
+// then the connection closes, as a proxy that took it for a final response
+// without a length does) is the path's failure too: the client falls back.
+func TestAutoModeFallsBackToSSEWhenTheResponseBreaksOffBeforeTheAcknowledgement(t *testing.T) {
+	o := testkit.NewOrigin(t, nil)
+	up, _ := url.Parse("http://" + o.PlainAddr())
+	next := httputil.NewSingleHostReverseProxy(up)
+	front := serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != wire.MethodSUB {
+			next.ServeHTTP(w, r)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		conn.Write([]byte("HTTP/1.1 106 No Operation\r\n\r\n"))
+		conn.Close()
+	}))
+	first := o.Publish("/public/a", "1").Event.ID
+	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11})
+	f := testkit.Follow(t, c, front+"/public/a", first, nil)
+	if reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE"); !errors.Is(reason, client.ErrFailedBeforeAcknowledgement) {
+		t.Errorf("fell back because %v, want %v", reason, client.ErrFailedBeforeAcknowledgement)
 	}
 	expectEvents(t, f, backlog, wire.FormatSSE)
 }

@@ -31,7 +31,8 @@ const (
 	// negotiate SUB (see negotiate.go): its HTTP/3 SETTINGS do not enable
 	// it, no acknowledgement arrives within AcknowledgeTimeout, a 105
 	// arrives before one, or nothing follows one within the keepalive
-	// timeout.
+	// timeout, or SUB fails before an acknowledgement in a way that says
+	// more of the path than of the resource.
 	ModeAuto Mode = iota
 	// ModeSUB uses only the SUB method, and takes the first 106 for the
 	// acknowledgement whether or not it says that the hop negotiated SUB.

@@ -82,7 +82,9 @@ func TestAnExampleMatchesItselfAndNotAChangedCopy(t *testing.T) {
 	changes := []struct {
 		anchor, old, new string
 	}{
-		{"example-basic", "HTTP/1.1 106 No Operation\nCache-Control: public", "HTTP/1.1 105 PUB\nCache-Control: public"},
+		{"example-basic", "HTTP/1.1 106 No Operation\nEnable-SUB: ?1", "HTTP/1.1 105 PUB\nEnable-SUB: ?1"},
+		// The acknowledgement's mark, which the negotiation rests on.
+		{"example-basic", "HTTP/1.1 106 No Operation\nEnable-SUB: ?1\n", "HTTP/1.1 106 No Operation\n"},
 		{"example-basic", "Cache-Control: public", "Cache-Control: private"},
 		{"example-basic", "Cache-Control: public\nVary: Authorization\n", "Cache-Control: public\n"},
 		{"example-basic", `type=Update`, `type=Create`},

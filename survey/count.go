@@ -251,6 +251,12 @@ func fallbackReason(err error) string {
 		return "a 105 before any acknowledgement"
 	case errors.Is(err, client.ErrSilentAfterAcknowledgement):
 		return "nothing after the acknowledgement"
+	case errors.Is(err, client.ErrFailedBeforeAcknowledgement):
+		var status *wire.StatusError
+		if errors.As(err, &status) {
+			return fmt.Sprintf("final %d before any acknowledgement", status.Status)
+		}
+		return "broken off before any acknowledgement"
 	case errors.As(err, &status):
 		return fmt.Sprintf("SUB refused (%d)", status.Status)
 	}
