@@ -35,6 +35,11 @@ const (
 	// published a second after the acknowledgement, so a working path is
 	// never silent that long while they flow.
 	autoKeepAliveTimeout = 4 * time.Second
+	// settleAuto bounds the auto ways' wait for the client to settle on
+	// SUB or SSE before the notes are published: the acknowledgement
+	// timeout, and the Retry-After that a proxy's 503 may ask the client
+	// to wait before it falls back (Varnish says 5 seconds).
+	settleAuto = acknowledgeTimeout + 10*time.Second
 )
 
 // Way is a way of subscribing through a proxy.
@@ -204,7 +209,7 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 		case <-opened:
 		case runErr = <-ended:
 			finished = true
-		case <-time.After(acknowledgeTimeout + settle):
+		case <-time.After(settleAuto):
 		}
 	}
 	if !finished {
