@@ -38,7 +38,7 @@ func (r *Report) Markdown() string {
 				continue
 			}
 			if c.FellBack != "" || strings.HasPrefix(c.Way, "SUB→SSE") && c.Format != "" {
-				fmt.Fprintf(&b, " %d via %s, %s |", c.Received, c.Format, oneLine(c.Ended))
+				fmt.Fprintf(&b, " %d via %s, %s |", c.Received, strings.ToUpper(c.Format), oneLine(c.Ended))
 				continue
 			}
 			fmt.Fprintf(&b, " %d, %s |", c.Received, oneLine(c.Ended))
@@ -137,9 +137,9 @@ func (r *Report) negotiationMarkdown(b *strings.Builder) {
 			case c.Skipped != "":
 				fmt.Fprintf(b, " – (%s) |", c.Skipped)
 			case c.FellBack != "":
-				fmt.Fprintf(b, " %d via %s (%s) |", c.Received, c.Format, c.FellBack)
+				fmt.Fprintf(b, " %d via %s (%s) |", c.Received, strings.ToUpper(c.Format), c.FellBack)
 			default:
-				fmt.Fprintf(b, " %d via %s, no fallback (%s) |", c.Received, cmp.Or(c.Format, "nothing"), oneLine(c.Ended))
+				fmt.Fprintf(b, " %d via %s, no fallback (%s) |", c.Received, cmp.Or(strings.ToUpper(c.Format), "nothing"), oneLine(c.Ended))
 			}
 		}
 		b.WriteString("\n")
