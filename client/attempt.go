@@ -38,6 +38,7 @@ type attempt struct {
 	// What the attempt learned, read by Run after it returns.
 	established bool          // a 106 or an SSE response arrived
 	sent        bool          // the request went out on a connection
+	answered    bool          // an interim response arrived
 	proto10     bool          // the server speaks HTTP/1.0
 	retry       time.Duration // the server's SSE retry
 	proto       string
@@ -179,6 +180,7 @@ func (a *attempt) interim(code int, h http.Header) error {
 	switch code {
 	case wire.StatusNoOperation:
 		a.mu.Lock()
+		a.answered = true
 		if a.established {
 			a.heardSinceAck = true
 		}
@@ -199,6 +201,7 @@ func (a *attempt) interim(code int, h http.Header) error {
 		}
 	case wire.StatusPUB:
 		a.mu.Lock()
+		a.answered = true
 		unacknowledged := a.negotiate && !a.established
 		a.heardSinceAck = true
 		if unacknowledged {

@@ -65,9 +65,10 @@ func (e *Event) Latency() (time.Duration, bool) {
 type Open struct {
 	Proto  string // "h1", "h2", "h3"
 	Format wire.Format
-	// Header holds the fields of the first 106 (SUB) or of the SSE
-	// response: Cache-Control says whether the stream may be shared, Vary
-	// which request fields select it.
+	// Header holds the fields of the acknowledging 106 (SUB: the first,
+	// which in ModeAuto must carry Enable-SUB) or of the SSE response:
+	// Cache-Control says whether the stream may be shared, Vary which
+	// request fields select it.
 	Header http.Header
 }
 
@@ -202,7 +203,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 			c.fallBack(s, "the path does not negotiate SUB; using SSE", err)
 			continue
 		}
-		if a.negotiate && !a.established && failedBeforeAcknowledgement(err, a.sent) {
+		if a.negotiate && !a.established && failedBeforeAcknowledgement(err, a.sent, a.answered) {
 			mode = ModeSSE
 			c.fallBack(s, "SUB failed before any acknowledgement; using SSE", fmt.Errorf("%w: %w", ErrFailedBeforeAcknowledgement, err))
 			// The server may have asked for time (a 503's Retry-After):

@@ -80,8 +80,11 @@ func brokenOff(err error) bool {
 var ErrFailedBeforeAcknowledgement = errors.New("SUB failed before the next hop acknowledged it")
 
 // failedBeforeAcknowledgement reports whether an attempt that was never
-// acknowledged failed as ErrFailedBeforeAcknowledgement says.
-func failedBeforeAcknowledgement(err error, sent bool) bool {
+// acknowledged failed as ErrFailedBeforeAcknowledgement says. A connection
+// closed before any response at all (answered is false and the error an
+// EOF) is the server's, or a wrong port's, as for any request: it is not
+// the path's.
+func failedBeforeAcknowledgement(err error, sent, answered bool) bool {
 	var se *wire.StatusError
 	if errors.As(err, &se) {
 		switch se.Status {
@@ -90,7 +93,7 @@ func failedBeforeAcknowledgement(err error, sent bool) bool {
 		}
 		return false
 	}
-	return sent && brokenOff(err)
+	return sent && brokenOff(err) && (answered || FailureOf(err) != FailureEmptyReply)
 }
 
 // ErrSUBNotEnabled reports an HTTP/3 server whose SETTINGS do not enable
