@@ -31,9 +31,14 @@ type attempt struct {
 	sub    *Subscription
 	url    *url.URL
 	sse    bool
+	// negotiate: SUB must be acknowledged by the next hop (ModeAuto; see
+	// negotiate.go).
+	negotiate bool
 
 	// What the attempt learned, read by Run after it returns.
 	established bool          // a 106 or an SSE response arrived
+	sent        bool          // the request went out on a connection
+	answered    bool          // an interim response arrived
 	proto10     bool          // the server speaks HTTP/1.0
 	retry       time.Duration // the server's SSE retry
 	proto       string
@@ -45,6 +50,9 @@ type attempt struct {
 	done    bool
 	failure error // an error raised inside a callback
 	alive   *time.Timer
+	// heardSinceAck: an interim response arrived after the
+	// acknowledgement.
+	heardSinceAck bool
 }
 
 func (a *attempt) run(ctx context.Context) error {
@@ -53,6 +61,16 @@ func (a *attempt) run(ctx context.Context) error {
 	if timeout := a.client.opts.keepAliveTimeout(); timeout > 0 {
 		a.alive = time.AfterFunc(timeout, func() { cancel(ErrKeepAliveTimeout) })
 		defer a.alive.Stop()
+	}
+	if a.negotiate {
+		ack := time.AfterFunc(a.client.opts.acknowledgeTimeout(), func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if !a.established {
+				cancel(ErrNotAcknowledged)
+			}
+		})
+		defer ack.Stop()
 	}
 	req, err := a.newRequest(ctx)
 	if err != nil {
@@ -72,8 +90,13 @@ func (a *attempt) run(ctx context.Context) error {
 		err = a.failure
 	}
 	a.mu.Unlock()
-	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrKeepAliveTimeout) {
-		return ErrKeepAliveTimeout
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrKeepAliveTimeout), errors.Is(cause, ErrNotAcknowledged):
+		err = cause
+	}
+	if a.negotiate && a.established && !a.heardSinceAck && brokenOff(err) {
+		return fmt.Errorf("%w (%v)", ErrSilentAfterAcknowledgement, err)
 	}
 	return err
 }
@@ -132,6 +155,12 @@ func (a *attempt) httpTrace(req *http.Request) *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
 			a.proto = a.client.connProto(info)
+			if a.proto == wire.ProtoHTTP1 && !a.sse {
+				negotiateHTTP1(req.Header)
+			}
+			a.mu.Lock()
+			a.sent = true
+			a.mu.Unlock()
 			a.traceRequest(req)
 		},
 	}
@@ -151,8 +180,14 @@ func (a *attempt) interim(code int, h http.Header) error {
 	switch code {
 	case wire.StatusNoOperation:
 		a.mu.Lock()
-		first := !a.established && !a.done
-		a.established = true
+		a.answered = true
+		if a.established {
+			a.heardSinceAck = true
+		}
+		// Without the mark, a 106 acknowledges nothing when the hop must
+		// negotiate: it is a keepalive, or some other hop's.
+		first := !a.established && !a.done && (!a.negotiate || wire.EnablesSUB(h))
+		a.established = a.established || first
 		if first && a.sub.LastEventID == "" {
 			// The acknowledgement may say where the stream starts: resume
 			// from there if the subscription is lost before any event.
@@ -165,6 +200,17 @@ func (a *attempt) interim(code int, h http.Header) error {
 			a.sub.OnOpen(Open{Proto: a.proto, Format: wire.FormatPUB, Header: h})
 		}
 	case wire.StatusPUB:
+		a.mu.Lock()
+		a.answered = true
+		unacknowledged := a.negotiate && !a.established
+		a.heardSinceAck = true
+		if unacknowledged {
+			a.failure = ErrUnacknowledgedEvent
+		}
+		a.mu.Unlock()
+		if unacknowledged {
+			return ErrUnacknowledgedEvent
+		}
 		f, err := wire.FrameFromPUB(h)
 		if err != nil {
 			err = fmt.Errorf("%w: %v", ErrMalformedEvent, err)

@@ -61,8 +61,9 @@ func (e *Event) Latency() (time.Duration, bool) {
 type Open struct {
 	Proto  string // "h1", "h2", "h3"
 	Format wire.Format
-	// Header holds the fields of the first 106 (SUB) or of the SSE
-	// response: Subscription-Sharing says whether the stream may be shared, Vary
+	// Header holds the fields of the acknowledging 106 (SUB: the first,
+	// which in ModeAuto must carry Enable-SUB) or of the SSE response:
+	// Subscription-Sharing says whether the stream may be shared, Vary
 	// which request fields select it.
 	Header http.Header
 }
@@ -87,6 +88,9 @@ type Subscription struct {
 	// OnRetry, if set, is told of each failed attempt that will be retried,
 	// with the delay before the next.
 	OnRetry func(err error, delay time.Duration)
+	// OnFallback, if set, is told when ModeAuto gives up SUB for SSE, and
+	// why: the server refused SUB, or the next hop did not negotiate it.
+	OnFallback func(reason error)
 	// Trace, if set, is told of each request of the subscription and each
 	// response to it, interim ones included, as curl -v shows them.
 	Trace *Trace
@@ -159,6 +163,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		return fmt.Errorf("HTTP/3 needs an https URL, not %q", redact.String(s.URL))
 	}
 	mode := c.opts.Mode
+	negotiate := mode == ModeAuto // see negotiate.go
 	attempts := 0
 	established := false          // ever
 	var refusedSUB error          // why SUB was refused, if auto mode fell back to SSE
@@ -168,7 +173,7 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		if mode == ModeSSE {
 			format = "SSE"
 		}
-		a := attempt{client: c, sub: s, url: u, sse: mode == ModeSSE}
+		a := attempt{client: c, sub: s, url: u, sse: mode == ModeSSE, negotiate: negotiate && mode != ModeSSE}
 		err := a.run(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -183,7 +188,30 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 		if mode == ModeAuto && fallBackToSSE(err, a.proto10) {
 			mode = ModeSSE
 			refusedSUB = err
-			c.logger().Info("server does not support SUB; using SSE", "url", redact.String(s.URL), "reason", err)
+			c.fallBack(s, "server does not support SUB; using SSE", err)
+			continue
+		}
+		// Even once SUB has worked: the path may have changed (another
+		// intermediary behind the same name), and this one does not carry
+		// it.
+		if a.negotiate && negotiationFailed(err) {
+			mode = ModeSSE
+			c.fallBack(s, "the path does not negotiate SUB; using SSE", err)
+			continue
+		}
+		if a.negotiate && !a.established && failedBeforeAcknowledgement(err, a.sent, a.answered) {
+			mode = ModeSSE
+			c.fallBack(s, "SUB failed before any acknowledgement; using SSE", fmt.Errorf("%w: %w", ErrFailedBeforeAcknowledgement, err))
+			// The server may have asked for time (a 503's Retry-After):
+			// the same server answers the SSE request.
+			var se *wire.StatusError
+			if errors.As(err, &se) && se.RetryAfter > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(se.RetryAfter):
+				}
+			}
 			continue
 		}
 		if refusedSUB != nil && !a.established && noEventStream(err) {
@@ -209,6 +237,14 @@ func (c *Client) Run(ctx context.Context, s *Subscription) error {
 			return ctx.Err()
 		case <-time.After(delay):
 		}
+	}
+}
+
+// fallBack says that a subscription gives up SUB for SSE.
+func (c *Client) fallBack(s *Subscription, msg string, reason error) {
+	c.logger().Info(msg, "url", redact.String(s.URL), "reason", reason, "last_event_id", s.LastEventID)
+	if s.OnFallback != nil {
+		s.OnFallback(reason)
 	}
 }
 

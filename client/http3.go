@@ -175,6 +175,11 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 		return err
 	}
 	a.proto = wire.ProtoHTTP3
+	if a.negotiate {
+		if err := http3EnablesSUB(ctx, cc, a.client.opts.acknowledgeTimeout()); err != nil {
+			return err
+		}
+	}
 	str, err := cc.OpenRequestStream(ctx)
 	if err != nil {
 		pool.forget(authority, cc)
@@ -188,6 +193,9 @@ func (a *attempt) runSUBOverHTTP3(ctx context.Context, req *http.Request) error 
 	})
 	defer stop()
 	a.traceRequest(req)
+	a.mu.Lock()
+	a.sent = true
+	a.mu.Unlock()
 	if err := str.SendRequestHeader(req); err != nil {
 		return fmt.Errorf("sending SUB: %w", err)
 	}

@@ -27,9 +27,15 @@ type Mode int
 
 const (
 	// ModeAuto tries SUB and falls back to SSE when the server answers 405,
-	// 501 or 505, or speaks HTTP/1.0.
+	// 501 or 505, or speaks HTTP/1.0, and when the next hop does not
+	// negotiate SUB (see negotiate.go): its HTTP/3 SETTINGS do not enable
+	// it, no acknowledgement arrives within AcknowledgeTimeout, a 105
+	// arrives before one, or nothing follows one within the keepalive
+	// timeout, or SUB fails before an acknowledgement in a way that says
+	// more of the path than of the resource.
 	ModeAuto Mode = iota
-	// ModeSUB uses only the SUB method.
+	// ModeSUB uses only the SUB method, and takes the first 106 for the
+	// acknowledgement whether or not it says that the hop negotiated SUB.
 	ModeSUB
 	// ModeSSE uses only GET with Accept: text/event-stream.
 	ModeSSE
@@ -56,8 +62,15 @@ const (
 // Defaults of Options.
 const (
 	DefaultKeepAliveTimeout = 45 * time.Second // three origin keepalives
-	DefaultInitialDelay     = 500 * time.Millisecond
-	DefaultMaxDelay         = 30 * time.Second
+	// DefaultAcknowledgeTimeout is how long ModeAuto waits for the next
+	// hop to acknowledge a SUB request (or for its HTTP/3 SETTINGS) before
+	// it subscribes with SSE instead. A server acknowledges as soon as it
+	// has authorized the request and found where the stream starts, a
+	// round trip or two; an intermediary that does not implement SUB
+	// never does.
+	DefaultAcknowledgeTimeout = 10 * time.Second
+	DefaultInitialDelay       = 500 * time.Millisecond
+	DefaultMaxDelay           = 30 * time.Second
 )
 
 // Options configure a Client. The zero value is usable: auto mode, auto
@@ -99,6 +112,11 @@ type Options struct {
 	// negative disables it.
 	KeepAliveTimeout time.Duration
 
+	// AcknowledgeTimeout is how long ModeAuto waits for the next hop's
+	// acknowledgement of a SUB request before it falls back to SSE.
+	// Default DefaultAcknowledgeTimeout.
+	AcknowledgeTimeout time.Duration
+
 	// MaxEventSize bounds one event (and one response header section).
 	// Default wire.DefaultMaxEventSize.
 	MaxEventSize int
@@ -137,6 +155,10 @@ func (o *Options) keepAliveTimeout() time.Duration {
 		return DefaultKeepAliveTimeout
 	}
 	return o.KeepAliveTimeout
+}
+
+func (o *Options) acknowledgeTimeout() time.Duration {
+	return setting.Or(o.AcknowledgeTimeout, DefaultAcknowledgeTimeout)
 }
 
 func (o *Options) maxEventSize() int {

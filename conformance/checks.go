@@ -13,7 +13,7 @@ func ServerChecks() []*Check {
 	var all []*Check
 	for _, group := range [][]*Check{
 		subMethodChecks(), interimChecks(), fieldChecks(), endingChecks(),
-		resumptionChecks(), sseChecks(), versionChecks(),
+		resumptionChecks(), sseChecks(), versionChecks(), negotiationChecks(),
 	} {
 		all = append(all, group...)
 	}

@@ -40,6 +40,11 @@ type defects struct {
 	sseNoCache         bool // the SSE response without no-cache
 	sseAltersData      bool // SSE data differs from the PUB's
 	noPUBOverHTTP      int  // no 105 over this major version of HTTP
+	noSettings         bool // no SETTINGS_ENABLE_SUB in HTTP/2's SETTINGS
+	noEcho             bool // no Enable-SUB on the HTTP/1.1 106, even when negotiated
+	echoUnasked        bool // Enable-SUB on the HTTP/1.1 106 of a request that did not negotiate
+	ackUnmarked        bool // the acknowledging 106 without Enable-SUB, on every version
+	keepaliveMarked    bool // Enable-SUB on the keepalive 106s too
 }
 
 func base64(b []byte) string { return b64.StdEncoding.EncodeToString(b) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
@@ -66,9 +66,7 @@ type ScriptedServer struct {
 	subscriptions map[string]int    // by path, every subscription ever served
 	subscribers   int
 
-	srv  *http.Server
-	ln   net.Listener
-	done chan struct{}
+	srv *host.Server
 
 	// defects break the server on purpose, for the suite's own tests: a
 	// check must fail on the defect it targets.
@@ -86,20 +84,17 @@ type scriptedStream struct {
 
 // Start listens on addr ("127.0.0.1:0" for any port) and serves until
 // Close.
+//
+// It serves HTTP/1.1 and h2c (prior knowledge) as host.Server does, and so
+// advertises SETTINGS_ENABLE_SUB on HTTP/2 (stream.Settings).
 func (s *ScriptedServer) Start(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	s.srv = &host.Server{Handler: s, PlainAddr: addr}
+	if !s.defects.noSettings {
+		s.srv.Settings = stream.Settings()
+	}
+	if err := s.srv.Start(); err != nil {
 		return fmt.Errorf("scripted upstream: %w", err)
 	}
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	s.ln, s.done = ln, make(chan struct{})
-	s.srv = &http.Server{Handler: s, Protocols: &protocols, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		defer close(s.done)
-		s.srv.Serve(ln)
-	}()
 	return nil
 }
 
@@ -108,13 +103,11 @@ func (s *ScriptedServer) Close() error {
 	if s.srv == nil {
 		return nil
 	}
-	err := s.srv.Close()
-	<-s.done
-	return err
+	return s.srv.Close()
 }
 
 // URL is the server's base URL.
-func (s *ScriptedServer) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *ScriptedServer) URL() string { return "http://" + s.srv.PlainListenAddr().String() }
 
 // Subscriptions counts the subscriptions (SUB and SSE) ever served for
 // path, whatever their credentials.
@@ -453,8 +446,9 @@ func (sub *scriptedSubscription) serveSUB() {
 		if sub.announce && !s.defects.ackNoStartID {
 			h.Set(wire.FieldEvent, `id="`+s.idOf(sub.from)+`"`)
 		}
+		s.markAcknowledgement(h, sub.r)
 		w.WriteHeader(wire.StatusNoOperation)
-		for _, name := range []string{"Cache-Control", wire.FieldSubscriptionSharing, "Vary", wire.FieldEvent} {
+		for _, name := range []string{"Cache-Control", wire.FieldSubscriptionSharing, "Vary", wire.FieldEvent, wire.FieldEnableSUB, "Connection"} {
 			h.Del(name)
 		}
 		acked = true
@@ -503,12 +497,28 @@ func (sub *scriptedSubscription) serveSUB() {
 		case <-keepalive.C:
 			// Before the acknowledgement, a keepalive would be one.
 			if acked && !s.defects.noKeepalive {
+				if s.defects.keepaliveMarked {
+					h.Set(wire.FieldEnableSUB, wire.EnableSUBValue)
+				}
 				w.WriteHeader(wire.StatusNoOperation)
+				h.Del(wire.FieldEnableSUB)
 			}
 			keepalive.Reset(setting.Or(s.KeepAlive, DefaultScriptedKeepAlive))
 		case <-sub.r.Context().Done():
 			return
 		}
+	}
+}
+
+// markAcknowledgement marks the acknowledging 106 as the draft says (see
+// stream's acknowledgementFields), but for what the defects change.
+func (s *ScriptedServer) markAcknowledgement(h http.Header, r *http.Request) {
+	switch {
+	case s.defects.ackUnmarked:
+	case r.ProtoMajor >= 2:
+		h.Set(wire.FieldEnableSUB, wire.EnableSUBValue)
+	case wire.HopEnablesSUB(r.Header) && !s.defects.noEcho, s.defects.echoUnasked:
+		wire.SetHopEnablesSUB(h)
 	}
 }
 

@@ -42,7 +42,7 @@ func newTestEdge(t *testing.T, upstream *url.URL, upstreamCA string, configure f
 		configure(e)
 	}
 	te := &testEdge{Edge: e, ca: ca}
-	te.srv = &host.Server{Handler: e, Addr: "127.0.0.1:0", PlainAddr: "127.0.0.1:0", TLSConfig: ca.TLSConfig(), OnShutdown: e.Streamer.Shutdown}
+	te.srv = &host.Server{Handler: e, Addr: "127.0.0.1:0", PlainAddr: "127.0.0.1:0", TLSConfig: ca.TLSConfig(), Settings: stream.Settings(), OnShutdown: e.Streamer.Shutdown}
 	if err := te.srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -84,6 +86,13 @@ type Server struct {
 	// instead of after their idle timeout. It must persist across restarts
 	// (and be secret). Nil: no stateless resets.
 	StatelessResetKey *quic.StatelessResetKey
+
+	// Settings are extension SETTINGS parameters advertised on every
+	// HTTP/2 and HTTP/3 connection, each with the same identifier and
+	// value on both (as RFC 8441 and RFC 9220 do for extended CONNECT):
+	// what the handler serves that a client should know before it asks,
+	// such as subscriptions (stream.Settings). None by default.
+	Settings map[uint16]uint32
 
 	// Logger receives server errors, with credentials masked (see
 	// package internal/redact). Default slog.Default().
@@ -184,11 +193,12 @@ func (s *Server) Serve() {
 			MaxIncomingUniStreams: MaxIncomingUniStreams,
 		}
 		s.h3 = &http3.Server{
-			Handler:        handler,
-			TLSConfig:      h3TLS,
-			MaxHeaderBytes: setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
-			Logger:         logger,
-			QUICConfig:     quicConf,
+			Handler:            handler,
+			TLSConfig:          h3TLS,
+			MaxHeaderBytes:     setting.Or(s.MaxHeaderBytes, DefaultMaxHeaderBytes),
+			Logger:             logger,
+			QUICConfig:         quicConf,
+			AdditionalSettings: s.http3Settings(),
 		}
 		s.quicTr = &quic.Transport{Conn: udp, StatelessResetKey: s.StatelessResetKey}
 		s.serve(func() error { return s.tlsSrv.ServeTLS(tcp, "", "") })
@@ -273,8 +283,31 @@ func (s *Server) h2Server(h http.Handler) *h2.Server {
 		// be; subpub's client allows this much.
 		HeaderTableSize: HeaderTableSize,
 		IdleTimeout:     DefaultIdleTimeout,
+		Settings:        s.http2Settings(),
 		Logger:          s.libraryLogger(),
 	}
+}
+
+// http2Settings is Settings as HTTP/2 sends them, in the order of their
+// identifiers so that every connection's SETTINGS frame is the same.
+func (s *Server) http2Settings() []http2.Setting {
+	var out []http2.Setting
+	for _, id := range slices.Sorted(maps.Keys(s.Settings)) {
+		out = append(out, http2.Setting{ID: http2.SettingID(id), Val: s.Settings[id]})
+	}
+	return out
+}
+
+// http3Settings is Settings as quic-go's HTTP/3 server takes them.
+func (s *Server) http3Settings() map[uint64]uint64 {
+	if len(s.Settings) == 0 {
+		return nil
+	}
+	out := make(map[uint64]uint64, len(s.Settings))
+	for id, v := range s.Settings {
+		out[uint64(id)] = uint64(v)
+	}
+	return out
 }
 
 // prefacedConn gives back the HTTP/2 connection preface that net/http read

@@ -48,6 +48,9 @@ type Subscription struct {
 	// crossOrigin is what a CORS middleware put in the response header
 	// before Serve (see crossOriginFields).
 	crossOrigin http.Header
+	// acknowledgement marks the first 106 as this hop's acknowledgement
+	// (see acknowledgementFields).
+	acknowledgement http.Header
 }
 
 // TopicFeed reads a Topic through a cursor, optionally preceded by frames

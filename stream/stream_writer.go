@@ -56,10 +56,16 @@ const pubStatusLineSize = len("HTTP/1.1 105 PUB\r\n\r\n")
 // streamHead is the fields that open a stream: on the first 106 for SUB, on
 // the 200 response for SSE. Subscription-Sharing says whether
 // intermediaries may share it, Vary which request fields select it. The
-// 106 names where the stream starts (pos, see startPosition) in an Event
-// field with only an id.
+// 106 is marked as the acknowledgement (see acknowledgementFields) and
+// names where the stream starts (pos, see startPosition) in an Event field
+// with only an id.
 func streamHead(sub Subscription, f wire.Format, pos string) http.Header {
 	h := http.Header{}
+	if f == wire.FormatPUB {
+		for k, v := range sub.acknowledgement {
+			h[k] = v
+		}
+	}
 	if pos != "" && f == wire.FormatPUB {
 		if fields, err := wire.EncodePUB(&wire.Event{ID: pos}); err == nil {
 			h.Set(wire.FieldEvent, fields.Event)

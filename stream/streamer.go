@@ -151,6 +151,7 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	m := s.metrics()
 
 	sub.crossOrigin = crossOriginFields(w.Header())
+	sub.acknowledgement = acknowledgementFields(r)
 	client := s.ClientAddr(r)
 	st := &subscriber{rc: http.NewResponseController(w)}
 	if err := s.admit(st, client); err != nil {

@@ -24,6 +24,22 @@ const (
 	// quiet is how long to wait, after the last note, for the events still
 	// on their way.
 	quiet = 3 * time.Second
+	// acknowledgeTimeout is the auto ways' client's wait for the proxy to
+	// acknowledge SUB before it falls back to SSE: shorter than the
+	// client's default, to keep the survey short; an origin on loopback
+	// acknowledges within milliseconds.
+	acknowledgeTimeout = 2 * time.Second
+	// autoKeepAliveTimeout is how long the auto ways' client lets an
+	// acknowledged subscription stay silent before it falls back to SSE
+	// (a proxy that passed the 106 on and nothing after it). The notes are
+	// published a second after the acknowledgement, so a working path is
+	// never silent that long while they flow.
+	autoKeepAliveTimeout = 4 * time.Second
+	// settleAuto bounds the auto ways' wait for the client to settle on
+	// SUB or SSE before the notes are published: the acknowledgement
+	// timeout, and the Retry-After that a proxy's 503 may ask the client
+	// to wait before it falls back (Varnish says 5 seconds).
+	settleAuto = acknowledgeTimeout + 10*time.Second
 )
 
 // Way is a way of subscribing through a proxy.
@@ -39,13 +55,17 @@ type Way struct {
 }
 
 // Ways are the ways every proxy is tried: SUB and SSE, over HTTP/1.1 and
-// HTTP/2, and SSE while a SUB is open.
+// HTTP/2, SSE while a SUB is open, and the client's default (SUB, falling
+// back to SSE where the proxy does not negotiate SUB) over HTTP/1.1 and
+// HTTP/2.
 var Ways = []Way{
 	{Mode: client.ModeSUB, HTTP: client.HTTP11},
 	{Mode: client.ModeSUB, HTTP: client.HTTP2},
 	{Mode: client.ModeSSE, HTTP: client.HTTP11},
 	{Mode: client.ModeSSE, HTTP: client.HTTP2},
 	{Mode: client.ModeSSE, HTTP: client.HTTP11, BesideSUB: true},
+	{Mode: client.ModeAuto, HTTP: client.HTTP11},
+	{Mode: client.ModeAuto, HTTP: client.HTTP2},
 }
 
 func (w Way) String() string {
@@ -53,7 +73,11 @@ func (w Way) String() string {
 	if w.HTTP == client.HTTP2 {
 		proto = "h2"
 	}
-	s := strings.ToUpper(w.Mode.String()) + " " + proto
+	mode := strings.ToUpper(w.Mode.String())
+	if w.Mode == client.ModeAuto {
+		mode = "SUB→SSE"
+	}
+	s := mode + " " + proto
 	if w.BesideSUB {
 		s += " beside a SUB"
 	}
@@ -73,6 +97,15 @@ type Count struct {
 	// Ended says how the subscription ended: "open" if it was still open
 	// at the end, else the final status or the error.
 	Ended string `json:"ended"`
+	// Acknowledged says, for SUB, that the 106 which reached the
+	// subscriber was marked as its hop's acknowledgement (Enable-SUB,
+	// named in Connection over HTTP/1.1): the negotiation's signal came
+	// through the proxy.
+	Acknowledged bool `json:"acknowledged"`
+	// FellBack says, for the client's default way, why it gave up SUB for
+	// SSE ("" if it did not); Format is how the events arrived.
+	FellBack string `json:"fell_back,omitempty"`
+	Format   string `json:"format,omitempty"`
 }
 
 // url is where a subscriber reaches the public stream through f in way w,
@@ -100,10 +133,15 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 		result.Skipped = "no HTTP/2"
 		return result
 	}
+	keepAliveTimeout, after := time.Duration(-1), quiet
+	if w.Mode == client.ModeAuto {
+		keepAliveTimeout, after = autoKeepAliveTimeout, quiet+autoKeepAliveTimeout
+	}
 	c, err := client.New(client.Options{
 		Mode: w.Mode, HTTP: w.HTTP, CAFile: o.CAFile,
-		Reconnect:        client.Reconnect{Disabled: true},
-		KeepAliveTimeout: -1,
+		Reconnect:          client.Reconnect{Disabled: true},
+		KeepAliveTimeout:   keepAliveTimeout,
+		AcknowledgeTimeout: acknowledgeTimeout,
 	})
 	if err != nil {
 		result.Ended = err.Error()
@@ -115,12 +153,25 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 	var mu sync.Mutex
 	received := map[string]bool{}
 	allIn := make(chan struct{})
+	opened := make(chan struct{})
 	sub := &client.Subscription{
 		URL: target,
-		OnOpen: func(client.Open) {
+		OnOpen: func(o client.Open) {
 			mu.Lock()
+			defer mu.Unlock()
+			if !result.Opened {
+				close(opened)
+			}
 			result.Opened = true
-			mu.Unlock()
+			result.Format = o.Format.String()
+			if o.Format == wire.FormatPUB {
+				result.Acknowledged = wire.EnablesSUB(o.Header) && (o.Proto != wire.ProtoHTTP1 || wire.HopEnablesSUB(o.Header))
+			}
+		},
+		OnFallback: func(reason error) {
+			mu.Lock()
+			defer mu.Unlock()
+			result.FellBack = fallbackReason(reason)
 		},
 		OnEvent: func(e client.Event) {
 			data := string(e.Data)
@@ -150,10 +201,23 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 
 	var runErr error
 	finished := false
-	select {
-	case runErr = <-ended:
-		finished = true
-	case <-time.After(settle):
+	if w.Mode == client.ModeAuto {
+		// Until the client has settled on SUB or SSE: it starts
+		// without a Last-Event-ID, so what is published while it waits
+		// for an acknowledgement is before its stream begins.
+		select {
+		case <-opened:
+		case runErr = <-ended:
+			finished = true
+		case <-time.After(settleAuto):
+		}
+	}
+	if !finished {
+		select {
+		case runErr = <-ended:
+			finished = true
+		case <-time.After(settle):
+		}
 	}
 	for i := range Notes {
 		if err := o.publishPublic(ctx, fmt.Sprintf("%s note %d.", marker, i)); err != nil {
@@ -165,7 +229,7 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 		select {
 		case runErr = <-ended:
 		case <-allIn:
-		case <-time.After(quiet):
+		case <-time.After(after):
 		}
 		cancel()
 		if runErr == nil {
@@ -180,6 +244,28 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 	result.Received = len(received)
 	result.Ended = ending(runErr)
 	return result
+}
+
+// fallbackReason names why the client gave up SUB, in a few words.
+func fallbackReason(err error) string {
+	var status *wire.StatusError
+	switch {
+	case errors.Is(err, client.ErrNotAcknowledged):
+		return fmt.Sprintf("no acknowledgement in %v", acknowledgeTimeout)
+	case errors.Is(err, client.ErrUnacknowledgedEvent):
+		return "a 105 before any acknowledgement"
+	case errors.Is(err, client.ErrSilentAfterAcknowledgement):
+		return "nothing after the acknowledgement"
+	case errors.Is(err, client.ErrFailedBeforeAcknowledgement):
+		var status *wire.StatusError
+		if errors.As(err, &status) {
+			return fmt.Sprintf("final %d before any acknowledgement", status.Status)
+		}
+		return "broken off before any acknowledgement"
+	case errors.As(err, &status):
+		return fmt.Sprintf("SUB refused (%d)", status.Status)
+	}
+	return ending(err)
 }
 
 // noteOf is the note a payload carries: the text after the marker, up to

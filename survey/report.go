@@ -1,10 +1,12 @@
 package survey
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/conformance"
 )
 
@@ -35,10 +37,15 @@ func (r *Report) Markdown() string {
 				fmt.Fprintf(&b, " – (%s) |", c.Skipped)
 				continue
 			}
+			if c.FellBack != "" || strings.HasPrefix(c.Way, "SUB→SSE") && c.Format != "" {
+				fmt.Fprintf(&b, " %d via %s, %s |", c.Received, strings.ToUpper(c.Format), oneLine(c.Ended))
+				continue
+			}
 			fmt.Fprintf(&b, " %d, %s |", c.Received, oneLine(c.Ended))
 		}
 		b.WriteString("\n")
 	}
+	r.negotiationMarkdown(&b)
 
 	b.WriteString("\n## Another user's requests on a reused connection\n\n")
 	b.WriteString("Alice subscribes to her private inbox through the proxy with SUB over HTTP/1.1 and her token. ")
@@ -93,6 +100,61 @@ func (r *Report) Markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// negotiationMarkdown is the table of per-hop negotiation through each
+// proxy: whether the acknowledgement's mark reached the subscriber, and what
+// the client's default way (SUB, falling back to SSE) received.
+func (r *Report) negotiationMarkdown(b *strings.Builder) {
+	b.WriteString("\n## Negotiation and the fallback to SSE\n\n")
+	b.WriteString("With SUB over HTTP/1.1 the client sends `Enable-SUB: ?1` named in `Connection`; the origin marks the 106 that acknowledges a subscription with the same two fields when they reach it, and with `Enable-SUB: ?1` on every HTTP/2 and HTTP/3 connection, whose SETTINGS carry `SETTINGS_ENABLE_SUB`. ")
+	b.WriteString("None of these proxies implements SUB, so a mark reaching the subscriber (\"**yes**\") would make the client trust a path that does not carry SUB; \"no\" is the outcome the negotiation is for, and \"no 106\" means that no 106 reached the subscriber at all. ")
+	fmt.Fprintf(b, "The last two columns are the client's default way: SUB, falling back to SSE from the same Last-Event-ID when no acknowledgement arrives within %v (the survey's setting; the client's default is %v), when a 105 arrives before one, when SUB fails before one (a final 5xx, a broken response), or when nothing follows one; each cell gives how many of the %d notes arrived, in which format, and why the client fell back.\n\n", acknowledgeTimeout, client.DefaultAcknowledgeTimeout, r.Notes)
+	b.WriteString("| proxy | configuration | mark reaches the subscriber, SUB h1 | SUB h2 | SUB→SSE h1 | SUB→SSE h2 |\n|---|---|---|---|---|---|\n")
+	for _, res := range r.Results {
+		fmt.Fprintf(b, "| %s | %s |", res.Proxy, res.Config)
+		if why := res.notSurveyed(); why != "" {
+			fmt.Fprintf(b, " %s | | | |\n", why)
+			continue
+		}
+		for _, way := range []string{"SUB h1", "SUB h2"} {
+			c := res.count(way)
+			switch {
+			case c == nil, c.Skipped != "":
+				b.WriteString(" – |")
+			case !c.Opened:
+				b.WriteString(" no 106 |")
+			case c.Acknowledged:
+				b.WriteString(" **yes** |")
+			default:
+				b.WriteString(" no |")
+			}
+		}
+		for _, way := range []string{"SUB→SSE h1", "SUB→SSE h2"} {
+			c := res.count(way)
+			switch {
+			case c == nil:
+				b.WriteString(" – |")
+			case c.Skipped != "":
+				fmt.Fprintf(b, " – (%s) |", c.Skipped)
+			case c.FellBack != "":
+				fmt.Fprintf(b, " %d via %s (%s) |", c.Received, strings.ToUpper(c.Format), c.FellBack)
+			default:
+				fmt.Fprintf(b, " %d via %s, no fallback (%s) |", c.Received, cmp.Or(strings.ToUpper(c.Format), "nothing"), oneLine(c.Ended))
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+// count is the result's count of the way named way, if it has one.
+func (r *Result) count(way string) *Count {
+	for i := range r.Counts {
+		if r.Counts[i].Way == way {
+			return &r.Counts[i]
+		}
+	}
+	return nil
 }
 
 // notSurveyed says why a result holds no figures, or "" if it does.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +32,14 @@ func TestNoProxy(t *testing.T) {
 	direct := &Front{Plain: o.Upstream, H2C: true}
 	for _, w := range Ways {
 		t.Run(w.String(), func(t *testing.T) {
-			if c := CountEvents(t.Context(), o, direct, w); c.Received != Notes || c.Ended != "open" || !c.Opened {
+			c := CountEvents(t.Context(), o, direct, w)
+			if c.Received != Notes || c.Ended != "open" || !c.Opened {
 				t.Errorf("%+v, want %d received and the subscription open", c, Notes)
+			}
+			// Nothing between them: the origin's acknowledgement reaches
+			// the subscriber, and the default way does not fall back.
+			if w.Mode != client.ModeSSE && (!c.Acknowledged || c.FellBack != "" || c.Format != "pub") {
+				t.Errorf("%+v, want the acknowledgement marked, events as PUB, no fallback", c)
 			}
 		})
 	}
@@ -44,6 +52,42 @@ func TestNoProxy(t *testing.T) {
 		if leak.Error != "" || e.Leaked || e.Interim != 0 || e.Statuses["HTTP/1.1 200 OK"] != probes {
 			t.Errorf("%+v, want no leak and %d × 200 in each phase", leak, probes)
 		}
+	}
+}
+
+// TestNegotiationThroughAProxyThatDoesNotImplementSUB is the negative
+// control of the negotiation columns: through net/http/httputil's reverse
+// proxy, which relays interim responses but removes the fields a request's
+// Connection names, the mark does not reach the subscriber, and the
+// default way falls back to SSE and receives every note. Through the
+// pooling proxy, which forwards the request as it is and takes the 106 for
+// the final response, the mark does reach it (so the column can say yes),
+// and the default way falls back once nothing follows it.
+func TestNegotiationThroughAProxyThatDoesNotImplementSUB(t *testing.T) {
+	o := startOrigin(t)
+	up, _ := url.Parse("http://" + o.Upstream)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(up)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	reverse := &Front{Plain: ln.Addr().String()}
+	sub := Way{Mode: client.ModeSUB, HTTP: client.HTTP11}
+	auto := Way{Mode: client.ModeAuto, HTTP: client.HTTP11}
+	if c := CountEvents(t.Context(), o, reverse, sub); !c.Opened || c.Acknowledged {
+		t.Errorf("SUB h1 through httputil: %+v, want a 106 without the mark", c)
+	}
+	if c := CountEvents(t.Context(), o, reverse, auto); c.Received != Notes || c.Format != "sse" || c.FellBack == "" {
+		t.Errorf("SUB→SSE h1 through httputil: %+v, want every note via SSE after a fallback", c)
+	}
+	if c := CountEvents(t.Context(), o, startPoolingProxy(t, o.Upstream), sub); !c.Acknowledged {
+		t.Errorf("SUB h1 through the pooling proxy: %+v, want the mark", c)
+	}
+	// (It cannot relay an event stream, whose body has no length.)
+	if c := CountEvents(t.Context(), o, startPoolingProxy(t, o.Upstream), auto); c.FellBack != "nothing after the acknowledgement" {
+		t.Errorf("SUB→SSE h1 through the pooling proxy: %+v, want a fallback after nothing followed the acknowledgement", c)
 	}
 }
 

@@ -245,6 +245,31 @@ func TestSubPrintsTheIDEachEventCarries(t *testing.T) {
 	}
 }
 
+// A server that answers SUB with a 106 that does not acknowledge it (no
+// Enable-SUB: a proxy that does not implement SUB) and then nothing: sub
+// says on stderr that it falls back to SSE, and prints the SSE events.
+// With --sub it does not fall back (the control).
+func TestSubSaysItFallsBackToSSE(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "SUB" {
+			w.WriteHeader(106)
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "id: 1\ndata: over SSE\n\n")
+	}))
+	defer ts.Close()
+	code, out, errOut := runCLI(t.Context(), "", "sub", "--acknowledge-timeout", "200ms", "--count", "1", ts.URL+"/s")
+	if code != 0 || !strings.Contains(out, "over SSE") || !strings.Contains(errOut, "subpub sub: falling back to SSE (the next hop did not acknowledge SUB") {
+		t.Errorf("exit %d: stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t.Context(), "", "sub", "--sub", "--acknowledge-timeout", "200ms", "--timeout", "1s", ts.URL+"/s")
+	if code != 28 || strings.Contains(errOut, "falling back") || out != "" {
+		t.Errorf("--sub: exit %d: stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var want string
 	for _, args := range [][]string{{"--version"}, {"version"}, {"sub", "--version"}, {"pub", "--version"}, {"origin", "--version"}, {"edge", "--version"}, {"demo", "--version"}, {"sub", "https://x/", "--version"}} {

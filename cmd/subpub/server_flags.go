@@ -179,6 +179,7 @@ func (f *serverFlags) bind(role string, handler http.Handler, tlsConf *tls.Confi
 		Addr:       f.listen,
 		PlainAddr:  f.listenPlain,
 		TLSConfig:  tlsConf,
+		Settings:   stream.Settings(),
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
 	}

@@ -50,6 +50,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	timeout := fs.Duration("timeout", 0, "give up after this `duration` (e.g. 30s), exiting 28")
 	asJSON := fs.Bool("json", false, "print one JSON object per event: id, type, data (the payload as a string) or data_base64 (when it is not UTF-8), ref, gap, received, latency_ms, proto, format")
 	keepalive := fs.Duration("keepalive-timeout", client.DefaultKeepAliveTimeout, "resume a subscription silent for this long")
+	ackTimeout := fs.Duration("acknowledge-timeout", client.DefaultAcknowledgeTimeout, "without --sub, fall back to SSE when the next hop has not acknowledged SUB (a 106 with Enable-SUB) within this long")
 	verbose := fs.Bool("v", false, "show the exchange on stderr, as curl -v does: each request, each 106 and 105 with its fields, the final response")
 	positional, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
@@ -77,6 +78,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		opts.Mode = client.ModeSUB
 	}
 	opts.KeepAliveTimeout = *keepalive
+	opts.AcknowledgeTimeout = *ackTimeout
 	// Before the stream was ever established, give up on what retrying
 	// does not fix (a certificate, a name, a refused connection, a
 	// refusal); after, resume from any failure but a final one.
@@ -149,6 +151,12 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			verb = "reconnecting"
 		}
 		fmt.Fprintf(stderr, "subpub sub: %s in %v (%v)\n", verb, d.Round(time.Millisecond), err)
+	}
+	// So is the fallback to SSE, which changes what the output is made of.
+	s.OnFallback = func(reason error) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(stderr, "subpub sub: falling back to SSE (%v)\n", reason)
 	}
 	err = c.Run(ctx, s)
 	mu.Lock()

@@ -243,6 +243,7 @@ func (c *Conn) sendPreface() {
 	if c.streamWindow != 65535 {
 		settings = append(settings, http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(c.streamWindow)})
 	}
+	settings = append(settings, c.srv.Settings...)
 	c.mu.Lock()
 	c.pushCtrlLocked(outFrame{kind: kSettings, settings: settings})
 	if inc := c.connWindow - 65535; inc > 0 {

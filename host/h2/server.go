@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -136,6 +138,12 @@ type Server struct {
 	// WriteBufferSize is the response body held before it is sent.
 	// Default DefaultWriteBufferSize.
 	WriteBufferSize int
+
+	// Settings are sent in the server's SETTINGS after its own limits:
+	// extension parameters, such as one saying that the server serves a
+	// method or protocol on this connection (as RFC 8441's
+	// SETTINGS_ENABLE_CONNECT_PROTOCOL does). None by default.
+	Settings []http2.Setting
 
 	// Logger receives handler panics and connection errors (at debug
 	// level: a client's protocol error is not the server's). Default

@@ -24,6 +24,9 @@ type Follower struct {
 	// ones are dropped).
 	Opened  chan client.Open
 	Retries chan error
+	// Fallbacks receives why the subscription gave up SUB for SSE (up to
+	// 16 unread).
+	Fallbacks chan error
 	// Done receives what the subscription's Run returned.
 	Done chan error
 	// Cancel ends the subscription.
@@ -43,11 +46,12 @@ type Follower struct {
 func Follow(t testing.TB, c *client.Client, url, lastID string, header http.Header) *Follower {
 	t.Helper()
 	f := &Follower{
-		Name:    url,
-		Opened:  make(chan client.Open, 16),
-		Retries: make(chan error, 16),
-		Done:    make(chan error, 1),
-		changed: make(chan struct{}, 1),
+		Name:      url,
+		Opened:    make(chan client.Open, 16),
+		Retries:   make(chan error, 16),
+		Fallbacks: make(chan error, 16),
+		Done:      make(chan error, 1),
+		changed:   make(chan struct{}, 1),
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	f.Cancel = cancel
@@ -58,6 +62,12 @@ func Follow(t testing.TB, c *client.Client, url, lastID string, header http.Head
 			OnOpen: func(o client.Open) {
 				select {
 				case f.Opened <- o:
+				default:
+				}
+			},
+			OnFallback: func(reason error) {
+				select {
+				case f.Fallbacks <- reason:
 				default:
 				}
 			},

@@ -110,7 +110,7 @@ func (o *Origin) Start() {
 	if o.configure != nil {
 		o.configure(o.Streamer)
 	}
-	o.srv = &host.Server{Handler: o, Addr: o.addr, PlainAddr: o.plainAddr, TLSConfig: o.CA.TLSConfig(), OnShutdown: o.Streamer.Shutdown}
+	o.srv = &host.Server{Handler: o, Addr: o.addr, PlainAddr: o.plainAddr, TLSConfig: o.CA.TLSConfig(), Settings: stream.Settings(), OnShutdown: o.Streamer.Shutdown}
 	if err := o.srv.Start(); err != nil {
 		o.t.Fatal(err)
 	}
