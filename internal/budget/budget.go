@@ -1,0 +1,244 @@
+// Package budget keeps one account, for the whole process, of the bytes
+// held for peers that read slower than they are written to: what an HTTP/2
+// connection has queued for its writer, what an HTTP/1.1 or HTTP/3 write
+// blocked on a slow peer holds. Each of those bounds itself (an HTTP/2
+// connection's queue, a subscriber's lag), but a bound per peer is no bound
+// for a process with fifty thousand of them: past the budget, the holder of
+// the most is cut off, then the next, until the total is back under it.
+//
+// A holder that reads at the rate it is written to holds a batch for the
+// time of a write, far below any budget, and is the last to be cut: the
+// largest queues are the peers that stopped reading.
+package budget
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrOverBudget is the cause given to what a cut ends (the contexts of an
+// HTTP/2 connection's requests), so that it can be told apart from a peer
+// that left.
+var ErrOverBudget = errors.New("cut off: the bytes queued for slow peers passed the process's budget")
+
+// Budget is the account. The zero value is not usable: see New. A nil
+// *Budget accounts nothing, and its holders are nil, whose methods do
+// nothing.
+type Budget struct {
+	limit int64 // 0: account, never cut
+
+	queued    atomic.Int64 // charged to holders not cut
+	releasing atomic.Int64 // charged to holders cut and not yet closed
+	cuts      atomic.Int64
+
+	mu      sync.Mutex // holders
+	holders map[*Holder]struct{}
+	// cutting is held by the one charge that cuts; the others go on.
+	cutting sync.Mutex
+}
+
+// New is a budget of limit bytes; 0 (or less) accounts without a limit, for
+// the gauge alone.
+func New(limit int64) *Budget {
+	return &Budget{limit: max(limit, 0), holders: make(map[*Holder]struct{})}
+}
+
+// Limit is the budget in bytes; 0 if there is none.
+func (b *Budget) Limit() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.limit
+}
+
+// Queued is the bytes charged to holders not cut off.
+func (b *Budget) Queued() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.queued.Load()
+}
+
+// Releasing is the bytes still charged to holders already cut off, which
+// they free as they end.
+func (b *Budget) Releasing() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.releasing.Load()
+}
+
+// Cuts counts the holders cut off.
+func (b *Budget) Cuts() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.cuts.Load()
+}
+
+// Holder is one peer's share of the account: an HTTP/2 connection, an
+// HTTP/1.1 or HTTP/3 subscription. Its methods are safe for concurrent use.
+type Holder struct {
+	b   *Budget
+	cut func()
+
+	mu     sync.Mutex
+	n      int64 // charged and not credited
+	isCut  bool  // n is in b.releasing, not b.queued
+	closed bool
+	size   atomic.Int64 // n while not cut, for choosing whom to cut
+}
+
+// Hold opens a holder. cut is called at most once, when the budget chooses
+// it: it must make the holder's peer end and not wait for that (it may run
+// on the goroutine of any holder's Charge, which may hold that holder's
+// locks), and the peer's bytes are freed as it ends. Close the holder when
+// the peer is done.
+func (b *Budget) Hold(cut func()) *Holder {
+	if b == nil {
+		return nil
+	}
+	h := &Holder{b: b, cut: cut}
+	b.mu.Lock()
+	b.holders[h] = struct{}{}
+	b.mu.Unlock()
+	return h
+}
+
+// Charge counts n more bytes held for the peer; past the budget, holders
+// are cut off, the largest first, until the total is back under it.
+func (h *Holder) Charge(n int) {
+	if h == nil || n <= 0 {
+		return
+	}
+	b := h.b
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.n += int64(n)
+	over := false
+	if h.isCut {
+		b.releasing.Add(int64(n))
+	} else {
+		h.size.Store(h.n)
+		over = b.queued.Add(int64(n)) > b.limit && b.limit > 0
+	}
+	h.mu.Unlock()
+	if over {
+		b.enforce()
+	}
+}
+
+// Credit counts n bytes of the peer's as freed (written, or dropped).
+func (h *Holder) Credit(n int) {
+	if h == nil || n <= 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	n = int(min(int64(n), h.n))
+	h.n -= int64(n)
+	if h.isCut {
+		h.b.releasing.Add(-int64(n))
+	} else {
+		h.size.Store(h.n)
+		h.b.queued.Add(-int64(n))
+	}
+}
+
+// Close credits what the holder still has charged and takes it out of the
+// account; later charges and credits do nothing.
+func (h *Holder) Close() {
+	if h == nil {
+		return
+	}
+	b := h.b
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	if h.isCut {
+		b.releasing.Add(-h.n)
+	} else {
+		b.queued.Add(-h.n)
+	}
+	h.n = 0
+	h.size.Store(0)
+	h.mu.Unlock()
+	b.mu.Lock()
+	delete(b.holders, h)
+	b.mu.Unlock()
+}
+
+// Queued is what the holder has charged and not credited.
+func (h *Holder) Queued() int64 {
+	if h == nil {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
+// enforce cuts the largest holders off until the total is under the
+// budget. One charge at a time does it; a charge that finds it being done
+// leaves it to that one, which looks at the total again before it stops.
+func (b *Budget) enforce() {
+	for b.queued.Load() > b.limit {
+		if !b.cutting.TryLock() {
+			return
+		}
+		for b.queued.Load() > b.limit {
+			h := b.largest()
+			if h == nil {
+				break
+			}
+			h.cutOff() // false if it was closed meanwhile: the next one
+
+		}
+		b.cutting.Unlock()
+	}
+}
+
+// largest is the holder not cut off with the most charged, nil if none has
+// any.
+func (b *Budget) largest() *Holder {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var top *Holder
+	var most int64
+	for h := range b.holders {
+		if n := h.size.Load(); n > most {
+			top, most = h, n
+		}
+	}
+	return top
+}
+
+// cutOff moves the holder's bytes from what counts against the budget to
+// what is being released, and tells its peer to end. It reports false if
+// the holder had been cut or closed meanwhile.
+func (h *Holder) cutOff() bool {
+	b := h.b
+	h.mu.Lock()
+	if h.isCut || h.closed {
+		h.mu.Unlock()
+		return false
+	}
+	h.isCut = true
+	h.size.Store(0)
+	b.queued.Add(-h.n)
+	b.releasing.Add(h.n)
+	h.mu.Unlock()
+	b.cuts.Add(1)
+	h.cut()
+	return true
+}
