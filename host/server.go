@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/subpub/subpub/host/h2"
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/internal/setting"
@@ -84,6 +85,12 @@ type Server struct {
 	// instead of after their idle timeout. It must persist across restarts
 	// (and be secret). Nil: no stateless resets.
 	StatelessResetKey *quic.StatelessResetKey
+
+	// QueuedBudget, if set, is the process's account of bytes queued for
+	// slow peers, which the HTTP/2 connections' write queues are charged
+	// to (see h2.Server.Budget); the subscriptions' writers on HTTP/1.1
+	// and HTTP/3 are charged to the same one by the Streamer. Nil: none.
+	QueuedBudget *budget.Budget
 
 	// Logger receives server errors, with credentials masked (see
 	// package internal/redact). Default slog.Default().
@@ -273,6 +280,7 @@ func (s *Server) h2Server(h http.Handler) *h2.Server {
 		// be; subpub's client allows this much.
 		HeaderTableSize: HeaderTableSize,
 		IdleTimeout:     DefaultIdleTimeout,
+		Budget:          s.QueuedBudget,
 		Logger:          s.libraryLogger(),
 	}
 }
