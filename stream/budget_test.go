@@ -31,6 +31,7 @@ func TestBudgetEndsTheSubscriberHoldingTheMost(t *testing.T) {
 		limit   = 100 << 10 // less than two stalled clients hold
 		backlog = 400       // 32 KiB each: more than the kernel's buffers take
 		paced   = 50
+		grace   = 100 * time.Millisecond
 	)
 	data := []byte(`{"pad":"` + strings.Repeat("x", 32<<10) + `"}`)
 	// What a subscriber that reads holds is what the server writes to it
@@ -52,7 +53,7 @@ func TestBudgetEndsTheSubscriberHoldingTheMost(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := budget.New(tc.budget)
+			b := budget.New(tc.budget, grace)
 			o := startTestOrigin(t, func(s *stream.Streamer) {
 				s.Budget = b
 				s.KeepAlive = time.Hour

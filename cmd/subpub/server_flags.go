@@ -96,7 +96,7 @@ func (f *serverFlags) streamer(logger *slog.Logger, metrics stream.Metrics) *str
 		MaxSubscriptions: f.maxSubscriptions,
 		TrustedProxies:   f.trustedProxies,
 		MaxLifetime:      f.maxLifetime,
-		Budget:           budget.New(f.maxQueuedTotal),
+		Budget:           budget.New(f.maxQueuedTotal, budget.DefaultGrace),
 		Logger:           logger,
 		Metrics:          metrics,
 	}

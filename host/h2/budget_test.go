@@ -30,6 +30,9 @@ func TestBudgetCutsTheLargestQueue(t *testing.T) {
 		limit   = 400 << 10 // the budget: more than one full queue, less than two
 		partial = 100 << 10 // what the second stalled connection queues
 		events  = 300       // for the healthy subscriber
+		// grace: a connection is cut once it has written nothing for
+		// this long; the healthy one writes every few milliseconds.
+		grace = 100 * time.Millisecond
 	)
 	tests := []struct {
 		name      string
@@ -45,7 +48,7 @@ func TestBudgetCutsTheLargestQueue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := budget.New(tc.budget)
+			b := budget.New(tc.budget, grace)
 			var mu sync.Mutex
 			causes := map[string]error{} // why each stalled stream's handler ended
 			ts := startServerOn(t, smallSendBuffers{listen(t)}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -6,16 +6,36 @@
 // for a process with fifty thousand of them: past the budget, the holder of
 // the most is cut off, then the next, until the total is back under it.
 //
-// A holder that reads at the rate it is written to holds a batch for the
-// time of a write, far below any budget, and is the last to be cut: the
-// largest queues are the peers that stopped reading.
+// Only a holder that has made no progress (nothing of its credited) for a
+// grace period is cut. A peer that reads at the rate it is written to holds
+// a batch for the time of a write and is credited as each write ends; with
+// thousands of them, the batches of one event may add up past the budget
+// for a moment, and cutting the largest of those would cut a healthy peer
+// for bytes about to be freed. The peers that stopped reading are the ones
+// whose bytes stay.
 package budget
 
 import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// DefaultLimit is the budget origin and edge run with unless told
+// otherwise (--max-queued-total): 256 MiB. Peers that read keep far less
+// queued (a batch each for the time of a write: a few megabytes in all
+// with twenty thousand subscribers at a hundred events a second), so it
+// cuts only peers that stopped reading; and it is what 64 stalled HTTP/2
+// connections hold at their own bound (4 MiB), where without it 200 of
+// them held 800 MiB, a small server's whole memory.
+const DefaultLimit = 256 << 20
+
+// DefaultGrace is how long a holder must have made no progress before it
+// may be cut: a second, a thousand times what a write to a peer that reads
+// takes, and far less than the 30 s a stalled write is allowed before the
+// stall watchdog ends it.
+const DefaultGrace = time.Second
 
 // ErrOverBudget is the cause given to what a cut ends (the contexts of an
 // HTTP/2 connection's requests), so that it can be told apart from a peer
@@ -27,6 +47,7 @@ var ErrOverBudget = errors.New("cut off: the bytes queued for slow peers passed 
 // nothing.
 type Budget struct {
 	limit int64 // 0: account, never cut
+	grace time.Duration
 
 	queued    atomic.Int64 // charged to holders not cut
 	releasing atomic.Int64 // charged to holders cut and not yet closed
@@ -36,12 +57,17 @@ type Budget struct {
 	holders map[*Holder]struct{}
 	// cutting is held by the one charge that cuts; the others go on.
 	cutting sync.Mutex
+	// recheck is armed while the total is past the budget and no holder
+	// has been without progress for the grace yet: charges may have
+	// stopped (the stalled peers' writers wait), so a timer looks again.
+	recheck atomic.Bool
 }
 
 // New is a budget of limit bytes; 0 (or less) accounts without a limit, for
-// the gauge alone.
-func New(limit int64) *Budget {
-	return &Budget{limit: max(limit, 0), holders: make(map[*Holder]struct{})}
+// the gauge alone. A holder may be cut once it has made no progress for
+// grace (DefaultGrace, in a server); 0 cuts at once.
+func New(limit int64, grace time.Duration) *Budget {
+	return &Budget{limit: max(limit, 0), grace: max(grace, 0), holders: make(map[*Holder]struct{})}
 }
 
 // Limit is the budget in bytes; 0 if there is none.
@@ -88,6 +114,9 @@ type Holder struct {
 	isCut  bool  // n is in b.releasing, not b.queued
 	closed bool
 	size   atomic.Int64 // n while not cut, for choosing whom to cut
+	// progress is when (UnixNano) the holder last had bytes credited, or
+	// was charged with none outstanding.
+	progress atomic.Int64
 }
 
 // Hold opens a holder. cut is called at most once, when the budget chooses
@@ -118,6 +147,9 @@ func (h *Holder) Charge(n int) {
 		h.mu.Unlock()
 		return
 	}
+	if h.n == 0 {
+		h.progress.Store(time.Now().UnixNano())
+	}
 	h.n += int64(n)
 	over := false
 	if h.isCut {
@@ -144,6 +176,7 @@ func (h *Holder) Credit(n int) {
 	}
 	n = int(min(int64(n), h.n))
 	h.n -= int64(n)
+	h.progress.Store(time.Now().UnixNano())
 	if h.isCut {
 		h.b.releasing.Add(-int64(n))
 	} else {
@@ -188,35 +221,47 @@ func (h *Holder) Queued() int64 {
 	return h.n
 }
 
-// enforce cuts the largest holders off until the total is under the
-// budget. One charge at a time does it; a charge that finds it being done
+// enforce cuts the largest holders without progress off until the total
+// is under the budget. One charge at a time does it; a charge that finds it being done
 // leaves it to that one, which looks at the total again before it stops.
 func (b *Budget) enforce() {
 	for b.queued.Load() > b.limit {
 		if !b.cutting.TryLock() {
 			return
 		}
-		for b.queued.Load() > b.limit {
-			h := b.largest()
-			if h == nil {
-				break
+		waiting := false
+		for !waiting && b.queued.Load() > b.limit {
+			if h := b.largest(time.Now()); h != nil {
+				h.cutOff() // false if it was closed meanwhile: the next one
+			} else {
+				waiting = true
 			}
-			h.cutOff() // false if it was closed meanwhile: the next one
-
 		}
 		b.cutting.Unlock()
+		if waiting {
+			// Past the budget, but every holder has moved within the
+			// grace: look again once it has passed.
+			if b.recheck.CompareAndSwap(false, true) {
+				time.AfterFunc(max(b.grace, time.Millisecond), func() {
+					b.recheck.Store(false)
+					b.enforce()
+				})
+			}
+			return
+		}
 	}
 }
 
-// largest is the holder not cut off with the most charged, nil if none has
-// any.
-func (b *Budget) largest() *Holder {
+// largest is the holder not cut off with the most charged among those
+// without progress for the grace, nil if none has any.
+func (b *Budget) largest(now time.Time) *Holder {
+	stale := now.Add(-b.grace).UnixNano()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var top *Holder
 	var most int64
 	for h := range b.holders {
-		if n := h.size.Load(); n > most {
+		if n := h.size.Load(); n > most && (b.grace == 0 || h.progress.Load() <= stale) {
 			top, most = h, n
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestCutsLargestFirst charges holders past the budget and checks who is
@@ -24,7 +25,7 @@ func TestCutsLargestFirst(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := New(tc.limit)
+			b := New(tc.limit, 0)
 			var order []int
 			hs := make([]*Holder, len(tc.charges))
 			for i := range hs {
@@ -63,7 +64,7 @@ func TestCutsLargestFirst(t *testing.T) {
 // as being released, not against the budget, so that it does not make the
 // budget cut a second peer for bytes the first is about to free.
 func TestCutHolderIsNotCutAgain(t *testing.T) {
-	b := New(100)
+	b := New(100, 0)
 	cuts := 0
 	big := b.Hold(func() { cuts++ })
 	small := b.Hold(func() { t.Error("the small holder was cut") })
@@ -90,7 +91,7 @@ func TestCutHolderIsNotCutAgain(t *testing.T) {
 // TestCreditNeverBelowZero: crediting more than was charged (a holder that
 // drops what it never charged) leaves the account whole.
 func TestCreditNeverBelowZero(t *testing.T) {
-	b := New(100)
+	b := New(100, 0)
 	h := b.Hold(func() {})
 	h.Charge(10)
 	h.Credit(50)
@@ -116,7 +117,7 @@ func TestNilBudget(t *testing.T) {
 // budget by more than what charges in flight add.
 func TestConcurrentCharges(t *testing.T) {
 	const holders, rounds, chunk = 16, 2000, 64
-	b := New(holders * chunk * 4)
+	b := New(holders*chunk*4, 0)
 	var cuts atomic.Int64
 	var wg sync.WaitGroup
 	for range holders {
@@ -155,4 +156,42 @@ func equal(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestOnlyHoldersWithoutProgressAreCut: past the budget, a holder credited
+// within the grace (a peer that reads, between two writes) is passed over
+// for a smaller one without progress; when every holder has moved within
+// the grace, no one is cut until it has passed, and then the one that
+// still has not moved is.
+func TestOnlyHoldersWithoutProgressAreCut(t *testing.T) {
+	const grace = 200 * time.Millisecond
+	b := New(100, grace)
+	cut := make(chan string, 4)
+	stalled := b.Hold(func() { cut <- "stalled" })
+	busy := b.Hold(func() { cut <- "busy" })
+	stalled.Charge(40)
+	time.Sleep(2 * grace)
+	busy.Charge(200)
+	busy.Credit(10) // progress
+	busy.Charge(10)
+	if got := <-cut; got != "stalled" {
+		t.Fatalf("cut %q first, want the one without progress", got)
+	}
+	// Only the busy one is left, past the budget, and it moved just now:
+	// it is cut only once the grace has passed without progress.
+	select {
+	case got := <-cut:
+		t.Fatalf("cut %q within the grace", got)
+	case <-time.After(grace / 4):
+	}
+	select {
+	case got := <-cut:
+		if got != "busy" {
+			t.Fatalf("cut %q, want busy", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a holder without progress past the grace was never cut")
+	}
+	stalled.Close()
+	busy.Close()
 }
