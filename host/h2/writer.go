@@ -208,6 +208,11 @@ func (c *Conn) flush() error {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	_, err := c.nc.Write(w.out.b)
+	if err == nil {
+		// The client is taking what is queued, though the pass (and its
+		// credit) may go on for a while.
+		c.held.Progressed()
+	}
 	if cap(w.out.b) > 4*flushAt {
 		w.out.b = nil
 	} else {

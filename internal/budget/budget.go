@@ -31,10 +31,12 @@ import (
 // them held 800 MiB, a small server's whole memory.
 const DefaultLimit = 256 << 20
 
-// DefaultGrace is how long a holder must have made no progress before it
-// may be cut: a second, a thousand times what a write to a peer that reads
-// takes, and far less than the 30 s a stalled write is allowed before the
-// stall watchdog ends it.
+// DefaultGrace is how long a holder must have made no progress (no credit,
+// no flush of a long write: see Holder.Progressed) before it may be cut:
+// one second, a thousand times what a write to a peer that reads takes.
+// Longer lets stalled peers fill their own bounds first (a hundred of them
+// filled 4 MiB queues in about a second), which the budget is there to
+// prevent; the stall watchdog's 30 s is for a peer's own slowness.
 const DefaultGrace = time.Second
 
 // ErrOverBudget is the cause given to what a cut ends (the contexts of an
@@ -209,6 +211,14 @@ func (h *Holder) Close() {
 	b.mu.Lock()
 	delete(b.holders, h)
 	b.mu.Unlock()
+}
+
+// Progressed records progress without a credit: part of what is charged
+// reached the peer (a flush of a long write), so the holder is not stalled.
+func (h *Holder) Progressed() {
+	if h != nil {
+		h.progress.Store(time.Now().UnixNano())
+	}
 }
 
 // Queued is what the holder has charged and not credited.
