@@ -164,7 +164,7 @@ func equal(a, b []int) bool {
 // the grace, no one is cut until it has passed, and then the one that
 // still has not moved is.
 func TestOnlyHoldersWithoutProgressAreCut(t *testing.T) {
-	const grace = 200 * time.Millisecond
+	const grace = time.Second
 	b := New(100, grace)
 	cut := make(chan string, 4)
 	stalled := b.Hold(func() { cut <- "stalled" })
