@@ -2,13 +2,19 @@ package stream_test
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -50,6 +56,8 @@ func TestBudgetEndsTheSubscriberHoldingTheMost(t *testing.T) {
 		{"HTTP/1.1, no limit (negative control)", "h1", 2, 0, false},
 		{"HTTP/2", "h2", 1, limit, true},
 		{"HTTP/2, no limit (negative control)", "h2", 1, 0, false},
+		{"HTTP/3", "h3", 2, limit, true},
+		{"HTTP/3, no limit (negative control)", "h3", 2, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,10 +76,13 @@ func TestBudgetEndsTheSubscriberHoldingTheMost(t *testing.T) {
 			}
 			from := strconv.FormatUint(first.Seq-1, 10)
 			for range tc.stalled {
-				if tc.proto == "h1" {
+				switch tc.proto {
+				case "h1":
 					stallHTTP1(t, o.PlainAddr(), from)
-				} else {
+				case "h2":
 					stallHTTP2(t, o.PlainAddr(), from)
+				default:
+					stallHTTP3(t, o.URL().Host, o.CA.CAFile, from)
 				}
 			}
 			testkit.WaitUntil(t, "every subscription served", func() bool { return o.Subscriptions.Load() == int64(tc.stalled) })
@@ -100,7 +111,7 @@ func TestBudgetEndsTheSubscriberHoldingTheMost(t *testing.T) {
 			if int64(cuts) != b.Cuts() {
 				t.Errorf("the budget cut %d, %d subscriptions ended for it (%s)", b.Cuts(), cuts, o.closes)
 			}
-			if n := o.closes.Count("h2", stream.CloseBudget); tc.proto == "h1" && n != 0 {
+			if n := o.closes.Count("h2", stream.CloseBudget); tc.proto != "h2" && n != 0 {
 				t.Errorf("the healthy subscriber was cut off")
 			}
 			select {
@@ -146,4 +157,35 @@ func stallHTTP2(t *testing.T, addr, lastID string) {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
 	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+}
+
+// stallHTTP3 subscribes over HTTP/3 from after lastID and reads nothing,
+// with small flow-control windows, which it never gives back.
+func stallHTTP3(t *testing.T, addr, caFile, lastID string) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	tlsConf := &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{http3.NextProtoH3}}
+	conf := &quic.Config{
+		InitialStreamReceiveWindow: 16 << 10, MaxStreamReceiveWindow: 16 << 10,
+		InitialConnectionReceiveWindow: 64 << 10, MaxConnectionReceiveWindow: 64 << 10,
+	}
+	qc, err := quic.DialAddr(t.Context(), addr, tlsConf, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.CloseWithError(0, "") })
+	cc := (&http3.Transport{}).NewClientConn(qc)
+	str, err := cc.OpenRequestStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("SUB", "https://"+addr+streamPath, nil)
+	req.Header.Set("Last-Event-ID", lastID)
+	if err := str.SendRequestHeader(req); err != nil {
+		t.Fatal(err)
+	}
 }
