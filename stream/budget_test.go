@@ -27,7 +27,8 @@ import (
 
 // TestBudgetEndsTheSubscriberHoldingTheMost: subscribers whose clients
 // stopped reading hold what the server is writing to them (an HTTP/1.1
-// write blocked on the socket, an HTTP/2 connection's queue); once that
+// write blocked on the socket, an HTTP/2 connection's queue, an HTTP/3
+// write waiting for the stream's window); once that
 // passes the Streamer's Budget, the one holding the most is cut off,
 // counted with reason "budget", and a subscriber reading at the rate gets
 // every event. The control: an account without a limit cuts no one, and
