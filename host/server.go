@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/subpub/subpub/host/h2"
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/internal/setting"
@@ -93,6 +94,12 @@ type Server struct {
 	// what the handler serves that a client should know before it asks,
 	// such as subscriptions (stream.Settings). None by default.
 	Settings map[uint16]uint32
+
+	// QueuedBudget, if set, is the process's account of bytes queued for
+	// slow peers, which the HTTP/2 connections' write queues are charged
+	// to (see h2.Server.Budget); the subscriptions' writers on HTTP/1.1
+	// and HTTP/3 are charged to the same one by the Streamer. Nil: none.
+	QueuedBudget *budget.Budget
 
 	// Logger receives server errors, with credentials masked (see
 	// package internal/redact). Default slog.Default().
@@ -284,6 +291,7 @@ func (s *Server) h2Server(h http.Handler) *h2.Server {
 		HeaderTableSize: HeaderTableSize,
 		IdleTimeout:     DefaultIdleTimeout,
 		Settings:        s.http2Settings(),
+		Budget:          s.QueuedBudget,
 		Logger:          s.libraryLogger(),
 	}
 }

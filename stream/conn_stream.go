@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -47,7 +48,13 @@ type connStream struct {
 	// pipelined says the client sent more after the request before the
 	// connection was taken over: nothing is written to it.
 	pipelined bool
+	// held is charged with a write's bytes while it is in progress: a
+	// write to a client that reads slowly holds its batch until the
+	// client takes it.
+	held *budget.Holder
 }
+
+func (cs *connStream) chargeTo(h *budget.Holder) { cs.held = h }
 
 // maxIgnoredBody bounds the body of a subscription's request that is read
 // and ignored; past it, the rest counts as sent after the request.
@@ -95,7 +102,9 @@ func (cs *connStream) write(b []byte) error {
 		return errClientSentMore
 	default:
 	}
+	cs.held.Charge(len(b))
 	_, err := cs.conn.Write(b)
+	cs.held.Credit(len(b))
 	return err
 }
 

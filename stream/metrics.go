@@ -29,6 +29,7 @@ const (
 	CloseStalled    = "stalled"     // a write blocked past StallTimeout
 	CloseError      = "error"       // the feed failed
 	CloseLifetime   = "lifetime"    // the subscription reached MaxLifetime
+	CloseBudget     = "budget"      // cut off: the bytes queued for slow peers passed the Budget
 )
 
 type discardMetrics struct{}

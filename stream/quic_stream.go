@@ -9,6 +9,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -36,7 +37,15 @@ type quicStream struct {
 	// that waited (which returns once the packer has taken everything
 	// before it, so then nothing is left queued).
 	queued int
+	// held is charged, while a write waits for the packer, with its bytes
+	// and those queued before it: what quic-go holds for a client that
+	// does not take them. Bytes queued without waiting are not charged:
+	// a stream that keeps up has them sent at once, and one that does not
+	// soon meets a write that waits (see MaxQUICQueued).
+	held *budget.Holder
 }
+
+func (qs *quicStream) chargeTo(h *budget.Holder) { qs.held = h }
 
 // MaxQUICQueued bounds what a subscription's HTTP/3 stream holds queued
 // without waiting for the packer. quic-go's queue is bounded only by the
@@ -85,7 +94,10 @@ func (qs *quicStream) write(b []byte) error {
 	if ok, err := qs.tryWrite(b); ok || err != nil {
 		return err
 	}
+	waiting := qs.queued + len(b)
+	qs.held.Charge(waiting)
 	_, err := qs.raw.Write(b)
+	qs.held.Credit(waiting)
 	if err == nil {
 		qs.queued = 0
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/internal/access"
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
@@ -84,6 +85,16 @@ type Streamer struct {
 	// come back at once. Default DefaultShutdownSpread.
 	ShutdownSpread time.Duration
 
+	// Budget, if set, is the process's account of bytes queued for slow
+	// peers (the one the HTTP/2 connections' queues are charged to, see
+	// host.Server.QueuedBudget): an HTTP/1.1 or HTTP/3 subscription is
+	// charged for what a write blocked on its client holds, and one the
+	// budget cuts off, the one holding the most past the budget, is ended
+	// as a lagging one is, its stream reset, to resume by Last-Event-ID;
+	// so is each subscription of an HTTP/2 connection the budget cuts.
+	// Either way it is counted with reason CloseBudget. Nil: none.
+	Budget *budget.Budget
+
 	// Logger receives errors. Default: slog.Default().
 	Logger *slog.Logger
 
@@ -115,7 +126,30 @@ type subscriber struct {
 	abort        func()       // unblocks a write in progress
 	writingSince atomic.Int64 // UnixNano when the current write began; 0 if none
 	stalled      atomic.Bool
+	overBudget   atomic.Bool // the Budget cut it off
 }
+
+// cutOff is why the server cut the subscription off while it was writing
+// (the stall watchdog, the Budget), or "".
+func (st *subscriber) cutOff() string {
+	switch {
+	case st.stalled.Load():
+		return CloseStalled
+	case st.overBudget.Load():
+		return CloseBudget
+	}
+	return ""
+}
+
+// cutForBudget is what the Budget calls to cut the subscription off: its
+// write in progress fails, and the subscription ends as CloseBudget.
+func (st *subscriber) cutForBudget() {
+	st.overBudget.Store(true)
+	st.abort()
+}
+
+// budgeted is a streamWriter whose blocked writes are charged to a Budget.
+type budgeted interface{ chargeTo(*budget.Holder) }
 
 func (s *Streamer) init() {
 	s.initOnce.Do(func() {
@@ -165,6 +199,9 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	reason := CloseClientGone
 	rec := access.FromContext(r.Context())
 	defer func() {
+		if reason == CloseClientGone && errors.Is(context.Cause(r.Context()), budget.ErrOverBudget) {
+			reason = CloseBudget // its HTTP/2 connection was cut off
+		}
 		m.SubscriptionClosed(proto, f, reason)
 		if st.final != 0 {
 			rec.Status(st.final)
@@ -185,6 +222,11 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	}
 	defer out.close()
 	st.abort = out.abort
+	if b, ok := out.(budgeted); ok {
+		held := s.Budget.Hold(st.cutForBudget)
+		defer held.Close()
+		b.chargeTo(held)
+	}
 	// The opening write is timed too: a client that opens a stream with
 	// no flow-control window to write in blocks it before any event.
 	st.writingSince.Store(time.Now().UnixNano())
@@ -194,8 +236,8 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		rec.Status(openingStatus[f])
 	}
 	if err != nil {
-		if st.stalled.Load() {
-			reason = CloseStalled
+		if why := st.cutOff(); why != "" {
+			reason = why
 			s.finish(out, st, reason)
 		}
 		return
@@ -215,8 +257,8 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		b := s.writeReady(sub.Feed, out, st)
 		st.delivered += b.written
 		if b.written > 0 {
-			if st.stalled.Load() {
-				reason = CloseStalled
+			if why := st.cutOff(); why != "" {
+				reason = why
 				s.finish(out, st, reason)
 				return
 			}
@@ -253,6 +295,10 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 		case <-b.wait:
 		case <-timer.C:
 			if out.keepalive() != nil {
+				if why := st.cutOff(); why != "" {
+					reason = why
+					s.finish(out, st, reason)
+				}
 				return
 			}
 			timer.Reset(keepAlive)
@@ -272,13 +318,13 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 	}
 }
 
-// finish ends a subscription as its reason says: a stalled client's stream
-// is reset (it reads nothing more; over net/http that panics with
+// finish ends a subscription as its reason says: a stalled client's stream,
+// or one cut off for the Budget, is reset (it reads nothing more; over net/http that panics with
 // http.ErrAbortHandler, so the caller records the reason first), one the
 // server ends is told when to come back; the others need nothing written.
 func (s *Streamer) finish(out streamWriter, st *subscriber, reason string) {
 	switch reason {
-	case CloseStalled:
+	case CloseStalled, CloseBudget:
 		out.abandon()
 	case CloseShutdown:
 		st.final = http.StatusServiceUnavailable

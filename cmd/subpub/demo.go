@@ -17,6 +17,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/dashboard"
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/cli"
 )
 
@@ -50,6 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	of.listen, of.listenPlain, of.dataDir = *originAddr, *originPlain, filepath.Join(*dataDir, "origin")
 	of.keepAlive, of.maxPerClient, of.shutdownTimeout = 15*time.Second, -1, 5*time.Second
 	of.metricsAddr = *originMetrics
+	of.maxQueuedTotal = budget.DefaultLimit
 	for _, u := range demoUsers {
 		of.users = append(of.users, struct{ name, token string }{u[0], u[1]})
 	}
@@ -66,6 +68,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ef.listen, ef.listenPlain, ef.dataDir = *edgeAddr, *edgePlain, filepath.Join(*dataDir, "edge")
 	ef.keepAlive, ef.maxPerClient, ef.shutdownTimeout = 15*time.Second, -1, 5*time.Second
 	ef.metricsAddr = *edgeMetrics
+	ef.maxQueuedTotal = budget.DefaultLimit
 	*originAddr = boundAddr(*originAddr, o.srv.TLSAddr())
 	ef.upstreams, ef.upCA = upstreamList{urls: stringList{"https://" + *originAddr}}, o.caFile
 	ef.linger, ef.ringEvents, ef.ringBytes, ef.maxLag, ef.cacheBytes = 10*time.Second, 4096, 8<<20, 1<<20, 64<<20

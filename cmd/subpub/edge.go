@@ -120,6 +120,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 	}
 	reg := newRegistry()
 	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_edge"))
+	registerBudgetMetrics(reg, "subpub_edge", streamer.Budget)
 	e := &edge.Edge{
 		Upstream:              ups[0],
 		MoreUpstreams:         ups[1:],

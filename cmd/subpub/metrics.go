@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/subpub/subpub/dashboard"
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
 )
@@ -77,6 +78,23 @@ func (m *streamMetrics) FannedOut(proto string, f wire.Format, delta int) {
 
 func (m *streamMetrics) Rejected(proto string, status int) {
 	m.rejected.WithLabelValues(proto, strconv.Itoa(status)).Inc()
+}
+
+// registerBudgetMetrics exposes the account of bytes queued for slow peers
+// (see package internal/budget).
+func registerBudgetMetrics(reg prometheus.Registerer, namespace string, b *budget.Budget) {
+	gauge := func(name, help string, f func() int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help},
+			func() float64 { return float64(f()) })
+	}
+	reg.MustRegister(
+		gauge("queued_bytes", "Bytes held for peers slower than they are written to: HTTP/2 connections' write queues, HTTP/1.1 and HTTP/3 writes in progress; counted against --max-queued-total.", b.Queued),
+		gauge("queued_bytes_releasing", "Bytes still held by peers cut off for the budget, freed as they end.", b.Releasing),
+		gauge("queued_bytes_limit", "The budget of queued_bytes (--max-queued-total); 0: none.", b.Limit),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: "queued_budget_cuts_total",
+			Help: "Peers cut off because queued_bytes passed the budget, the one holding the most first (an HTTP/2 connection, an HTTP/1.1 or HTTP/3 subscription)."},
+			func() float64 { return float64(b.Cuts()) }),
+	)
 }
 
 // newRegistry is a registry with the Go runtime and process collectors.

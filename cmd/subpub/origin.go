@@ -142,6 +142,7 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 	}
 	reg := newRegistry()
 	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_origin"))
+	registerBudgetMetrics(reg, "subpub_origin", streamer.Budget)
 	app := &activitypub.Server{
 		Store:           store,
 		Hub:             &origin.Hub{Log: store},

@@ -23,6 +23,7 @@ import (
 
 	"github.com/subpub/subpub/dashboard"
 	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/cli"
 	"github.com/subpub/subpub/internal/redact"
 	"github.com/subpub/subpub/stream"
@@ -43,6 +44,7 @@ type serverFlags struct {
 	trustedProxies      prefixList
 	corsOrigins         stringList
 	maxLifetime         time.Duration
+	maxQueuedTotal      int64
 
 	// ready, when a role sets it, is what /readyz checks besides
 	// listening: for the edge, that its upstream answers.
@@ -68,6 +70,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, defaultListen, defaultData stri
 	fs.IntVar(&f.maxPerClient, "max-per-client", stream.DefaultMaxPerClient, "subscriptions one client address may hold (-1: unbounded)")
 	fs.IntVar(&f.maxSubscriptions, "max-subscriptions", 0, "subscriptions in all (0: unbounded); past it, 503 with Retry-After")
 	fs.DurationVar(&f.maxLifetime, "max-lifetime", stream.DefaultMaxLifetime, "end a subscription this old (within 10%) with a final telling its client to resubscribe with Last-Event-ID (negative: never)")
+	fs.Int64Var(&f.maxQueuedTotal, "max-queued-total", budget.DefaultLimit, "bytes all slow peers together may hold queued (HTTP/2 connections' write queues, blocked HTTP/1.1 and HTTP/3 writes); past it the one holding the most is cut off and resumes by Last-Event-ID (0: no limit, only the gauge)")
 	fs.Var(&f.corsOrigins, "cors-origin", "`origins` (comma-separated, or the flag repeated; * for any) whose pages may read the streams and resources, by CORS")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "`CIDRs` (comma-separated, or the flag repeated) of proxies, such as an edge, whose Forwarded field names the client the per-client bound counts")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
@@ -93,6 +96,7 @@ func (f *serverFlags) streamer(logger *slog.Logger, metrics stream.Metrics) *str
 		MaxSubscriptions: f.maxSubscriptions,
 		TrustedProxies:   f.trustedProxies,
 		MaxLifetime:      f.maxLifetime,
+		Budget:           budget.New(f.maxQueuedTotal, budget.DefaultGrace),
 		Logger:           logger,
 		Metrics:          metrics,
 	}
@@ -182,6 +186,9 @@ func (f *serverFlags) bind(role string, handler http.Handler, tlsConf *tls.Confi
 		Settings:   stream.Settings(),
 		Logger:     logger,
 		OnShutdown: streamer.Shutdown,
+		// The HTTP/2 queues and the subscriptions' writers charge one
+		// account.
+		QueuedBudget: streamer.Budget,
 	}
 	if f.accessLog {
 		srv.AccessLog = logger

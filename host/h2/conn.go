@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -43,7 +44,9 @@ type Conn struct {
 	resetBurst     float64
 
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
+	// held is the write queue's share of the server's Budget.
+	held *budget.Holder
 
 	shutdownAtStart bool
 
@@ -202,7 +205,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 func (c *Conn) maxBlockBytes() int { return 4*c.maxHeaderBytes + maxFrameSize }
 
 func (c *Conn) serve(ctx context.Context) {
-	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.ctx, c.cancel = context.WithCancelCause(ctx)
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
 	defer stop()
 
@@ -217,6 +220,7 @@ func (c *Conn) serve(ctx context.Context) {
 		c.tls = &cs
 	}
 
+	c.held = c.srv.Budget.Hold(c.cutForBudget)
 	go c.writeLoop()
 	c.sendPreface()
 	err := c.readPreface()
@@ -751,7 +755,7 @@ func (c *Conn) teardown() {
 		st.cond.Signal()
 	}
 	c.mu.Unlock()
-	c.cancel()
+	c.cancel(nil)
 	c.nc.Close()
 	close(c.done)
 	<-c.writerDone
@@ -759,6 +763,18 @@ func (c *Conn) teardown() {
 	c.mu.Lock()
 	c.releaseQueuesLocked()
 	c.mu.Unlock()
+	c.held.Close()
+}
+
+// cutForBudget ends a connection the server's Budget chose, the one with
+// the most queued: its requests' contexts end with budget.ErrOverBudget as
+// their cause, and the reader stops at once, which tears the connection
+// down (closing it unblocks the writer). A GOAWAY would wait behind the
+// queue the client is not reading. It does not wait, nor take c.mu: any
+// connection's charge may call it.
+func (c *Conn) cutForBudget() {
+	c.cancel(budget.ErrOverBudget)
+	c.nc.SetReadDeadline(time.Now())
 }
 
 // idleLocked arms the idle timer when the connection has no stream.
@@ -863,5 +879,6 @@ func (c *Conn) pushCtrlLocked(f outFrame) error {
 func (c *Conn) pushLocked(f outFrame) {
 	c.q = append(c.q, f)
 	c.queuedBytes += f.size
+	c.held.Charge(f.size)
 	c.kickWriter()
 }

@@ -71,6 +71,12 @@ func startServer(t testing.TB, h http.Handler, useTLS bool, configure ...func(*S
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startServerOn(t, ln, h, useTLS, configure...)
+}
+
+// startServerOn is startServer on a listener of the test's.
+func startServerOn(t testing.TB, ln net.Listener, h http.Handler, useTLS bool, configure ...func(*Server)) *testServer {
+	t.Helper()
 	srv := &Server{Handler: h}
 	for _, f := range configure {
 		f(srv)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/subpub/subpub/internal/budget"
 	"github.com/subpub/subpub/internal/setting"
 )
 
@@ -126,6 +127,14 @@ type Server struct {
 	// MaxQueuedBytes bounds what a connection queues for writing. Default
 	// DefaultMaxQueuedBytes.
 	MaxQueuedBytes int
+
+	// Budget, if set, is the process's account of bytes queued for slow
+	// peers: each connection's write queue is charged as frames are
+	// queued and credited as they are written, and a connection the
+	// budget cuts off (the one with the most queued, past the budget) is
+	// closed, its requests' contexts ending with budget.ErrOverBudget.
+	// Nil: each connection is bounded by MaxQueuedBytes alone.
+	Budget *budget.Budget
 
 	// ResetRate (per second) and ResetBurst bound the streams a client
 	// may cancel. Defaults DefaultResetRate and DefaultResetBurst.

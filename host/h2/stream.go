@@ -229,6 +229,10 @@ func (st *stream) writeData(p []byte, end bool) error {
 		if n > 0 {
 			f.data = getDataBuf()
 			f.n = copy(*f.data, p[:n])
+			// Queued, the frame holds its whole buffer, however little
+			// of it is used: a handler flushing a few hundred bytes at a
+			// time would otherwise hold fifty times what is counted.
+			f.size = cap(*f.data)
 		}
 		c.pushLocked(f)
 		p = p[n:]

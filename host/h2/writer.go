@@ -114,8 +114,9 @@ func (c *Conn) writeLoop() {
 
 		c.mu.Lock()
 		returned := int64(0)
+		written := 0
 		for i := range q {
-			c.queuedBytes -= q[i].size
+			written += q[i].size
 			if q[i].kind == kData && q[i].st != nil && q[i].st.peerReset.Load() {
 				returned += int64(q[i].n)
 			}
@@ -125,6 +126,8 @@ func (c *Conn) writeLoop() {
 				}
 			}
 		}
+		c.queuedBytes -= written
+		c.held.Credit(written)
 		if returned > 0 {
 			// DATA never sent gives its connection window back.
 			c.sendWindow += returned
@@ -205,6 +208,11 @@ func (c *Conn) flush() error {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	_, err := c.nc.Write(w.out.b)
+	if err == nil {
+		// The client is taking what is queued, though the pass (and its
+		// credit) may go on for a while.
+		c.held.Progressed()
+	}
 	if cap(w.out.b) > 4*flushAt {
 		w.out.b = nil
 	} else {

@@ -110,7 +110,8 @@ func (o *Origin) Start() {
 	if o.configure != nil {
 		o.configure(o.Streamer)
 	}
-	o.srv = &host.Server{Handler: o, Addr: o.addr, PlainAddr: o.plainAddr, TLSConfig: o.CA.TLSConfig(), Settings: stream.Settings(), OnShutdown: o.Streamer.Shutdown}
+	o.srv = &host.Server{Handler: o, Addr: o.addr, PlainAddr: o.plainAddr, TLSConfig: o.CA.TLSConfig(), Settings: stream.Settings(), OnShutdown: o.Streamer.Shutdown,
+		QueuedBudget: o.Streamer.Budget} // the HTTP/2 queues and the Streamer's writers charge one account
 	if err := o.srv.Start(); err != nil {
 		o.t.Fatal(err)
 	}
