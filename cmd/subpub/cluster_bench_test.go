@@ -9,6 +9,7 @@ import (
 
 	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/benchmarks/procstat"
+	"github.com/subpub/subpub/benchmarks/stats"
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/launch"
 	"github.com/subpub/subpub/internal/testkit"
@@ -17,9 +18,6 @@ import (
 // Bounds of BenchmarkClusterProcesses, upper bounds for "it never
 // happened" only.
 const (
-	// clusterBenchSubscribers are the SSE subscribers, spread evenly over
-	// the origin processes.
-	clusterBenchSubscribers = 1000
 	// clusterBenchSetup bounds how long the subscriptions may take to be
 	// established.
 	clusterBenchSetup = 2 * time.Minute
@@ -31,18 +29,19 @@ const (
 // BenchmarkClusterProcesses is BenchmarkClusterPublish (in
 // origin/activitypub) with every origin its own process, as deployed:
 // origin processes on SQLite (one) or on one PostgreSQL database (one and
-// three), clusterBenchSubscribers SSE subscribers over HTTP/1.1 spread
+// three), no subscribers or 1,000 SSE subscribers over HTTP/1.1 spread
 // evenly over them (the load generator's lean readers, in this process),
 // and one publisher per process posting notes through it one after the
 // other as fast as they are accepted, b.N notes in all. It reports
 // publications per second, the p99 of publish-to-delivery (from the
 // event's publish time t, in milliseconds, to within the millisecond t is
-// given in), and the CPU time per delivery of every process: each origin
-// (origin-N), the PostgreSQL server (its postmaster and every backend and
-// worker under it), and this process, the load generator (loadgen). The
-// split says where a publication's cost goes: the database, the origins
-// (NOTIFY's listener and the fan-out to the subscribers), or reading the
-// streams.
+// given in), and the CPU time per delivery (per publication without
+// subscribers) of every process: each origin (origin-N), the PostgreSQL
+// server (its postmaster and every backend and worker under it), and this
+// process, the load generator (loadgen: the publishers and the readers).
+// The split says where a publication's cost goes: the database, the
+// origins (NOTIFY's listener and the fan-out to the subscribers), or
+// reading the streams. Without subscribers the limit is the store's.
 //
 //	go test -run '^$' -bench ClusterProcesses -benchtime 300x ./cmd/subpub
 func BenchmarkClusterProcesses(b *testing.B) {
@@ -55,12 +54,16 @@ func BenchmarkClusterProcesses(b *testing.B) {
 		{"postgres-1", 1, true},
 		{"postgres-3", 3, true},
 	} {
-		b.Run(bc.name, func(b *testing.B) { benchClusterProcesses(b, bc.processes, bc.postgres) })
+		for _, subscribers := range []int{0, 1000} {
+			b.Run(fmt.Sprintf("%s/subscribers-%d", bc.name, subscribers), func(b *testing.B) {
+				benchClusterProcesses(b, bc.processes, bc.postgres, subscribers)
+			})
+		}
 	}
 }
 
 // benchClusterProcesses is one case of BenchmarkClusterProcesses.
-func benchClusterProcesses(b *testing.B, processes int, postgres bool) {
+func benchClusterProcesses(b *testing.B, processes int, postgres bool, subscribers int) {
 	const token = "alice-token"
 	var db testkit.PostgresServer
 	if postgres {
@@ -81,15 +84,18 @@ func benchClusterProcesses(b *testing.B, processes int, postgres bool) {
 		b.Cleanup(func() { p.Stop() })
 		origins[i] = p
 	}
-	subs := make([]*load.Subscribers, processes)
+	var subs []*load.Subscribers
 	for i, o := range origins {
-		n := share(clusterBenchSubscribers, processes, i)
+		n := share(subscribers, processes, i)
+		if n == 0 {
+			continue
+		}
 		s, err := load.Subscribe(b.Context(), load.Target{Reader: load.ReaderLean, Addr: o.PlainAddr, Path: "/users/alice/outbox"}, n, clusterBenchSetup)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(s.Stop)
-		subs[i] = s
+		subs = append(subs, s)
 	}
 	publisher, err := client.New(client.Options{HTTP: client.HTTP11})
 	if err != nil {
@@ -119,7 +125,7 @@ func benchClusterProcesses(b *testing.B, processes int, postgres bool) {
 	}
 	wg.Wait()
 	accepted := time.Since(start)
-	want := int64(b.N) * clusterBenchSubscribers
+	want := int64(b.N) * int64(subscribers)
 	delivered := func() int64 {
 		var n int64
 		for _, s := range subs {
@@ -137,21 +143,26 @@ func benchClusterProcesses(b *testing.B, processes int, postgres bool) {
 	if got := delivered(); got != want {
 		b.Fatalf("%d of %d deliveries within %v of the last note", got, want, clusterBenchDrain)
 	}
-	var lat = subs[0].Latency()
-	for _, s := range subs[1:] {
-		lat = lat.Merge(s.Latency())
-	}
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(b.N)/accepted.Seconds(), "pub/s")
-	b.ReportMetric(lat.Quantile(0.99), "p99-ms")
-	perDelivery := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(want) }
+	per, unit := want, "delivery"
+	if subscribers == 0 {
+		per, unit = int64(b.N), "pub"
+	} else {
+		var lat stats.Latency
+		for _, s := range subs {
+			lat = lat.Merge(s.Latency())
+		}
+		b.ReportMetric(lat.Quantile(0.99), "p99-ms")
+	}
+	cpuPer := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(per) }
 	for i := range origins {
-		b.ReportMetric(perDelivery(cpu.origins[i]-cpu0.origins[i]), fmt.Sprintf("origin-%d-cpu-µs/delivery", i+1))
+		b.ReportMetric(cpuPer(cpu.origins[i]-cpu0.origins[i]), fmt.Sprintf("origin-%d-cpu-µs/%s", i+1, unit))
 	}
 	if postgres {
-		b.ReportMetric(perDelivery(cpu.postgres-cpu0.postgres), "postgres-cpu-µs/delivery")
+		b.ReportMetric(cpuPer(cpu.postgres-cpu0.postgres), "postgres-cpu-µs/"+unit)
 	}
-	b.ReportMetric(perDelivery(cpu.loadgen-cpu0.loadgen), "loadgen-cpu-µs/delivery")
+	b.ReportMetric(cpuPer(cpu.loadgen-cpu0.loadgen), "loadgen-cpu-µs/"+unit)
 }
 
 // share is the i-th of parts shares of n, as even as they can be.
