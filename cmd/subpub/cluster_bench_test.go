@@ -42,6 +42,9 @@ const (
 // The split says where a publication's cost goes: the database, the
 // origins (NOTIFY's listener and the fan-out to the subscribers), or
 // reading the streams. Without subscribers the limit is the store's.
+// Processes are read from /proc at the start and the end: a PostgreSQL
+// backend that exits in between (the pools keep theirs open) would take
+// its CPU time with it.
 //
 //	go test -run '^$' -bench ClusterProcesses -benchtime 300x ./cmd/subpub
 func BenchmarkClusterProcesses(b *testing.B) {
