@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
@@ -98,6 +100,21 @@ type Edge struct {
 	// bound.
 	MaxUpstreamsPerClient int
 
+	// CatchUpRate bounds how many upstream catch-up subscriptions (for
+	// Last-Event-IDs that no ring of the edge holds) the edge opens per
+	// second, for all streams, in bursts of at most CatchUpBurst; past it,
+	// a subscriber that would need a new one gets 503 with Retry-After.
+	// Subscribers that share one that is open are not counted. Zero means
+	// DefaultCatchUpRate and DefaultCatchUpBurst, negative no bound.
+	CatchUpRate  float64
+	CatchUpBurst int
+
+	// SeparateCatchUps opens an upstream catch-up subscription for each
+	// subscriber the shared ring cannot serve, instead of sharing one
+	// among those resuming from the same position. It exists to measure
+	// what sharing saves; a deployed edge leaves it unset.
+	SeparateCatchUps bool
+
 	// Metrics observes the edge. Default: discarded.
 	Metrics Metrics
 
@@ -114,6 +131,10 @@ type Edge struct {
 	openedBy  map[string]int       // upstreams in the registry, by the client that opened them
 	policies  map[string]policy    // by target URI, learned from upstream
 	running   sync.WaitGroup       // upstream goroutines and the payload fetches they start
+	catchUps  catchUpSources
+
+	catchUpLimitOnce sync.Once
+	catchUpLimit     *rate.Limiter // nil: no bound
 }
 
 func (e *Edge) init() {

@@ -18,6 +18,12 @@ type Metrics interface {
 	// Replay counts a subscriber resuming with Last-Event-ID, served from
 	// the ring (hit) or by catching up from upstream (miss).
 	Replay(hit bool)
+	// CatchUp counts a subscriber that the shared ring could not serve by
+	// outcome: CatchUpOpened, CatchUpShared or CatchUpRefused.
+	CatchUp(outcome string)
+	// RefRefused counts an event whose ref names another origin than its
+	// stream's: it is neither fetched nor relayed (a gap takes its place).
+	RefRefused()
 	// Cache counts a GET by outcome: hit, miss, revalidated, uncacheable.
 	Cache(outcome string)
 	// AuthorizationCheck counts the upstream's answers when the edge asks
@@ -38,8 +44,8 @@ const (
 	// UpstreamShared is the one subscription per key that every
 	// subscriber with that key reads.
 	UpstreamShared UpstreamKind = "shared"
-	// UpstreamCatchUp serves one subscriber resuming from further back
-	// than the shared ring holds, until it reaches the ring.
+	// UpstreamCatchUp serves the subscribers resuming from further back
+	// than the shared ring holds, until they reach the ring.
 	UpstreamCatchUp UpstreamKind = "catchup"
 )
 
@@ -50,6 +56,8 @@ func (discardMetrics) UpstreamClosed(UpstreamKind)       {}
 func (discardMetrics) UpstreamReconnect()                {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
+func (discardMetrics) CatchUp(string)                    {}
+func (discardMetrics) RefRefused()                       {}
 func (discardMetrics) Cache(string)                      {}
 func (discardMetrics) AuthorizationCheck(string)         {}
 func (discardMetrics) RequestCanceled()                  {}

@@ -170,6 +170,7 @@ var errUpstreamClosed = &wire.StatusError{Status: http.StatusServiceUnavailable,
 func (u *upstream) onEvent(ev client.Event) {
 	f := ev.Frame()
 	u.edge.metrics().EventReceived(ev.Latency())
+	f = u.refusingForeignRef(f)
 	if c := u.edge.Cache; c != nil {
 		c.invalidateFromEvent(u.uri, f)
 	}
