@@ -123,7 +123,8 @@ func (e *Edge) leaveCatchUp(shared *upstream, src *catchUpSource) {
 		return
 	}
 	linger := setting.Or(e.Linger, DefaultLinger)
-	if e.Linger < 0 || src.own.ctx.Err() != nil {
+	if e.Linger < 0 || e.SeparateCatchUps || src.own.ctx.Err() != nil {
+		// Nobody could join it.
 		e.closeCatchUpLocked(shared, src)
 		return
 	}

@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -41,8 +43,17 @@ type reader struct {
 	skipped    atomic.Int64 // ids missing after the one before
 	repeated   atomic.Int64 // ids not after the one before
 	gaps       atomic.Int64 // gap events
-	refused    atomic.Int64 // attempts answered with a status other than 200
 	resumeFrom atomic.Uint64
+
+	mu      sync.Mutex
+	refused map[int]int64 // attempts answered with another status than 200, by status
+}
+
+// refusals are the reader's refusals by status.
+func (r *reader) refusals() map[int]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.refused)
 }
 
 // run reads until ctx is done.
@@ -99,7 +110,12 @@ func (r *reader) stream(ctx context.Context) (established bool, err error) {
 		return false, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		r.refused.Add(1)
+		r.mu.Lock()
+		if r.refused == nil {
+			r.refused = map[int]int64{}
+		}
+		r.refused[resp.StatusCode]++
+		r.mu.Unlock()
 		return false, fmt.Errorf("GET %s: %s", r.path, resp.Status)
 	}
 	body := br

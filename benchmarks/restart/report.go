@@ -3,8 +3,10 @@ package restart
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -41,6 +43,10 @@ type Phase struct {
 	OriginSubscriptions int64 `json:"origin_subscriptions"`
 	OriginRefused       int64 `json:"origin_refused"`
 	OriginRequests      int64 `json:"origin_requests"`
+	// OriginUnanswered counts the requests the origin never answered (its
+	// access log's status 0: the edge gave up waiting, or the connection
+	// was closed first).
+	OriginUnanswered int64 `json:"origin_unanswered"`
 	// EdgeCatchUps is the new edge's subpub_edge_catchups_total by
 	// outcome.
 	EdgeCatchUps map[string]int64 `json:"edge_catchups"`
@@ -49,14 +55,16 @@ type Phase struct {
 	CPU map[string]float64 `json:"cpu_s"`
 	// What the subscribers saw: streams established again (more than one
 	// each means refusals or failures), ids missing or repeated after the
-	// one each resumed from, gap events, refusals (503).
-	Reconnects int64  `json:"reconnects"`
-	Skipped    int64  `json:"skipped"`
-	Repeated   int64  `json:"repeated"`
-	Gaps       int64  `json:"gaps"`
-	Refused    int64  `json:"refused"`
-	LoadBefore string `json:"load_before"`
-	LoadAfter  string `json:"load_after"`
+	// one each resumed from, gap events, and the attempts refused, by
+	// status (the edge's 503 past its bound on catch-ups, its 502 or 504
+	// when the origin did not answer).
+	Reconnects int64            `json:"reconnects"`
+	Skipped    int64            `json:"skipped"`
+	Repeated   int64            `json:"repeated"`
+	Gaps       int64            `json:"gaps"`
+	Refused    map[string]int64 `json:"refused,omitempty"`
+	LoadBefore string           `json:"load_before"`
+	LoadAfter  string           `json:"load_after"`
 }
 
 // Load reads the report.json in dir.
@@ -92,7 +100,7 @@ func (r *Report) Write(dir string) error {
 // of ratios (separate over shared).
 func (r *Report) Table() string {
 	var b strings.Builder
-	b.WriteString("| edge | restarts | origin subscriptions | origin requests | catch-ups opened / shared / refused | all back after (slowest) | CPU origin | CPU edge | CPU load generator | load average (1 min, before each) |\n")
+	b.WriteString("| edge | restarts | origin subscriptions | origin requests (unanswered) | catch-ups opened / shared / refused | all back after (slowest) | CPU origin | CPU edge | CPU load generator | load average (1 min, before each) |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	var totals []Phase
 	for _, mode := range Modes {
@@ -101,8 +109,8 @@ func (r *Report) Table() string {
 			continue
 		}
 		totals = append(totals, t)
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d / %d / %d | %s | %.2f s | %.2f s | %.2f s | %s |\n",
-			t.Mode, t.Round, t.OriginSubscriptions, t.OriginRequests,
+		fmt.Fprintf(&b, "| %s | %d | %d | %d (%d) | %d / %d / %d | %s | %.2f s | %.2f s | %.2f s | %s |\n",
+			t.Mode, t.Round, t.OriginSubscriptions, t.OriginRequests, t.OriginUnanswered,
 			t.EdgeCatchUps[catchUpOpened], t.EdgeCatchUps[catchUpShared], t.EdgeCatchUps[catchUpRefused],
 			backText(t, r.Subscribers*t.Round), t.CPU[cpuOrigin], t.CPU[cpuEdge], t.CPU[cpuLoad], t.LoadBefore)
 	}
@@ -140,6 +148,7 @@ func (r *Report) total(mode string) Phase {
 		t.OriginSubscriptions += p.OriginSubscriptions
 		t.OriginRefused += p.OriginRefused
 		t.OriginRequests += p.OriginRequests
+		t.OriginUnanswered += p.OriginUnanswered
 		for k, v := range p.EdgeCatchUps {
 			t.EdgeCatchUps[k] += v
 		}
@@ -153,7 +162,12 @@ func (r *Report) total(mode string) Phase {
 		t.Skipped += p.Skipped
 		t.Repeated += p.Repeated
 		t.Gaps += p.Gaps
-		t.Refused += p.Refused
+		for k, v := range p.Refused {
+			if t.Refused == nil {
+				t.Refused = map[string]int64{}
+			}
+			t.Refused[k] += v
+		}
 		if f := strings.Fields(p.LoadBefore); len(f) > 0 {
 			loads = append(loads, f[0])
 		}
@@ -169,6 +183,18 @@ func backText(p Phase, want int) string {
 		return fmt.Sprintf("%d of %d after %.0f s", p.Back, want, p.BackSeconds)
 	}
 	return fmt.Sprintf("%.1f s", p.BackSeconds)
+}
+
+// byStatus is "503: 12, 504: 3", or "none".
+func byStatus(n map[string]int64) string {
+	if len(n) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, status := range slices.Sorted(maps.Keys(n)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", status, n[status]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func ratio(a, b float64) string {
@@ -187,16 +213,16 @@ func (r *Report) Markdown() string {
 	b.WriteString(r.Table())
 	b.WriteString("\n`shared` is the edge's default: a catch-up subscription is shared by the subscribers resuming from its position or from any id its ring holds, and new ones are bounded (`--catchup-rate`). `separate` opens one for each subscriber that the shared ring cannot serve, with no bound (`--separate-catchups --catchup-rate -1`), as edges did before. Origin subscriptions include the shared one of each restart. CPU is user and system time in the windows: the origin's, the new edge's since it started, and this process's (the subscribers).\n\n")
 	b.WriteString("What the subscribers saw after resuming, in all rounds:\n\n")
-	b.WriteString("| edge | reconnections | ids missing | ids repeated | gap events | refusals (503) |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| edge | streams established again | ids missing | ids repeated | gap events | attempts refused, by status |\n|---|---|---|---|---|---|\n")
 	for _, mode := range Modes {
 		t := r.total(mode.Name)
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", t.Mode, t.Reconnects, t.Skipped, t.Repeated, t.Gaps, t.Refused)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s |\n", t.Mode, t.Reconnects, t.Skipped, t.Repeated, t.Gaps, byStatus(t.Refused))
 	}
 	b.WriteString("\nEach round:\n\n")
-	b.WriteString("| round | edge | origin subscriptions | origin requests | catch-ups opened / shared / refused | all back after | CPU origin | CPU edge | CPU load generator | load average before, after |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| round | edge | origin subscriptions | origin requests (unanswered) | catch-ups opened / shared / refused | all back after | CPU origin | CPU edge | CPU load generator | load average before, after |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %d / %d / %d | %s | %.2f s | %.2f s | %.2f s | %s; %s |\n",
-			p.Round, p.Mode, p.OriginSubscriptions, p.OriginRequests,
+		fmt.Fprintf(&b, "| %d | %s | %d | %d (%d) | %d / %d / %d | %s | %.2f s | %.2f s | %.2f s | %s; %s |\n",
+			p.Round, p.Mode, p.OriginSubscriptions, p.OriginRequests, p.OriginUnanswered,
 			p.EdgeCatchUps[catchUpOpened], p.EdgeCatchUps[catchUpShared], p.EdgeCatchUps[catchUpRefused],
 			backText(p, r.Subscribers), p.CPU[cpuOrigin], p.CPU[cpuEdge], p.CPU[cpuLoad], p.LoadBefore, p.LoadAfter)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -267,7 +268,12 @@ func runPhase(ctx context.Context, cfg Config, dir string, origin *launch.Proces
 		p.Skipped += r.skipped.Load()
 		p.Repeated += r.repeated.Load()
 		p.Gaps += r.gaps.Load()
-		p.Refused += r.refused.Load()
+		for status, n := range r.refusals() {
+			if p.Refused == nil {
+				p.Refused = map[string]int64{}
+			}
+			p.Refused[strconv.Itoa(status)] += n
+		}
 		p.Reconnects += r.connects.Load() - 1
 	}
 	// The origin logs a request when it ends: end them all (the
@@ -283,6 +289,7 @@ func runPhase(ctx context.Context, cfg Config, dir string, origin *launch.Proces
 		return p, err
 	}
 	p.OriginRequests = access.requests() - before.requests - int64(before.active)
+	p.OriginUnanswered = access.unanswered.Load() - before.unanswered
 	return p, nil
 }
 
@@ -290,11 +297,11 @@ func runPhase(ctx context.Context, cfg Config, dir string, origin *launch.Proces
 type originSnapshot struct {
 	cpu                            time.Duration
 	subscriptions, refused, active float64
-	requests                       int64
+	requests, unanswered           int64
 }
 
 func originReading(origin *launch.Process, access *accessCounter) (originSnapshot, error) {
-	r := originSnapshot{cpu: procstat.Read(origin.Cmd.Process.Pid).CPU, requests: access.requests()}
+	r := originSnapshot{cpu: procstat.Read(origin.Cmd.Process.Pid).CPU, requests: access.requests(), unanswered: access.unanswered.Load()}
 	closed, err := origin.Sum("subpub_origin_subscriptions_closed_total")
 	if err != nil {
 		return r, err
@@ -341,6 +348,9 @@ type accessCounter struct {
 	mu      sync.Mutex
 	partial []byte
 	n       atomic.Int64
+	// unanswered counts those the origin never answered (status 0: the
+	// edge gave up waiting, or the connection was closed first).
+	unanswered atomic.Int64
 }
 
 func (a *accessCounter) Write(p []byte) (int, error) {
@@ -355,6 +365,9 @@ func (a *accessCounter) Write(p []byte) (int, error) {
 		line := a.partial[:i]
 		if bytes.Contains(line, []byte("msg=access")) && !bytes.Contains(line, []byte("method=POST")) {
 			a.n.Add(1)
+			if bytes.Contains(line, []byte(" status=0 ")) {
+				a.unanswered.Add(1)
+			}
 		}
 		a.partial = a.partial[i+1:]
 	}
