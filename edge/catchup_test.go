@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,51 +187,5 @@ func TestCatchUpsPastTheRateGet503WithRetryAfter(t *testing.T) {
 				t.Errorf("the refused catch-up reached the origin (%d subscriptions)", n)
 			}
 		})
-	}
-}
-
-// TestRefsToAnotherOriginAreNeitherFetchedNorRelayed: an event whose ref
-// names another host reaches subscribers as a gap with its id (naming the
-// stream to resynchronize from), and that host gets no request; an event
-// with a ref on the stream's origin (the negative control) is fetched once
-// and delivered.
-func TestRefsToAnotherOriginAreNeitherFetchedNorRelayed(t *testing.T) {
-	var foreignHits atomic.Int64
-	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		foreignHits.Add(1)
-		w.Header().Set("Cache-Control", "public, max-age=60")
-		io.WriteString(w, `{"from":"elsewhere"}`)
-	}))
-	t.Cleanup(foreign.Close)
-	o := testkit.NewOrigin(t, nil)
-	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
-	var subs []*testkit.Follower
-	for _, mode := range []client.Mode{client.ModeSUB, client.ModeSSE} {
-		c := testkit.NewClient(t, client.Options{Mode: mode, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-		s := testkit.Follow(t, c, e.url("/public/refs"), "", nil)
-		s.Name = fmt.Sprint("mode ", mode)
-		subs = append(subs, s)
-	}
-	for _, s := range subs {
-		s.WaitOpen(t)
-	}
-	foreignID := o.PublishEvent("/public/refs", wire.Event{Type: "Create", Ref: foreign.URL + "/payload"}).Event.ID
-	big := `{"big":"` + strings.Repeat("z", 20<<10) + `"}`
-	o.PublishEvent("/public/refs", eventByRef(o, big))
-	for _, s := range subs {
-		s.WaitCount(t, 2)
-		events := s.Events()
-		if ev := events[0]; !ev.IsGap() || ev.ID != foreignID || ev.Ref != "" || string(ev.Data) != "/public/refs" {
-			t.Errorf("%s: the event with a foreign ref arrived as %+v, want a gap with id %s naming /public/refs", s.Name, ev.Event, foreignID)
-		}
-		if ev := events[1]; ev.IsGap() || ev.Ref == "" && string(ev.Data) != big {
-			t.Errorf("%s: the event with a ref on the origin arrived as type %q ref %q, %d bytes", s.Name, ev.Type, ev.Ref, len(ev.Data))
-		}
-	}
-	if n := foreignHits.Load(); n != 0 {
-		t.Errorf("the foreign host got %d requests, want none", n)
-	}
-	if n := o.RefFetches.Load(); n != 1 {
-		t.Errorf("the origin served its payload %d times, want 1", n)
 	}
 }
