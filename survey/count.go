@@ -122,10 +122,16 @@ func (f *Front) url(w Way, path string) string {
 	return ""
 }
 
+// fallbackRetryDelay is how long the subscriber that negotiates (the
+// client's default mode) waits before it tries once more a request that
+// failed.
+const fallbackRetryDelay = 100 * time.Millisecond
+
 // CountEvents follows the public stream through f in way w while Notes
 // notes are published at the origin, and counts those that arrive. The
 // subscriber does not reconnect: the count is what one subscription
-// through the proxy carries.
+// through the proxy carries; only the one that negotiates (and may fall
+// back to SSE) tries a failed request once more.
 func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 	result := Count{Way: w.String()}
 	target := f.url(w, publicStream)
@@ -134,12 +140,17 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 		return result
 	}
 	keepAliveTimeout, after := time.Duration(-1), quiet
+	reconnect := client.Reconnect{Disabled: true}
 	if w.Mode == client.ModeAuto {
 		keepAliveTimeout, after = autoKeepAliveTimeout, quiet+autoKeepAliveTimeout
+		// The fallback's request may go out on the connection a proxy
+		// is closing after the final response that caused it (Varnish
+		// over HTTP/2 does); a client that falls back retries that once.
+		reconnect = client.Reconnect{MaxAttempts: 2, InitialDelay: fallbackRetryDelay, MaxDelay: fallbackRetryDelay}
 	}
 	c, err := client.New(client.Options{
 		Mode: w.Mode, HTTP: w.HTTP, CAFile: o.CAFile,
-		Reconnect:          client.Reconnect{Disabled: true},
+		Reconnect:          reconnect,
 		KeepAliveTimeout:   keepAliveTimeout,
 		AcknowledgeTimeout: acknowledgeTimeout,
 	})

@@ -82,8 +82,8 @@ func TestRevokedTokenThroughTheEdge(t *testing.T) {
 		revoked, kept = append(revoked, r), append(kept, k)
 	}
 	for _, f := range append(revoked, kept...) {
-		if open := f.WaitOpen(t); !strings.HasPrefix(open.Header.Get("Cache-Control"), "private") {
-			t.Fatalf("%s: Cache-Control %q, want private", f.Name, open.Header.Get("Cache-Control"))
+		if open := f.WaitOpen(t); open.Header.Get(wire.FieldSubscriptionSharing) != wire.SharingPerCredential {
+			t.Fatalf("%s: %s %q, want %s", f.Name, wire.FieldSubscriptionSharing, open.Header.Get(wire.FieldSubscriptionSharing), wire.SharingPerCredential)
 		}
 	}
 	pub := testkit.NewClient(t, client.Options{CAFile: o.CAFile})

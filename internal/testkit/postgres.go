@@ -21,14 +21,30 @@ import (
 // to accept connections.
 const PostgresStartTimeout = 60 * time.Second
 
-// Postgres starts a PostgreSQL server of the test's own (initdb in a
+// Postgres starts a PostgreSQL server of the test's own and returns its
+// connection URL (see StartPostgres).
+func Postgres(t testing.TB) string {
+	t.Helper()
+	return StartPostgres(t).URL
+}
+
+// PostgresServer is a running PostgreSQL server of a test's own.
+type PostgresServer struct {
+	URL string
+	// PID is the postmaster's process id: the server is it and its
+	// children (a backend per connection, and the background workers), as
+	// the benchmarks measure it.
+	PID int
+}
+
+// StartPostgres starts a PostgreSQL server of the test's own (initdb in a
 // temporary directory, listening on a loopback port only, fsync off) and
-// returns its connection URL; the server stops and its directory is removed
+// returns where it is; the server stops and its directory is removed
 // when the test ends. As root, the server runs as the unprivileged user
 // nobody, since PostgreSQL refuses to run as root. It skips the test when
 // PostgreSQL's binaries are absent (Debian: apt-get install postgresql),
 // or fails it where they are required (SUBPUB_REQUIRE_INTEROP=1).
-func Postgres(t testing.TB) string {
+func StartPostgres(t testing.TB) PostgresServer {
 	t.Helper()
 	bin := postgresBin()
 	if bin == "" {
@@ -85,7 +101,7 @@ func Postgres(t testing.TB) string {
 		cancel()
 		if err == nil {
 			conn.Close(t.Context())
-			return url
+			return PostgresServer{URL: url, PID: server.Process.Pid}
 		}
 		if time.Now().After(deadline) {
 			out, _ := os.ReadFile(log.Name())
