@@ -32,6 +32,8 @@ const (
 	DefaultMaxLag                = relay.DefaultMaxLag
 	DefaultConnectTimeout        = relay.DefaultConnectTimeout
 	DefaultMaxUpstreamsPerClient = 100
+	DefaultCatchUpRate           = relay.DefaultCatchUpRate
+	DefaultCatchUpBurst          = relay.DefaultCatchUpBurst
 )
 
 // Edge is the proxy. Its fields are its configuration; set them before
@@ -112,6 +114,21 @@ type Edge struct {
 	// stream gets 429. Zero means DefaultMaxUpstreamsPerClient, negative no
 	// bound.
 	MaxUpstreamsPerClient int
+
+	// CatchUpRate bounds how many upstream catch-up subscriptions (for
+	// Last-Event-IDs that no ring of the edge holds) the edge opens per
+	// second, for all streams, in bursts of at most CatchUpBurst; past it,
+	// a subscriber that would need a new one gets 503 with Retry-After.
+	// Subscribers that share one that is open are not counted. Zero means
+	// DefaultCatchUpRate and DefaultCatchUpBurst, negative no bound.
+	CatchUpRate  float64
+	CatchUpBurst int
+
+	// SeparateCatchUps opens an upstream catch-up subscription for each
+	// subscriber the shared ring cannot serve, instead of sharing one
+	// among those resuming from the same position. It exists to measure
+	// what sharing saves; a deployed edge leaves it unset.
+	SeparateCatchUps bool
 
 	// Metrics observes the edge. Default: discarded.
 	Metrics Metrics

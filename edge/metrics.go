@@ -11,7 +11,8 @@ import (
 // must be safe for concurrent use.
 type Metrics interface {
 	// Upstream subscriptions: opened, closed, resumed; events received;
-	// replays from the ring or by catching up.
+	// replays from the ring or by catching up; catch-ups by outcome;
+	// refs refused.
 	relay.Metrics
 	// UpstreamHealth says whether the upstream with base URL upstream is
 	// healthy (chosen for new requests and subscriptions) or was left out
@@ -38,9 +39,17 @@ const (
 	// UpstreamShared is the one subscription per key that every
 	// subscriber with that key reads.
 	UpstreamShared = relay.Shared
-	// UpstreamCatchUp serves one subscriber resuming from further back
-	// than the shared ring holds, until it reaches the ring.
+	// UpstreamCatchUp serves the subscribers resuming from further back
+	// than the shared ring holds, until they reach the ring.
 	UpstreamCatchUp = relay.CatchUp
+)
+
+// Outcomes of a subscriber's need to catch up upstream, for
+// Metrics.CatchUp (see relay.CatchUpOpened).
+const (
+	CatchUpOpened  = relay.CatchUpOpened
+	CatchUpShared  = relay.CatchUpShared
+	CatchUpRefused = relay.CatchUpRefused
 )
 
 type discardMetrics struct{}
@@ -51,6 +60,8 @@ func (discardMetrics) UpstreamReconnect()                {}
 func (discardMetrics) UpstreamHealth(string, bool)       {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
+func (discardMetrics) CatchUp(string)                    {}
+func (discardMetrics) RefRefused()                       {}
 func (discardMetrics) Cache(string)                      {}
 func (discardMetrics) AuthorizationCheck(string)         {}
 func (discardMetrics) RequestCanceled()                  {}

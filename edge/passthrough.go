@@ -160,7 +160,7 @@ func (e *Edge) fetchRef(ctx context.Context, streamURI, ref string, header http.
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme != base.Scheme || u.Host != base.Host {
+	if !relay.SameOrigin(streamURI, ref) {
 		return nil, fmt.Errorf("ref %s is not on the upstream %s", ref, base.Host)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.RequestURI(), nil)

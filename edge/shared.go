@@ -41,13 +41,16 @@ func sharedOf(u *relay.Upstream) *shared {
 // events and serving the payloads of events by reference.
 func (e *Edge) newRelay() *relay.Relay {
 	return &relay.Relay{
-		Client:         e.Client,
-		RingEvents:     e.RingEvents,
-		RingBytes:      e.RingBytes,
-		MaxLag:         setting.Or(e.MaxLag, DefaultMaxLag),
-		Linger:         setting.Or(e.Linger, DefaultLinger),
-		ConnectTimeout: setting.Or(e.ConnectTimeout, DefaultConnectTimeout),
-		Route:          e.route,
+		Client:           e.Client,
+		RingEvents:       e.RingEvents,
+		RingBytes:        e.RingBytes,
+		MaxLag:           setting.Or(e.MaxLag, DefaultMaxLag),
+		Linger:           setting.Or(e.Linger, DefaultLinger),
+		ConnectTimeout:   setting.Or(e.ConnectTimeout, DefaultConnectTimeout),
+		CatchUpRate:      e.CatchUpRate,
+		CatchUpBurst:     e.CatchUpBurst,
+		SeparateCatchUps: e.SeparateCatchUps,
+		Route:            e.route,
 		Observe: func(u *relay.Upstream, f *wire.Frame) {
 			if c := e.Cache; c != nil {
 				c.invalidateFromEvent(u.URI(), f)

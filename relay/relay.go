@@ -4,8 +4,10 @@
 // own pace; a registry that finds the subscription a new subscriber can
 // share and closes it after its last one leaves; and the positioning of a
 // subscriber that resumes with Last-Event-ID, from the ring or by catching
-// up through a subscription of its own. The edge serves its subscribers
-// this way, and so does an origin relaying the event streams of remote
+// up through a catch-up subscription, shared by those resuming from the
+// same place and opened at a bounded rate. Events whose ref names another
+// origin than their stream's are relayed as gaps. The edge serves its
+// subscribers this way, and so does an origin relaying the event streams of remote
 // objects; it imports neither.
 package relay
 
@@ -17,7 +19,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
@@ -56,6 +61,22 @@ type Relay struct {
 	// to acknowledge a subscription (Await). Default DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
+	// CatchUpRate bounds how many upstream catch-up subscriptions (for
+	// Last-Event-IDs that no ring holds) the relay opens per second, for
+	// all streams, in bursts of at most CatchUpBurst; past it, a
+	// subscriber that would need a new one is refused with 503 and a
+	// Retry-After. Subscribers that share one that is open are not
+	// counted. Zero means DefaultCatchUpRate and DefaultCatchUpBurst,
+	// negative no bound.
+	CatchUpRate  float64
+	CatchUpBurst int
+
+	// SeparateCatchUps opens an upstream catch-up subscription for each
+	// subscriber the shared ring cannot serve, instead of sharing one
+	// among those resuming from the same position. It exists to measure
+	// what sharing saves; a deployed relay leaves it unset.
+	SeparateCatchUps bool
+
 	// Route, if set, says where each attempt of a subscription to a URI
 	// goes; by default, to the URI itself.
 	Route func(uri string) Attempt
@@ -87,6 +108,11 @@ type Relay struct {
 	mu        sync.Mutex
 	upstreams map[string]*Upstream // by key
 	running   sync.WaitGroup       // upstream goroutines and the payload fetches they start
+	eventLog  *slog.Logger         // logger at a bounded rate, for what publishers provoke
+	catchUps  catchUpSources
+
+	catchUpLimitOnce sync.Once
+	catchUpLimit     *rate.Limiter // nil: no bound
 }
 
 // Attempt is where one attempt of a subscription goes, and what to tell of
@@ -106,6 +132,7 @@ func (r *Relay) init() {
 	r.initOnce.Do(func() {
 		r.ctx, r.cancel = context.WithCancel(context.Background())
 		r.upstreams = make(map[string]*Upstream)
+		r.eventLog = ratelog.Logger(r.logger())
 	})
 }
 
@@ -181,6 +208,12 @@ type Metrics interface {
 	// Replay counts a subscriber resuming with Last-Event-ID, served from
 	// the ring (hit) or by catching up from upstream (miss).
 	Replay(hit bool)
+	// CatchUp counts a subscriber that the shared ring could not serve by
+	// outcome: CatchUpOpened, CatchUpShared or CatchUpRefused.
+	CatchUp(outcome string)
+	// RefRefused counts an event whose ref names another origin than its
+	// stream's: it is neither fetched nor relayed (a gap takes its place).
+	RefRefused()
 }
 
 // Kind says what an upstream subscription is for; it is a metrics label.
@@ -190,9 +223,23 @@ const (
 	// Shared is the one subscription per key that every subscriber with
 	// that key reads.
 	Shared Kind = "shared"
-	// CatchUp serves one subscriber resuming from further back than the
-	// shared ring holds, until it reaches the ring.
+	// CatchUp serves the subscribers resuming from further back than the
+	// shared ring holds, until they reach the ring.
 	CatchUp Kind = "catchup"
+)
+
+// Outcomes of a subscriber's need to catch up upstream, for
+// Metrics.CatchUp.
+const (
+	// CatchUpOpened: a new upstream catch-up subscription was opened for
+	// it.
+	CatchUpOpened = "opened"
+	// CatchUpShared: it reads one that was open already, opened from the
+	// same id or holding it.
+	CatchUpShared = "shared"
+	// CatchUpRefused: it would have needed a new one past the relay's
+	// bound (CatchUpRate), and got 503.
+	CatchUpRefused = "refused"
 )
 
 type discardMetrics struct{}
@@ -202,3 +249,5 @@ func (discardMetrics) UpstreamClosed(Kind)               {}
 func (discardMetrics) UpstreamReconnect()                {}
 func (discardMetrics) EventReceived(time.Duration, bool) {}
 func (discardMetrics) Replay(bool)                       {}
+func (discardMetrics) CatchUp(string)                    {}
+func (discardMetrics) RefRefused()                       {}

@@ -166,3 +166,62 @@ func TestUpstreamRefusalReachesTheSubscriber(t *testing.T) {
 	}
 	testkit.WaitUntil(t, "the registry to forget it", func() bool { return r.Len() == 0 && g.value() == 0 })
 }
+
+// TestCatchUpSourceLingersForTheNextResumer: two subscribers resuming from
+// an id the shared ring never held share one catch-up subscription; once
+// both have left, it stays open for Linger, so a third resuming from the
+// same id reads it without another upstream subscription. With Linger
+// negative (the negative control), it ends with its last reader and the
+// third opens a new one.
+func TestCatchUpSourceLingersForTheNextResumer(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		linger          time.Duration
+		wantOpenAfter   int
+		wantNewForThird int64
+	}{
+		{"lingering", time.Minute, 1, 0},
+		{"no linger (negative control)", -1, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := testkit.NewOrigin(t, nil)
+			r := newTestRelay(t, o, &gauge{})
+			r.Linger = tt.linger
+			uri := o.StreamURL("/public/lag", false)
+			var ids []string
+			for i := range 10 {
+				ids = append(ids, o.Publish("/public/lag", fmt.Sprintf(`{"n":%d}`, i)).Event.ID)
+			}
+			_, keeper := join(t, r, "lag", uri, "") // the shared subscription, from now
+			defer keeper.Close()
+			from := ids[5]
+			before := o.Subscriptions.Load()
+			var resumers []stream.Feed
+			for range 2 {
+				_, feed := join(t, r, "lag", uri, from)
+				if got := read(t, feed, 4); !slices.Equal(got, ids[6:]) {
+					t.Fatalf("resuming after %s: %v, want %v", from, got, ids[6:])
+				}
+				resumers = append(resumers, feed)
+			}
+			if n := o.Subscriptions.Load() - before; n != 1 {
+				t.Fatalf("two subscribers resuming from %s cost the origin %d catch-up subscriptions, want 1", from, n)
+			}
+			for _, f := range resumers {
+				f.Close()
+			}
+			if n := r.catchUpsOpen(); n != tt.wantOpenAfter {
+				t.Fatalf("%d catch-up subscriptions open after their readers left, want %d", n, tt.wantOpenAfter)
+			}
+			before = o.Subscriptions.Load()
+			_, third := join(t, r, "lag", uri, from)
+			defer third.Close()
+			if got := read(t, third, 4); !slices.Equal(got, ids[6:]) {
+				t.Fatalf("the third resuming after %s: %v, want %v", from, got, ids[6:])
+			}
+			if n := o.Subscriptions.Load() - before; n != tt.wantNewForThird {
+				t.Errorf("the third resumer cost the origin %d subscriptions, want %d", n, tt.wantNewForThird)
+			}
+		})
+	}
+}

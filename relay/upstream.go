@@ -239,14 +239,16 @@ func (u *Upstream) End(err error) {
 var errUpstreamClosed = &wire.StatusError{Status: http.StatusServiceUnavailable, Detail: "upstream subscription closed", RetryAfter: time.Second}
 
 // onEvent takes an event from the upstream connection's reader, so it must
-// not block. An event by reference without data is held, with everything
-// after it, until its payload has been fetched (by the relay's Resolve);
-// SSE subscribers need it inline, and fetching it once here serves them
-// all.
+// not block. An event whose ref names another origin becomes a gap (see
+// refusingForeignRef). An event by reference without data is held, with
+// everything after it, until its payload has been fetched (by the relay's
+// Resolve); SSE subscribers need it inline, and fetching it once here
+// serves them all.
 func (u *Upstream) onEvent(ev client.Event) {
 	f := ev.Frame()
 	r := u.relay
 	r.metrics().EventReceived(ev.Latency())
+	f = u.refusingForeignRef(f)
 	if r.Observe != nil {
 		r.Observe(u, f)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/subpub/subpub/benchmarks/chaos"
 	"github.com/subpub/subpub/internal/cli"
@@ -59,14 +58,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeLog()
 	cfg.ServerLog = logFile
-	// The servers (and `subpub token`) are the subpub binary beside this
-	// one, where make build puts it; internal/launch takes it from the
-	// environment, and builds one without it.
-	if _, set := os.LookupEnv("SUBPUB_BIN"); !set {
-		if subpub, err := cli.Sibling("subpub"); err == nil {
-			os.Setenv("SUBPUB_BIN", subpub)
-		}
-	}
+	useSiblingSubpub()
 	rep, err := chaos.Run(ctx, cfg)
 	if err != nil {
 		return err

@@ -39,6 +39,9 @@ const benchExamples = `  # a quick side-by-side comparison (about 7 minutes): wh
 
   # the fault suite (subpub bench chaos --help)
   subpub bench chaos --out benchmarks/results/chaos
+
+  # the origin's load after an edge restart (subpub bench restart --help)
+  subpub bench restart --out benchmarks/results/restart
 `
 
 func main() {
@@ -51,6 +54,9 @@ func main() {
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "chaos" {
 		return runChaos(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "restart" {
+		return runRestart(ctx, args[1:], stdout, stderr)
 	}
 	fs := cli.NewFlagSet("subpub bench", "[flags]", benchExamples, stdout, stderr)
 	quick := fs.Bool("quick", false, "the quick preset (the default; about 7 minutes): N = 100 and 1,000, R = 10 and 100, 6 s windows")
@@ -153,6 +159,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // serverLogFlag is --server-log, which the benchmarks and the fault suite
 // share.
+// useSiblingSubpub has the servers (and `subpub token`) run from the
+// subpub binary beside this one, where make build puts it; internal/launch
+// takes it from the environment, and builds one without it.
+func useSiblingSubpub() {
+	if _, set := os.LookupEnv("SUBPUB_BIN"); !set {
+		if subpub, err := cli.Sibling("subpub"); err == nil {
+			os.Setenv("SUBPUB_BIN", subpub)
+		}
+	}
+}
+
 func serverLogFlag(fs *flag.FlagSet) *string {
 	return fs.String("server-log", "", "append the servers' standard error to this `file`")
 }

@@ -56,3 +56,23 @@ func TestChaosHelpAndUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRestartHelpAndUsageErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := runBench(t.Context(), []string{"restart", "--help"}, &stdout, &stderr)
+	if code := cli.ExitCode("subpub bench restart", err, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"usage: subpub bench restart [flags]", "\n  --subscribers int\n", "\n  --spread int\n", "\n  --render\n", "benchmarks/results/restart"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	for _, args := range [][]string{{"restart", "extra"}, {"restart", "--nope"}, {"restart", "--subscribers", "0"}, {"restart", "--rounds", "-1"}} {
+		var stdout, stderr bytes.Buffer
+		err := runBench(t.Context(), args, &stdout, &stderr)
+		if code := cli.ExitCode("subpub bench restart", err, &stderr); code != 2 {
+			t.Errorf("%q: exit %d, %q", args, code, stderr.String())
+		}
+	}
+}

@@ -56,6 +56,9 @@ type edgeFlags struct {
 	linger, authMaxAge            time.Duration
 	ringEvents, ringBytes, maxLag int
 	maxUpstreamsPerClient         int
+	catchUpRate                   float64
+	catchUpBurst                  int
+	separateCatchUps              bool
 	cacheBytes                    int64
 	cacheControlField             string
 }
@@ -76,6 +79,9 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.ringBytes, "ring-bytes", stream.DefaultRingBytes, "bytes of recent events kept per subscription")
 	fs.IntVar(&f.maxLag, "max-lag", edge.DefaultMaxLag, "bytes a subscriber may fall behind before its stream is ended (it resumes from the ring)")
 	fs.IntVar(&f.maxUpstreamsPerClient, "max-upstreams-per-client", edge.DefaultMaxUpstreamsPerClient, "upstream subscriptions one client may make the edge open, for distinct streams (-1: unbounded); past it, 429")
+	fs.Float64Var(&f.catchUpRate, "catchup-rate", edge.DefaultCatchUpRate, "upstream catch-up subscriptions (for Last-Event-IDs no ring holds) the edge opens per second (-1: unbounded); past it, 503 with Retry-After")
+	fs.IntVar(&f.catchUpBurst, "catchup-burst", edge.DefaultCatchUpBurst, "catch-up subscriptions the edge may open at once, within --catchup-rate")
+	fs.BoolVar(&f.separateCatchUps, "separate-catchups", false, "open a catch-up subscription for each resuming subscriber instead of sharing one per position (to measure what sharing saves)")
 	fs.Int64Var(&f.cacheBytes, "cache-bytes", edge.DefaultCacheBytes, "bytes of GET responses to cache (0: no cache)")
 	fs.StringVar(&f.cacheControlField, "cache-control-field", edge.DefaultControlField, "the targeted cache-control `field` (RFC 9213) the cache obeys ahead of Cache-Control")
 }
@@ -131,6 +137,9 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		RingBytes:             f.ringBytes,
 		MaxLag:                f.maxLag,
 		MaxUpstreamsPerClient: f.maxUpstreamsPerClient,
+		CatchUpRate:           f.catchUpRate,
+		CatchUpBurst:          f.catchUpBurst,
+		SeparateCatchUps:      f.separateCatchUps,
 		Linger:                f.linger,
 		AuthMaxAge:            f.authMaxAge,
 		Logger:                logger,

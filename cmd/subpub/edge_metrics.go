@@ -19,6 +19,8 @@ type edgeMetrics struct {
 	eventsIn   prometheus.Counter
 	latency    prometheus.Histogram
 	replays    *prometheus.CounterVec
+	catchUps   *prometheus.CounterVec
+	refRefused prometheus.Counter
 	cache      *prometheus.CounterVec
 	authChecks *prometheus.CounterVec
 	canceled   prometheus.Counter
@@ -42,6 +44,10 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "replays_total",
 			Help: "Subscribers resuming with Last-Event-ID, served from the ring (hit) or by catching up upstream (miss)."}, []string{"result"}),
+		catchUps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "catchups_total",
+			Help: "Subscribers resuming from an id no ring holds, by outcome: opened (a new upstream catch-up subscription), shared (one open already), refused (503: past --catchup-rate)."}, []string{"outcome"}),
+		refRefused: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "refs_refused_total",
+			Help: "Events whose ref names another origin than their stream's: not fetched, not relayed (a gap takes their place)."}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
 			Help: "GET requests by cache outcome."}, []string{"outcome"}),
 		authChecks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "authorization_checks_total",
@@ -57,7 +63,7 @@ func newEdgeMetrics(reg prometheus.Registerer, e *edge.Edge, s *stream.Streamer)
 		}
 		return float64(s.Active()) / float64(up)
 	})
-	reg.MustRegister(m.upstreams, m.reconnects, m.health, m.eventsIn, m.latency, m.replays, m.cache, m.authChecks, m.canceled, fanOut)
+	reg.MustRegister(m.upstreams, m.reconnects, m.health, m.eventsIn, m.latency, m.replays, m.catchUps, m.refRefused, m.cache, m.authChecks, m.canceled, fanOut)
 	return m
 }
 
@@ -77,6 +83,10 @@ func (m *edgeMetrics) UpstreamHealth(upstream string, healthy bool) {
 }
 func (m *edgeMetrics) Cache(outcome string) { m.cache.WithLabelValues(outcome).Inc() }
 func (m *edgeMetrics) RequestCanceled()     { m.canceled.Inc() }
+func (m *edgeMetrics) RefRefused()          { m.refRefused.Inc() }
+func (m *edgeMetrics) CatchUp(outcome string) {
+	m.catchUps.WithLabelValues(outcome).Inc()
+}
 func (m *edgeMetrics) AuthorizationCheck(result string) {
 	m.authChecks.WithLabelValues(result).Inc()
 }
