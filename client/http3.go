@@ -123,11 +123,21 @@ func (p *h3Pool) dial(authority string, c *h3Conn) {
 }
 
 // forget drops a connection that failed, so that the next request dials.
+// The pool may hold a newer connection by then, perhaps still dialling,
+// whose fields dial writes until ready is closed: that one is kept.
 func (p *h3Pool) forget(authority string, cc *http3.ClientConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.conns[authority]; c != nil && c.cc == cc {
-		delete(p.conns, authority)
+	c := p.conns[authority]
+	if c == nil {
+		return
+	}
+	select {
+	case <-c.ready:
+		if c.cc == cc {
+			delete(p.conns, authority)
+		}
+	default:
 	}
 }
 
