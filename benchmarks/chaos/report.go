@@ -280,15 +280,6 @@ func answers(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// loadAverage is the machine's load averages over 1, 5 and 15 minutes.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
-}
-
 // admittedText says when the last join was admitted (-1: none was).
 func admittedText(ms float64) string {
 	if ms < 0 {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/procstat"
+
 	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/internal/testkit"
 )
@@ -31,7 +33,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if serverLog == nil {
 		serverLog = io.Discard
 	}
-	rep := &Report{Seed: cfg.Seed, Began: time.Now().UTC(), Config: summarize(cfg), Cores: runtime.NumCPU(), LoadBefore: loadAverage()}
+	rep := &Report{Seed: cfg.Seed, Began: time.Now().UTC(), Config: summarize(cfg), Cores: runtime.NumCPU(), LoadBefore: procstat.LoadAverage()}
 	say("seed %d", cfg.Seed)
 	dir, err := os.MkdirTemp("", "subpub-chaos-")
 	if err != nil {
@@ -134,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.check(expected, pop.subs)
 	rep.Recovery = recoveries(rep.Faults, pop.subs, wayNames())
 	rep.Seconds = time.Since(rep.Began).Seconds()
-	rep.LoadAfter = loadAverage()
+	rep.LoadAfter = procstat.LoadAverage()
 	rep.judge()
 	say("checked %d events: %d lost, %d duplicated, %d reordered, %d gaps; pass: %v",
 		rep.Total.Expected, rep.Total.Lost, rep.Total.Duplicated, rep.Total.Reordered, rep.Total.Gaps, rep.Pass)

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/procstat"
 )
 
 func main() {
@@ -80,7 +82,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	r := Report{Date: time.Now().UTC(), Events: len(captured), Text: *text, Rounds: *rounds, Connections: *connections,
-		LoadAverage: loadAverage(), MeanSSE: meanSSE(captured), Rows: rows}
+		LoadAverage: procstat.LoadAverage(), MeanSSE: meanSSE(captured), Rows: rows}
 	md := r.Markdown()
 	if *out == "" {
 		fmt.Print(md)
@@ -157,18 +159,4 @@ func meanSSE(events []Event) float64 {
 		total += len(e.SSE)
 	}
 	return float64(total) / float64(len(events))
-}
-
-// loadAverage is the machine's load average as uptime gives it, or
-// "unknown".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], ", ")
 }

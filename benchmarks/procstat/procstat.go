@@ -147,3 +147,14 @@ func SelfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// LoadAverage is the machine's load averages over 1, 5 and 15 minutes, as
+// /proc/loadavg gives them ("0.52 0.61 0.70"), or "unknown": every report
+// says how busy the machine was while it was measured.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}

@@ -222,7 +222,7 @@ func runPhase(ctx context.Context, cfg Config, dir string, origin *launch.Proces
 		return p, err
 	}
 	selfBefore := procstat.SelfCPU()
-	p.LoadBefore = loadAverage()
+	p.LoadBefore = procstat.LoadAverage()
 	killed := time.Now()
 	edge.Kill()
 	edge, err = launch.Start(ctx, "edge", launch.Options{Stderr: cfg.ServerLog}, edgeArgs(edge.TLSAddr, edge.PlainAddr, edge.MetricsAddr)...)
@@ -254,7 +254,7 @@ func runPhase(ctx context.Context, cfg Config, dir string, origin *launch.Proces
 		cpuEdge:   procstat.Read(edge.Cmd.Process.Pid).CPU.Seconds(),
 		cpuLoad:   (procstat.SelfCPU() - selfBefore).Seconds(),
 	}
-	p.LoadAfter = loadAverage()
+	p.LoadAfter = procstat.LoadAverage()
 	p.Back = countReaders(readers, back)
 	p.OriginSubscriptions = int64(after.subscriptions - before.subscriptions)
 	p.OriginRefused = int64(after.refused - before.refused)
@@ -375,19 +375,6 @@ func (a *accessCounter) Write(p []byte) (int, error) {
 }
 
 func (a *accessCounter) requests() int64 { return a.n.Load() }
-
-// loadAverage is /proc/loadavg's first three fields.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
-}
 
 // machine describes where the run ran.
 func machine() string {

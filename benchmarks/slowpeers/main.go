@@ -123,7 +123,7 @@ func run(stalledConns, stalledStreams, healthyConns, healthyStreams, rate, size 
 	}
 	defer pub.Close()
 	content := strings.Repeat("x", size)
-	load0 := loadavg()
+	load0 := procstat.LoadAverage()
 	self0 := procstat.SelfCPU()
 	origin0 := procstat.Read(origin.Cmd.Process.Pid).CPU
 	for _, e := range edges {
@@ -146,7 +146,7 @@ func run(stalledConns, stalledStreams, healthyConns, healthyStreams, rate, size 
 	time.Sleep(2 * time.Second) // the last events reach the healthy
 	selfCPU := procstat.SelfCPU() - self0
 	originCPU := procstat.Read(origin.Cmd.Process.Pid).CPU - origin0
-	load1 := loadavg()
+	load1 := procstat.LoadAverage()
 
 	healthyTotal := int64(0)
 	kind := "SUB"
@@ -206,15 +206,6 @@ func perDelivery(d time.Duration, n int64) float64 {
 		return 0
 	}
 	return float64(d.Microseconds()) / float64(n)
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // publish posts notes at rate for d, calling tick each second, and returns
