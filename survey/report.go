@@ -210,20 +210,15 @@ func (r *Report) alternativesMarkdown(b *strings.Builder) {
 	b.WriteString("A client that reads every interim response whatever its code (net/http's `Got1xxResponse`) counts the events reaching it through each proxy over HTTP/1.1 / HTTP/2; the first row has no proxy between them. ")
 	b.WriteString("Configurations that forward over h2c are left out (the scripted upstream speaks HTTP/1.1). ")
 	b.WriteString("Each way runs on a proxy started afresh. \"(reused k/n)\" says that in k of n trials, an ordinary GET made through the same proxy after the HTTP/1.1 subscription had ended, on a new client connection, received events of that subscription: the proxy had put the upstream connection still carrying the stream back in its pool. The variants with a 106 first are tried three times, since whether a proxy reuses the connection can depend on timing; the others once.\n\n")
+	var names, describes []string
 	for _, v := range Variants {
-		fmt.Fprintf(b, "- **%s**: %s.\n", v.Name, v.Describe)
+		names, describes = append(names, v.Name), append(describes, v.Describe)
 	}
-	b.WriteString("\n| proxy | configuration |")
-	for _, v := range Variants {
-		fmt.Fprintf(b, " %s |", v.Name)
-	}
-	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(Variants)) + "\n")
-	for i := 0; i < len(r.Alternatives); {
-		row := r.Alternatives[i]
-		fmt.Fprintf(b, "| %s | %s |", row.Proxy, row.Config)
-		for ; i < len(r.Alternatives) && r.Alternatives[i].Proxy == row.Proxy && r.Alternatives[i].Config == row.Config; i++ {
+	writeVariantTable(b, names, describes, r.Alternatives,
+		func(a Alternative) (string, string) { return a.Proxy, a.Config },
+		func(a Alternative) string {
 			var cells []string
-			for _, c := range r.Alternatives[i].Counts {
+			for _, c := range a.Counts {
 				if c.Skipped != "" {
 					cells = append(cells, "–")
 					continue
@@ -231,10 +226,34 @@ func (r *Report) alternativesMarkdown(b *strings.Builder) {
 				cells = append(cells, fmt.Sprint(c.Received))
 			}
 			reused := ""
-			if alt := r.Alternatives[i]; alt.Reused > 0 {
-				reused = fmt.Sprintf(" (reused %d/%d)", alt.Reused, alt.ReuseTrials)
+			if a.Reused > 0 {
+				reused = fmt.Sprintf(" (reused %d/%d)", a.Reused, a.ReuseTrials)
 			}
-			fmt.Fprintf(b, " %s%s |", strings.Join(cells, " / "), reused)
+			return strings.Join(cells, " / ") + reused
+		})
+}
+
+// writeVariantTable writes the list of a comparison's variants and its
+// table: a row per proxy configuration (consecutive results with the same
+// proxy and configuration, one per variant, in order) and a cell per
+// variant.
+func writeVariantTable[R any](b *strings.Builder, names, describes []string, results []R, where func(R) (proxy, config string), cell func(R) string) {
+	for i, name := range names {
+		fmt.Fprintf(b, "- **%s**: %s.\n", name, describes[i])
+	}
+	b.WriteString("\n| proxy | configuration |")
+	for _, name := range names {
+		fmt.Fprintf(b, " %s |", name)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(names)) + "\n")
+	for i := 0; i < len(results); {
+		proxy, config := where(results[i])
+		fmt.Fprintf(b, "| %s | %s |", proxy, config)
+		for ; i < len(results); i++ {
+			if p, c := where(results[i]); p != proxy || c != config {
+				break
+			}
+			fmt.Fprintf(b, " %s |", cell(results[i]))
 		}
 		b.WriteString("\n")
 	}
