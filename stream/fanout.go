@@ -2,6 +2,7 @@ package stream
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +99,9 @@ type member struct {
 	// sent whether that batch was queued for it, and failed that its
 	// stream failed (HTTP/3). They belong to the fan-out's goroutine.
 	inBatch, sent, failed bool
+	// gone tells that the member's own loop took it back (leave); the
+	// fan-out's mu guards it.
+	gone bool
 }
 
 // fanoutLeaving says why a fan-out let go of a member.
@@ -219,6 +223,7 @@ func (g *fanout) leave(m *member) {
 			break
 		}
 	}
+	m.gone = true
 	g.mu.Unlock()
 	if m.qs != nil {
 		g.writing.Lock()
@@ -317,6 +322,14 @@ func (g *fanout) run() {
 func (g *fanout) write(members []*member, frames []*wire.Frame) {
 	g.writing.Lock()
 	defer g.writing.Unlock()
+	// A member that left after run listed it, before this pass began, is
+	// its own loop's to write now: leave waited for no pass of it.
+	g.mu.Lock()
+	members = slices.DeleteFunc(members, func(m *member) bool { return m.gone })
+	g.mu.Unlock()
+	if len(members) == 0 {
+		return
+	}
 	var pub, sse bool
 	for _, m := range members {
 		pub = pub || m.format == wire.FormatPUB
