@@ -45,7 +45,8 @@ type attempt struct {
 
 	// mu and done keep a callback that arrives after the attempt returned
 	// (the transport's reader may still be running) from touching the
-	// subscription: its events are dropped and will be resumed.
+	// subscription or what the attempt learned, which Run reads without
+	// the lock: its events are dropped and will be resumed.
 	mu      sync.Mutex
 	done    bool
 	failure error // an error raised inside a callback
@@ -84,18 +85,21 @@ func (a *attempt) run(ctx context.Context) error {
 	default:
 		err = a.runSUB(ctx, req)
 	}
+	// A late callback may still run on the transport's reader: what the
+	// attempt learned is read once, under the lock that marks it done.
 	a.mu.Lock()
 	a.done = true
 	if a.failure != nil {
 		err = a.failure
 	}
+	silentAfterAck := a.negotiate && a.established && !a.heardSinceAck
 	a.mu.Unlock()
 	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, ErrKeepAliveTimeout), errors.Is(cause, ErrNotAcknowledged):
 		err = cause
 	}
-	if a.negotiate && a.established && !a.heardSinceAck && brokenOff(err) {
+	if silentAfterAck && brokenOff(err) {
 		return fmt.Errorf("%w (%v)", ErrSilentAfterAcknowledgement, err)
 	}
 	return err
@@ -180,13 +184,17 @@ func (a *attempt) interim(code int, h http.Header) error {
 	switch code {
 	case wire.StatusNoOperation:
 		a.mu.Lock()
+		if a.done {
+			a.mu.Unlock()
+			return nil
+		}
 		a.answered = true
 		if a.established {
 			a.heardSinceAck = true
 		}
 		// Without the mark, a 106 acknowledges nothing when the hop must
 		// negotiate: it is a keepalive, or some other hop's.
-		first := !a.established && !a.done && (!a.negotiate || wire.EnablesSUB(h))
+		first := !a.established && (!a.negotiate || wire.EnablesSUB(h))
 		a.established = a.established || first
 		if first && a.sub.LastEventID == "" {
 			// The acknowledgement may say where the stream starts: resume
@@ -201,6 +209,10 @@ func (a *attempt) interim(code int, h http.Header) error {
 		}
 	case wire.StatusPUB:
 		a.mu.Lock()
+		if a.done {
+			a.mu.Unlock()
+			return nil
+		}
 		a.answered = true
 		unacknowledged := a.negotiate && !a.established
 		a.heardSinceAck = true
