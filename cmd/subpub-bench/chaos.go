@@ -30,11 +30,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rate := fs.Int("rate", 0, "notes posted a second (default 10)")
 	kills := fs.Int("kills", 0, "kill -9 of each server (default: 10; 1 with --short)")
 	serverLog := serverLogFlag(fs)
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	for name, v := range map[string]int{"subscribers": *subscribers, "rate": *rate, "kills": *kills} {

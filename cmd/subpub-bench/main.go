@@ -81,11 +81,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	render := fs.Bool("render", false, "only write the report and the plots again from --out's results.json")
 	child := fs.String("child", "", "internal: play a benchmark child `role` (bare-sender, subscribers, publisher)")
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	logger, err := cli.Logger(*logLevel, stderr)

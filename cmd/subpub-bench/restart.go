@@ -29,11 +29,7 @@ func runRestart(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	settle := fs.Duration("settle", restart.DefaultSettle, "how long the window goes on once every subscriber is back")
 	render := fs.Bool("render", false, "only write report.md again from --out's report.json")
 	serverLog := serverLogFlag(fs)
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	for name, v := range map[string]int{"subscribers": *subscribers, "spread": *spread, "rate": *rate, "rounds": *rounds} {

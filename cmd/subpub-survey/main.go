@@ -28,11 +28,7 @@ func run(ctx context.Context, args []string) error {
 	jsonOut := fs.String("json", "", "also write the results as JSON to this `file`")
 	only := fs.String("proxies", "", "comma-separated `names` of the proxies to survey (default: all)")
 	requireAll := fs.Bool("require-all", false, "fail when a proxy is not installed or does not start (the report is written all the same)")
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	proxies, err := survey.Select(*only)

@@ -34,11 +34,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	originMetrics := fs.String("origin-metrics", "localhost:9100", "origin metrics and dashboard `address` (empty: none)")
 	edgeMetrics := fs.String("edge-metrics", "localhost:9101", "edge metrics and dashboard `address` (empty: none)")
 	once := fs.Bool("once", false, "exit after the scenario instead of serving until interrupted")
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

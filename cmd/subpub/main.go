@@ -82,11 +82,7 @@ func usage(w io.Writer, cmds map[string]command) {
 // runVersion prints the version line every command's --version prints.
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("subpub version", "", "", stdout, stderr)
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, cli.Version("subpub"))

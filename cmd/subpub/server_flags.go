@@ -151,11 +151,7 @@ type serverRole interface {
 func runServerRole(ctx context.Context, name, examples string, role serverRole, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stdout, stderr)
 	role.register(fs)
-	positional, err := cli.ParseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(positional); err != nil {
+	if err := cli.ParseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	logger, err := role.logger(stderr)

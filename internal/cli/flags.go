@@ -201,9 +201,14 @@ func Usagef(format string, args ...any) error {
 	return &UsageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// NoArgs is the usage error of a command that takes no arguments but was
-// given some, or nil.
-func NoArgs(positional []string) error {
+// ParseFlagsOnly parses the flags of a command that takes no positional
+// argument, as ParseInterspersed does, and answers a usage error if it was
+// given one.
+func ParseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	positional, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
 	if len(positional) > 0 {
 		return Usagef("unexpected argument %q: this command takes flags only", positional[0])
 	}

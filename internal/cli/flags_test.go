@@ -69,12 +69,12 @@ func TestBadArgumentsAreUsageErrors(t *testing.T) {
 			t.Errorf("%q: the whole usage was printed: %q", tt.args, stderr.String())
 		}
 	}
-	var stderr bytes.Buffer
-	if code := ExitCode("subpub test", NoArgs([]string{"extra"}), &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "extra"`) {
-		t.Errorf("NoArgs: exit %d, %q", code, stderr.String())
+	var stdout, stderr bytes.Buffer
+	if code := ExitCode("subpub test", ParseFlagsOnly(newTestFlags(&stdout, &stderr), []string{"-k", "extra"}), &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "extra"`) {
+		t.Errorf("ParseFlagsOnly with an argument: exit %d, %q", code, stderr.String())
 	}
-	if NoArgs(nil) != nil {
-		t.Error("NoArgs(nil) is an error")
+	if err := ParseFlagsOnly(newTestFlags(&stdout, &stderr), []string{"-k"}); err != nil {
+		t.Errorf("ParseFlagsOnly with flags only: %v", err)
 	}
 }
 
