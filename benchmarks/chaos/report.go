@@ -1,14 +1,13 @@
 package chaos
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/subpub/subpub/benchmarks/reportfile"
 
 	"github.com/subpub/subpub/benchmarks/load"
 )
@@ -150,17 +149,7 @@ func (r *Report) judge() {
 
 // Write writes report.json and report.md into dir.
 func (r *Report) Write(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644)
+	return reportfile.Write(dir, r, r.Markdown())
 }
 
 func passFail(ok bool) string {

@@ -1,13 +1,12 @@
 package restart
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/subpub/subpub/benchmarks/reportfile"
 )
 
 // Report is a run's result.
@@ -69,30 +68,16 @@ type Phase struct {
 
 // Load reads the report.json in dir.
 func Load(dir string) (*Report, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
-	if err != nil {
-		return nil, err
-	}
 	var r Report
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s/report.json: %w", dir, err)
+	if err := reportfile.Read(dir, &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
 
 // Write writes report.json and report.md into dir.
 func (r *Report) Write(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "report.json"), append(js, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.Markdown()), 0o644)
+	return reportfile.Write(dir, r, r.Markdown())
 }
 
 // Table is the comparison as a Markdown table (ASCII, for the draft): a row per mode, its rounds
