@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -82,15 +83,8 @@ func zeroWindow(ctx context.Context, srv *server) ZeroWindowResult {
 			}
 			continue
 		}
+		load.AckControl(fr, f) // a failed write ends the connection, which is seen next
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				fr.WritePing(true, f.Data)
-			}
 		case *http2.RSTStreamFrame:
 			if f.StreamID == 1 {
 				res.How = "RST_STREAM " + f.ErrCode.String()

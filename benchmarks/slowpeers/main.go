@@ -31,6 +31,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"github.com/subpub/subpub/benchmarks/load"
 	"github.com/subpub/subpub/benchmarks/procstat"
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/launch"
@@ -305,20 +306,10 @@ func follow(ctx context.Context, addr, path string, streams int, e *edgeRun) {
 			}
 			return
 		}
-		switch f := f.(type) {
-		case *http2.MetaHeadersFrame:
-			if f.PseudoValue("status") == strconv.Itoa(105) {
-				if e.received.Add(1) == 1 {
-					e.firstID.Store(eventID(f))
-				}
-			}
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				fr.WritePing(true, f.Data)
+		load.AckControl(fr, f) // a failed write ends the connection, which is seen next
+		if f, ok := f.(*http2.MetaHeadersFrame); ok && f.PseudoValue("status") == strconv.Itoa(105) {
+			if e.received.Add(1) == 1 {
+				e.firstID.Store(eventID(f))
 			}
 		}
 	}
