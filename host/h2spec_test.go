@@ -54,9 +54,9 @@ func TestH2SpecAgainstTheServer(t *testing.T) {
 		{"h2c", srv.PlainListenAddr(), false, h2specFailuresPlain},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			total, passed, out := testkit.H2Spec(t, "host.Server over "+tc.name, tc.addr, tc.tls)
-			if total != testkit.H2SpecCases || passed < total-tc.maxFailures {
-				t.Errorf("h2spec passed %d of %d, want at least %d of %d:\n%s", passed, total, testkit.H2SpecCases-tc.maxFailures, testkit.H2SpecCases, out)
+			r := testkit.H2Spec(t, "host.Server over "+tc.name, tc.addr, tc.tls)
+			if r.Total != testkit.H2SpecCases || r.Passed < r.Total-tc.maxFailures {
+				t.Errorf("h2spec passed %d of %d, want at least %d of %d:\n%s", r.Passed, r.Total, testkit.H2SpecCases-tc.maxFailures, testkit.H2SpecCases, r.Out)
 			}
 		})
 	}
