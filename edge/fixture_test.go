@@ -12,6 +12,10 @@ import (
 	"github.com/subpub/subpub/stream"
 )
 
+// upstreamKeepAliveTimeout is how long a test edge's upstream subscription
+// may be silent before the edge resubscribes.
+const upstreamKeepAliveTimeout = 20 * time.Second
+
 // testEdge is an Edge on real listeners in front of an upstream.
 type testEdge struct {
 	*Edge
@@ -25,7 +29,11 @@ func newTestEdge(t *testing.T, upstream *url.URL, upstreamCA string, configure f
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := client.New(client.Options{CAFile: upstreamCA, KeepAliveTimeout: 5 * time.Second,
+	// The upstream's keepalives come every second; a loaded machine
+	// running the race detector can stall a reader for seconds, and a
+	// timeout then would resubscribe, which the tests that count upstream
+	// subscriptions would see. None of them waits on the timeout.
+	up, err := client.New(client.Options{CAFile: upstreamCA, KeepAliveTimeout: upstreamKeepAliveTimeout,
 		Reconnect: client.Reconnect{InitialDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
