@@ -13,7 +13,11 @@ import (
 )
 
 // upstreamKeepAliveTimeout is how long a test edge's upstream subscription
-// may be silent before the edge resubscribes.
+// may be silent before the edge resubscribes. The upstream's keepalives
+// come every second; a loaded machine running the race detector can stall
+// a reader for seconds, and a timeout then would resubscribe, which the
+// tests that count upstream subscriptions would see. None of them waits on
+// the timeout.
 const upstreamKeepAliveTimeout = 20 * time.Second
 
 // testEdge is an Edge on real listeners in front of an upstream.
@@ -29,10 +33,6 @@ func newTestEdge(t *testing.T, upstream *url.URL, upstreamCA string, configure f
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The upstream's keepalives come every second; a loaded machine
-	// running the race detector can stall a reader for seconds, and a
-	// timeout then would resubscribe, which the tests that count upstream
-	// subscriptions would see. None of them waits on the timeout.
 	up, err := client.New(client.Options{CAFile: upstreamCA, KeepAliveTimeout: upstreamKeepAliveTimeout,
 		Reconnect: client.Reconnect{InitialDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}})
 	if err != nil {

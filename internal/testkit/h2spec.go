@@ -20,7 +20,7 @@ var h2specSummary = regexp.MustCompile(`(\d+) tests, (\d+) passed, (\d+) skipped
 // H2SpecResult is what a run of h2spec found.
 type H2SpecResult struct {
 	Total, Passed int
-	// Failed names the cases that failed ("5.1/8"), in h2spec's order.
+	// Failed names the cases that failed ("http2/5.1/8"), in h2spec's order.
 	Failed []string
 	// Out is h2spec's report, for a failure message.
 	Out []byte
