@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/internal/multimap"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
@@ -264,19 +265,7 @@ func (c *Cache) remove(e *cacheEntry) {
 }
 
 func (c *Cache) removeLocked(e *cacheEntry) {
-	path := pathOf(e.target)
-	variants := c.entries[path]
-	for i, v := range variants {
-		if v == e {
-			variants = append(variants[:i:i], variants[i+1:]...)
-			break
-		}
-	}
-	if len(variants) == 0 {
-		delete(c.entries, path)
-	} else {
-		c.entries[path] = variants
-	}
+	multimap.Remove(c.entries, pathOf(e.target), e)
 	c.lru.Remove(e.elem)
 	c.size -= int64(len(e.body))
 }

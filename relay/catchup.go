@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/subpub/subpub/internal/multimap"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
@@ -141,18 +142,7 @@ func (r *Relay) leaveCatchUp(shared *Upstream, src *catchUpSource) {
 func (r *Relay) closeCatchUpLocked(shared *Upstream, src *catchUpSource) {
 	s := &r.catchUps
 	src.own.cancel()
-	sources := s.byShared[shared]
-	for i, other := range sources {
-		if other == src {
-			sources = append(sources[:i:i], sources[i+1:]...)
-			break
-		}
-	}
-	if len(sources) == 0 {
-		delete(s.byShared, shared)
-	} else {
-		s.byShared[shared] = sources
-	}
+	multimap.Remove(s.byShared, shared, src)
 }
 
 // catchUpsOpen counts the catch-up sources open now.

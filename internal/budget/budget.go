@@ -152,14 +152,7 @@ func (h *Holder) Charge(n int) {
 	if h.n == 0 {
 		h.progress.Store(time.Now().UnixNano())
 	}
-	h.n += int64(n)
-	over := false
-	if h.isCut {
-		b.releasing.Add(int64(n))
-	} else {
-		h.size.Store(h.n)
-		over = b.queued.Add(int64(n)) > b.limit && b.limit > 0
-	}
+	over := h.account(int64(n)) > b.limit && b.limit > 0
 	h.mu.Unlock()
 	if over {
 		b.enforce()
@@ -176,15 +169,22 @@ func (h *Holder) Credit(n int) {
 	if h.closed {
 		return
 	}
-	n = int(min(int64(n), h.n))
-	h.n -= int64(n)
+	h.account(-min(int64(n), h.n))
 	h.progress.Store(time.Now().UnixNano())
+}
+
+// account adds d (negative for a credit) to the holder's bytes and to the
+// total they count in: the budget's queued bytes, or its releasing ones
+// once the holder is cut. It returns the queued total after the change, 0
+// for a holder cut. h.mu is held.
+func (h *Holder) account(d int64) int64 {
+	h.n += d
 	if h.isCut {
-		h.b.releasing.Add(-int64(n))
-	} else {
-		h.size.Store(h.n)
-		h.b.queued.Add(-int64(n))
+		h.b.releasing.Add(d)
+		return 0
 	}
+	h.size.Store(h.n)
+	return h.b.queued.Add(d)
 }
 
 // Close credits what the holder still has charged and takes it out of the
@@ -200,13 +200,7 @@ func (h *Holder) Close() {
 		return
 	}
 	h.closed = true
-	if h.isCut {
-		b.releasing.Add(-h.n)
-	} else {
-		b.queued.Add(-h.n)
-	}
-	h.n = 0
-	h.size.Store(0)
+	h.account(-h.n)
 	h.mu.Unlock()
 	b.mu.Lock()
 	delete(b.holders, h)
