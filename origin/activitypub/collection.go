@@ -190,23 +190,14 @@ func pageItems(ctx context.Context, q querier, coll string, all bool, pq pageQue
 		query += ` ORDER BY seq DESC LIMIT ?`
 	}
 	args = append(args, limit)
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("activitypub: reading %s: %w", coll, err)
-	}
-	defer rows.Close()
-	var items []collectionItem
-	for rows.Next() {
-		var it collectionItem
+	items, err := queryRows(ctx, q, "reading "+coll, func(r rowScanner) (it collectionItem, err error) {
 		var seq int64
-		if err := rows.Scan(&it.id, &seq); err != nil {
-			return nil, fmt.Errorf("activitypub: reading %s: %w", coll, err)
-		}
+		err = r.Scan(&it.id, &seq)
 		it.seq = uint64(seq)
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("activitypub: reading %s: %w", coll, err)
+		return it, err
+	}, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	if pq.hasMinID {
 		slices.Reverse(items)

@@ -86,7 +86,7 @@ func (s *Store) ReadAfter(ctx context.Context, key string, after uint64, limit i
 }
 
 // scanEvent reads an event's row, and into more the columns that follow.
-func scanEvent(row interface{ Scan(...any) error }, more ...any) (origin.LogEvent, error) {
+func scanEvent(row rowScanner, more ...any) (origin.LogEvent, error) {
 	var (
 		seq, ms   int64
 		typ, data string

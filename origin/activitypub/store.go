@@ -245,21 +245,33 @@ var errNotFound = errors.New("not found")
 
 // queryStrings returns the first column of a query's rows.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	return queryRows(ctx, q, "query", func(r rowScanner) (v string, err error) {
+		err = r.Scan(&v)
+		return v, err
+	}, query, args...)
+}
+
+// rowScanner is a row of a query's result, one of *sql.Rows or *sql.Row.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// queryRows runs query and returns its rows, each read by scan; what says
+// what the query was for in its errors ("listing tokens").
+func queryRows[T any](ctx context.Context, q querier, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("activitypub: query: %w", err)
+		return nil, fmt.Errorf("activitypub: %s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("activitypub: query: %w", err)
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("activitypub: %s: %w", what, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("activitypub: query: %w", err)
+		return nil, fmt.Errorf("activitypub: %s: %w", what, err)
 	}
 	return out, nil
 }

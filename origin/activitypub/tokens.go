@@ -202,28 +202,18 @@ func (s *Store) Tokens(ctx context.Context, user string) ([]Token, error) {
 }
 
 func listTokens(ctx context.Context, q querier, where string, args ...any) ([]Token, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, actor, name, created_at, expires_at FROM tokens `+where+` ORDER BY created_at, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("activitypub: listing tokens: %w", err)
-	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
+	return queryRows(ctx, q, "listing tokens", func(r rowScanner) (Token, error) {
 		var t Token
 		var created, expires int64
-		if err := rows.Scan(&t.ID, &t.User, &t.Name, &created, &expires); err != nil {
-			return nil, fmt.Errorf("activitypub: listing tokens: %w", err)
+		if err := r.Scan(&t.ID, &t.User, &t.Name, &created, &expires); err != nil {
+			return Token{}, err
 		}
 		t.Created = time.UnixMilli(created)
 		if expires != 0 {
 			t.Expires = time.UnixMilli(expires)
 		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("activitypub: listing tokens: %w", err)
-	}
-	return out, nil
+		return t, nil
+	}, `SELECT id, actor, name, created_at, expires_at FROM tokens `+where+` ORDER BY created_at, id`, args...)
 }
 
 // TokenGeneration is a number that every revocation increases, whichever
