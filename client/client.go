@@ -121,7 +121,7 @@ type Client struct {
 
 // New returns a Client configured by opts.
 func New(opts Options) (*Client, error) {
-	tlsConf, err := opts.tlsConfig()
+	tlsConf, err := opts.TLS()
 	if err != nil {
 		return nil, err
 	}

@@ -165,7 +165,12 @@ func (o *Options) maxEventSize() int {
 	return setting.Or(o.MaxEventSize, wire.DefaultMaxEventSize)
 }
 
-func (o *Options) tlsConfig() (*tls.Config, error) {
+// TLS is the TLS configuration a client of these options dials with: a
+// copy of TLSConfig if it is set, else one trusting CAFile besides the
+// system's roots, or skipping verification if Insecure. A program that
+// opens connections of its own beside a Client's (the conformance suite)
+// takes it from here, so that both trust the same servers.
+func (o *Options) TLS() (*tls.Config, error) {
 	if o.TLSConfig != nil {
 		return o.TLSConfig.Clone(), nil
 	}
@@ -173,14 +178,14 @@ func (o *Options) tlsConfig() (*tls.Config, error) {
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading CA file: %w", err)
+			return nil, fmt.Errorf("reading the CA file: %w", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate found in %s", o.CAFile)
+			return nil, fmt.Errorf("no certificate in %s", o.CAFile)
 		}
 		conf.RootCAs = pool
 	}

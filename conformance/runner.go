@@ -3,12 +3,10 @@ package conformance
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -179,35 +177,11 @@ func newSuiteRun(cfg Config) (*suiteRun, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http or https URL", cfg.URL)
 	}
-	conf, err := tlsConfig(cfg)
+	conf, err := (&client.Options{TLSConfig: cfg.TLSConfig, CAFile: cfg.CAFile, Insecure: cfg.Insecure}).TLS()
 	if err != nil {
 		return nil, err
 	}
 	return &suiteRun{cfg: cfg, base: u, tls: conf}, nil
-}
-
-// tlsConfig is cfg's TLS configuration: cfg.TLSConfig, or one trusting
-// cfg.CAFile besides the system's roots.
-func tlsConfig(cfg Config) (*tls.Config, error) {
-	if cfg.TLSConfig != nil {
-		return cfg.TLSConfig.Clone(), nil
-	}
-	conf := &tls.Config{InsecureSkipVerify: cfg.Insecure}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate in %s", cfg.CAFile)
-		}
-		conf.RootCAs = pool
-	}
-	return conf, nil
 }
 
 // Run tests the server in the origin role whose stream is cfg.URL, making it
