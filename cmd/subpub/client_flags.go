@@ -43,6 +43,20 @@ func (f *clientFlags) options() (client.Options, error) {
 	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
 }
 
+// optionsFor is options for requests to the URL argument raw, or the usage
+// error of a flag or of raw; --http is read first, so that checkURL sees the
+// version it names however it was spelt.
+func (f *clientFlags) optionsFor(raw string) (client.Options, error) {
+	opts, err := f.options()
+	if err != nil {
+		return client.Options{}, err
+	}
+	if err := f.checkURL(raw); err != nil {
+		return client.Options{}, err
+	}
+	return opts, nil
+}
+
 // checkURL is the usage error of a URL argument sub or pub cannot use.
 func (f *clientFlags) checkURL(raw string) error {
 	u, err := url.Parse(raw)

@@ -48,11 +48,8 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case len(positional) > 2:
 		return cli.Usagef("unexpected argument %q: pub takes an outbox URL and a file", positional[2])
 	}
-	opts, err := cf.options()
+	opts, err := cf.optionsFor(positional[0])
 	if err != nil {
-		return err
-	}
-	if err := cf.checkURL(positional[0]); err != nil {
 		return err
 	}
 	input := io.Reader(os.Stdin)
