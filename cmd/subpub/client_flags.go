@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/subpub/subpub/client"
@@ -67,6 +68,19 @@ func (f *clientFlags) checkURL(raw string) error {
 		return cli.Usagef("--http 3 needs an https URL, not %q", redact.String(raw))
 	}
 	return nil
+}
+
+// bearerToken is the token of --token, or the one in --token-file (file)
+// when it is given, which keeps it off the command line.
+func bearerToken(token, file string) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", cli.Usagef("--token-file: %v", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // headerFlag collects -H 'Name: value'.
