@@ -20,24 +20,17 @@ type activityPubMetrics struct {
 
 var _ activitypub.Metrics = (*activityPubMetrics)(nil)
 
-func newActivityPubMetrics(reg prometheus.Registerer) *activityPubMetrics {
-	const ns = "subpub_origin"
-	m := &activityPubMetrics{
-		posted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "activities_posted_total",
-			Help: "Activities accepted by outboxes, by type."}, []string{"type"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "activities_rejected_total",
-			Help: "Posted activities refused, by status."}, []string{"status"}),
-		emitted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_emitted_total",
-			Help: "Events published, one per affected stream, by the kind of the stream's resource."}, []string{"stream"}),
-		pruned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "events_pruned_total",
-			Help: "Events deleted from the log for retention."}),
-		canceled: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "requests_canceled_total",
-			Help: "Requests their client cancelled (reset the stream, closed the connection) before they were answered."}),
-		storage: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "storage_errors_total",
-			Help: "Requests that failed on the database, by condition: busy (locked by another process, 503), full (507)."}, []string{"condition"}),
+func newActivityPubMetrics(s metricSet) *activityPubMetrics {
+	return &activityPubMetrics{
+		posted:   s.counterVec("activities_posted_total", "Activities accepted by outboxes, by type.", "type"),
+		rejected: s.counterVec("activities_rejected_total", "Posted activities refused, by status.", "status"),
+		emitted: s.counterVec("events_emitted_total",
+			"Events published, one per affected stream, by the kind of the stream's resource.", "stream"),
+		pruned:   s.counter("events_pruned_total", "Events deleted from the log for retention."),
+		canceled: s.requestsCanceled(),
+		storage: s.counterVec("storage_errors_total",
+			"Requests that failed on the database, by condition: busy (locked by another process, 503), full (507).", "condition"),
 	}
-	reg.MustRegister(m.posted, m.rejected, m.emitted, m.pruned, m.canceled, m.storage)
-	return m
 }
 
 func (m *activityPubMetrics) ActivityPosted(t string) { m.posted.WithLabelValues(t).Inc() }

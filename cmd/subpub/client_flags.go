@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/subpub/subpub/client"
@@ -43,6 +44,20 @@ func (f *clientFlags) options() (client.Options, error) {
 	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
 }
 
+// optionsFor is options for requests to the URL argument raw, or the usage
+// error of a flag or of raw; --http is read first, so that checkURL sees the
+// version it names however it was spelt.
+func (f *clientFlags) optionsFor(raw string) (client.Options, error) {
+	opts, err := f.options()
+	if err != nil {
+		return client.Options{}, err
+	}
+	if err := f.checkURL(raw); err != nil {
+		return client.Options{}, err
+	}
+	return opts, nil
+}
+
 // checkURL is the usage error of a URL argument sub or pub cannot use.
 func (f *clientFlags) checkURL(raw string) error {
 	u, err := url.Parse(raw)
@@ -53,6 +68,19 @@ func (f *clientFlags) checkURL(raw string) error {
 		return cli.Usagef("--http 3 needs an https URL, not %q", redact.String(raw))
 	}
 	return nil
+}
+
+// bearerToken is the token of --token, or the one in --token-file (file)
+// when it is given, which keeps it off the command line.
+func bearerToken(token, file string) (string, error) {
+	if file == "" {
+		return token, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", cli.Usagef("--token-file: %v", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // headerFlag collects -H 'Name: value'.

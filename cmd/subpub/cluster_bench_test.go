@@ -80,12 +80,7 @@ func benchClusterProcesses(b *testing.B, processes int, postgres bool, subscribe
 		if postgres {
 			args = append(args, "--store", db.URL)
 		}
-		p, err := launch.Start(b.Context(), "origin", launch.Options{}, args...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { p.Stop() })
-		origins[i] = p
+		origins[i] = startProcess(b, "origin", launch.Options{}, args...)
 	}
 	var subs []*load.Subscribers
 	for i, o := range origins {

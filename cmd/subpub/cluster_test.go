@@ -32,22 +32,14 @@ func TestThreeOriginProcessesAndAnEdgeOnOnePostgres(t *testing.T) {
 	origins := make([]*launch.Process, 3)
 	var upstreams []string
 	for i := range origins {
-		p, err := launch.Start(t.Context(), "origin", launch.Options{},
+		p := startProcess(t, "origin", launch.Options{},
 			"--store", store, "--data", t.TempDir(), "--base-url", "https://social.example",
 			"--listen", "", "--listen-plain", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--user", "alice:alice-token")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Stop() })
 		origins[i] = p
 		upstreams = append(upstreams, "--upstream", p.PlainURL(""))
 	}
-	edgeProc, err := launch.Start(t.Context(), "edge", launch.Options{}, append(upstreams,
+	edgeProc := startProcess(t, "edge", launch.Options{}, append(upstreams,
 		"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--metrics", "127.0.0.1:0")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { edgeProc.Stop() })
 
 	reconnect := client.Reconnect{InitialDelay: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond}
 	direct := []*client.Client{

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/conformance"
@@ -81,12 +80,8 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		report, err = conformance.RunIntermediary(ctx, cfg)
 	} else {
-		if *tokenFile != "" {
-			b, err := os.ReadFile(*tokenFile)
-			if err != nil {
-				return cli.Usagef("--token-file: %v", err)
-			}
-			*token = strings.TrimSpace(string(b))
+		if *token, err = bearerToken(*token, *tokenFile); err != nil {
+			return err
 		}
 		if cfg.Publisher, err = publisher(opts, *outbox, *token, *publishCmd, *publishURL); err != nil {
 			return err

@@ -12,13 +12,9 @@ import (
 )
 
 func TestConformanceAgainstTheOrigin(t *testing.T) {
-	p, err := launch.Start(t.Context(), "origin", launch.Options{},
+	p := startProcess(t, "origin", launch.Options{},
 		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir(),
 		"--keepalive", "1s", "--user", "alice:alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Stop() })
 	report := filepath.Join(t.TempDir(), "report.json")
 	code, out, errOut := runCLI(t.Context(), "", "conformance", "--cacert", p.CAFile, "--keepalive", "1s", "--timeout", "5s",
 		"--publish-outbox", p.URL("/users/alice/outbox"), "--token", "alice-token", "--json", report, p.URL("/users/alice/outbox"))

@@ -43,19 +43,9 @@ func rawStatus(t *testing.T, addr, request string) int {
 // on the wire, to the origin and to an edge in front of it: the edge
 // answers each with the origin's status.
 func TestEdgeRefusesWhatTheOriginRefuses(t *testing.T) {
-	o, err := launch.Start(t.Context(), "origin", launch.Options{},
+	o := startProcess(t, "origin", launch.Options{},
 		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir(), "--user", "alice:alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Stop()
-	e, err := launch.Start(t.Context(), "edge", launch.Options{},
-		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir(),
-		"--upstream", o.URL(""), "--upstream-cacert", o.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEdge(t, o, launch.Options{}, "--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir())
 
 	for _, tt := range []struct {
 		name, request string

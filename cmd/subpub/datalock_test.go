@@ -16,12 +16,8 @@ import (
 // SIGKILL: the kernel released the lock.
 func TestASecondOriginOnOneDataDirectoryIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	first, err := launch.Start(t.Context(), "origin", launch.Options{},
+	first := startProcess(t, "origin", launch.Options{},
 		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Stop()
 
 	// Bounded: were it not refused, the second origin would serve until
 	// the context ends, and exit 0.

@@ -43,11 +43,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	// The origin.
-	var of originFlags
-	of.listen, of.listenPlain, of.dataDir = *originAddr, *originPlain, filepath.Join(*dataDir, "origin")
-	of.keepAlive, of.maxPerClient, of.shutdownTimeout = 15*time.Second, -1, 5*time.Second
-	of.metricsAddr = *originMetrics
-	of.maxQueuedTotal = budget.DefaultLimit
+	of := originFlags{serverFlags: demoServerFlags(*originAddr, *originPlain, filepath.Join(*dataDir, "origin"), *originMetrics)}
 	for _, u := range demoUsers {
 		of.users = append(of.users, struct{ name, token string }{u[0], u[1]})
 	}
@@ -60,11 +56,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o.srv.Serve()
 
 	// The edge in front of it.
-	var ef edgeFlags
-	ef.listen, ef.listenPlain, ef.dataDir = *edgeAddr, *edgePlain, filepath.Join(*dataDir, "edge")
-	ef.keepAlive, ef.maxPerClient, ef.shutdownTimeout = 15*time.Second, -1, 5*time.Second
-	ef.metricsAddr = *edgeMetrics
-	ef.maxQueuedTotal = budget.DefaultLimit
+	ef := edgeFlags{serverFlags: demoServerFlags(*edgeAddr, *edgePlain, filepath.Join(*dataDir, "edge"), *edgeMetrics)}
 	*originAddr = boundAddr(*originAddr, o.srv.TLSAddr())
 	ef.upstreams, ef.upCA = upstreamList{urls: stringList{"https://" + *originAddr}}, o.caFile
 	ef.linger, ef.ringEvents, ef.ringBytes, ef.maxLag, ef.cacheBytes = 10*time.Second, 4096, 8<<20, 1<<20, 64<<20
@@ -144,6 +136,22 @@ Press Ctrl-C to stop.
 	printDashboards()
 	<-ctx.Done()
 	return nil
+}
+
+// demoServerFlags configure the demo's origin and edge alike but for where
+// they listen and keep their data: no limit of subscriptions per client,
+// for the demo's subscribers all come from one address.
+func demoServerFlags(listen, listenPlain, dataDir, metricsAddr string) serverFlags {
+	return serverFlags{
+		listen:          listen,
+		listenPlain:     listenPlain,
+		dataDir:         dataDir,
+		metricsAddr:     metricsAddr,
+		keepAlive:       15 * time.Second,
+		maxPerClient:    -1,
+		maxQueuedTotal:  budget.DefaultLimit,
+		shutdownTimeout: 5 * time.Second,
+	}
 }
 
 // demo drives the scenario: subscribers on every protocol through the edge,

@@ -125,8 +125,9 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		return nil, err
 	}
 	reg := newRegistry()
-	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_edge"))
-	registerBudgetMetrics(reg, "subpub_edge", streamer.Budget)
+	metrics := metricSet{reg, "subpub_edge"}
+	streamer := f.streamer(logger, newStreamMetrics(metrics))
+	registerBudgetMetrics(metrics, streamer.Budget)
 	e := &edge.Edge{
 		Upstream:              ups[0],
 		MoreUpstreams:         ups[1:],
@@ -147,7 +148,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 	if f.cacheBytes > 0 {
 		e.Cache = &edge.Cache{MaxBytes: f.cacheBytes, ControlField: f.cacheControlField}
 	}
-	e.Metrics = newEdgeMetrics(reg, e, streamer)
+	e.Metrics = newEdgeMetrics(metrics, e, streamer)
 	f.ready = func(ctx context.Context) error { return anyUpstreamAnswers(ctx, upClient, ups) }
 	tlsConf, caFile, err := f.edgeTLSConfig(ctx, stdout, logger)
 	if err != nil {

@@ -59,20 +59,11 @@ func rapidResets(t *testing.T, addr string, n, perConn int) {
 func TestRapidResetsAreCountedNotLogged(t *testing.T) {
 	const resets, maxLines = 20000, 20
 	var originLog, edgeLog testkit.LogBuffer
-	o, err := launch.Start(t.Context(), "origin", launch.Options{Stderr: &originLog},
+	o := startProcess(t, "origin", launch.Options{Stderr: &originLog},
 		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
 		"--data", t.TempDir(), "--user", "alice:alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Stop()
-	e, err := launch.Start(t.Context(), "edge", launch.Options{Stderr: &edgeLog},
-		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
-		"--data", t.TempDir(), "--upstream", o.URL(""), "--upstream-cacert", o.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEdge(t, o, launch.Options{Stderr: &edgeLog},
+		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--data", t.TempDir())
 
 	for _, p := range []*launch.Process{o, e} {
 		rapidResets(t, p.PlainAddr, resets, 1000)

@@ -16,17 +16,8 @@ import (
 func TestHealthAndReadiness(t *testing.T) {
 	data := t.TempDir()
 	originArgs := []string{"--listen", "127.0.0.1:0", "--data", data, "--metrics", "127.0.0.1:0"}
-	o, err := launch.Start(t.Context(), "origin", launch.Options{}, originArgs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := launch.Start(t.Context(), "edge", launch.Options{},
-		"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--metrics", "127.0.0.1:0",
-		"--upstream", o.URL(""), "--upstream-cacert", o.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	o := startProcess(t, "origin", launch.Options{}, originArgs...)
+	e := startEdge(t, o, launch.Options{}, "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--metrics", "127.0.0.1:0")
 	get := func(p *launch.Process, path string) (int, string) {
 		t.Helper()
 		resp, err := http.Get("http://" + p.MetricsAddr + path)
@@ -54,11 +45,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("edge /healthz with its origin killed: %d, want 200: the edge itself is fine", code)
 	}
 	originArgs[1] = addr
-	o, err = launch.Start(t.Context(), "origin", launch.Options{}, originArgs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Stop()
+	o = startProcess(t, "origin", launch.Options{}, originArgs...)
 	if code, body := get(e, "/readyz"); code != http.StatusOK {
 		t.Errorf("edge /readyz with its origin back: %d %q", code, body)
 	}

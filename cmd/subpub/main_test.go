@@ -27,16 +27,31 @@ func runCLI(ctx context.Context, _ string, args ...string) (int, string, string)
 	return code, stdout.String(), stderr.String()
 }
 
-func startOrigin(t *testing.T) *launch.Process {
+// startProcess starts role in a child process with args and stops it when
+// the test ends.
+func startProcess(t testing.TB, role string, opts launch.Options, args ...string) *launch.Process {
 	t.Helper()
-	p, err := launch.Start(t.Context(), "origin", launch.Options{},
-		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir(),
-		"--user", "alice:alice-token", "--user", "bob:bob-token")
+	p, err := launch.Start(t.Context(), role, opts, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop() })
 	return p
+}
+
+// startEdge starts an edge in front of origin o, with args besides the
+// upstream's, and stops it when the test ends.
+func startEdge(t testing.TB, o *launch.Process, opts launch.Options, args ...string) *launch.Process {
+	t.Helper()
+	return startProcess(t, "edge", opts, append(args, "--upstream", o.URL(""), "--upstream-cacert", o.CAFile)...)
+}
+
+// startOrigin starts an origin with the users alice and bob.
+func startOrigin(t *testing.T) *launch.Process {
+	t.Helper()
+	return startProcess(t, "origin", launch.Options{},
+		"--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir(),
+		"--user", "alice:alice-token", "--user", "bob:bob-token")
 }
 
 func TestSubAndPub(t *testing.T) {

@@ -21,6 +21,54 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
+// metricSet makes the collectors of one role (origin, edge) under its
+// namespace, registering each as it is made, so that none is made and left
+// out of the exposition.
+type metricSet struct {
+	reg       prometheus.Registerer
+	namespace string
+}
+
+func (s metricSet) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: s.namespace, Name: name, Help: help})
+	s.reg.MustRegister(c)
+	return c
+}
+
+func (s metricSet) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: s.namespace, Name: name, Help: help}, labels)
+	s.reg.MustRegister(v)
+	return v
+}
+
+func (s metricSet) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: s.namespace, Name: name, Help: help}, labels)
+	s.reg.MustRegister(v)
+	return v
+}
+
+func (s metricSet) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: s.namespace, Name: name, Help: help, Buckets: buckets})
+	s.reg.MustRegister(h)
+	return h
+}
+
+// gaugeFunc and counterFunc expose a value read at each scrape.
+func (s metricSet) gaugeFunc(name, help string, f func() float64) {
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: s.namespace, Name: name, Help: help}, f))
+}
+
+func (s metricSet) counterFunc(name, help string, f func() float64) {
+	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: s.namespace, Name: name, Help: help}, f))
+}
+
+// requestsCanceled counts what both roles' handlers see alike: a request
+// given up by its client before it was answered.
+func (s metricSet) requestsCanceled() prometheus.Counter {
+	return s.counter("requests_canceled_total",
+		"Requests their client cancelled (reset the stream, closed the connection) before they were answered.")
+}
+
 // streamMetrics exposes what an stream.Streamer observes, in Prometheus
 // form. Each role (origin, edge) registers its own under its namespace.
 type streamMetrics struct {
@@ -34,28 +82,17 @@ type streamMetrics struct {
 
 var _ stream.Metrics = (*streamMetrics)(nil)
 
-func newStreamMetrics(reg prometheus.Registerer, namespace string) *streamMetrics {
-	f := func(name, help string, labels ...string) *prometheus.CounterVec {
-		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
-		reg.MustRegister(v)
-		return v
+func newStreamMetrics(s metricSet) *streamMetrics {
+	return &streamMetrics{
+		active:    s.gaugeVec("subscriptions_active", "Subscriptions being served, by HTTP version and format (pub or sse).", "proto", "format"),
+		closed:    s.counterVec("subscriptions_closed_total", "Subscriptions ended, by reason.", "proto", "format", "reason"),
+		delivered: s.counterVec("events_delivered_total", "Events written to subscribers (one per subscriber per event).", "proto", "format"),
+		bytes:     s.counterVec("bytes_written_total", "Bytes of events written to subscribers (PUB: status line and fields before header compression).", "proto", "format"),
+		rejected:  s.counterVec("subscriptions_rejected_total", "Subscriptions refused before streaming, by status.", "proto", "status"),
+		fannedOut: s.gaugeVec("subscriptions_fanned_out",
+			"Subscriptions written by their connection's fan-out (one pass per event for all of a connection's streams), by HTTP version and format.",
+			"proto", "format"),
 	}
-	m := &streamMetrics{
-		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "subscriptions_active",
-			Help: "Subscriptions being served, by HTTP version and format (pub or sse).",
-		}, []string{"proto", "format"}),
-		closed:    f("subscriptions_closed_total", "Subscriptions ended, by reason.", "proto", "format", "reason"),
-		delivered: f("events_delivered_total", "Events written to subscribers (one per subscriber per event).", "proto", "format"),
-		bytes:     f("bytes_written_total", "Bytes of events written to subscribers (PUB: status line and fields before header compression).", "proto", "format"),
-		rejected:  f("subscriptions_rejected_total", "Subscriptions refused before streaming, by status.", "proto", "status"),
-	}
-	m.fannedOut = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "subscriptions_fanned_out",
-		Help: "Subscriptions written by their connection's fan-out (one pass per event for all of a connection's streams), by HTTP version and format.",
-	}, []string{"proto", "format"})
-	reg.MustRegister(m.active, m.fannedOut)
-	return m
 }
 
 func (m *streamMetrics) SubscriptionOpened(proto string, f wire.Format) {
@@ -82,19 +119,14 @@ func (m *streamMetrics) Rejected(proto string, status int) {
 
 // registerBudgetMetrics exposes the account of bytes queued for slow peers
 // (see package internal/budget).
-func registerBudgetMetrics(reg prometheus.Registerer, namespace string, b *budget.Budget) {
-	gauge := func(name, help string, f func() int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help},
-			func() float64 { return float64(f()) })
-	}
-	reg.MustRegister(
-		gauge("queued_bytes", "Bytes held for peers slower than they are written to: HTTP/2 connections' write queues, HTTP/1.1 and HTTP/3 writes in progress; counted against --max-queued-total.", b.Queued),
-		gauge("queued_bytes_releasing", "Bytes still held by peers cut off for the budget, freed as they end.", b.Releasing),
-		gauge("queued_bytes_limit", "The budget of queued_bytes (--max-queued-total); 0: none.", b.Limit),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: "queued_budget_cuts_total",
-			Help: "Peers cut off because queued_bytes passed the budget, the one holding the most first (an HTTP/2 connection, an HTTP/1.1 or HTTP/3 subscription)."},
-			func() float64 { return float64(b.Cuts()) }),
-	)
+func registerBudgetMetrics(s metricSet, b *budget.Budget) {
+	read := func(f func() int64) func() float64 { return func() float64 { return float64(f()) } }
+	s.gaugeFunc("queued_bytes", "Bytes held for peers slower than they are written to: HTTP/2 connections' write queues, HTTP/1.1 and HTTP/3 writes in progress; counted against --max-queued-total.", read(b.Queued))
+	s.gaugeFunc("queued_bytes_releasing", "Bytes still held by peers cut off for the budget, freed as they end.", read(b.Releasing))
+	s.gaugeFunc("queued_bytes_limit", "The budget of queued_bytes (--max-queued-total); 0: none.", read(b.Limit))
+	s.counterFunc("queued_budget_cuts_total",
+		"Peers cut off because queued_bytes passed the budget, the one holding the most first (an HTTP/2 connection, an HTTP/1.1 or HTTP/3 subscription).",
+		read(b.Cuts))
 }
 
 // newRegistry is a registry with the Go runtime and process collectors.

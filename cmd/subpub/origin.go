@@ -141,14 +141,15 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		}
 	}
 	reg := newRegistry()
-	streamer := f.streamer(logger, newStreamMetrics(reg, "subpub_origin"))
-	registerBudgetMetrics(reg, "subpub_origin", streamer.Budget)
+	metrics := metricSet{reg, "subpub_origin"}
+	streamer := f.streamer(logger, newStreamMetrics(metrics))
+	registerBudgetMetrics(metrics, streamer.Budget)
 	app := &activitypub.Server{
 		Store:           store,
 		Hub:             &origin.Hub{Log: store},
 		Streamer:        streamer,
 		Logger:          logger,
-		Metrics:         newActivityPubMetrics(reg),
+		Metrics:         newActivityPubMetrics(metrics),
 		InlineLimit:     f.inlineLimit,
 		PageSize:        f.pageSize,
 		EventRetention:  f.eventRetention,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/cli"
@@ -35,12 +34,8 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return cli.Usagef("--token-file: %v", err)
-		}
-		*token = strings.TrimSpace(string(b))
+	if *token, err = bearerToken(*token, *tokenFile); err != nil {
+		return err
 	}
 	switch {
 	case len(positional) == 0:
@@ -48,11 +43,8 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case len(positional) > 2:
 		return cli.Usagef("unexpected argument %q: pub takes an outbox URL and a file", positional[2])
 	}
-	opts, err := cf.options()
+	opts, err := cf.optionsFor(positional[0])
 	if err != nil {
-		return err
-	}
-	if err := cf.checkURL(positional[0]); err != nil {
 		return err
 	}
 	input := io.Reader(os.Stdin)

@@ -20,19 +20,9 @@ import (
 func TestNoCredentialInTheLogs(t *testing.T) {
 	data := t.TempDir()
 	var originLog, edgeLog testkit.LogBuffer
-	o, err := launch.Start(t.Context(), "origin", launch.Options{Stderr: &originLog},
+	o := startProcess(t, "origin", launch.Options{Stderr: &originLog},
 		"--listen", "127.0.0.1:0", "--data", data, "--log-level", "debug", "--user", "alice:alice-token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Stop()
-	e, err := launch.Start(t.Context(), "edge", launch.Options{Stderr: &edgeLog},
-		"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "debug",
-		"--upstream", o.URL(""), "--upstream-cacert", o.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEdge(t, o, launch.Options{Stderr: &edgeLog}, "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--log-level", "debug")
 	code, out, errOut := runCLI(t.Context(), "", "token", "add", "--data", data, "--user", "alice")
 	secret := strings.TrimSpace(out)
 	if code != 0 || secret == "" {

@@ -22,19 +22,9 @@ import (
 // joining with it. The other token's subscribers go on receiving.
 func TestRevokedTokenThroughTheEdge(t *testing.T) {
 	data := t.TempDir()
-	o, err := launch.Start(t.Context(), "origin", launch.Options{},
+	o := startProcess(t, "origin", launch.Options{},
 		"--listen", "127.0.0.1:0", "--data", data, "--user", "alice:alice-token", "--max-per-client", "-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Stop()
-	e, err := launch.Start(t.Context(), "edge", launch.Options{},
-		"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--max-per-client", "-1",
-		"--upstream", o.URL(""), "--upstream-cacert", o.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Stop()
+	e := startEdge(t, o, launch.Options{}, "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--max-per-client", "-1")
 
 	add := func(name string) string {
 		t.Helper()

@@ -19,12 +19,8 @@ func TestSecretsFromFilesAndTheEnvironment(t *testing.T) {
 	if err := os.WriteFile(users, []byte("# the origin's users\nalice:alice-file-token\n\nbob:bob-file-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o, err := launch.Start(t.Context(), "origin", launch.Options{},
+	o := startProcess(t, "origin", launch.Options{},
 		"--listen", "127.0.0.1:0", "--data", t.TempDir(), "--users-file", users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Stop()
 	outbox := o.URL("/users/bob/outbox")
 	token := filepath.Join(dir, "token")
 	note := `{"type":"Note","content":"hi","to":["https://www.w3.org/ns/activitystreams#Public"]}`

@@ -62,11 +62,8 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case len(positional) > 1:
 		return cli.Usagef("unexpected argument %q: sub takes one URL", positional[1])
 	}
-	opts, err := cf.options()
+	opts, err := cf.optionsFor(positional[0])
 	if err != nil {
-		return err
-	}
-	if err := cf.checkURL(positional[0]); err != nil {
 		return err
 	}
 	switch {
