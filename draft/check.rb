@@ -9,7 +9,8 @@
 #
 #   - the XML is well-formed and contains no placeholder for a reference
 #     that could not be resolved, and no unconverted {{...}} reference;
-#   - every reference is cited, and every cross-reference has a target;
+#   - no anchor is defined twice, every reference is cited, and every
+#     cross-reference has a target;
 #   - the text is ASCII;
 #   - no line of a figure is longer than 69 characters (xml2rfc indents
 #     figures by 3 in a 72-column text rendering);
@@ -46,7 +47,11 @@ if xml.gsub(/<!\[CDATA\[.*?\]\]>/m, "") =~ /\{\{|\}\}/
 end
 
 anchors = {}
-REXML::XPath.each(doc, "//*[@anchor]") { |e| anchors[e.attributes["anchor"]] = e.name }
+REXML::XPath.each(doc, "//*[@anchor]") do |e|
+  a = e.attributes["anchor"]
+  problems << "#{xml_path}: anchor #{a.inspect} is defined more than once" if anchors.key?(a)
+  anchors[a] = e.name
+end
 cited = {}
 REXML::XPath.each(doc, "//xref") do |x|
   target = x.attributes["target"]
