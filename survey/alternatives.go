@@ -11,8 +11,6 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
@@ -70,8 +68,8 @@ func TryAlternatives(ctx context.Context, o *Origin, dir string, proxies []Proxy
 			if c.H2CUpstream {
 				continue
 			}
-			confDir := filepath.Join(dir, fmt.Sprintf("%s-alt-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), i))
-			if err := os.MkdirAll(confDir, 0o755); err != nil {
+			confDir, err := p.configDir(dir, "alt", i)
+			if err != nil {
 				return nil, err
 			}
 			for n, v := range Variants {

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,8 +115,8 @@ func TryStreaming(ctx context.Context, o *Origin, dir string, proxies []Proxy, p
 		}
 		configs := append(append([]Config(nil), p.Configs...), streamingExtraConfigs[p.Name]...)
 		for i, c := range configs {
-			confDir := filepath.Join(dir, fmt.Sprintf("%s-streaming-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), i))
-			if err := os.MkdirAll(confDir, 0o755); err != nil {
+			confDir, err := p.configDir(dir, "streaming", i)
+			if err != nil {
 				return nil, err
 			}
 			for _, v := range StreamingVariants {
