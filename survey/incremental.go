@@ -204,15 +204,10 @@ func timeStreaming(ctx context.Context, o *Origin, f *Front, v StreamingVariant,
 	if v.incrementalRequest {
 		req.Header.Set("Incremental", "?1")
 	}
-	ended := make(chan string, 1)
 	start = time.Now()
-	go func() { ended <- readStreaming(transport, req, record) }()
-	result.Ended = "open"
-	select {
-	case result.Ended = <-ended:
-	case <-allIn:
-	case <-time.After(streamingEvents*streamingGap + streamingQuiet):
-	}
+	result.Ended = awaitEvents(allIn, streamingEvents*streamingGap+streamingQuiet, func() string {
+		return readStreaming(transport, req, record)
+	})
 	cancel()
 	mu.Lock()
 	defer mu.Unlock()
