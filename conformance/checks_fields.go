@@ -270,16 +270,25 @@ func checkReferenceResolves(ctx context.Context, s *suiteRun) Result {
 // maxBody bounds a response body the suite reads.
 const maxBody = 4 << 20
 
+// newRequest is a request for u with the run's fields.
+func (s *suiteRun) newRequest(ctx context.Context, method, u string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	for name, values := range s.cfg.Header {
+		req.Header[name] = values
+	}
+	return req, nil
+}
+
 // get retrieves u with the run's fields.
 func (s *suiteRun) get(ctx context.Context, c *client.Client, u string) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := s.newRequest(ctx, http.MethodGet, u)
 	if err != nil {
 		return nil, 0, err
-	}
-	for name, values := range s.cfg.Header {
-		req.Header[name] = values
 	}
 	resp, err := c.RoundTrip(req)
 	if err != nil {
