@@ -80,12 +80,9 @@ func (s *suiteRun) problemDetail(ctx context.Context, u string, status int) Resu
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, wire.MethodSUB, u, nil)
+	req, err := s.newRequest(ctx, wire.MethodSUB, u)
 	if err != nil {
 		return fail("%v", err)
-	}
-	for name, values := range s.cfg.Header {
-		req.Header[name] = values
 	}
 	resp, err := c.RoundTrip(req)
 	if err != nil {

@@ -48,13 +48,13 @@ func fieldChecks() []*Check {
 // sending an event by reference.
 const inlineThreshold = wire.RecommendedInlineLimit
 
-// eachPUB applies inspect to every 105 of every SUB subscription, with its
-// number.
-func eachPUB(s *suiteRun, inspect func(n int, h http.Header) string) Result {
+// eachPUB applies inspect to every 105 of every SUB subscription, and
+// names each problem it finds with the 105's number.
+func eachPUB(s *suiteRun, inspect func(h http.Header) string) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
 		var problems []string
 		for i, p := range pubs(responses) {
-			if problem := inspect(i+1, p.Header); problem != "" {
+			if problem := inspect(p.Header); problem != "" {
 				problems = append(problems, fmt.Sprintf("105 number %d: %s", i+1, problem))
 			}
 		}
@@ -62,8 +62,20 @@ func eachPUB(s *suiteRun, inspect func(n int, h http.Header) string) Result {
 	})
 }
 
+// eachEventDictionary is eachPUB for the 105s whose Event field parses as
+// a Dictionary: event-field/1 judges those whose does not.
+func eachEventDictionary(s *suiteRun, inspect func(dict *httpsfv.Dictionary, h http.Header) string) Result {
+	return eachPUB(s, func(h http.Header) string {
+		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
+		if err != nil {
+			return ""
+		}
+		return inspect(dict, h)
+	})
+}
+
 func checkEventDictionary(_ context.Context, s *suiteRun) Result {
-	return eachPUB(s, func(_ int, h http.Header) string {
+	return eachPUB(s, func(h http.Header) string {
 		lines := h.Values(wire.FieldEvent)
 		if len(lines) == 0 {
 			return "" // status-pub/1's concern
@@ -94,11 +106,7 @@ func checkEventDictionary(_ context.Context, s *suiteRun) Result {
 }
 
 func checkEventIDSyntax(_ context.Context, s *suiteRun) Result {
-	return eachPUB(s, func(_ int, h http.Header) string {
-		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
-		if err != nil {
-			return ""
-		}
+	return eachEventDictionary(s, func(dict *httpsfv.Dictionary, _ http.Header) string {
 		if _, ok := dict.Get("id"); !ok {
 			return ""
 		}
@@ -116,11 +124,7 @@ func checkEventIDSyntax(_ context.Context, s *suiteRun) Result {
 }
 
 func checkEveryEventHasID(_ context.Context, s *suiteRun) Result {
-	return eachPUB(s, func(_ int, h http.Header) string {
-		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
-		if err != nil {
-			return ""
-		}
+	return eachEventDictionary(s, func(dict *httpsfv.Dictionary, _ http.Header) string {
 		if _, ok := dict.Get("id"); !ok {
 			return "no id"
 		}
@@ -143,7 +147,7 @@ func eventData(h http.Header) (any, bool, error) {
 }
 
 func checkEventDataItem(_ context.Context, s *suiteRun) Result {
-	return eachPUB(s, func(_ int, h http.Header) string {
+	return eachPUB(s, func(h http.Header) string {
 		v, present, err := eventData(h)
 		switch v.(type) {
 		case string, httpsfv.DisplayString, []byte:
@@ -160,7 +164,7 @@ func checkEventDataItem(_ context.Context, s *suiteRun) Result {
 }
 
 func checkPrintableAsString(_ context.Context, s *suiteRun) Result {
-	return eachPUB(s, func(_ int, h http.Header) string {
+	return eachPUB(s, func(h http.Header) string {
 		switch v := mustValue(eventData(h)).(type) {
 		case []byte:
 			if printableASCII(v) {
@@ -187,11 +191,7 @@ func printableASCII(b []byte) bool {
 }
 
 func checkNoDataWithRef(_ context.Context, s *suiteRun) Result {
-	return eachPUB(s, func(_ int, h http.Header) string {
-		dict, err := httpsfv.UnmarshalDictionary(h.Values(wire.FieldEvent))
-		if err != nil {
-			return ""
-		}
+	return eachEventDictionary(s, func(dict *httpsfv.Dictionary, h http.Header) string {
 		if _, hasRef := dict.Get("ref"); hasRef && len(h.Values(wire.FieldEventData)) > 0 {
 			return "both ref and Event-Data"
 		}
@@ -270,16 +270,25 @@ func checkReferenceResolves(ctx context.Context, s *suiteRun) Result {
 // maxBody bounds a response body the suite reads.
 const maxBody = 4 << 20
 
+// newRequest is a request for u with the run's fields.
+func (s *suiteRun) newRequest(ctx context.Context, method, u string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	for name, values := range s.cfg.Header {
+		req.Header[name] = values
+	}
+	return req, nil
+}
+
 // get retrieves u with the run's fields.
 func (s *suiteRun) get(ctx context.Context, c *client.Client, u string) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := s.newRequest(ctx, http.MethodGet, u)
 	if err != nil {
 		return nil, 0, err
-	}
-	for name, values := range s.cfg.Header {
-		req.Header[name] = values
 	}
 	resp, err := c.RoundTrip(req)
 	if err != nil {

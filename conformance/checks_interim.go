@@ -59,12 +59,9 @@ func checkNoPUBToGET(ctx context.Context, s *suiteRun) Result {
 		got = append(got, code)
 		return nil
 	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, s.cfg.URL, nil)
+	req, err := s.newRequest(httptrace.WithClientTrace(ctx, trace), http.MethodGet, s.cfg.URL)
 	if err != nil {
 		return fail("%v", err)
-	}
-	for name, values := range s.cfg.Header {
-		req.Header[name] = values
 	}
 	req.Header.Set("Accept", "application/json, */*;q=0.1")
 	resp, err := c.RoundTrip(req)

@@ -103,9 +103,7 @@ func checkInterimRelayed(ctx context.Context, s *suiteRun) Result {
 	}
 	published := m.publish(path, relayedEvents)
 	m.relayed = &relayedStream{published: published, sub: r}
-	r.waitUntil(ctx, s.cfg.timeout(), hasEvents(relayedEvents))
-	_, events, err, _ := r.snapshot()
-	got := ids(events)
+	got, err := r.receivedIDs(ctx, s.cfg.timeout(), relayedEvents)
 	switch {
 	case len(got) < relayedEvents:
 		return fail("%d of %d 105s relayed (%s)", len(got), relayedEvents, errString(err))
@@ -134,9 +132,7 @@ func checkUpstreamLossResumed(ctx context.Context, s *suiteRun) Result {
 	published := m.publish(path, 1)
 	m.up.loseOnce(path)
 	published = append(published, m.publish(path, lossyEvents-1)...)
-	r.waitUntil(ctx, s.cfg.timeout(), hasEvents(lossyEvents))
-	_, events, err, _ := r.snapshot()
-	got := ids(events)
+	got, err := r.receivedIDs(ctx, s.cfg.timeout(), lossyEvents)
 	switch {
 	case len(got) < lossyEvents:
 		return fail("%q of %q relayed when the upstream lost %q on the intermediary's subscription (%s)", got, published, published[1], errString(err))
@@ -287,59 +283,57 @@ func exactly(got, want []string) string {
 // checkReplay resumes from an event the intermediary relayed moments ago,
 // while another subscriber keeps the stream open, then publishes more.
 func checkReplay(ctx context.Context, s *suiteRun) Result {
-	m := s.mid
-	path := m.path("public", "replay")
-	a, err := s.openThrough(ctx, path, "", nil)
+	from, want, got, err := s.resumeBeside(ctx, s.mid.path("public", "replay"), nil, 5, 1)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer a.stop()
-	first := m.publish(path, 5)
-	if !a.waitUntil(ctx, s.cfg.timeout(), hasEvents(5)) {
-		return fail("the first subscriber did not receive the 5 events")
+	if problem := exactly(got, want); problem != "" {
+		return fail("resuming from %q: %s", from, problem)
 	}
-	b, err := s.openThrough(ctx, path, first[1], nil)
-	if err != nil {
-		return fail("resuming from %q: %v", first[1], err)
-	}
-	defer b.stop()
-	want := append(first[2:], m.publish(path, 2)...)
-	b.waitUntil(ctx, s.cfg.timeout(), hasEvents(len(want)))
-	_, events, _, _ := b.snapshot()
-	if problem := exactly(ids(events), want); problem != "" {
-		return fail("resuming from %q: %s", first[1], problem)
-	}
-	return pass("resuming from %q: %q", first[1], want)
+	return pass("resuming from %q: %q", from, want)
 }
 
 // checkCatchUp publishes before the intermediary follows the stream, so
 // that the events before its first subscription are not retained there,
 // and resumes from one of them.
 func checkCatchUp(ctx context.Context, s *suiteRun) Result {
-	m := s.mid
-	path := m.path("public", "catchup")
-	before := m.publish(path, 10)
-	a, err := s.openThrough(ctx, path, "", nil)
+	path := s.mid.path("public", "catchup")
+	before := s.mid.publish(path, 10)
+	from, want, got, err := s.resumeBeside(ctx, path, before, 3, 2)
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer a.stop()
-	live := m.publish(path, 3)
-	if !a.waitUntil(ctx, s.cfg.timeout(), hasEvents(3)) {
-		return fail("the first subscriber did not receive the 3 events")
+	if problem := exactly(got, want); problem != "" {
+		return fail("resuming from %q, which the intermediary never relayed: %s", from, problem)
 	}
-	b, err := s.openThrough(ctx, path, before[2], nil)
+	return pass("resuming from %q: %d events, each once", from, len(want))
+}
+
+// resumeBeside is how the ring checks resume: one subscriber keeps path
+// followed, so that the intermediary holds the stream, and receives live
+// events published once it is open. A second subscriber then resumes after
+// the event numbered at among before (published earlier) and the live ones,
+// and two more are published. It returns the id resumed from, the ids the
+// second should receive (every later event, each once), and those it did.
+func (s *suiteRun) resumeBeside(ctx context.Context, path string, before []string, live, at int) (from string, want, got []string, err error) {
+	a, err := s.openThrough(ctx, path, "", nil)
 	if err != nil {
-		return fail("resuming from %q: %v", before[2], err)
+		return "", nil, nil, err
+	}
+	defer a.stop()
+	published := slices.Concat(before, s.mid.publish(path, live))
+	if !a.waitUntil(ctx, s.cfg.timeout(), hasEvents(live)) {
+		return "", nil, nil, fmt.Errorf("the first subscriber did not receive the %d events", live)
+	}
+	from = published[at]
+	b, err := s.openThrough(ctx, path, from, nil)
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("resuming from %q: %v", from, err)
 	}
 	defer b.stop()
-	want := slices.Concat(before[3:], live, m.publish(path, 2))
-	b.waitUntil(ctx, s.cfg.timeout(), hasEvents(len(want)))
-	_, events, _, _ := b.snapshot()
-	if problem := exactly(ids(events), want); problem != "" {
-		return fail("resuming from %q, which the intermediary never relayed: %s", before[2], problem)
-	}
-	return pass("resuming from %q: %d events, each once", before[2], len(want))
+	want = slices.Concat(published[at+1:], s.mid.publish(path, 2))
+	got, _ = b.receivedIDs(ctx, s.cfg.timeout(), len(want))
+	return from, want, got, nil
 }
 
 // checkSlowSubscriber opens a subscription that reads its acknowledgement

@@ -1,12 +1,10 @@
 package conformance
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
@@ -72,29 +70,15 @@ func checkSetting(ctx context.Context, s *suiteRun, version string) Result {
 // http2Settings is the server's first SETTINGS frame: over TLS with ALPN
 // h2, or h2c with prior knowledge for an http URL.
 func (s *suiteRun) http2Settings(ctx context.Context) (map[uint64]uint64, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.authority())
+	conn, err := s.dialOffering(ctx, "h2")
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	if deadline, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(deadline)
-	}
-	if s.base.Scheme == "https" {
-		conf := s.tls.Clone()
-		conf.NextProtos = []string{"h2"}
-		if conf.ServerName == "" {
-			conf.ServerName = s.base.Hostname()
-		}
-		tc := tls.Client(conn, conf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, err
-		}
+	if tc, ok := conn.(*tls.Conn); ok {
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
 			return nil, fmt.Errorf("ALPN chose %q, not h2", p)
 		}
-		conn = tc
 	}
 	io.WriteString(conn, http2.ClientPreface)
 	fr := http2.NewFramer(conn, conn)
@@ -117,12 +101,7 @@ func (s *suiteRun) http2Settings(ctx context.Context) (map[uint64]uint64, error)
 
 // http3Settings is the server's SETTINGS on a QUIC connection.
 func (s *suiteRun) http3Settings(ctx context.Context) (map[uint64]uint64, error) {
-	conf := s.tls.Clone()
-	conf.NextProtos = []string{http3.NextProtoH3}
-	if conf.ServerName == "" {
-		conf.ServerName = s.base.Hostname()
-	}
-	qc, err := quic.DialAddr(ctx, s.authority(), conf, nil)
+	qc, err := quic.DialAddr(ctx, s.authority(), s.tlsOffering(http3.NextProtoH3), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -136,29 +115,11 @@ func (s *suiteRun) http3Settings(ctx context.Context) (map[uint64]uint64, error)
 	return cc.Settings().Other, nil
 }
 
-// authority is the target's host and port.
-func (s *suiteRun) authority() string {
-	if s.base.Port() != "" {
-		return s.base.Host
-	}
-	return net.JoinHostPort(s.base.Hostname(), map[string]string{"http": "80", "https": "443"}[s.base.Scheme])
-}
-
 // firstHTTP11Response sends SUB over HTTP/1.1 with the extra fields and
 // reads the first response, interim or final.
 func (s *suiteRun) firstHTTP11Response(ctx context.Context, fields http.Header) (*http.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
-	defer cancel()
-	conn, err := s.dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, s.rawRequest(wire.MethodSUB, s.base.RequestURI(), "HTTP/1.1", fields)); err != nil {
-		return nil, err
-	}
-	// ReadResponse returns a 1xx as it is, without waiting for more.
-	return http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, _, err := s.firstResponse(ctx, "HTTP/1.1", fields, false)
+	return resp, err
 }
 
 func checkEcho(ctx context.Context, s *suiteRun) Result {

@@ -67,12 +67,15 @@ func checkVersionDelivers(s *suiteRun, version string) Result {
 // over TLS with ALPN http/1.1 for an https URL, to write requests as they
 // are. The connection's deadline is ctx's.
 func (s *suiteRun) dial(ctx context.Context) (net.Conn, error) {
-	host := s.base.Host
-	if s.base.Port() == "" {
-		host = net.JoinHostPort(s.base.Hostname(), map[string]string{"http": "80", "https": "443"}[s.base.Scheme])
-	}
+	return s.dialOffering(ctx, "http/1.1")
+}
+
+// dialOffering connects to the target's host, over TLS offering the ALPN
+// protocol proto for an https URL, in cleartext otherwise. The connection's
+// deadline is ctx's.
+func (s *suiteRun) dialOffering(ctx context.Context, proto string) (net.Conn, error) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", host)
+	conn, err := d.DialContext(ctx, "tcp", s.authority())
 	if err != nil {
 		return nil, err
 	}
@@ -82,17 +85,31 @@ func (s *suiteRun) dial(ctx context.Context) (net.Conn, error) {
 	if s.base.Scheme != "https" {
 		return conn, nil
 	}
-	conf := s.tls.Clone()
-	conf.NextProtos = []string{"http/1.1"}
-	if conf.ServerName == "" {
-		conf.ServerName = s.base.Hostname()
-	}
-	tc := tls.Client(conn, conf)
+	tc := tls.Client(conn, s.tlsOffering(proto))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return tc, nil
+}
+
+// tlsOffering is the run's TLS configuration, offering the ALPN protocol
+// proto, for the target's host unless the configuration names another.
+func (s *suiteRun) tlsOffering(proto string) *tls.Config {
+	conf := s.tls.Clone()
+	conf.NextProtos = []string{proto}
+	if conf.ServerName == "" {
+		conf.ServerName = s.base.Hostname()
+	}
+	return conf
+}
+
+// authority is the target's host and port.
+func (s *suiteRun) authority() string {
+	if s.base.Port() != "" {
+		return s.base.Host
+	}
+	return net.JoinHostPort(s.base.Hostname(), map[string]string{"http": "80", "https": "443"}[s.base.Scheme])
 }
 
 // rawRequest is a request for path with the run's fields, as written on
@@ -111,8 +128,18 @@ func (s *suiteRun) rawRequest(method, path, version string, header http.Header) 
 	return req.String()
 }
 
-// http10 sends SUB in an HTTP/1.0 request and reads the first response.
+// http10 sends SUB in an HTTP/1.0 request and reads the first response,
+// with its body if it is final.
 func (s *suiteRun) http10(ctx context.Context) (*http.Response, []byte, error) {
+	return s.firstResponse(ctx, "HTTP/1.0", nil, true)
+}
+
+// firstResponse sends SUB for the target with the extra fields, written in
+// the given version ("HTTP/1.0", "HTTP/1.1") on a connection of the
+// suite's own, and reads the first response, interim or final. With
+// withBody it also reads the body of a final response, up to maxBody;
+// without, it leaves the body unread, as that of a stream never ends.
+func (s *suiteRun) firstResponse(ctx context.Context, version string, fields http.Header, withBody bool) (*http.Response, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout())
 	defer cancel()
 	conn, err := s.dial(ctx)
@@ -120,12 +147,13 @@ func (s *suiteRun) http10(ctx context.Context) (*http.Response, []byte, error) {
 		return nil, nil, err
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, s.rawRequest(wire.MethodSUB, s.base.RequestURI(), "HTTP/1.0", nil)); err != nil {
+	if _, err := io.WriteString(conn, s.rawRequest(wire.MethodSUB, s.base.RequestURI(), version, fields)); err != nil {
 		return nil, nil, err
 	}
+	// ReadResponse returns a 1xx as it is, without waiting for more.
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return nil, nil, err
+	if err != nil || !withBody {
+		return resp, nil, err
 	}
 	var body []byte
 	if resp.StatusCode >= 200 {

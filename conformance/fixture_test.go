@@ -66,3 +66,42 @@ func concurrently(n int, run func(i int) *Report) []*Report {
 	wg.Wait()
 	return reports
 }
+
+// negativeControl is a target broken in one way, by cause, and the check
+// that must fail on it.
+type negativeControl[C any] struct {
+	check string
+	cause C
+}
+
+// expectEachFails wants every control's check to fail in the report of the
+// run against its broken target, reports[i] being controls[i]'s.
+func expectEachFails[C any](t *testing.T, controls []negativeControl[C], reports []*Report) {
+	t.Helper()
+	for i, c := range controls {
+		t.Run(c.check, func(t *testing.T) {
+			res, ok := reports[i].Result(c.check)
+			if !ok || res.Status != Fail {
+				t.Errorf("%s: %s %s, want fail on %+v\n%s", c.check, res.Status, res.Detail, c.cause, text(reports[i]))
+			}
+		})
+	}
+}
+
+// expectEveryCheckControlled wants every check but the exempt ones to have
+// a negative control: a check that cannot fail is a defect of the suite.
+func expectEveryCheckControlled[C any](t *testing.T, checks []*Check, controls []negativeControl[C], exempt ...string) {
+	t.Helper()
+	controlled := map[string]bool{}
+	for _, id := range exempt {
+		controlled[id] = true
+	}
+	for _, c := range controls {
+		controlled[c.check] = true
+	}
+	for _, c := range checks {
+		if !controlled[c.ID] {
+			t.Errorf("%s has no negative control", c.ID)
+		}
+	}
+}

@@ -49,10 +49,7 @@ func TestEdgePassesEveryIntermediaryCheck(t *testing.T) {
 
 // intermediaryControls are the negative controls of the intermediary
 // checks: a relay broken in one way, and the check that must fail on it.
-var intermediaryControls = []struct {
-	check  string
-	faults relayFaults
-}{
+var intermediaryControls = []negativeControl[relayFaults]{
 	{"interim-handling/1", relayFaults{dropAfter: 5}},
 	{"interim-handling/1", relayFaults{buffer: true}},
 	{"detecting-loss/1", relayFaults{}},
@@ -67,26 +64,11 @@ var intermediaryControls = []struct {
 
 func TestEveryIntermediaryCheckFailsOnItsDefect(t *testing.T) {
 	reports := concurrently(len(intermediaryControls), func(i int) *Report {
-		return runIntermediary(t, controlTimeout, func(up string) (string, error) { return startRelay(t, intermediaryControls[i].faults, up), nil })
+		return runIntermediary(t, controlTimeout, func(up string) (string, error) { return startRelay(t, intermediaryControls[i].cause, up), nil })
 	})
-	for i, c := range intermediaryControls {
-		t.Run(c.check, func(t *testing.T) {
-			res, ok := reports[i].Result(c.check)
-			if !ok || res.Status != Fail {
-				t.Errorf("%s: %s %s, want fail on %+v\n%s", c.check, res.Status, res.Detail, c.faults, text(reports[i]))
-			}
-		})
-	}
+	expectEachFails(t, intermediaryControls, reports)
 }
 
 func TestEveryIntermediaryCheckHasANegativeControl(t *testing.T) {
-	controlled := map[string]bool{}
-	for _, c := range intermediaryControls {
-		controlled[c.check] = true
-	}
-	for _, c := range IntermediaryChecks() {
-		if !controlled[c.ID] {
-			t.Errorf("%s has no negative control", c.ID)
-		}
-	}
+	expectEveryCheckControlled(t, IntermediaryChecks(), intermediaryControls)
 }

@@ -134,6 +134,15 @@ func (r *recording) waitUntil(ctx context.Context, timeout time.Duration, cond f
 	}
 }
 
+// receivedIDs waits until n events have arrived, the subscription ends,
+// or timeout passes, and returns the ids of the events that arrived and
+// how the subscription ended, if it did.
+func (r *recording) receivedIDs(ctx context.Context, timeout time.Duration, n int) ([]string, error) {
+	r.waitUntil(ctx, timeout, hasEvents(n))
+	_, events, err, _ := r.snapshot()
+	return ids(events), err
+}
+
 // snapshot returns copies of what the recording saw so far.
 func (r *recording) snapshot() (responses []response, events []client.Event, err error, opened bool) {
 	r.mu.Lock()

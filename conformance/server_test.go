@@ -18,10 +18,7 @@ func TestScriptedServerPassesEveryServerCheck(t *testing.T) {
 
 // serverControls are the negative controls of the server checks: a server
 // broken in one way, and the check that must fail on it.
-var serverControls = []struct {
-	check   string
-	defects defects
-}{
+var serverControls = []negativeControl[defects]{
 	{"sub-semantics/1", defects{noAck: true}},
 	{"sub-semantics/2", defects{pubOnGET: true}},
 	{"status-pub/1", defects{pubWithoutEvent: true}},
@@ -67,17 +64,9 @@ var serverControls = []struct {
 
 func TestEveryServerCheckFailsOnItsDefect(t *testing.T) {
 	reports := concurrently(len(serverControls), func(i int) *Report {
-		return runServer(t, startScripted(t, serverControls[i].defects), controlTimeout)
+		return runServer(t, startScripted(t, serverControls[i].cause), controlTimeout)
 	})
-	for i, c := range serverControls {
-		t.Run(c.check, func(t *testing.T) {
-			report := reports[i]
-			res, ok := report.Result(c.check)
-			if !ok || res.Status != Fail {
-				t.Errorf("%s: %s %s, want fail on %+v\n%s", c.check, res.Status, res.Detail, c.defects, text(report))
-			}
-		})
-	}
+	expectEachFails(t, serverControls, reports)
 }
 
 // TestEveryServerCheckHasANegativeControl: a check that cannot fail is a
@@ -86,13 +75,5 @@ func TestEveryServerCheckFailsOnItsDefect(t *testing.T) {
 // http11/3 and http2/1, and negotiation/1, run over HTTP/3 against subpub's
 // origin and edge).
 func TestEveryServerCheckHasANegativeControl(t *testing.T) {
-	controlled := map[string]bool{"http3/1": true, "negotiation/2": true}
-	for _, c := range serverControls {
-		controlled[c.check] = true
-	}
-	for _, c := range ServerChecks() {
-		if !controlled[c.ID] {
-			t.Errorf("%s has no negative control", c.ID)
-		}
-	}
+	expectEveryCheckControlled(t, ServerChecks(), serverControls, "http3/1", "negotiation/2")
 }

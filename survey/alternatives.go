@@ -11,8 +11,6 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 )
@@ -70,8 +68,8 @@ func TryAlternatives(ctx context.Context, o *Origin, dir string, proxies []Proxy
 			if c.H2CUpstream {
 				continue
 			}
-			confDir := filepath.Join(dir, fmt.Sprintf("%s-alt-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), i))
-			if err := os.MkdirAll(confDir, 0o755); err != nil {
+			confDir, err := p.configDir(dir, "alt", i)
+			if err != nil {
 				return nil, err
 			}
 			for n, v := range Variants {
@@ -161,33 +159,35 @@ func countInterim(ctx context.Context, o *Origin, f *Front, n int, proto string)
 		result.Ended = err.Error()
 		return result
 	}
-	type outcome struct {
-		resp *http.Response
-		err  error
-	}
-	done := make(chan outcome, 1)
-	go func() {
+	result.Ended = awaitEvents(allIn, scriptedEvents*eventGap+alternativeQuiet, func() string {
 		resp, err := transport.RoundTrip(req)
-		done <- outcome{resp, err}
-	}()
-	result.Ended = "open"
-	select {
-	case out := <-done:
-		if out.err != nil {
-			result.Ended = ending(out.err)
-		} else {
-			result.Ended = fmt.Sprintf("final %d", out.resp.StatusCode)
-			out.resp.Body.Close()
+		if err != nil {
+			return ending(err)
 		}
-	case <-allIn:
-	case <-time.After(scriptedEvents*eventGap + alternativeQuiet):
-	}
+		resp.Body.Close()
+		return fmt.Sprintf("final %d", resp.StatusCode)
+	})
 	cancel()
 	mu.Lock()
 	defer mu.Unlock()
 	result.Received = len(seen)
 	result.Opened = len(seen) > 0
 	return result
+}
+
+// awaitEvents runs exchange, a comparison's request, until it returns how
+// the response ended, allIn is closed (every event has arrived) or wait
+// passes, and says how the response ended: "open" if it had not.
+func awaitEvents(allIn <-chan struct{}, wait time.Duration, exchange func() string) string {
+	ended := make(chan string, 1)
+	go func() { ended <- exchange() }()
+	select {
+	case how := <-ended:
+		return how
+	case <-allIn:
+	case <-time.After(wait):
+	}
+	return "open"
 }
 
 // interimTransport is a bare net/http transport speaking proto to f, and

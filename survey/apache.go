@@ -54,10 +54,7 @@ func apacheProxy() Proxy {
 			upstream := scheme + "://" + o.Upstream + "/"
 			conf := fmt.Sprintf(apacheConfig, dir, upstream, addrs[0], addrs[1], o.CertFile, o.KeyFile)
 			file := filepath.Join(dir, "httpd.conf")
-			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-				return nil, err
-			}
-			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "apache2", "-f", file, "-DFOREGROUND")
+			p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "apache2", "-f", file, "-DFOREGROUND")
 			if err != nil {
 				return nil, err
 			}

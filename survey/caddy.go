@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 
 	"github.com/subpub/subpub/internal/launch"
@@ -43,11 +42,8 @@ func caddyProxy() Proxy {
 		}
 		conf := fmt.Sprintf(caddyConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
 		file := filepath.Join(dir, "Caddyfile")
-		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
 		env := []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
-		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Env: env, Listen: addrs}, "caddy", "run", "--config", file, "--adapter", "caddyfile")
+		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Env: env, Listen: addrs}, file, conf, "caddy", "run", "--config", file, "--adapter", "caddyfile")
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -200,7 +201,7 @@ func CountEvents(ctx context.Context, o *Origin, f *Front, w Way) Count {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if w.BesideSUB {
-		stopSUB, err := followQuietly(runCtx, "http://"+f.Plain+publicStream)
+		_, stopSUB, err := followQuietly(runCtx, "http://"+f.Plain+publicStream, nil)
 		if err != nil {
 			result.Ended = err.Error()
 			return result
@@ -305,23 +306,25 @@ func ending(err error) string {
 	return msg
 }
 
-// followQuietly keeps a SUB over HTTP/1.1 open at target, ignoring what it
-// receives, until the function it returns is called.
-func followQuietly(ctx context.Context, target string) (stop func(), err error) {
+// followQuietly keeps a SUB over HTTP/1.1 open at target, with header's
+// fields besides the client's, ignoring what it receives, until stop is
+// called. ended is closed when the subscription is over, by stop or by the
+// proxy.
+func followQuietly(ctx context.Context, target string, header http.Header) (ended <-chan struct{}, stop func(), err error) {
 	c, err := client.New(client.Options{
 		Mode: client.ModeSUB, HTTP: client.HTTP11,
 		Reconnect: client.Reconnect{Disabled: true}, KeepAliveTimeout: -1,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Run(ctx, &client.Subscription{URL: target, OnEvent: func(client.Event) {}})
+		c.Run(ctx, &client.Subscription{URL: target, Header: header, OnEvent: func(client.Event) {}})
 	}()
-	return func() {
+	return done, func() {
 		cancel()
 		<-done
 		c.Close()

@@ -42,10 +42,7 @@ func h2oProxy() Proxy {
 		}
 		conf := fmt.Sprintf(h2oConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
 		file := filepath.Join(dir, "h2o.conf")
-		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
-		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "h2o", "-c", file)
+		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "h2o", "-c", file)
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package survey
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/subpub/subpub/internal/launch"
@@ -39,10 +38,7 @@ func haproxyStart(template, reuse string) func(context.Context, *Origin, string)
 		}
 		conf := fmt.Sprintf(template, o.Upstream, addrs[0], addrs[1], o.CertKeyFile, reuse)
 		file := filepath.Join(dir, "haproxy.cfg")
-		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
-		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "haproxy", "-db", "-f", file)
+		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "haproxy", "-db", "-f", file)
 		if err != nil {
 			return nil, err
 		}

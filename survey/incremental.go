@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,8 +115,8 @@ func TryStreaming(ctx context.Context, o *Origin, dir string, proxies []Proxy, p
 		}
 		configs := append(append([]Config(nil), p.Configs...), streamingExtraConfigs[p.Name]...)
 		for i, c := range configs {
-			confDir := filepath.Join(dir, fmt.Sprintf("%s-streaming-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), i))
-			if err := os.MkdirAll(confDir, 0o755); err != nil {
+			confDir, err := p.configDir(dir, "streaming", i)
+			if err != nil {
 				return nil, err
 			}
 			for _, v := range StreamingVariants {
@@ -206,15 +204,10 @@ func timeStreaming(ctx context.Context, o *Origin, f *Front, v StreamingVariant,
 	if v.incrementalRequest {
 		req.Header.Set("Incremental", "?1")
 	}
-	ended := make(chan string, 1)
 	start = time.Now()
-	go func() { ended <- readStreaming(transport, req, record) }()
-	result.Ended = "open"
-	select {
-	case result.Ended = <-ended:
-	case <-allIn:
-	case <-time.After(streamingEvents*streamingGap + streamingQuiet):
-	}
+	result.Ended = awaitEvents(allIn, streamingEvents*streamingGap+streamingQuiet, func() string {
+		return readStreaming(transport, req, record)
+	})
 	cancel()
 	mu.Lock()
 	defer mu.Unlock()

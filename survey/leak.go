@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"github.com/subpub/subpub/client"
 )
 
 // How the connection-reuse check is run.
@@ -102,28 +100,15 @@ func CheckPublicLeak(ctx context.Context, o *Origin, f *Front) (Exposure, error)
 // subscribeSUB follows target with SUB over HTTP/1.1 for settle, and
 // returns the function that closes the subscriber's connection.
 func subscribeSUB(ctx context.Context, target string, header http.Header) (leave func(), err error) {
-	c, err := client.New(client.Options{
-		Mode: client.ModeSUB, HTTP: client.HTTP11,
-		Reconnect: client.Reconnect{Disabled: true}, KeepAliveTimeout: -1,
-	})
+	ended, leave, err := followQuietly(ctx, target, header)
 	if err != nil {
 		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		c.Run(runCtx, &client.Subscription{URL: target, Header: header, OnEvent: func(client.Event) {}})
-	}()
 	select {
 	case <-ended:
 	case <-time.After(settle):
 	}
-	return func() {
-		cancel()
-		<-ended
-		c.Close()
-	}, nil
+	return leave, nil
 }
 
 // expose calls publish for notes numbered from first between the

@@ -3,7 +3,6 @@ package survey
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/subpub/subpub/internal/launch"
@@ -54,10 +53,7 @@ func nginxStart(template, keepalive string) func(context.Context, *Origin, strin
 		}
 		conf := fmt.Sprintf(template, dir, o.Upstream, addrs[0], addrs[1], o.CertFile, keepalive, o.KeyFile)
 		file := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-			return nil, err
-		}
-		p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "nginx", "-p", dir, "-c", file)
+		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "nginx", "-p", dir, "-c", file)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,10 @@ package survey
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/subpub/subpub/internal/launch"
@@ -65,4 +68,11 @@ func (p *Proxy) Version() string {
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return line
+}
+
+// configDir makes the directory where configuration i of p is written for
+// a part of the survey ("alt", "streaming", "suite").
+func (p *Proxy) configDir(dir, part string, i int) (string, error) {
+	confDir := filepath.Join(dir, fmt.Sprintf("%s-%s-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), part, i))
+	return confDir, os.MkdirAll(confDir, 0o755)
 }

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/subpub/subpub/conformance"
@@ -44,8 +41,8 @@ func RunSuite(ctx context.Context, o *Origin, dir string, proxies []Proxy, progr
 		}
 		for i, c := range p.Configs[:1] {
 			res := SuiteResult{Proxy: p.Name, Config: c.Name}
-			confDir := filepath.Join(dir, fmt.Sprintf("%s-suite-%d", strings.ToLower(strings.ReplaceAll(p.Name, " ", "")), i))
-			if err := os.MkdirAll(confDir, 0o755); err != nil {
+			confDir, err := p.configDir(dir, "suite", i)
+			if err != nil {
 				res.Error = err.Error()
 				results = append(results, res)
 				continue

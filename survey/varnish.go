@@ -37,12 +37,9 @@ func varnishProxy() Proxy {
 			}
 			conf := fmt.Sprintf(vcl, "127.0.0.1", port(o.Upstream))
 			file := filepath.Join(dir, "survey.vcl")
-			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-				return nil, err
-			}
 			args := []string{"-F", "-a", addrs[0], "-f", file, "-n", filepath.Join(dir, "varnish"),
 				"-s", "malloc,64m", "-p", "feature=+http2", "-p", "pipe_timeout=3600", "-p", "send_timeout=3600"}
-			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "varnishd", args...)
+			p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "varnishd", args...)
 			if err != nil {
 				return nil, err
 			}
