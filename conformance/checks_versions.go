@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/wire"
@@ -28,6 +30,9 @@ func versionChecks() []*Check {
 			Requirement: "[The 505] SHOULD indicate in the problem detail that the client can use a later version of HTTP, or GET for text/event-stream",
 			run:         checkHTTP10Hint},
 		{ID: "http11/3", Section: "HTTP/1.1", Level: MUST, Requirement: sequence + ", over HTTP/1.1", run: delivers(client.HTTP11)},
+		{ID: "http11/4", Section: "HTTP/1.1", Level: MUST,
+			Requirement: "In HTTP/1.1, a server that receives anything more (a request pipelined behind the subscription, or bytes arriving later) MUST NOT send anything more on the connection, and closes it",
+			run:         checkNothingAfterMore},
 		{ID: "http2/1", Section: "HTTP/2", Level: MUST, Requirement: sequence + ", over HTTP/2", run: delivers(client.HTTP2)},
 		{ID: "http3/1", Section: "HTTP/3", Level: MUST, Requirement: sequence + ", over HTTP/3", run: delivers(client.HTTP3)},
 	}
@@ -191,4 +196,76 @@ func checkHTTP10Hint(ctx context.Context, s *suiteRun) Result {
 		}
 	}
 	return fail("the problem detail %.200q names neither a later HTTP version nor text/event-stream", body)
+}
+
+// afterMoreWait is how long checkNothingAfterMore waits, once an event has
+// been published, for what the server writes on a subscription's
+// connection after the client sent more.
+const afterMoreWait = 3 * time.Second
+
+// inFlight is how soon after the client's bytes a keepalive may still
+// arrive that the server wrote before it could have read them; the event
+// is published only after twice that, once the server has had the time to
+// receive them, which is what the requirement is about.
+const inFlight = 100 * time.Millisecond
+
+// checkNothingAfterMore opens a subscription over HTTP/1.1 on a connection
+// of the suite's own, sends a GET on it once acknowledged, as a proxy that
+// took the acknowledgement for the final response would, then has the
+// server publish: nothing more may arrive (a 106 already on its way when
+// the GET was sent aside), and the connection should close.
+func checkNothingAfterMore(ctx context.Context, s *suiteRun) Result {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout()+afterMoreWait)
+	defer cancel()
+	conn, err := s.dial(ctx)
+	if err != nil {
+		return fail("connecting: %v", err)
+	}
+	defer conn.Close()
+	path := s.base.RequestURI()
+	if _, err := io.WriteString(conn, s.rawRequest(wire.MethodSUB, path, "HTTP/1.1", nil)); err != nil {
+		return fail("sending SUB: %v", err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	switch {
+	case err != nil:
+		return fail("SUB over HTTP/1.1: %v", err)
+	case resp.StatusCode != wire.StatusNoOperation:
+		return skip("SUB over HTTP/1.1 was answered %d, not acknowledged (http11/3)", resp.StatusCode)
+	}
+	br.Discard(br.Buffered()) // written before the GET was sent
+	sent := time.Now()
+	if _, err := io.WriteString(conn, s.rawRequest(http.MethodGet, path, "HTTP/1.1", nil)); err != nil {
+		return fail("sending a GET behind the subscription: %v", err)
+	}
+	time.Sleep(2 * inFlight)
+	if err := s.publishMore(ctx, 1); err != nil {
+		return fail("publishing: %v", err)
+	}
+	conn.SetReadDeadline(time.Now().Add(afterMoreWait))
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			if br.Buffered() > 0 {
+				return fail("after a GET behind the subscription the server wrote %q", peekAll(br))
+			}
+			return pass("nothing more was written in %v after the GET and an event, though the connection stayed open", afterMoreWait)
+		case err != nil:
+			if br.Buffered() > 0 {
+				return fail("after a GET behind the subscription the server wrote %q", peekAll(br))
+			}
+			return pass("nothing more was written, and the connection closed (%v)", err)
+		case resp.StatusCode == wire.StatusNoOperation && time.Since(sent) < inFlight:
+			continue // a keepalive on its way as the GET was sent
+		}
+		return fail("after a GET behind the subscription the server sent a %d response", resp.StatusCode)
+	}
+}
+
+func peekAll(br *bufio.Reader) []byte {
+	b, _ := br.Peek(min(br.Buffered(), 200))
+	return b
 }

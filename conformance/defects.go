@@ -35,6 +35,7 @@ type defects struct {
 	endWith200         bool // an ended stream's subscriptions end with 200
 	http10Interim      bool // SUB over HTTP/1.0 served as over HTTP/1.1
 	http10NoHint       bool // the 505 says nothing of what to do instead
+	writeAfterMore     bool // over HTTP/1.1, goes on writing after the client sent more (net/http's way)
 	pubOnGET           bool // a GET answered with a 105
 	noSSE              bool // no text/event-stream
 	sseNoCache         bool // the SSE response without no-cache

@@ -348,9 +348,18 @@ func (s *ScriptedServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sub.gap.Prev = ""
 		}
 	}
-	if format == wire.FormatSSE {
+	switch {
+	case format == wire.FormatSSE:
 		sub.serveSSE()
-	} else {
+	case r.ProtoMajor == 1 && !s.defects.writeAfterMore:
+		hs, r, err := takeOverHTTP1(w, r)
+		if err != nil {
+			return
+		}
+		defer hs.Close()
+		sub.w, sub.r = hs, r
+		sub.serveSUB()
+	default:
 		sub.serveSUB()
 	}
 }

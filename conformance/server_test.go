@@ -54,6 +54,7 @@ var serverControls = []negativeControl[defects]{
 	{"http11/1", defects{http10Interim: true}},
 	{"http11/2", defects{http10NoHint: true}},
 	{"http11/3", defects{noPUBOverHTTP: 1}},
+	{"http11/4", defects{writeAfterMore: true}},
 	{"http2/1", defects{noPUBOverHTTP: 2}},
 	{"negotiation/1", defects{noSettings: true}},
 	{"negotiation/3", defects{noEcho: true}},
