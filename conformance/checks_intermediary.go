@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/dunglas/httpsfv"
 	"github.com/subpub/subpub/client"
@@ -64,6 +65,9 @@ func IntermediaryChecks() []*Check {
 		{ID: "ring/2", Section: "Retaining Events", Level: MUST,
 			Requirement: "A subscriber that resumes with a Last-Event-ID that is not among the retained events is caught up from upstream and continues on the shared stream: every event exactly once, no gap (MUST NOT skip events silently)",
 			run:         checkCatchUp},
+		{ID: "ring/3", Section: "Retaining Events", Level: SHOULD,
+			Requirement: "An intermediary SHOULD share catch-up subscriptions: subscribers that resume together from one Last-Event-ID it does not retain cost the upstream one catch-up subscription",
+			run:         checkCatchUpShared},
 		{ID: "slow/1", Section: "Slow Subscribers", Level: MUST,
 			Requirement: "A slow subscriber MUST NOT be allowed to delay delivery to other subscribers",
 			run:         checkSlowSubscriber},
@@ -307,6 +311,55 @@ func checkCatchUp(ctx context.Context, s *suiteRun) Result {
 		return fail("resuming from %q, which the intermediary never relayed: %s", from, problem)
 	}
 	return pass("resuming from %q: %d events, each once", from, len(want))
+}
+
+// sharedCatchUpResumers is how many subscribers checkCatchUpShared resumes
+// at once from one position.
+const sharedCatchUpResumers = 5
+
+// checkCatchUpShared publishes before the intermediary follows the stream,
+// keeps it followed, then resumes several subscribers at once from one of
+// the events it never relayed: each must receive every later event once,
+// and the upstream must have served one subscription for all of them.
+func checkCatchUpShared(ctx context.Context, s *suiteRun) Result {
+	m := s.mid
+	path := m.path("public", "catchups")
+	before := m.publish(path, 10)
+	a, err := s.openThrough(ctx, path, "", nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer a.stop()
+	live := m.publish(path, 2)
+	if !a.waitUntil(ctx, s.cfg.timeout(), hasEvents(len(live))) {
+		return fail("the first subscriber did not receive the %d events", len(live))
+	}
+	opened := m.up.Subscriptions(path)
+	from := before[2]
+	resumers := make([]*recording, sharedCatchUpResumers)
+	var errs [sharedCatchUpResumers]error
+	var wg sync.WaitGroup
+	for i := range resumers {
+		wg.Go(func() { resumers[i], errs[i] = s.openThrough(ctx, path, from, nil) })
+	}
+	wg.Wait()
+	for i, r := range resumers {
+		if errs[i] != nil {
+			return fail("resuming from %q: %v", from, errs[i])
+		}
+		defer r.stop()
+	}
+	want := slices.Concat(before[3:], live, m.publish(path, 2))
+	for i, r := range resumers {
+		got, _ := r.receivedIDs(ctx, s.cfg.timeout(), len(want))
+		if problem := exactly(got, want); problem != "" {
+			return fail("resumer %d of %d from %q: %s", i+1, len(resumers), from, problem)
+		}
+	}
+	if n := m.up.Subscriptions(path) - opened; n > 1 {
+		return fail("%d subscribers resuming from %q cost the upstream %d subscriptions", len(resumers), from, n)
+	}
+	return pass("%d subscribers resuming from %q cost the upstream one subscription", len(resumers), from)
 }
 
 // resumeBeside is how the ring checks resume: one subscriber keeps path

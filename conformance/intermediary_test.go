@@ -24,10 +24,11 @@ func runIntermediary(t testing.TB, timeout time.Duration, start func(upstream st
 	return report
 }
 
-// startEdge runs `subpub edge` in front of upstream; it stops with the test.
-func startEdge(t testing.TB, upstream string) (string, error) {
-	p, err := launch.Start(t.Context(), "edge", launch.Options{},
-		"--upstream", upstream, "--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir())
+// startEdge runs `subpub edge` in front of upstream, with flags besides
+// its defaults; it stops with the test.
+func startEdge(t testing.TB, upstream string, flags ...string) (string, error) {
+	p, err := launch.Start(t.Context(), "edge", launch.Options{}, append([]string{
+		"--upstream", upstream, "--listen", "127.0.0.1:0", "--listen-plain", "127.0.0.1:0", "--data", t.TempDir()}, flags...)...)
 	if err != nil {
 		return "", err
 	}
@@ -47,6 +48,18 @@ func TestEdgePassesEveryIntermediaryCheck(t *testing.T) {
 	}
 }
 
+// TestEdgeWithSeparateCatchUpsFailsTheSharingCheck: the edge told not to
+// share catch-ups (--separate-catchups, as it was before it did) fails
+// ring/3 and still passes ring/2, which every catch-up must.
+func TestEdgeWithSeparateCatchUpsFailsTheSharingCheck(t *testing.T) {
+	report := runIntermediary(t, testTimeout, func(up string) (string, error) { return startEdge(t, up, "--separate-catchups") })
+	for id, want := range map[string]Status{"ring/2": Pass, "ring/3": Fail} {
+		if res, _ := report.Result(id); res.Status != want {
+			t.Errorf("%s %s (%s), want %s", id, res.Status, res.Detail, want)
+		}
+	}
+}
+
 // intermediaryControls are the negative controls of the intermediary
 // checks: a relay broken in one way, and the check that must fail on it.
 var intermediaryControls = []negativeControl[relayFaults]{
@@ -59,6 +72,7 @@ var intermediaryControls = []negativeControl[relayFaults]{
 	{"collapsing-key/3", relayFaults{dropAckFields: true}},
 	{"ring/1", relayFaults{dropLastEventID: true}},
 	{"ring/2", relayFaults{shareByURL: true}},
+	{"ring/3", relayFaults{}},
 	{"slow/1", relayFaults{shareByURL: true}},
 }
 
