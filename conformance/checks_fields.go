@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ func fieldChecks() []*Check {
 		{ID: "event-data-field/3", Section: "Event-Data", Level: MUST,
 			Requirement: "A sender MUST NOT send Event-Data in an event that has a ref member",
 			run:         checkNoDataWithRef},
+		{ID: "event-data-field/4", Section: "Event-Data", Level: MUST,
+			Requirement: "A sender MUST NOT alter the payload to fit a form: for instance, it does not rewrite the characters of JSON text as \\u escapes",
+			run:         checkExactBytes},
 		{ID: "by-reference/1", Section: "Event Size and Events by Reference", Level: SHOULD,
 			Requirement: "a server SHOULD send by reference every event whose 105 (PUB) response would exceed a configured threshold (4096 bytes, as HTTP/1.1 serializes it, RECOMMENDED)",
 			run:         checkLargeByReference},
@@ -328,4 +332,58 @@ func inlineSize(e client.Event) int {
 		return len(e.Data) // an id or type PUB cannot carry: the payload alone
 	}
 	return n
+}
+
+// exactText is what checkExactBytes publishes: text beyond ASCII, in one,
+// two, three and four bytes of UTF-8.
+const exactText = "subpub conformance: caf\u00e9, \u65e5\u672c\u8a9e, \u2615, \U0001f310"
+
+// checkExactBytes subscribes, has the server publish exactText (through a
+// Publisher that can, such as a Note's content), and wants the payload
+// that arrives to hold its UTF-8 bytes unchanged.
+func checkExactBytes(ctx context.Context, s *suiteRun) Result {
+	tp, ok := s.cfg.Publisher.(TextPublisher)
+	if !ok {
+		return skip("the publisher cannot publish a text of the suite's choosing (--publish-outbox or --publish-url can)")
+	}
+	version := client.HTTP11
+	if _, ok := s.main.notOffered[client.HTTP2]; !ok {
+		version = client.HTTP2
+	}
+	r, err := s.follow(ctx, version, client.ModeSUB, s.cfg.URL, "")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer r.stop()
+	if !r.waitUntil(ctx, s.cfg.timeout(), isOpen) || !r.opened {
+		responses, _, err, _ := r.snapshot()
+		return fail("not acknowledged: %s (%s)", describe(responses), errString(err))
+	}
+	if err := tp.PublishText(ctx, exactText); err != nil {
+		return fail("publishing: %v", err)
+	}
+	if !r.waitUntil(ctx, s.cfg.timeout(), hasEvents(1)) {
+		return fail("the event published did not arrive within %s", s.cfg.timeout())
+	}
+	_, events, _, _ := r.snapshot()
+	e := events[0]
+	if e.Ref != "" {
+		ref, err := s.base.Parse(e.Ref)
+		if err != nil {
+			return fail("ref %q is not a URI-reference: %v", e.Ref, err)
+		}
+		c, err := s.client(version, client.ModeSUB)
+		if err != nil {
+			return fail("%v", err)
+		}
+		body, status, err := s.get(ctx, c, ref.String())
+		if err != nil || status != http.StatusOK {
+			return fail("its payload, by reference at %s: %d %v", ref, status, err)
+		}
+		e.Data = body
+	}
+	if !bytes.Contains(e.Data, []byte(exactText)) {
+		return fail("the payload %.300q does not hold the text published, %q, as its UTF-8 bytes", e.Data, exactText)
+	}
+	return pass("the payload holds the %d bytes published as they were", len(exactText))
 }

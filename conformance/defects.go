@@ -14,6 +14,7 @@ type defects struct {
 	extraPUBFields     bool // a 105 with a field other than Event and Event-Data
 	eventDataNotItem   bool // Event-Data is the bare payload, not an sf-item
 	printableAsBytes   bool // printable payloads as a Byte Sequence
+	escapeNonASCII     bool // payloads rewritten with \u escapes for what is not ASCII, as a JSON encoder may
 	refWithData        bool // Event-Data in an event sent by reference
 	inlineLarge        bool // large payloads inline, never by reference
 	refNotFound        bool // references that do not resolve

@@ -26,6 +26,15 @@ type Publisher interface {
 	Publish(ctx context.Context, seq, size int) error
 }
 
+// TextPublisher is a Publisher that can also publish an event whose
+// payload holds a text of the suite's choosing, for the check that a
+// payload beyond ASCII arrives as the bytes it was written with. The
+// payload may hold more than the text (an activity around a Note's
+// content), but must hold its UTF-8 bytes as they are.
+type TextPublisher interface {
+	PublishText(ctx context.Context, text string) error
+}
+
 // StreamEnder is a Publisher that can also make a stream of its own and end
 // it, for the checks of how a subscription ends (a 204).
 type StreamEnder interface {
@@ -61,6 +70,12 @@ type OutboxPublisher struct {
 
 func (p *OutboxPublisher) Publish(ctx context.Context, seq, size int) error {
 	_, err := p.note(ctx, payload(seq, size))
+	return err
+}
+
+// PublishText posts a Note whose content is text.
+func (p *OutboxPublisher) PublishText(ctx context.Context, text string) error {
+	_, err := p.note(ctx, text)
 	return err
 }
 
@@ -150,7 +165,12 @@ type URLPublisher struct {
 }
 
 func (p *URLPublisher) Publish(ctx context.Context, seq, size int) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewBufferString(payload(seq, size)))
+	return p.PublishText(ctx, payload(seq, size))
+}
+
+// PublishText posts text, the payload of the event.
+func (p *URLPublisher) PublishText(ctx context.Context, text string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewBufferString(text))
 	if err != nil {
 		return err
 	}

@@ -551,6 +551,10 @@ func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event
 	} else {
 		e.Data = nil
 	}
+	if d.escapeNonASCII {
+		q := strconv.QuoteToASCII(string(e.Data))
+		e.Data = []byte(q[1 : len(q)-1])
+	}
 	if d.noIDs {
 		e.ID = ""
 	}
@@ -665,6 +669,12 @@ type ScriptedPublisher struct {
 
 func (p *ScriptedPublisher) Publish(_ context.Context, seq, size int) error {
 	p.Server.Publish(p.Path, []byte(payload(seq, size)))
+	return nil
+}
+
+// PublishText publishes text as an event's payload.
+func (p *ScriptedPublisher) PublishText(_ context.Context, text string) error {
+	p.Server.Publish(p.Path, []byte(text))
 	return nil
 }
 

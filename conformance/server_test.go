@@ -35,6 +35,7 @@ var serverControls = []negativeControl[defects]{
 	{"event-data-field/1", defects{eventDataNotItem: true}},
 	{"event-data-field/2", defects{printableAsBytes: true}},
 	{"event-data-field/3", defects{refWithData: true}},
+	{"event-data-field/4", defects{escapeNonASCII: true}},
 	{"by-reference/1", defects{inlineLarge: true}},
 	{"by-reference/2", defects{refNotFound: true}},
 	{"ending/1", defects{plainErrors: true}},
