@@ -13,6 +13,7 @@ import (
 	"github.com/dunglas/httpsfv"
 
 	"github.com/subpub/subpub/internal/launch"
+	"github.com/subpub/subpub/internal/testkit"
 )
 
 // shortEvents is how many PUBs curl and nghttp receive in the short-stream
@@ -161,7 +162,7 @@ func TestInteropCurlAndNghttpShowAShortStream(t *testing.T) {
 				if r.client.unsupportedBy() != "" {
 					t.Skip(skipped[i]) // a property of the installed build, not a missing tool
 				}
-				unavailable(t, skipped[i])
+				testkit.ToolMissing(t, skipped[i])
 			}
 			events := streams[i].waitEvents(shortEvents, deadline)
 			r.Got = checkOrder(t, streams[i].label, events, want)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -111,20 +110,6 @@ func (s *servers) publishNotes(t *testing.T, n int, stop func() bool) []string {
 		contents = append(contents, content)
 	}
 	return contents
-}
-
-// requireInterop reports whether a missing client fails the test rather
-// than skipping it (as CI asks with SUBPUB_REQUIRE_INTEROP=1).
-func requireInterop() bool { return os.Getenv("SUBPUB_REQUIRE_INTEROP") == "1" }
-
-// unavailable skips the test, or fails it when clients are required, for
-// want of a tool.
-func unavailable(t *testing.T, reason string) {
-	t.Helper()
-	if requireInterop() {
-		t.Fatalf("%s (SUBPUB_REQUIRE_INTEROP=1)", reason)
-	}
-	t.Skip(reason)
 }
 
 // needTool finds a program on PATH or, naming the Debian package that

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/subpub/subpub/internal/testkit"
 )
 
 // TestMain runs the tests and then, when SUBPUB_INTEROP_MATRIX names a file,
@@ -135,7 +137,7 @@ func skipRows(t *testing.T, reason string, rows ...*row) {
 	for _, r := range rows {
 		r.Notes = []string{reason}
 	}
-	unavailable(t, reason)
+	testkit.ToolMissing(t, reason)
 }
 
 // markdown renders the matrix, rows sorted by client, protocol and server.

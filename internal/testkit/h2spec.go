@@ -3,7 +3,6 @@ package testkit
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -35,11 +34,7 @@ func H2Spec(t testing.TB, name string, addr net.Addr, tls bool) H2SpecResult {
 	t.Helper()
 	bin, err := exec.LookPath("h2spec")
 	if err != nil {
-		const why = "h2spec is not on PATH (go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible)"
-		if os.Getenv("SUBPUB_REQUIRE_INTEROP") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
+		ToolMissing(t, "h2spec is not on PATH (go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible)")
 	}
 	_, port, _ := net.SplitHostPort(addr.String())
 	// A case waits 5 s at most (2 by default): the race detector and a

@@ -48,11 +48,7 @@ func StartPostgres(t testing.TB) PostgresServer {
 	t.Helper()
 	bin := postgresBin()
 	if bin == "" {
-		const why = "PostgreSQL is not installed (no initdb on PATH nor in /usr/lib/postgresql/*/bin; apt-get install postgresql)"
-		if os.Getenv("SUBPUB_REQUIRE_INTEROP") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
+		ToolMissing(t, "PostgreSQL is not installed (no initdb on PATH nor in /usr/lib/postgresql/*/bin; apt-get install postgresql)")
 	}
 	dir, err := os.MkdirTemp("", "subpub-postgres-")
 	if err != nil {
