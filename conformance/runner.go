@@ -12,13 +12,15 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/setting"
+	"github.com/subpub/subpub/stream"
 )
 
 // Defaults of Config.
 const (
 	// DefaultKeepAlive is the keepalive interval the draft recommends,
-	// which the suite expects unless told the server's.
-	DefaultKeepAlive = 15 * time.Second
+	// which the suite expects unless told the server's: the one subpub's
+	// servers send.
+	DefaultKeepAlive = stream.DefaultKeepAlive
 	// DefaultTimeout bounds each wait for something the server should send
 	// (an acknowledgement, an event): past it, the check fails.
 	DefaultTimeout = 10 * time.Second
