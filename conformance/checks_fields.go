@@ -249,19 +249,12 @@ func checkReferenceResolves(ctx context.Context, s *suiteRun) Result {
 		if e.Ref == "" {
 			continue
 		}
-		ref, err := s.base.Parse(e.Ref)
+		body, err := s.dereference(ctx, c, e.Ref)
 		if err != nil {
-			return fail("event %q: ref %q is not a URI-reference: %v", e.ID, e.Ref, err)
-		}
-		body, status, err := s.get(ctx, c, ref.String())
-		switch {
-		case err != nil:
-			return fail("event %q: GET %s: %v", e.ID, ref, err)
-		case status != http.StatusOK:
-			return fail("event %q: GET %s answered %d", e.ID, ref, status)
+			return fail("event %q: %v", e.ID, err)
 		}
 		if data, ok := inline[e.ID]; ok && string(data) != string(body) {
-			return fail("event %q: GET %s returned %d bytes that differ from the %d the SSE stream carried inline", e.ID, ref, len(body), len(data))
+			return fail("event %q: GET %s returned %d bytes that differ from the %d the SSE stream carried inline", e.ID, e.Ref, len(body), len(data))
 		}
 		checked++
 	}
@@ -269,6 +262,23 @@ func checkReferenceResolves(ctx context.Context, s *suiteRun) Result {
 		return skip("no event arrived by reference")
 	}
 	return pass("%d references retrieved", checked)
+}
+
+// dereference retrieves the payload an event's ref names, resolved
+// against the target's URL: what a 200 to GET carries.
+func (s *suiteRun) dereference(ctx context.Context, c *client.Client, ref string) ([]byte, error) {
+	u, err := s.base.Parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("ref %q is not a URI-reference: %v", ref, err)
+	}
+	body, status, err := s.get(ctx, c, u.String())
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("GET %s: %v", u, err)
+	case status != http.StatusOK:
+		return nil, fmt.Errorf("GET %s answered %d", u, status)
+	}
+	return body, nil
 }
 
 // maxBody bounds a response body the suite reads.
@@ -368,19 +378,13 @@ func checkExactBytes(ctx context.Context, s *suiteRun) Result {
 	_, events, _, _ := r.snapshot()
 	e := events[0]
 	if e.Ref != "" {
-		ref, err := s.base.Parse(e.Ref)
-		if err != nil {
-			return fail("ref %q is not a URI-reference: %v", e.Ref, err)
-		}
 		c, err := s.client(version, client.ModeSUB)
 		if err != nil {
 			return fail("%v", err)
 		}
-		body, status, err := s.get(ctx, c, ref.String())
-		if err != nil || status != http.StatusOK {
-			return fail("its payload, by reference at %s: %d %v", ref, status, err)
+		if e.Data, err = s.dereference(ctx, c, e.Ref); err != nil {
+			return fail("its payload: %v", err)
 		}
-		e.Data = body
 	}
 	if !bytes.Contains(e.Data, []byte(exactText)) {
 		return fail("the payload %.300q does not hold the text published, %q, as its UTF-8 bytes", e.Data, exactText)

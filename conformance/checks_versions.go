@@ -246,22 +246,20 @@ func checkNothingAfterMore(ctx context.Context, s *suiteRun) Result {
 	conn.SetReadDeadline(time.Now().Add(afterMoreWait))
 	for {
 		resp, err := http.ReadResponse(br, nil)
+		if err == nil {
+			if resp.StatusCode == wire.StatusNoOperation && time.Since(sent) < inFlight {
+				continue // a keepalive on its way as the GET was sent
+			}
+			return fail("after a GET behind the subscription the server sent a %d response", resp.StatusCode)
+		}
 		var ne net.Error
 		switch {
+		case br.Buffered() > 0:
+			return fail("after a GET behind the subscription the server wrote %q", peekAll(br))
 		case errors.As(err, &ne) && ne.Timeout():
-			if br.Buffered() > 0 {
-				return fail("after a GET behind the subscription the server wrote %q", peekAll(br))
-			}
 			return pass("nothing more was written in %v after the GET and an event, though the connection stayed open", afterMoreWait)
-		case err != nil:
-			if br.Buffered() > 0 {
-				return fail("after a GET behind the subscription the server wrote %q", peekAll(br))
-			}
-			return pass("nothing more was written, and the connection closed (%v)", err)
-		case resp.StatusCode == wire.StatusNoOperation && time.Since(sent) < inFlight:
-			continue // a keepalive on its way as the GET was sent
 		}
-		return fail("after a GET behind the subscription the server sent a %d response", resp.StatusCode)
+		return pass("nothing more was written, and the connection closed (%v)", err)
 	}
 }
 
