@@ -61,6 +61,10 @@ func (hs *http1Subscription) Header() http.Header { return hs.header }
 func (hs *http1Subscription) WriteHeader(code int) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
+	hs.writeHeaderLocked(code)
+}
+
+func (hs *http1Subscription) writeHeaderLocked(code int) {
 	if hs.more || hs.final {
 		return
 	}
@@ -84,13 +88,8 @@ func (hs *http1Subscription) WriteHeader(code int) {
 
 func (hs *http1Subscription) Write(p []byte) (int, error) {
 	hs.mu.Lock()
-	final := hs.final
-	hs.mu.Unlock()
-	if !final {
-		hs.WriteHeader(http.StatusOK)
-	}
-	hs.mu.Lock()
 	defer hs.mu.Unlock()
+	hs.writeHeaderLocked(http.StatusOK)
 	if hs.more {
 		return 0, net.ErrClosed
 	}
