@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
@@ -442,6 +443,15 @@ func (g *fanout) writeH2(members []*member, frames []*wire.Frame, keepalive, pub
 			}
 		}
 	})
+	if tooLarge := (*h2.FieldSectionTooLargeError)(nil); errors.As(err, &tooLarge) {
+		// Nothing was queued: each member's own loop writes the batch,
+		// and meets the event the client's SETTINGS_MAX_HEADER_LIST_SIZE
+		// refuses after those before it.
+		for _, m := range members {
+			m.sent = false
+		}
+		return 0, nil
+	}
 	return len(data), err
 }
 

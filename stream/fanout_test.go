@@ -200,8 +200,8 @@ type rawH2 struct {
 	bodies map[uint32]string
 }
 
-// newRawH2 connects with the given initial stream window.
-func newRawH2(t *testing.T, addr string, window uint32) *rawH2 {
+// newRawH2 connects with the given initial stream window and more settings.
+func newRawH2(t *testing.T, addr string, window uint32, more ...http2.Setting) *rawH2 {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -213,7 +213,7 @@ func newRawH2(t *testing.T, addr string, window uint32) *rawH2 {
 	if _, err := nc.Write([]byte(http2.ClientPreface)); err != nil {
 		t.Fatal(err)
 	}
-	if err := rc.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: window}); err != nil {
+	if err := rc.fr.WriteSettings(append([]http2.Setting{{ID: http2.SettingInitialWindowSize, Val: window}}, more...)...); err != nil {
 		t.Fatal(err)
 	}
 	return rc
@@ -243,17 +243,11 @@ func (rc *rawH2) requestPath(id uint32, method, path string, extra ...[2]string)
 // stream is there once its response header came) are enough.
 func (rc *rawH2) readUntil(t *testing.T, done func(bodies map[uint32]string) bool) map[uint32]string {
 	t.Helper()
-	rc.nc.SetReadDeadline(time.Now().Add(testkit.Timeout))
-	for !done(rc.bodies) {
-		f, err := rc.fr.ReadFrame()
-		if err != nil {
-			t.Fatal(err)
-		}
+	if done(rc.bodies) {
+		return rc.bodies
+	}
+	rc.each(t, func(f http2.Frame) bool {
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				rc.fr.WriteSettingsAck()
-			}
 		case *http2.HeadersFrame:
 			rc.bodies[f.StreamID] += ""
 		case *http2.DataFrame:
@@ -265,6 +259,29 @@ func (rc *rawH2) readUntil(t *testing.T, done func(bodies map[uint32]string) boo
 		case *http2.RSTStreamFrame:
 			t.Fatalf("stream %d reset: %v", f.StreamID, f.ErrCode)
 		}
-	}
+		return !done(rc.bodies)
+	})
 	return rc.bodies
+}
+
+// each reads frames, acknowledging SETTINGS, and hands every other one to
+// handle until it returns false.
+func (rc *rawH2) each(t *testing.T, handle func(http2.Frame) bool) {
+	t.Helper()
+	rc.nc.SetReadDeadline(time.Now().Add(testkit.Timeout))
+	for {
+		f, err := rc.fr.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok {
+			if !sf.IsAck() {
+				rc.fr.WriteSettingsAck()
+			}
+			continue
+		}
+		if !handle(f) {
+			return
+		}
+	}
 }

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -72,6 +73,13 @@ func (sw *responseStream) events(frames []*wire.Frame) error {
 			}
 			if prepared {
 				if err := fw.WriteInterimFields(wire.StatusPUB, h2Fields(f, sw.private)); err != nil {
+					if tooLarge := (*h2.FieldSectionTooLargeError)(nil); errors.As(err, &tooLarge) {
+						// The client's SETTINGS_MAX_HEADER_LIST_SIZE
+						// refuses the event (held inline, with no
+						// reference to send instead).
+						failure = &unsendableError{id: f.ID, err: err}
+						break
+					}
 					return err
 				}
 			} else {

@@ -78,6 +78,9 @@ type Conn struct {
 	// Peer settings.
 	peerWindow   int32  // SETTINGS_INITIAL_WINDOW_SIZE
 	peerMaxFrame uint32 // SETTINGS_MAX_FRAME_SIZE
+	// peerMaxHeaderList is SETTINGS_MAX_HEADER_LIST_SIZE, -1 until the
+	// client sends one (RFC 9113 §6.5.2: unlimited).
+	peerMaxHeaderList int64
 	// Flow control.
 	sendWindow  int64 // the connection's send window
 	recvWindow  int32 // what the client may still send on the connection
@@ -181,6 +184,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 		recvWindow:     65535,
 	}
 	c.connWindow = max(c.connWindow, 65535)
+	c.peerMaxHeaderList = -1
 	c.resetTokens = c.resetBurst
 	c.br = bufio.NewReaderSize(nc, 16<<10)
 	c.fr = http2.NewFramer(&c.w.out, c.br)
@@ -578,6 +582,8 @@ func (c *Conn) onSettings(f *http2.SettingsFrame) error {
 			c.peerWindow = int32(s.Val)
 		case http2.SettingMaxFrameSize:
 			c.peerMaxFrame = s.Val
+		case http2.SettingMaxHeaderListSize:
+			c.peerMaxHeaderList = int64(s.Val)
 		}
 		return nil
 	})

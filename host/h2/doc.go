@@ -26,8 +26,10 @@
 // GOAWAY on Shutdown with streams in flight finishing, requests validated
 // as §8.3 says (connection-specific fields, TE other than trailers, bad
 // pseudo-header fields reset the stream with PROTOCOL_ERROR), a header
-// list over MaxHeaderBytes answered with 431, and the known floods bounded:
-// rapid reset, CONTINUATION, PING and SETTINGS, stream errors.
+// list over MaxHeaderBytes answered with 431, no interim response over
+// the client's SETTINGS_MAX_HEADER_LIST_SIZE sent (the write fails with a
+// *FieldSectionTooLargeError), and the known floods bounded: rapid reset,
+// CONTINUATION, PING and SETTINGS, stream errors.
 //
 // Not supported: server push, extended CONNECT (RFC 8441), priorities
 // (accepted and ignored, as RFC 9113 §5.3.2 allows), and h2c upgrade from

@@ -188,6 +188,8 @@ func (st *stream) writeHeaders(status int, fields []hpack.HeaderField, size int,
 		st.finalQueued = true
 	} else if status != 0 && st.finalQueued {
 		return errStreamDone
+	} else if err := c.fitsLocked(status, fields); err != nil {
+		return err
 	}
 	c.pushLocked(outFrame{kind: kHeaders, st: st, id: st.id, status: status, fields: fields, end: end, size: size})
 	if end {

@@ -521,7 +521,10 @@ func (b *Batch) Data(w http.ResponseWriter, p []byte, queued *bool) error {
 // Batch runs fill to collect interim responses and DATA for streams of c, then
 // queues them as one unit without waiting for the write (except, as every
 // write, while the connection's queue is over Server.MaxQueuedBytes). It
-// reports how many were queued.
+// reports how many were queued. If an interim response is larger than the
+// client's SETTINGS_MAX_HEADER_LIST_SIZE, nothing is queued and the error
+// is a *FieldSectionTooLargeError: the streams' own writes then meet it
+// one by one, after what comes before it.
 func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
 	b := &Batch{c: c, items: getBatchItems()}
 	fill(b)
@@ -543,6 +546,10 @@ func (c *Conn) Batch(fill func(b *Batch)) (int, error) {
 	if c.over {
 		putBatchItems(b.items)
 		return 0, errConnClosed
+	}
+	if err := c.fitsBatchLocked(b.items); err != nil {
+		putBatchItems(b.items)
+		return 0, err
 	}
 	items := b.items[:0]
 	var blocked map[*stream]bool // streams whose DATA the windows did not take
