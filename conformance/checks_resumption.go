@@ -151,18 +151,24 @@ func checkResumePrev(ctx context.Context, s *suiteRun) Result {
 // publishMore makes the server publish n more small events.
 func (s *suiteRun) publishMore(ctx context.Context, n int) error {
 	for range n {
-		s.mu.Lock()
-		if s.seq < s.main.published {
-			s.seq = s.main.published
-		}
-		s.seq++
-		seq := s.seq
-		s.mu.Unlock()
-		if err := s.cfg.Publisher.Publish(ctx, seq, 0); err != nil {
+		if err := s.publishSized(ctx, 0); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// publishSized has the server publish the run's next event, with a
+// payload of at least size bytes (small when size is 0).
+func (s *suiteRun) publishSized(ctx context.Context, size int) error {
+	s.mu.Lock()
+	if s.seq < s.main.published {
+		s.seq = s.main.published
+	}
+	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
+	return s.cfg.Publisher.Publish(ctx, seq, size)
 }
 
 // checkResumeExactly publishes two events while nobody is subscribed, then

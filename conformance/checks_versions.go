@@ -34,6 +34,9 @@ func versionChecks() []*Check {
 			Requirement: "In HTTP/1.1, a server that receives anything more (a request pipelined behind the subscription, or bytes arriving later) MUST NOT send anything more on the connection, and closes it",
 			run:         checkNothingAfterMore},
 		{ID: "http2/1", Section: "HTTP/2", Level: MUST, Requirement: sequence + ", over HTTP/2", run: delivers(client.HTTP2)},
+		{ID: "http2/2", Section: "HTTP/2", Level: MUST,
+			Requirement: "A server MUST NOT send an interim response whose field section exceeds the SETTINGS_MAX_HEADER_LIST_SIZE advertised by the client; it sends such events by reference, or ends the subscription where it cannot",
+			run:         checkHeaderListLimit},
 		{ID: "http3/1", Section: "HTTP/3", Level: MUST, Requirement: sequence + ", over HTTP/3", run: delivers(client.HTTP3)},
 	}
 }

@@ -17,6 +17,7 @@ type defects struct {
 	escapeNonASCII     bool // payloads rewritten with \u escapes for what is not ASCII, as a JSON encoder may
 	refWithData        bool // Event-Data in an event sent by reference
 	inlineLarge        bool // large payloads inline, never by reference
+	dropOverLimit      bool // an event over the client's SETTINGS_MAX_HEADER_LIST_SIZE left out, the stream going on
 	refNotFound        bool // references that do not resolve
 	noAck              bool // no first 106
 	lateAck            bool // the first 106 only with the first event

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/host/h2"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/stream"
 	"github.com/subpub/subpub/wire"
@@ -66,7 +67,8 @@ type ScriptedServer struct {
 	subscriptions map[string]int    // by path, every subscription ever served
 	subscribers   int
 
-	srv *host.Server
+	srv  *host.Server
+	base string // the URL it serves at, once listening
 
 	// defects break the server on purpose, for the suite's own tests: a
 	// check must fail on the defect it targets.
@@ -95,6 +97,7 @@ func (s *ScriptedServer) Start(addr string) error {
 	if err := s.srv.Start(); err != nil {
 		return fmt.Errorf("scripted upstream: %w", err)
 	}
+	s.base = "http://" + s.srv.PlainListenAddr().String()
 	return nil
 }
 
@@ -107,7 +110,7 @@ func (s *ScriptedServer) Close() error {
 }
 
 // URL is the server's base URL.
-func (s *ScriptedServer) URL() string { return "http://" + s.srv.PlainListenAddr().String() }
+func (s *ScriptedServer) URL() string { return s.base }
 
 // Subscriptions counts the subscriptions (SUB and SSE) ever served for
 // path, whatever their credentials.
@@ -483,7 +486,12 @@ func (sub *scriptedSubscription) serveSUB() {
 			if s.takeLost(e.ID) {
 				continue
 			}
-			s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
+			if err := s.writePUB(w, sub.r.ProtoMajor, e, sub.offset); err != nil && !s.defects.dropOverLimit {
+				// An event held inline, over the client's
+				// SETTINGS_MAX_HEADER_LIST_SIZE: end, saying so.
+				s.problem(w, http.StatusBadGateway, err.Error())
+				return
+			}
 			if s.defects.duplicateIDs {
 				s.writePUB(w, sub.r.ProtoMajor, e, sub.offset)
 			}
@@ -532,8 +540,9 @@ func (s *ScriptedServer) markAcknowledgement(h http.Header, r *http.Request) {
 }
 
 // writePUB writes e as a 105 (PUB) in HTTP version major, with what the
-// defects change.
-func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event, offset uint64) {
+// defects change. Over HTTP/2 it returns host/h2's error for a PUB over the
+// client's SETTINGS_MAX_HEADER_LIST_SIZE, which is not sent.
+func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event, offset uint64) error {
 	if offset > 0 {
 		seq, _ := s.seqOf(e.ID)
 		e.ID = s.idOf(seq + offset)
@@ -563,7 +572,7 @@ func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event
 	}
 	fields, err := wire.EncodePUB(&e)
 	if err != nil {
-		return
+		return nil
 	}
 	h := w.Header()
 	event := fields.Event + ", " + extensionMember
@@ -593,12 +602,18 @@ func (s *ScriptedServer) writePUB(w http.ResponseWriter, major int, e wire.Event
 	if d.extraPUBFields {
 		h.Set("X-Event-Sequence", e.ID)
 	}
+	var refused error // host/h2 refuses a PUB over the client's limit, and says so
 	if d.noPUBOverHTTP != major || e.IsGap() {
-		w.WriteHeader(wire.StatusPUB)
+		if iw, ok := w.(h2.InterimWriter); ok {
+			refused = iw.WriteInterim(wire.StatusPUB, h)
+		} else {
+			w.WriteHeader(wire.StatusPUB)
+		}
 	}
 	for _, name := range []string{wire.FieldEvent, wire.FieldEventData, "X-Event-Sequence"} {
 		h.Del(name)
 	}
+	return refused
 }
 
 // payloadOf is the payload of an event sent by reference.

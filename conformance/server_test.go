@@ -57,6 +57,7 @@ var serverControls = []negativeControl[defects]{
 	{"http11/3", defects{noPUBOverHTTP: 1}},
 	{"http11/4", defects{writeAfterMore: true}},
 	{"http2/1", defects{noPUBOverHTTP: 2}},
+	{"http2/2", defects{dropOverLimit: true}},
 	{"negotiation/1", defects{noSettings: true}},
 	{"negotiation/3", defects{noEcho: true}},
 	{"negotiation/4", defects{echoUnasked: true}},
