@@ -23,8 +23,11 @@ func BenchmarkInterimFanout(b *testing.B) {
 	const subs = 100
 	data := strings.Repeat("d", 1024)
 	// h2-batch-never-indexed is h2-batch with a private stream's fields,
-	// which every stream sends as literals (see NewNeverIndexedFields).
-	for _, mode := range []string{"nethttp", "h2", "h2-batch", "h2-batch-never-indexed"} {
+	// which every stream sends as literals (see NewNeverIndexedFields);
+	// h2-batch-limited is h2-batch with a client that advertises
+	// SETTINGS_MAX_HEADER_LIST_SIZE, as Go's and Chromium's do, so that
+	// every PUB is measured against it.
+	for _, mode := range []string{"nethttp", "h2", "h2-batch", "h2-batch-never-indexed", "h2-batch-limited"} {
 		b.Run(mode, func(b *testing.B) {
 			var mu sync.Mutex
 			var ws []http.ResponseWriter
@@ -87,7 +90,11 @@ func BenchmarkInterimFanout(b *testing.B) {
 			fr.ReadMetaHeaders = hpack.NewDecoder(64<<10, nil)
 			fr.MaxHeaderListSize = 1 << 20
 			nc.Write([]byte(http2.ClientPreface))
-			fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: 64 << 10})
+			settings := []http2.Setting{{ID: http2.SettingHeaderTableSize, Val: 64 << 10}}
+			if mode == "h2-batch-limited" {
+				settings = append(settings, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 1 << 20})
+			}
+			fr.WriteSettings(settings...)
 			var got, want atomic.Int64
 			all := make(chan struct{}, 1) // the client has every PUB of the event
 			var wmu sync.Mutex            // the reader acknowledges SETTINGS while HEADERS go out
