@@ -97,3 +97,43 @@ func TestAnEventOverTheClientsHeaderListSizeEndsTheSubscription(t *testing.T) {
 		})
 	}
 }
+
+// TestAnAcknowledgementOverTheClientsHeaderListSizeIsA502: a client whose
+// SETTINGS_MAX_HEADER_LIST_SIZE is smaller than the 106 that acknowledges
+// its subscription gets a 502 that says so, not events without an
+// acknowledgement. The negative control, a limit the 106 fits, is
+// acknowledged.
+func TestAnAcknowledgementOverTheClientsHeaderListSizeIsA502(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		limit  uint32
+		status string
+	}{
+		{"limit under the 106", 64, "502"},
+		{"limit over it (negative control)", 4096, "106"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := startTestOrigin(t, nil)
+			rc := newRawH2(t, o.PlainAddr(), 65535, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: tt.limit})
+			rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+			rc.fr.MaxHeaderListSize = 1 << 20
+			rc.requestPath(1, wire.MethodSUB, streamPath)
+			first := ""
+			rc.each(t, func(f http2.Frame) bool {
+				if mh, ok := f.(*http2.MetaHeadersFrame); ok {
+					first = mh.PseudoValue("status")
+				}
+				return first == ""
+			})
+			if first != tt.status {
+				t.Fatalf("first response %s, want %s", first, tt.status)
+			}
+			if tt.status == "502" {
+				body := rc.readUntil(t, func(bodies map[uint32]string) bool { return strings.Contains(bodies[1], "}") })[1]
+				if !strings.Contains(body, "acknowledgement cannot be sent") {
+					t.Errorf("the problem detail does not say why: %s", body)
+				}
+			}
+		})
+	}
+}

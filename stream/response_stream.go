@@ -41,7 +41,19 @@ func (sw *responseStream) start(sub Subscription, retry time.Duration, pos strin
 		h[k] = v
 	}
 	if sw.format == wire.FormatPUB {
-		sw.w.WriteHeader(wire.StatusNoOperation)
+		if iw, ok := writerAs[h2.InterimWriter](sw.w); ok {
+			if err := iw.WriteInterim(wire.StatusNoOperation, h); err != nil {
+				clear(h)
+				if tooLarge := (*h2.FieldSectionTooLargeError)(nil); errors.As(err, &tooLarge) {
+					// Not acknowledged: say why rather than leave the
+					// client with events and no acknowledgement.
+					WriteError(sw.w, &wire.StatusError{Status: http.StatusBadGateway, Detail: "the acknowledgement cannot be sent: " + err.Error()})
+				}
+				return err
+			}
+		} else {
+			sw.w.WriteHeader(wire.StatusNoOperation)
+		}
 		if err := sw.ctx.Err(); err != nil {
 			return err
 		}
