@@ -15,6 +15,7 @@ import (
 
 	"github.com/subpub/subpub/internal/access"
 	"github.com/subpub/subpub/internal/budget"
+	"github.com/subpub/subpub/internal/ratelog"
 	"github.com/subpub/subpub/internal/setting"
 	"github.com/subpub/subpub/wire"
 )
@@ -101,7 +102,10 @@ type Streamer struct {
 	// Metrics observes subscriptions. Default: discarded.
 	Metrics Metrics
 
-	initOnce  sync.Once
+	initOnce sync.Once
+	// clientLog is Logger bounded by ratelog, for the lines a client can
+	// provoke once per subscription.
+	clientLog *slog.Logger
 	batches   sync.Pool     // of *[]*wire.Frame, MaxBatch long
 	closing   chan struct{} // closed by Shutdown
 	mu        sync.Mutex
@@ -156,6 +160,7 @@ func (s *Streamer) init() {
 		s.closing = make(chan struct{})
 		s.active = make(map[*subscriber]struct{})
 		s.perClient = make(map[string]int)
+		s.clientLog = ratelog.Logger(s.logger())
 		size := setting.Or(s.MaxBatch, DefaultMaxBatch)
 		s.batches.New = func() any {
 			b := make([]*wire.Frame, 0, size)
@@ -263,7 +268,9 @@ func (s *Streamer) Serve(w http.ResponseWriter, r *http.Request, f wire.Format, 
 				return
 			}
 			if unsendable := (*unsendableError)(nil); errors.As(b.writeErr, &unsendable) {
-				s.logger().Warn("ending a subscription", "err", b.writeErr)
+				// An event over a client's header-list limit, say:
+				// a client with many subscriptions could make many.
+				s.clientLog.Warn("ending a subscription", "err", b.writeErr)
 				reason = CloseError
 				st.final = http.StatusBadGateway
 				out.failed(&wire.StatusError{Status: st.final, Detail: b.writeErr.Error()})
