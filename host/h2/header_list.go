@@ -1,10 +1,6 @@
 package h2
 
-import (
-	"fmt"
-
-	"golang.org/x/net/http2/hpack"
-)
+import "fmt"
 
 // FieldSectionTooLargeError is what writing an interim response returns,
 // instead of sending it, when its field section is larger than the
@@ -22,34 +18,23 @@ func (e *FieldSectionTooLargeError) Error() string {
 	return fmt.Sprintf("a %d response's field section of %d bytes exceeds the client's SETTINGS_MAX_HEADER_LIST_SIZE of %d", e.Status, e.Size, e.Limit)
 }
 
-// statusFieldSize is what a response's :status adds to its field section.
+// statusFieldSize is what a response's :status adds to its field section
+// (RFC 9113 §6.5.2: name, value and 32).
 const statusFieldSize = len(":status") + len("100") + 32
 
-// headerListSize is the size of a response's field section as RFC 9113
-// §6.5.2 counts it: each field's name and value and 32, :status included.
-func headerListSize(fields []hpack.HeaderField) int {
-	n := statusFieldSize
-	for _, f := range fields {
-		n += len(f.Name) + len(f.Value) + 32
-	}
-	return n
-}
-
-// fitsLocked checks an interim response against the client's
+// fitsLocked checks an interim response whose fields count fieldsSize (as
+// appendFields counts them) against the client's
 // SETTINGS_MAX_HEADER_LIST_SIZE, which the client may lower at any time;
 // the caller holds c.mu. Without one (the default) nothing is counted.
-func (c *Conn) fitsLocked(status int, fields []hpack.HeaderField) error {
-	if c.peerMaxHeaderList < 0 {
-		return nil
-	}
-	if n := headerListSize(fields); int64(n) > c.peerMaxHeaderList {
+func (c *Conn) fitsLocked(status, fieldsSize int) error {
+	if n := fieldsSize + statusFieldSize; c.peerMaxHeaderList >= 0 && int64(n) > c.peerMaxHeaderList {
 		return &FieldSectionTooLargeError{Status: status, Size: n, Limit: c.peerMaxHeaderList}
 	}
 	return nil
 }
 
-// fitsBatchLocked checks every interim response of a batch as fitsLocked
-// does, from the sizes its Fields counted once; the caller holds c.mu.
+// fitsBatchLocked checks every interim response of a batch, from the
+// sizes its Fields counted once; the caller holds c.mu.
 func (c *Conn) fitsBatchLocked(items []batchItem) error {
 	if c.peerMaxHeaderList < 0 {
 		return nil
@@ -58,8 +43,8 @@ func (c *Conn) fitsBatchLocked(items []batchItem) error {
 		if it.fields == nil {
 			continue
 		}
-		if n := it.fields.size + statusFieldSize; int64(n) > c.peerMaxHeaderList {
-			return &FieldSectionTooLargeError{Status: it.status, Size: n, Limit: c.peerMaxHeaderList}
+		if err := c.fitsLocked(it.status, it.fields.size); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -72,3 +72,36 @@ func TestInterimOverTheClientsHeaderListSizeIsNotSent(t *testing.T) {
 		})
 	}
 }
+
+// TestTrailersEndTheStreamWhateverTheHeaderListSize: the client's limit is
+// checked for interim responses only; trailers over it still end the
+// stream (a refused trailer block would leave it open, and this test time
+// out). The case without a limit shows the same response ending the stream
+// when nothing is counted.
+func TestTrailersEndTheStreamWhateverTheHeaderListSize(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		settings []http2.Setting
+	}{
+		{"limit advertised", []http2.Setting{{ID: http2.SettingMaxHeaderListSize, Val: 1000}}},
+		{"no limit advertised (negative control)", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Trailer", "X-Digest")
+				w.Write([]byte("body"))
+				w.Header().Set("X-Digest", strings.Repeat("t", 2000))
+			}), false)
+			rc := dialRaw(t, ts, tt.settings...)
+			rc.request(1, "GET", "/", true)
+			rc.response(1)
+			trailers := rc.next(func(f http2.Frame) bool {
+				mh, ok := f.(*http2.MetaHeadersFrame)
+				return ok && mh.StreamID == 1
+			}).(*http2.MetaHeadersFrame)
+			if !trailers.StreamEnded() || len(fieldOf(trailers, "x-digest")) != 2000 {
+				t.Errorf("trailers %v, ended %v", trailers.Fields, trailers.StreamEnded())
+			}
+		})
+	}
+}

@@ -134,7 +134,7 @@ func (rw *responseWriter) WriteInterim(status int, h http.Header) error {
 		return errStreamDone
 	}
 	fields, size := appendFields(nil, h)
-	return rw.st.writeHeaders(status, fields, size+16, false)
+	return rw.st.writeHeaders(status, fields, size, false)
 }
 
 // FieldsWriter is what an InterimWriter also does with fields prepared
@@ -155,7 +155,7 @@ func (rw *responseWriter) WriteInterimFields(status int, f *Fields) error {
 	if rw.wroteHeader {
 		return errStreamDone
 	}
-	return rw.st.writeHeaders(status, f.f, f.size+16, false)
+	return rw.st.writeHeaders(status, f.f, f.size, false)
 }
 
 func bodyAllowed(status int) bool {
@@ -254,7 +254,7 @@ func (rw *responseWriter) sendHeader(end bool) error {
 	if rw.declared < 0 && bodyAllowed(rw.status) && !rw.flushed && rw.done && (rw.written > 0 || !rw.head) {
 		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.FormatInt(rw.written, 10)})
 	}
-	return rw.st.writeHeaders(rw.status, fields, size+64, end)
+	return rw.st.writeHeaders(rw.status, fields, size, end)
 }
 
 // Flush sends the final HEADERS, if not yet sent, and the buffered body.
@@ -297,7 +297,7 @@ func (rw *responseWriter) finish() {
 	if err := rw.send(nil, len(trailers) == 0); err != nil || len(trailers) == 0 {
 		return
 	}
-	rw.st.writeHeaders(0, trailers, 64, true)
+	rw.st.writeHeaders(0, trailers, 0, true)
 }
 
 // trailerFields are the trailers the handler set: those declared in

@@ -176,20 +176,28 @@ func (st *stream) waitQueueLocked() error {
 }
 
 // writeHeaders queues a HEADERS frame: an interim response (1xx), the
-// final one, or trailers (status 0). It does not wait for the write.
-func (st *stream) writeHeaders(status int, fields []hpack.HeaderField, size int, end bool) error {
+// final one, or trailers (status 0). fieldsSize is the fields' size as
+// appendFields counts it (that of RFC 9113 §6.5.2). It does not wait for
+// the write.
+func (st *stream) writeHeaders(status int, fields []hpack.HeaderField, fieldsSize int, end bool) error {
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := st.waitQueueLocked(); err != nil {
 		return err
 	}
-	if status >= 200 {
+	size := fieldsSize + finalQueueOverhead
+	switch {
+	case status >= 200:
 		st.finalQueued = true
-	} else if status != 0 && st.finalQueued {
+	case status == 0: // trailers
+	case st.finalQueued:
 		return errStreamDone
-	} else if err := c.fitsLocked(status, fields); err != nil {
-		return err
+	default:
+		if err := c.fitsLocked(status, fieldsSize); err != nil {
+			return err
+		}
+		size = fieldsSize + interimQueueOverhead
 	}
 	c.pushLocked(outFrame{kind: kHeaders, st: st, id: st.id, status: status, fields: fields, end: end, size: size})
 	if end {
@@ -332,7 +340,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 	c := st.c
 	if b.expectContinue {
 		b.expectContinue = false
-		st.writeHeaders(http.StatusContinue, nil, 16, false)
+		st.writeHeaders(http.StatusContinue, nil, 0, false)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -27,6 +27,14 @@ const (
 	kGoAway
 )
 
+// What a HEADERS frame counts in Conn.queuedBytes beyond its fields' size:
+// an interim response's :status, and a final response's or trailers'
+// pseudo-header and the fields the writer adds (date, content-length).
+const (
+	interimQueueOverhead = 16
+	finalQueueOverhead   = 64
+)
+
 // outFrame is one frame (or, for kBatch, several HEADERS) queued for the
 // writer.
 type outFrame struct {
@@ -493,7 +501,7 @@ func (b *Batch) Interim(w http.ResponseWriter, status int, f *Fields) error {
 		return errNotInterim
 	}
 	b.items = append(b.items, batchItem{st: rw.st, status: status, fields: f})
-	b.size += f.size + 16
+	b.size += f.size + interimQueueOverhead
 	return nil
 }
 
