@@ -1,9 +1,8 @@
 package conformance
 
 import (
-	"errors"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -15,23 +14,14 @@ import (
 // does not look at it when it writes, so that the PUB over the limit goes
 // out. The check must see it.
 func TestHeaderListCheckFailsAServerThatExceedsTheLimit(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &ScriptedServer{base: "http://" + ln.Addr().String()}
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: s, Protocols: &protocols}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Error(err)
-		}
-	})
+	s := &ScriptedServer{}
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s.base = srv.URL
 	report := runServer(t, s, controlTimeout)
 	res, ok := report.Result("http2/2")
 	if !ok || res.Status != Fail || !strings.Contains(res.Detail, "to a client whose limit is") {
