@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 
@@ -70,19 +71,11 @@ func checkSetting(ctx context.Context, s *suiteRun, version string) Result {
 // http2Settings is the server's first SETTINGS frame: over TLS with ALPN
 // h2, or h2c with prior knowledge for an http URL.
 func (s *suiteRun) http2Settings(ctx context.Context) (map[uint64]uint64, error) {
-	conn, err := s.dialOffering(ctx, "h2")
+	conn, fr, err := s.dialHTTP2(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	if tc, ok := conn.(*tls.Conn); ok {
-		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
-			return nil, fmt.Errorf("ALPN chose %q, not h2", p)
-		}
-	}
-	io.WriteString(conn, http2.ClientPreface)
-	fr := http2.NewFramer(conn, conn)
-	fr.WriteSettings()
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
@@ -97,6 +90,29 @@ func (s *suiteRun) http2Settings(ctx context.Context) (map[uint64]uint64, error)
 			return got, nil
 		}
 	}
+}
+
+// dialHTTP2 opens an HTTP/2 connection frame by frame (TLS with ALPN h2,
+// or h2c with prior knowledge for an http URL), sending the preface and a
+// SETTINGS frame with settings.
+func (s *suiteRun) dialHTTP2(ctx context.Context, settings ...http2.Setting) (net.Conn, *http2.Framer, error) {
+	conn, err := s.dialOffering(ctx, "h2")
+	if err != nil {
+		return nil, nil, err
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
+			conn.Close()
+			return nil, nil, fmt.Errorf("ALPN chose %q, not h2", p)
+		}
+	}
+	io.WriteString(conn, http2.ClientPreface)
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(settings...); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, fr, nil
 }
 
 // http3Settings is the server's SETTINGS on a QUIC connection.
