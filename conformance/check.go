@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"context"
 	"fmt"
 )
 
@@ -38,7 +37,7 @@ type Check struct {
 	// Requirement quotes the draft, or names the requirement where the
 	// sentence is long.
 	Requirement string
-	run         func(ctx context.Context, s *suiteRun) Result
+	run         checkFunc
 }
 
 // Section is the anchor part of the check's ID.

@@ -7,19 +7,6 @@ import (
 	"github.com/subpub/subpub/client"
 )
 
-// ServerChecks are the checks of a server in the origin role, in the order
-// of the draft's sections.
-func ServerChecks() []*Check {
-	var all []*Check
-	for _, group := range [][]*Check{
-		subMethodChecks(), interimChecks(), fieldChecks(), endingChecks(),
-		resumptionChecks(), sseChecks(), versionChecks(), negotiationChecks(),
-	} {
-		all = append(all, group...)
-	}
-	return all
-}
-
 // perSubscription applies inspect to every SUB subscription of the main
 // round and fails with the problems it names, each with its HTTP version.
 func perSubscription(s *suiteRun, inspect func(r *recording, responses []response, events []client.Event) []string) Result {

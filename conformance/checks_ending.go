@@ -17,17 +17,6 @@ import (
 const missingPath = "/subpub-conformance/no-such-stream"
 
 // The checks of final responses (section "ending").
-func endingChecks() []*Check {
-	const section = "Ending a Subscription"
-	return []*Check{
-		{ID: "ending/1", Section: section, Level: SHOULD,
-			Requirement: "Final responses with a status code of 400 or more SHOULD carry a problem detail [RFC9457]; a server that will not establish the subscription answers with a final response and no interim response",
-			run:         checkRefusalProblem},
-		{ID: "ending/2", Section: section, Level: MUST,
-			Requirement: "204 (No Content): the stream has ended and will carry no more events; a later request to subscribe is answered as a request for the resource would be (404, 410)",
-			run:         checkEndWith204},
-	}
-}
 
 func (s *suiteRun) missingURL() string {
 	if s.cfg.MissingURL != "" {

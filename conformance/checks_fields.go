@@ -16,37 +16,6 @@ import (
 // The checks of the Event and Event-Data fields (sections "event-field",
 // "event-data-field", "by-reference"), made on the field values exactly as
 // received.
-func fieldChecks() []*Check {
-	return []*Check{
-		{ID: "event-field/1", Section: "Event", Level: MUST,
-			Requirement: "The Event field is a Dictionary; id, ref are Strings, type a Token or String, t an Integer (a member with a value of the wrong type is an error)",
-			run:         checkEventDictionary},
-		{ID: "event-field/2", Section: "Event", Level: MUST,
-			Requirement: "[id] MUST NOT be empty and MUST NOT begin or end with a space character",
-			run:         checkEventIDSyntax},
-		{ID: "event-field/3", Section: "Event", Level: SHOULD,
-			Requirement: "servers SHOULD give every event an id",
-			run:         checkEveryEventHasID},
-		{ID: "event-data-field/1", Section: "Event-Data", Level: MUST,
-			Requirement: "The Event-Data field is an Item: a String, a Display String or a Byte Sequence, whose content is the payload",
-			run:         checkEventDataItem},
-		{ID: "event-data-field/2", Section: "Event-Data", Level: SHOULD,
-			Requirement: "If every byte of the payload is printable ASCII, the sender SHOULD serialize the payload as a String",
-			run:         checkPrintableAsString},
-		{ID: "event-data-field/3", Section: "Event-Data", Level: MUST,
-			Requirement: "A sender MUST NOT send Event-Data in an event that has a ref member",
-			run:         checkNoDataWithRef},
-		{ID: "event-data-field/4", Section: "Event-Data", Level: MUST,
-			Requirement: "A sender MUST NOT alter the payload to fit a form: for instance, it does not rewrite the characters of JSON text as \\u escapes",
-			run:         checkExactBytes},
-		{ID: "by-reference/1", Section: "Event Size and Events by Reference", Level: SHOULD,
-			Requirement: "a server SHOULD send by reference every event whose 105 (PUB) response would exceed a configured threshold (4096 bytes, as HTTP/1.1 serializes it, RECOMMENDED)",
-			run:         checkLargeByReference},
-		{ID: "by-reference/2", Section: "Event Size and Events by Reference", Level: MUST,
-			Requirement: "the server omits Event-Data and sets the ref member of Event to the URI of a resource whose representation is the payload",
-			run:         checkReferenceResolves},
-	}
-}
 
 // inlineThreshold is the size of a 105 above which the draft recommends
 // sending an event by reference.

@@ -16,17 +16,6 @@ import (
 )
 
 // The checks of the SUB method's semantics (section "sub-semantics").
-func subMethodChecks() []*Check {
-	const section = "The SUB Method: Semantics"
-	return []*Check{
-		{ID: "sub-semantics/1", Section: section, Level: MUST,
-			Requirement: "A server MUST NOT send a 105 (PUB) response before the 106 (No Operation) response that acknowledges the subscription",
-			run:         checkNoPUBBeforeAck},
-		{ID: "sub-semantics/2", Section: section, Level: MUST,
-			Requirement: "[A server] MUST NOT send 105 (PUB) in response to any method other than SUB",
-			run:         checkNoPUBToGET},
-	}
-}
 
 func checkNoPUBBeforeAck(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {
@@ -78,31 +67,6 @@ func checkNoPUBToGET(ctx context.Context, s *suiteRun) Result {
 
 // The checks of interim responses (sections "status-pub", "first-106",
 // "keepalive").
-func interimChecks() []*Check {
-	return []*Check{
-		{ID: "status-pub/1", Section: "1NN (PUB)", Level: MUST,
-			Requirement: "A 105 (PUB) response MUST contain the Event field",
-			run:         checkPUBHasEvent},
-		{ID: "status-pub/2", Section: "1NN (PUB)", Level: SHOULD,
-			Requirement: "A sender SHOULD NOT send fields other than Event and Event-Data in a 105 (PUB) response",
-			run:         checkPUBOnlyEventFields},
-		{ID: "first-106/1", Section: "The Acknowledgement", Level: MUST,
-			Requirement: "A server MUST send a 106 (No Operation) response as soon as it has established a subscription (before any event is published)",
-			run:         checkAckBeforePublishing},
-		{ID: "first-106/2", Section: "The Acknowledgement", Level: MUST,
-			Requirement: `The server MUST send Subscription-Sharing, with the value "shared" or "per-credential" [in the first 106]`,
-			run:         checkAckSharing},
-		{ID: "first-106/3", Section: "The Acknowledgement", Level: SHOULD,
-			Requirement: "A server that knows where the subscription starts and received no Last-Event-ID SHOULD send an Event field with only an id member: the identifier of the last event before the first one the subscription will deliver",
-			run:         checkAckStartID},
-		{ID: "first-106/4", Section: "The Acknowledgement", Level: SHOULD,
-			Requirement: "Cache-Control has no meaning in an interim response: a server SHOULD NOT send it in the first 106",
-			run:         checkAckNoCacheControl},
-		{ID: "keepalive/1", Section: "Keepalives", Level: SHOULD,
-			Requirement: "A server SHOULD send a 106 (No Operation) response whenever a subscription has been idle for a period (the keepalive interval configured)",
-			run:         checkKeepalives},
-	}
-}
 
 func checkPUBHasEvent(_ context.Context, s *suiteRun) Result {
 	return perSubscription(s, func(_ *recording, responses []response, _ []client.Event) []string {

@@ -37,43 +37,6 @@ const (
 	slowReadBuffer = 4 << 10
 )
 
-// IntermediaryChecks are the checks of an intermediary, in the order of the
-// draft's sections.
-func IntermediaryChecks() []*Check {
-	return []*Check{
-		{ID: "interim-handling/1", Section: "Handling of Interim Responses", Level: MUST,
-			Requirement: "Section 15.2 of RFC9110 requires a proxy to forward 1xx responses: the 106 and every 105 reach the subscriber, in order (twenty of them, past the limits some proxies have)",
-			run:         checkInterimRelayed},
-		{ID: "detecting-loss/1", Section: "Detecting Loss", Level: SHOULD,
-			Requirement: "An intermediary SHOULD check the prev members of the events of its upstream subscriptions, and resubscribe upstream with Last-Event-ID when one does not name the last event received (an event lost between the upstream and the intermediary reaches the subscriber, in order)",
-			run:         checkUpstreamLossResumed},
-		{ID: "tiers/1", Section: "Chains of Intermediaries", Level: MUST,
-			Requirement: "Intermediaries MUST NOT change the id, prev, type, t or gap members of Event, nor the Event-Data field, and MUST relay members of Event that they do not understand",
-			run:         checkEventUnchanged},
-		{ID: "collapsing-key/1", Section: "Identifying a Stream", Level: MAY,
-			Requirement: "An intermediary MAY serve all the subscriptions to one stream from one upstream subscription (five identical subscriptions, one upstream)",
-			run:         checkCollapsed},
-		{ID: "collapsing-key/2", Section: "Identifying a Stream", Level: MUST,
-			Requirement: `A stream whose acknowledgement says Subscription-Sharing: per-credential MUST NOT be served to a subscriber that presents different credentials`,
-			run:         checkPrivateNotShared},
-		{ID: "collapsing-key/3", Section: "Identifying a Stream", Level: MUST,
-			Requirement: "The intermediary relays the Subscription-Sharing and Vary fields of the upstream first 106 response in the first 106 response it sends to each subscriber",
-			run:         checkAckFieldsRelayed},
-		{ID: "ring/1", Section: "Retaining Events", Level: MUST,
-			Requirement: "A subscriber that resumes with a Last-Event-ID the intermediary retains receives the events that follow it, then the shared stream: every event exactly once (MUST NOT skip events silently)",
-			run:         checkReplay},
-		{ID: "ring/2", Section: "Retaining Events", Level: MUST,
-			Requirement: "A subscriber that resumes with a Last-Event-ID that is not among the retained events is caught up from upstream and continues on the shared stream: every event exactly once, no gap (MUST NOT skip events silently)",
-			run:         checkCatchUp},
-		{ID: "ring/3", Section: "Retaining Events", Level: SHOULD,
-			Requirement: "An intermediary SHOULD share catch-up subscriptions: subscribers that resume together from one Last-Event-ID it does not retain cost the upstream one catch-up subscription",
-			run:         checkCatchUpShared},
-		{ID: "slow/1", Section: "Slow Subscribers", Level: MUST,
-			Requirement: "A slow subscriber MUST NOT be allowed to delay delivery to other subscribers",
-			run:         checkSlowSubscriber},
-	}
-}
-
 // publish publishes n small events on path upstream and returns their ids.
 func (m *intermediaryRun) publish(path string, n int) []string {
 	var out []string

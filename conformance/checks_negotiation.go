@@ -18,26 +18,6 @@ import (
 )
 
 // The checks of per-hop negotiation (section "negotiation").
-func negotiationChecks() []*Check {
-	const section = "Negotiating SUB on Each Hop"
-	return []*Check{
-		{ID: "negotiation/1", Section: section, Level: MUST,
-			Requirement: "A server that serves SUB on an HTTP/2 connection MUST send SETTINGS_ENABLE_SUB with the value 1 in its SETTINGS",
-			run:         func(ctx context.Context, s *suiteRun) Result { return checkSetting(ctx, s, client.HTTP2) }},
-		{ID: "negotiation/2", Section: section, Level: MUST,
-			Requirement: "A server that serves SUB on an HTTP/3 connection MUST send SETTINGS_ENABLE_SUB with the value 1 in its SETTINGS",
-			run:         func(ctx context.Context, s *suiteRun) Result { return checkSetting(ctx, s, client.HTTP3) }},
-		{ID: "negotiation/3", Section: section, Level: MUST,
-			Requirement: "On HTTP/1.1, a server that receives SUB with Enable-SUB named in Connection MUST send Enable-SUB, named in Connection, on the 106 that acknowledges the subscription",
-			run:         checkEcho},
-		{ID: "negotiation/4", Section: section, Level: MUST,
-			Requirement: "On HTTP/1.1, a server MUST NOT send Enable-SUB in answer to a request that did not negotiate it (the field absent, or not named in Connection)",
-			run:         checkNoEchoUnasked},
-		{ID: "negotiation/5", Section: section, Level: MUST,
-			Requirement: "The 106 that acknowledges a subscription carries Enable-SUB; a server MUST NOT send Enable-SUB on any other 106",
-			run:         checkAcknowledgementMarked},
-	}
-}
 
 // checkSetting reads the server's SETTINGS on a connection of the suite's
 // own over version.

@@ -19,34 +19,6 @@ const gapDistance = 1_000_000_000
 
 // The checks of event identifiers and resumption (sections "event-ids",
 // "resuming", "gap").
-func resumptionChecks() []*Check {
-	return []*Check{
-		{ID: "event-ids/1", Section: "Event Identifiers", Level: MUST,
-			Requirement: "Ids MUST be unique within a stream",
-			run:         checkIDsUnique},
-		{ID: "event-ids/2", Section: "Event Identifiers", Level: MUST,
-			Requirement: "a stream's events MUST have the same ids for every subscriber (over every HTTP version, SUB and SSE)",
-			run:         checkIDsSameForAll},
-		{ID: "event-ids/3", Section: "Event Identifiers", Level: MUST,
-			Requirement: "The server MUST send the prev member in every event that has a predecessor in the stream: the id of the event before it (for the first event of a subscription, the position its first 106 announced), over SUB and SSE",
-			run:         checkPrevChain},
-		{ID: "resuming/1", Section: "Resuming with Last-Event-ID", Level: MUST,
-			Requirement: "A server that can replay the events published after that event sends them, in order, after its first 106 response; the client thereby receives every event exactly once (MUST NOT silently begin the subscription at a later point)",
-			run:         checkResumeExactly},
-		{ID: "resuming/2", Section: "Resuming with Last-Event-ID", Level: MUST,
-			Requirement: "The first event of a resumed subscription names the Last-Event-ID as its prev, so that the client can tell that nothing was skipped",
-			run:         checkResumePrev},
-		{ID: "gap/1", Section: "The Gap Event", Level: MUST,
-			Requirement: "A server that cannot replay from the given id MUST say so with a gap event, as the first event of the subscription",
-			run:         checkGapFirst},
-		{ID: "gap/2", Section: "The Gap Event", Level: MUST,
-			Requirement: "[The gap's] id: the position from which the stream continues; a client that resumes later with this id as Last-Event-ID receives [the events that follow]",
-			run:         checkGapContinues},
-		{ID: "gap/3", Section: "The Gap Event", Level: MUST,
-			Requirement: "[The gap's] prev: the Last-Event-ID that could not be replayed from; a gap has no type member",
-			run:         checkGapPrev},
-	}
-}
 
 func duplicates(list []string) []string {
 	seen := map[string]bool{}

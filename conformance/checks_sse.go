@@ -10,19 +10,6 @@ import (
 
 // The checks of the text/event-stream mapping (sections "sse",
 // "sse-response", "sse-mapping").
-func sseChecks() []*Check {
-	return []*Check{
-		{ID: "sse/1", Section: "Mapping to and from text/event-stream", Level: SHOULD,
-			Requirement: "A server that supports SUB for a resource SHOULD also make the same stream available to a GET request whose Accept field prefers text/event-stream",
-			run:         checkSSEOffered},
-		{ID: "sse-response/1", Section: "Response to GET", Level: SHOULD,
-			Requirement: `[The 200 response] carries the Subscription-Sharing and Vary fields that the first 106 response to SUB would carry, and Cache-Control with the "no-cache" directive, and "private" for a per-credential stream`,
-			run:         checkSSEFields},
-		{ID: "sse-mapping/1", Section: "Correspondence", Level: SHOULD,
-			Requirement: "The same stream: each event's id, type (event), t and payload (data) correspond to its 105 (PUB) fields",
-			run:         checkSSESameEvents},
-	}
-}
 
 func (s *suiteRun) sseOpened() (responses []response, events []client.Event, ok bool, why string) {
 	if s.main.sse == nil {

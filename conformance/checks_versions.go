@@ -17,31 +17,8 @@ import (
 )
 
 // The checks of HTTP versions (sections "http11", "http2", "http3").
-func versionChecks() []*Check {
-	delivers := func(version string) func(context.Context, *suiteRun) Result {
-		return func(_ context.Context, s *suiteRun) Result { return checkVersionDelivers(s, version) }
-	}
-	const sequence = "A successful response to SUB consists of a 106 (No Operation) interim response that acknowledges the subscription, then one 105 (PUB) per event, in the order of the stream"
-	return []*Check{
-		{ID: "http11/1", Section: "HTTP/1.1", Level: MUST,
-			Requirement: "a server MUST NOT send a 1xx response to an HTTP/1.0 client; a server that receives SUB in an HTTP/1.0 request answers 505 (HTTP Version Not Supported)",
-			run:         checkHTTP10Refused},
-		{ID: "http11/2", Section: "HTTP/1.1", Level: SHOULD,
-			Requirement: "[The 505] SHOULD indicate in the problem detail that the client can use a later version of HTTP, or GET for text/event-stream",
-			run:         checkHTTP10Hint},
-		{ID: "http11/3", Section: "HTTP/1.1", Level: MUST, Requirement: sequence + ", over HTTP/1.1", run: delivers(client.HTTP11)},
-		{ID: "http11/4", Section: "HTTP/1.1", Level: MUST,
-			Requirement: "In HTTP/1.1, a server that receives anything more (a request pipelined behind the subscription, or bytes arriving later) MUST NOT send anything more on the connection, and closes it",
-			run:         checkNothingAfterMore},
-		{ID: "http2/1", Section: "HTTP/2", Level: MUST, Requirement: sequence + ", over HTTP/2", run: delivers(client.HTTP2)},
-		{ID: "http2/2", Section: "HTTP/2", Level: MUST,
-			Requirement: "A server MUST NOT send an interim response whose field section exceeds the SETTINGS_MAX_HEADER_LIST_SIZE advertised by the client; it sends such events by reference, or ends the subscription where it cannot",
-			run:         checkHeaderListLimit},
-		{ID: "http3/1", Section: "HTTP/3", Level: MUST, Requirement: sequence + ", over HTTP/3", run: delivers(client.HTTP3)},
-	}
-}
 
-func checkVersionDelivers(s *suiteRun, version string) Result {
+func checkVersionDelivers(_ context.Context, s *suiteRun, version string) Result {
 	m := s.main
 	if m.err != nil {
 		return fail("%v", m.err)
