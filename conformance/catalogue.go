@@ -83,10 +83,10 @@ func ServerChecks() []*Check {
 		should("sse/1", checkSSEOffered,
 			"A server that supports SUB for a resource SHOULD also make the same stream available to a GET request whose Accept field prefers text/event-stream"),
 
-		should("sse-response/1", checkSSEFields,
+		should("sse-response/1", besideSUB(checkSSEFields),
 			`[The 200 response] carries the Subscription-Sharing and Vary fields that the first 106 response to SUB would carry, and Cache-Control with the "no-cache" directive, and "private" for a per-credential stream`),
 
-		should("sse-mapping/1", checkSSESameEvents,
+		should("sse-mapping/1", besideSUB(checkSSESameEvents),
 			"The same stream: each event's id, type (event), t and payload (data) correspond to its 105 (PUB) fields"),
 
 		must("http11/1", checkHTTP10Refused,

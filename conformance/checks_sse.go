@@ -31,16 +31,26 @@ func checkSSEOffered(_ context.Context, s *suiteRun) Result {
 	return pass("%d, Content-Type %s", final.Status, final.Header.Get("Content-Type"))
 }
 
-func checkSSEFields(_ context.Context, s *suiteRun) Result {
-	responses, _, ok, why := s.sseOpened()
-	if !ok {
-		return skip("no SSE response: %s", why)
+// besideSUB is the check that compare makes of what the main round's SSE
+// response received beside what its reference SUB subscription did, for
+// the checks that the one corresponds to the other. It skips where there
+// is no SSE response.
+func besideSUB(compare func(sse []response, sseEvents []client.Event, sub []response, subEvents []client.Event) Result) checkFunc {
+	return func(_ context.Context, s *suiteRun) Result {
+		responses, sseEvents, ok, why := s.sseOpened()
+		if !ok {
+			return skip("no SSE response: %s", why)
+		}
+		r, events, err := s.main.reference()
+		if err != nil {
+			return fail("%v", err)
+		}
+		subResponses, _, _, _ := r.snapshot()
+		return compare(responses, sseEvents, subResponses, events)
 	}
-	r, _, err := s.main.reference()
-	if err != nil {
-		return fail("%v", err)
-	}
-	subResponses, _, _, _ := r.snapshot()
+}
+
+func checkSSEFields(responses []response, _ []client.Event, subResponses []response, _ []client.Event) Result {
 	a, _ := ack(subResponses)
 	h := responses[len(responses)-1].Header
 	cc := strings.ToLower(strings.Join(h.Values("Cache-Control"), ", "))
@@ -57,15 +67,7 @@ func checkSSEFields(_ context.Context, s *suiteRun) Result {
 	return pass("Subscription-Sharing %q, Cache-Control %q, Vary %q", sharing(h), cc, h.Values("Vary"))
 }
 
-func checkSSESameEvents(_ context.Context, s *suiteRun) Result {
-	_, sseEvents, ok, why := s.sseOpened()
-	if !ok {
-		return skip("no SSE response: %s", why)
-	}
-	_, events, err := s.main.reference()
-	if err != nil {
-		return fail("%v", err)
-	}
+func checkSSESameEvents(_ []response, sseEvents []client.Event, _ []response, events []client.Event) Result {
 	if len(sseEvents) < len(events) {
 		return fail("SSE delivered %d events (%q), SUB %d (%q)", len(sseEvents), ids(sseEvents), len(events), ids(events))
 	}
