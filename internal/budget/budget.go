@@ -140,15 +140,10 @@ func (b *Budget) Hold(cut func()) *Holder {
 // Charge counts n more bytes held for the peer; past the budget, holders
 // are cut off, the largest first, until the total is back under it.
 func (h *Holder) Charge(n int) {
-	if h == nil || n <= 0 {
+	if h == nil || n <= 0 || !h.lockOpen() {
 		return
 	}
 	b := h.b
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return
-	}
 	if h.n == 0 {
 		h.progress.Store(time.Now().UnixNano())
 	}
@@ -161,16 +156,24 @@ func (h *Holder) Charge(n int) {
 
 // Credit counts n bytes of the peer's as freed (written, or dropped).
 func (h *Holder) Credit(n int) {
-	if h == nil || n <= 0 {
+	if h == nil || n <= 0 || !h.lockOpen() {
 		return
 	}
-	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
 	h.account(-min(int64(n), h.n))
 	h.progress.Store(time.Now().UnixNano())
+}
+
+// lockOpen locks h.mu and reports true if the holder is still open. For a
+// closed holder it leaves h.mu unlocked and reports false: its charges and
+// credits do nothing, and closing it again neither.
+func (h *Holder) lockOpen() bool {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 // account adds d (negative for a credit) to the holder's bytes and to the
@@ -190,15 +193,10 @@ func (h *Holder) account(d int64) int64 {
 // Close credits what the holder still has charged and takes it out of the
 // account; later charges and credits do nothing.
 func (h *Holder) Close() {
-	if h == nil {
+	if h == nil || !h.lockOpen() {
 		return
 	}
 	b := h.b
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return
-	}
 	h.closed = true
 	h.account(-h.n)
 	h.mu.Unlock()
