@@ -177,18 +177,28 @@ func (a *attempt) heard() {
 	}
 }
 
+// lockAnswered locks a.mu for a 105 or 106 response and marks the attempt
+// answered. It reports false, with a.mu unlocked, once the attempt is done:
+// the response comes too late and is ignored.
+func (a *attempt) lockAnswered() bool {
+	a.mu.Lock()
+	if a.done {
+		a.mu.Unlock()
+		return false
+	}
+	a.answered = true
+	return true
+}
+
 // interim handles a 1xx response to SUB.
 func (a *attempt) interim(code int, h http.Header) error {
 	a.heard()
 	a.traceResponse(code, h)
 	switch code {
 	case wire.StatusNoOperation:
-		a.mu.Lock()
-		if a.done {
-			a.mu.Unlock()
+		if !a.lockAnswered() {
 			return nil
 		}
-		a.answered = true
 		if a.established {
 			a.heardSinceAck = true
 		}
@@ -208,12 +218,9 @@ func (a *attempt) interim(code int, h http.Header) error {
 			a.sub.OnOpen(Open{Proto: a.proto, Format: wire.FormatPUB, Header: h})
 		}
 	case wire.StatusPUB:
-		a.mu.Lock()
-		if a.done {
-			a.mu.Unlock()
+		if !a.lockAnswered() {
 			return nil
 		}
-		a.answered = true
 		unacknowledged := a.negotiate && !a.established
 		a.heardSinceAck = true
 		if unacknowledged {
