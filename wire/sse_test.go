@@ -131,17 +131,7 @@ func TestSSEReader(t *testing.T) {
 		} {
 			t.Run(tt.name+"/"+reader.name, func(t *testing.T) {
 				d := NewSSEReader(reader.wrap(strings.NewReader(tt.stream)))
-				var got []Event
-				for {
-					e, err := d.Next()
-					if errors.Is(err, io.EOF) {
-						break
-					}
-					if err != nil {
-						t.Fatal(err)
-					}
-					got = append(got, e)
-				}
+				got := readAll(t, d, func(e Event) Event { return e })
 				if len(got) != len(tt.want) {
 					t.Fatalf("got %d events %+v, want %d", len(got), got, len(tt.want))
 				}
@@ -156,6 +146,24 @@ func TestSSEReader(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// readAll reads d to the end of its stream and returns what keep makes of
+// each event, called as soon as the event is read (so that it sees the
+// reader's state for that event). Any error but io.EOF fails the test.
+func readAll[T any](t *testing.T, d *SSEReader, keep func(Event) T) []T {
+	t.Helper()
+	var kept []T
+	for {
+		e, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return kept
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, keep(e))
 	}
 }
 
@@ -232,17 +240,7 @@ func TestSSEReaderLastEventIDBuffer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := NewSSEReader(strings.NewReader(tt.stream))
 			d.SetLastEventID(tt.seed)
-			var events []got
-			for {
-				e, err := d.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				events = append(events, got{e.ID, d.LastEventID()})
-			}
+			events := readAll(t, d, func(e Event) got { return got{e.ID, d.LastEventID()} })
 			if len(events) != len(tt.want) {
 				t.Fatalf("got %d events %+v, want %+v", len(events), events, tt.want)
 			}
