@@ -87,9 +87,7 @@ func TestEncodePUB(t *testing.T) {
 			if f.Event != tt.wantEvent || f.EventData != tt.wantData {
 				t.Errorf("got Event: %s / Event-Data: %s\nwant Event: %s / Event-Data: %s", f.Event, f.EventData, tt.wantEvent, tt.wantData)
 			}
-			h := http.Header{}
-			f.Set(h)
-			got, err := DecodePUB(h)
+			got, err := decodeSet(f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,6 +196,14 @@ func TestTheDefaultTypeReadsAsNone(t *testing.T) {
 	}
 }
 
+// decodeSet decodes the event that fields carry once Set in a header of
+// their own, as a recipient of the interim response reads it.
+func decodeSet(fields PUBFields) (Event, error) {
+	h := http.Header{}
+	fields.Set(h)
+	return DecodePUB(h)
+}
+
 func assertSameEvent(t *testing.T, got, want Event) {
 	t.Helper()
 	if got.ID != want.ID || got.Type != want.Type || got.Ref != want.Ref || got.Prev != want.Prev || got.Gap != want.Gap ||
@@ -221,9 +227,7 @@ func FuzzPUBRoundTrip(f *testing.F) {
 		if err != nil {
 			return // not representable: ids, types and refs must be printable ASCII
 		}
-		h := http.Header{}
-		fields.Set(h)
-		got, err := DecodePUB(h)
+		got, err := decodeSet(fields)
 		if err != nil {
 			t.Fatalf("decoding what EncodePUB produced (%+v): %v", fields, err)
 		}
@@ -267,9 +271,7 @@ func FuzzDecodePUB(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoding %+v: %v", e, err)
 		}
-		h2 := http.Header{}
-		fields.Set(h2)
-		again, err := DecodePUB(h2)
+		again, err := decodeSet(fields)
 		if err != nil {
 			t.Fatalf("decoding re-encoded %+v: %v", fields, err)
 		}
@@ -301,9 +303,7 @@ func TestPUBPrevAndGap(t *testing.T) {
 		if fields.Event != tc.field {
 			t.Errorf("Event: %s, want %s", fields.Event, tc.field)
 		}
-		h := http.Header{}
-		fields.Set(h)
-		got, err := DecodePUB(h)
+		got, err := decodeSet(fields)
 		if err != nil {
 			t.Fatal(err)
 		}
