@@ -46,6 +46,50 @@ func serveLoopback(t *testing.T, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
+// frontOf serves, on a loopback port until the test ends, a reverse proxy
+// to o that implements no SUB (net/http/httputil's, which forwards interim
+// responses and removes the fields a request's Connection names). Unless
+// sub is nil, the front answers SUB requests itself with sub, as the
+// intermediary each test stands for; every other request, the fallback's
+// SSE request among them, reaches o. It returns the front's base URL.
+func frontOf(t *testing.T, o *testkit.Origin, sub http.HandlerFunc) string {
+	t.Helper()
+	up, _ := url.Parse("http://" + o.PlainAddr())
+	next := httputil.NewSingleHostReverseProxy(up)
+	if sub == nil {
+		return serveLoopback(t, next)
+	}
+	return serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != wire.MethodSUB {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sub(w, r)
+	}))
+}
+
+// publishBacklog publishes an event to /public/a for subscriptions to
+// resume after, then n more after it: it returns the first's id and the
+// ids of the n, which a subscription resuming after the first receives.
+func publishBacklog(o *testkit.Origin, n int) (first string, backlog []string) {
+	first = o.Publish("/public/a", "1").Event.ID
+	for i := range n {
+		backlog = append(backlog, o.Publish("/public/a", strconv.Itoa(i+2)).Event.ID)
+	}
+	return first, backlog
+}
+
+// expectFallback waits for f's fallback to SSE, checks that its reason is
+// want, and returns the reason.
+func expectFallback(t *testing.T, f *testkit.Follower, want error) error {
+	t.Helper()
+	reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
+	if !errors.Is(reason, want) {
+		t.Errorf("fell back because %v, want %v", reason, want)
+	}
+	return reason
+}
+
 // expectEvents waits for the events want, in order and once each, and
 // checks that every event arrived in format.
 func expectEvents(t *testing.T, f *testkit.Follower, want []string, format wire.Format) {
@@ -96,19 +140,14 @@ func TestAutoModeUsesSUBWhereTheServerNegotiatesIt(t *testing.T) {
 // from the same Last-Event-ID and receives every event once, in order.
 func TestAutoModeFallsBackToSSEThroughAProxyThatDoesNotNegotiate(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	up, _ := url.Parse("http://" + o.PlainAddr())
-	proxy := serveLoopback(t, httputil.NewSingleHostReverseProxy(up))
-	first := o.Publish("/public/a", "1").Event.ID
-	backlog := []string{o.Publish("/public/a", "2").Event.ID, o.Publish("/public/a", "3").Event.ID}
+	proxy := frontOf(t, o, nil)
+	first, backlog := publishBacklog(o, 2)
 
 	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11, AcknowledgeTimeout: negotiationTimeout})
 	f := testkit.Follow(t, c, proxy+"/public/a", first, nil)
-	reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
 	// The proxy relays the origin's 105s, unmarked 106 first: they are
 	// not taken for this subscription's.
-	if !errors.Is(reason, client.ErrUnacknowledgedEvent) {
-		t.Errorf("fell back because %v, want %v", reason, client.ErrUnacknowledgedEvent)
-	}
+	expectFallback(t, f, client.ErrUnacknowledgedEvent)
 	live := o.Publish("/public/a", "4").Event.ID
 	expectEvents(t, f, append(backlog, live), wire.FormatSSE)
 
@@ -121,28 +160,21 @@ func TestAutoModeFallsBackToSSEThroughAProxyThatDoesNotNegotiate(t *testing.T) {
 
 // swallower answers SUB with an unmarked 106 and then nothing, as a proxy
 // does that takes the 106 for the final response (on HTTP/1.1, written on
-// the connection itself) or forwards no further interim responses; other
-// requests go to next.
-func swallower(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != wire.MethodSUB {
-			next.ServeHTTP(w, r)
+// the connection itself) or forwards no further interim responses.
+func swallower(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
 			return
 		}
-		if r.ProtoMajor == 1 {
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			conn.Write([]byte("HTTP/1.1 106 No Operation\r\nCache-Control: public\r\nContent-Length: 0\r\n\r\n"))
-			<-r.Context().Done()
-			return
-		}
-		w.Header().Set("Cache-Control", "public")
-		w.WriteHeader(wire.StatusNoOperation) // written at once, unflushed
+		defer conn.Close()
+		conn.Write([]byte("HTTP/1.1 106 No Operation\r\nCache-Control: public\r\nContent-Length: 0\r\n\r\n"))
 		<-r.Context().Done()
-	})
+		return
+	}
+	w.Header().Set("Cache-Control", "public")
+	w.WriteHeader(wire.StatusNoOperation) // written at once, unflushed
+	<-r.Context().Done()
 }
 
 // With no acknowledgement at all, the client gives up SUB after the
@@ -151,18 +183,13 @@ func swallower(next http.Handler) http.Handler {
 // and the timer are all the client has.
 func TestAutoModeFallsBackToSSEWhenNoAcknowledgementArrives(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	up, _ := url.Parse("http://" + o.PlainAddr())
-	front := serveLoopback(t, swallower(httputil.NewSingleHostReverseProxy(up)))
-	first := o.Publish("/public/a", "1").Event.ID
-	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	front := frontOf(t, o, swallower)
+	first, backlog := publishBacklog(o, 1)
 	for _, version := range []string{client.HTTP11, client.HTTP2} {
 		t.Run(version, func(t *testing.T) {
 			c := testkit.NewClient(t, client.Options{HTTP: version, AcknowledgeTimeout: negotiationTimeout})
 			f := testkit.Follow(t, c, front+"/public/a", first, nil)
-			reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
-			if !errors.Is(reason, client.ErrNotAcknowledged) {
-				t.Errorf("fell back because %v, want %v", reason, client.ErrNotAcknowledged)
-			}
+			expectFallback(t, f, client.ErrNotAcknowledged)
 			expectEvents(t, f, backlog, wire.FormatSSE)
 		})
 	}
@@ -188,14 +215,10 @@ func TestAutoModeUsesSSEWithAnHTTP3ServerWhoseSettingsDoNotEnableSUB(t *testing.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	first := o.Publish("/public/a", "1").Event.ID
-	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	first, backlog := publishBacklog(o, 1)
 	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP3, CAFile: o.CA.CAFile, AcknowledgeTimeout: testkit.Timeout})
 	f := testkit.Follow(t, c, "https://"+srv.TLSAddr().String()+"/public/a", first, nil)
-	reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
-	if !errors.Is(reason, client.ErrSUBNotEnabled) {
-		t.Errorf("fell back because %v, want %v", reason, client.ErrSUBNotEnabled)
-	}
+	expectFallback(t, f, client.ErrSUBNotEnabled)
 	expectEvents(t, f, backlog, wire.FormatSSE)
 	if o.Subscriptions.Load() != 1 {
 		t.Errorf("the server served %d subscriptions, want the SSE one only", o.Subscriptions.Load())
@@ -205,45 +228,27 @@ func TestAutoModeUsesSSEWithAnHTTP3ServerWhoseSettingsDoNotEnableSUB(t *testing.
 // silentAfterAck acknowledges SUB properly, marked, and then sends nothing,
 // not even keepalives: an intermediary that passed the acknowledgement on
 // and nothing after it.
-func silentAfterAck(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != wire.MethodSUB {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Cache-Control", "public")
-		w.Header().Set(wire.FieldEnableSUB, wire.EnableSUBValue)
-		w.WriteHeader(wire.StatusNoOperation) // written at once, unflushed
-		<-r.Context().Done()
-	})
+func silentAfterAck(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public")
+	w.Header().Set(wire.FieldEnableSUB, wire.EnableSUBValue)
+	w.WriteHeader(wire.StatusNoOperation) // written at once, unflushed
+	<-r.Context().Done()
 }
 
 func TestAutoModeFallsBackToSSEWhenNothingFollowsTheAcknowledgement(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	up, _ := url.Parse("http://" + o.PlainAddr())
-	front := serveLoopback(t, silentAfterAck(httputil.NewSingleHostReverseProxy(up)))
-	first := o.Publish("/public/a", "1").Event.ID
-	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	front := frontOf(t, o, silentAfterAck)
+	first, backlog := publishBacklog(o, 1)
 	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP2, KeepAliveTimeout: negotiationTimeout})
 	f := testkit.Follow(t, c, front+"/public/a", first, nil)
-	reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
-	if !errors.Is(reason, client.ErrSilentAfterAcknowledgement) {
-		t.Errorf("fell back because %v, want %v", reason, client.ErrSilentAfterAcknowledgement)
-	}
+	expectFallback(t, f, client.ErrSilentAfterAcknowledgement)
 	expectEvents(t, f, backlog, wire.FormatSSE)
 }
 
 // refusing answers SUB with status, as a proxy does that cannot forward
-// it (Varnish's 503), or as the resource does (404); other requests go to
-// next.
-func refusing(status int, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != wire.MethodSUB {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.WriteHeader(status)
-	})
+// it (Varnish's 503), or as the resource does (404).
+func refusing(status int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }
 }
 
 // A final 5xx to SUB before any acknowledgement says more of the path
@@ -251,23 +256,21 @@ func refusing(status int, next http.Handler) http.Handler {
 // resource's answer, and ends the subscription (the control).
 func TestAutoModeFallsBackToSSEOnAServerErrorBeforeTheAcknowledgement(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	up, _ := url.Parse("http://" + o.PlainAddr())
-	first := o.Publish("/public/a", "1").Event.ID
-	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	first, backlog := publishBacklog(o, 1)
 	for _, status := range []int{http.StatusBadGateway, http.StatusServiceUnavailable} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
-			front := serveLoopback(t, refusing(status, httputil.NewSingleHostReverseProxy(up)))
+			front := frontOf(t, o, refusing(status))
 			c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11})
 			f := testkit.Follow(t, c, front+"/public/a", first, nil)
-			reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE")
+			reason := expectFallback(t, f, client.ErrFailedBeforeAcknowledgement)
 			var se *wire.StatusError
-			if !errors.Is(reason, client.ErrFailedBeforeAcknowledgement) || !errors.As(reason, &se) || se.Status != status {
-				t.Errorf("fell back because %v, want %v with %d", reason, client.ErrFailedBeforeAcknowledgement, status)
+			if !errors.As(reason, &se) || se.Status != status {
+				t.Errorf("fell back because %v, want it with %d", reason, status)
 			}
 			expectEvents(t, f, backlog, wire.FormatSSE)
 		})
 	}
-	front := serveLoopback(t, refusing(http.StatusNotFound, httputil.NewSingleHostReverseProxy(up)))
+	front := frontOf(t, o, refusing(http.StatusNotFound))
 	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11})
 	f := testkit.Follow(t, c, front+"/public/a", first, nil)
 	err := testkit.Receive(t, f.Done, "the end of the subscription")
@@ -282,26 +285,17 @@ func TestAutoModeFallsBackToSSEOnAServerErrorBeforeTheAcknowledgement(t *testing
 // without a length does) is the path's failure too: the client falls back.
 func TestAutoModeFallsBackToSSEWhenTheResponseBreaksOffBeforeTheAcknowledgement(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
-	up, _ := url.Parse("http://" + o.PlainAddr())
-	next := httputil.NewSingleHostReverseProxy(up)
-	front := serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != wire.MethodSUB {
-			next.ServeHTTP(w, r)
-			return
-		}
+	front := frontOf(t, o, func(w http.ResponseWriter, r *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			return
 		}
 		conn.Write([]byte("HTTP/1.1 106 No Operation\r\n\r\n"))
 		conn.Close()
-	}))
-	first := o.Publish("/public/a", "1").Event.ID
-	backlog := []string{o.Publish("/public/a", "2").Event.ID}
+	})
+	first, backlog := publishBacklog(o, 1)
 	c := testkit.NewClient(t, client.Options{HTTP: client.HTTP11})
 	f := testkit.Follow(t, c, front+"/public/a", first, nil)
-	if reason := testkit.Receive(t, f.Fallbacks, "the fallback to SSE"); !errors.Is(reason, client.ErrFailedBeforeAcknowledgement) {
-		t.Errorf("fell back because %v, want %v", reason, client.ErrFailedBeforeAcknowledgement)
-	}
+	expectFallback(t, f, client.ErrFailedBeforeAcknowledgement)
 	expectEvents(t, f, backlog, wire.FormatSSE)
 }
