@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/subpub/subpub/client"
+	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/wire"
 )
 
@@ -110,13 +111,9 @@ func TestSSEResumesFromTheStreamsLastEventID(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := &scriptedSSE{streams: tt.streams}
 			ts := httptest.NewServer(srv)
-			defer ts.Close()
-			c, err := client.New(client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11,
+			t.Cleanup(ts.Close)
+			c := testkit.NewClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP11,
 				Reconnect: client.Reconnect{InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			var carried, own []string
 			s := &client.Subscription{URL: ts.URL + "/stream", LastEventID: tt.resume, OnEvent: func(e client.Event) {
 				carried = append(carried, e.LastEventID)
