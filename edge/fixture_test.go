@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"net/url"
 	"strconv"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/host"
+	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/stream"
 )
 
@@ -49,18 +49,15 @@ func newTestEdge(t *testing.T, upstream *url.URL, upstreamCA string, configure f
 	if configure != nil {
 		configure(e)
 	}
-	te := &testEdge{Edge: e, ca: ca}
-	te.srv = &host.Server{Handler: e, Addr: "127.0.0.1:0", PlainAddr: "127.0.0.1:0", TLSConfig: ca.TLSConfig(), Settings: stream.Settings(), OnShutdown: e.Streamer.Shutdown}
-	if err := te.srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	// Registered before the server starts, so that it runs after the
+	// server has shut down.
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		te.srv.Shutdown(ctx)
 		e.Close()
 		up.Close()
 	})
+	te := &testEdge{Edge: e, ca: ca}
+	te.srv = &host.Server{Handler: e, Addr: "127.0.0.1:0", PlainAddr: "127.0.0.1:0", TLSConfig: ca.TLSConfig(), Settings: stream.Settings(), OnShutdown: e.Streamer.Shutdown}
+	testkit.StartServer(t, te.srv)
 	return te
 }
 

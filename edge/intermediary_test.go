@@ -41,14 +41,7 @@ func newHintingUpstream(t *testing.T) *hintingUpstream {
 	}
 	hu := &hintingUpstream{ca: ca}
 	hu.srv = &host.Server{Handler: http.HandlerFunc(hu.serve), Addr: "127.0.0.1:0", TLSConfig: ca.TLSConfig()}
-	if err := hu.srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hu.srv.Shutdown(ctx)
-	})
+	testkit.StartServer(t, hu.srv)
 	return hu
 }
 

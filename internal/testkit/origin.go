@@ -121,7 +121,7 @@ func (o *Origin) Start() {
 // Stop ends every subscription as a shutting-down server does and closes
 // the listeners.
 func (o *Origin) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	o.Shutdown(ctx)
 }
