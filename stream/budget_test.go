@@ -1,10 +1,8 @@
 package stream_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,8 +13,6 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"github.com/subpub/subpub/client"
 	"github.com/subpub/subpub/internal/budget"
@@ -127,37 +123,20 @@ func TestBudgetEndsTheSubscriberHoldingTheMost(t *testing.T) {
 	}
 }
 
-// stallHTTP1 subscribes over HTTP/1.1 from after lastID and reads nothing, with a small
-// receive buffer.
+// stallHTTP1 subscribes over HTTP/1.1 from after lastID and reads nothing,
+// with a small receive buffer.
 func stallHTTP1(t *testing.T, addr, lastID string) {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
-	io.WriteString(conn, "SUB "+streamPath+" HTTP/1.1\r\nHost: x\r\nLast-Event-ID: "+lastID+"\r\n\r\n")
+	c := testkit.DialRaw(t, addr)
+	c.Conn.(*net.TCPConn).SetReadBuffer(smallReadBuffer)
+	c.Send(t, "SUB "+streamPath+" HTTP/1.1\r\nHost: x\r\nLast-Event-ID: "+lastID+"\r\n\r\n")
 }
 
 // stallHTTP2 subscribes over h2c (prior knowledge) from after lastID and
-// reads nothing, with a
-// small receive buffer.
+// reads nothing, with a small receive buffer.
 func stallHTTP2(t *testing.T, addr, lastID string) {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	conn.(*net.TCPConn).SetReadBuffer(4 << 10)
-	io.WriteString(conn, http2.ClientPreface)
-	fr := http2.NewFramer(conn, nil)
-	fr.WriteSettings()
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{{":method", "SUB"}, {":scheme", "http"}, {":authority", "x"}, {":path", streamPath}, {"last-event-id", lastID}} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+	rc := newRawH2(t, addr, defaultWindow)
+	rc.nc.(*net.TCPConn).SetReadBuffer(smallReadBuffer)
+	rc.requestPath(1, wire.MethodSUB, streamPath, [2]string{"last-event-id", lastID})
 }
 
 // stallHTTP3 subscribes over HTTP/3 from after lastID and reads nothing,

@@ -153,8 +153,8 @@ func TestFanOutLeavesOnAnEventPUBCannotCarry(t *testing.T) {
 func TestFanOutOfAConnectionThatStoppedReadingIsEndedAsStalled(t *testing.T) {
 	const subscribers = 3
 	o := startTestOrigin(t, func(s *stream.Streamer) { s.StallTimeout = 300 * time.Millisecond })
-	rc := newRawH2(t, o.PlainAddr(), 65535)
-	rc.nc.(*net.TCPConn).SetReadBuffer(4096)
+	rc := newRawH2(t, o.PlainAddr(), defaultWindow)
+	rc.nc.(*net.TCPConn).SetReadBuffer(smallReadBuffer)
 	for i := range subscribers {
 		rc.request(uint32(2*i+1), "SUB", "")
 	}
@@ -188,6 +188,25 @@ func TestAStreamOpenedWithNoWindowIsEndedAsStalled(t *testing.T) {
 	})
 }
 
+// defaultWindow is HTTP/2's initial flow-control window (RFC 9113
+// §6.9.2): a raw client that announces it gives a stream what a client
+// that announces none does.
+const defaultWindow = 65535
+
+// smallReadBuffer is the receive buffer of a client that stops reading, so
+// that the server's writes to it soon block.
+const smallReadBuffer = 4 << 10
+
+// The framer of a raw client that measures the field sections the server
+// sends decodes them with HPACK's default dynamic table size (RFC 7541
+// §4.2, the SETTINGS_HEADER_TABLE_SIZE a client that sets none allows),
+// and accepts sections far larger than any a test's server is allowed to
+// send, so that one too large is seen rather than refused.
+const (
+	defaultHeaderTableSize = 4096
+	measuredHeaderListSize = 1 << 20
+)
+
 // rawH2 is a cleartext HTTP/2 client (prior knowledge) on x/net's framer,
 // which reads at its own pace and gives flow-control credit only for what it
 // has read.
@@ -217,6 +236,13 @@ func newRawH2(t *testing.T, addr string, window uint32, more ...http2.Setting) *
 		t.Fatal(err)
 	}
 	return rc
+}
+
+// decodeFieldSections has the framer hand whole decoded field sections
+// (MetaHeadersFrame) to each and readUntil, of any size a server sends.
+func (rc *rawH2) decodeFieldSections() {
+	rc.fr.ReadMetaHeaders = hpack.NewDecoder(defaultHeaderTableSize, nil)
+	rc.fr.MaxHeaderListSize = measuredHeaderListSize
 }
 
 // request opens stream id with method and, if not empty, an Accept field.

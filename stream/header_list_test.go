@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"github.com/subpub/subpub/internal/testkit"
 	"github.com/subpub/subpub/wire"
@@ -40,9 +39,8 @@ func TestAnEventOverTheClientsHeaderListSizeEndsTheSubscription(t *testing.T) {
 			if tt.limited {
 				settings = append(settings, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: limit})
 			}
-			rc := newRawH2(t, o.PlainAddr(), 65535, settings...)
-			rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-			rc.fr.MaxHeaderListSize = 1 << 20
+			rc := newRawH2(t, o.PlainAddr(), defaultWindow, settings...)
+			rc.decodeFieldSections()
 			publish := func() {
 				for _, data := range []string{`"small"`, `"` + strings.Repeat("x", 3000) + `"`, `"small"`} {
 					o.PublishEvent(streamPath, wire.Event{Type: "Update", Data: []byte(data)})
@@ -114,9 +112,8 @@ func TestAnAcknowledgementOverTheClientsHeaderListSizeIsA502(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := startTestOrigin(t, nil)
-			rc := newRawH2(t, o.PlainAddr(), 65535, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: tt.limit})
-			rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-			rc.fr.MaxHeaderListSize = 1 << 20
+			rc := newRawH2(t, o.PlainAddr(), defaultWindow, http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: tt.limit})
+			rc.decodeFieldSections()
 			rc.requestPath(1, wire.MethodSUB, streamPath)
 			first := ""
 			rc.each(t, func(f http2.Frame) bool {

@@ -46,8 +46,8 @@ func TestPrivateStreamsShareNoHPACKEntryAcrossPrincipals(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := startTestOrigin(t, nil)
-			rc := newRawH2(t, o.PlainAddr(), 65535)
-			tbl := &hpackTrace{t: t, dec: hpack.NewDecoder(4096, nil), maxSize: 4096, owner: map[uint32]string{}}
+			rc := newRawH2(t, o.PlainAddr(), defaultWindow)
+			tbl := &hpackTrace{t: t, dec: hpack.NewDecoder(defaultHeaderTableSize, nil), maxSize: defaultHeaderTableSize, owner: map[uint32]string{}}
 			for _, id := range slices.Sorted(maps.Keys(tt.streams)) { // a client opens streams in order
 				sub := tt.streams[id]
 				tbl.owner[id] = sub.principal

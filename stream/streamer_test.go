@@ -202,7 +202,7 @@ func TestStreamerEndsAStalledSubscriber(t *testing.T) {
 	c := testkit.DialRaw(t, o.PlainAddr())
 	c.Send(t, "GET /public/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
 	c.ResponseHead(t)
-	c.Conn.(*net.TCPConn).SetReadBuffer(4096)
+	c.Conn.(*net.TCPConn).SetReadBuffer(smallReadBuffer)
 	big := []byte(strings.Repeat("x", 60<<10))
 	deadline := time.Now().Add(20 * time.Second)
 	for o.closes.Count("", stream.CloseStalled) == 0 {
