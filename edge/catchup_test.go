@@ -50,13 +50,7 @@ func TestSubscribersResumingFromOnePositionShareOneCatchUp(t *testing.T) {
 			keeper := testkit.Follow(t, c, e.url("/public/resume"), "", nil) // the shared subscription, from now
 			keeper.WaitOpen(t)
 			from := o.Log.Last() - 5
-			var subs []*testkit.Follower
-			for range subscribers {
-				subs = append(subs, testkit.Follow(t, c, e.url("/public/resume"), strconv.FormatUint(from, 10), nil))
-			}
-			for _, s := range subs {
-				s.WaitOpen(t)
-			}
+			subs := testkit.FollowMany(t, c, e.url("/public/resume"), strconv.FormatUint(from, 10), subscribers)
 			if n := o.Subscriptions.Load() - 1; n != tt.wantCatchUp {
 				t.Errorf("origin served %d catch-up subscriptions for %d subscribers resuming from %d, want %d", n, subscribers, from, tt.wantCatchUp)
 			}

@@ -355,13 +355,7 @@ func TestEventsByReferenceAreFetchedOnceForAllSSESubscribers(t *testing.T) {
 	o := testkit.NewOrigin(t, nil)
 	e := newTestEdge(t, o.URL(), o.CA.CAFile, nil)
 	c := testkit.NewClient(t, client.Options{Mode: client.ModeSSE, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-	var subs []*testkit.Follower
-	for range 20 {
-		subs = append(subs, testkit.Follow(t, c, e.url("/public/refs"), "", nil))
-	}
-	for _, s := range subs {
-		s.WaitOpen(t)
-	}
+	subs := testkit.FollowMany(t, c, e.url("/public/refs"), "", 20)
 	big := `{"big":"` + strings.Repeat("y", 20<<10) + `"}`
 	o.PublishEvent("/public/refs", eventByRef(o, big))
 	for _, s := range subs {

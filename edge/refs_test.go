@@ -40,13 +40,7 @@ func TestSUBSubscribersFetchingAPayloadCostTheOriginOneRequest(t *testing.T) {
 				}
 			})
 			c := testkit.NewClient(t, client.Options{Mode: client.ModeSUB, HTTP: client.HTTP2, CAFile: e.ca.CAFile})
-			var subs []*testkit.Follower
-			for range subscribers {
-				subs = append(subs, testkit.Follow(t, c, e.url("/public/refs"), "", nil))
-			}
-			for _, s := range subs {
-				s.WaitOpen(t)
-			}
+			subs := testkit.FollowMany(t, c, e.url("/public/refs"), "", subscribers)
 			big := `{"big":"` + strings.Repeat("x", 20<<10) + `"}`
 			o.PublishEvent("/public/refs", eventByRef(o, big))
 			var wg sync.WaitGroup

@@ -99,6 +99,22 @@ func Follow(t testing.TB, c *client.Client, url, lastID string, header http.Head
 	return f
 }
 
+// FollowMany subscribes n times to url on c, from after lastID if it is not
+// empty: every subscription starts before any is waited for, so that they
+// arrive together, as a crowd of subscribers does. It returns once all are
+// established.
+func FollowMany(t testing.TB, c *client.Client, url, lastID string, n int) []*Follower {
+	t.Helper()
+	fs := make([]*Follower, n)
+	for i := range fs {
+		fs[i] = Follow(t, c, url, lastID, nil)
+	}
+	for _, f := range fs {
+		f.WaitOpen(t)
+	}
+	return fs
+}
+
 // WaitOpen waits until the subscription is established and returns what
 // was said of it.
 func (f *Follower) WaitOpen(t testing.TB) client.Open {
