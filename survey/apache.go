@@ -1,12 +1,7 @@
 package survey
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-
-	"github.com/subpub/subpub/internal/launch"
 )
 
 // Apache httpd with mod_proxy, forwarding over HTTP/1.1 (mod_proxy_http)
@@ -42,24 +37,17 @@ ProxyPass / %[2]s
 `
 
 func apacheProxy() Proxy {
-	start := func(scheme string) func(context.Context, *Origin, string) (*Front, error) {
-		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-			addrs, err := freeAddrs(2)
-			if err != nil {
-				return nil, err
-			}
-			if err := os.Chmod(dir, 0o755); err != nil {
-				return nil, err
-			}
-			upstream := scheme + "://" + o.Upstream + "/"
-			conf := fmt.Sprintf(apacheConfig, dir, upstream, addrs[0], addrs[1], o.CertFile, o.KeyFile)
-			file := filepath.Join(dir, "httpd.conf")
-			p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "apache2", "-f", file, "-DFOREGROUND")
-			if err != nil {
-				return nil, err
-			}
-			return &Front{Plain: addrs[0], TLS: addrs[1], H2C: true, Config: conf, program: p}, nil
-		}
+	start := func(scheme string) startFunc {
+		return fileConfigured{
+			file: "httpd.conf", listen: listeners{tls: true, h2c: true}, unprivileged: true,
+			config: func(o *Origin, dir string, addrs []string) string {
+				upstream := scheme + "://" + o.Upstream + "/"
+				return fmt.Sprintf(apacheConfig, dir, upstream, addrs[0], addrs[1], o.CertFile, o.KeyFile)
+			},
+			command: func(dir, file string, addrs []string) []string {
+				return []string{"apache2", "-f", file, "-DFOREGROUND"}
+			},
+		}.start
 	}
 	return Proxy{
 		Name: "Apache", Package: "apache2", Binary: "apache2", versionArgs: []string{"-v"},

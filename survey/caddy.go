@@ -1,12 +1,8 @@
 package survey
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"path/filepath"
-
-	"github.com/subpub/subpub/internal/launch"
 )
 
 // Caddy's reverse_proxy, flushing every write (flush_interval -1), with
@@ -35,23 +31,18 @@ https://127.0.0.1:%[4]s {
 `
 
 func caddyProxy() Proxy {
-	start := func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-		addrs, err := freeAddrs(2)
-		if err != nil {
-			return nil, err
-		}
-		conf := fmt.Sprintf(caddyConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
-		file := filepath.Join(dir, "Caddyfile")
-		env := []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
-		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Env: env, Listen: addrs}, file, conf, "caddy", "run", "--config", file, "--adapter", "caddyfile")
-		if err != nil {
-			return nil, err
-		}
-		return &Front{Plain: addrs[0], TLS: addrs[1], H2C: true, Config: conf, program: p}, nil
+	caddy := fileConfigured{
+		file: "Caddyfile", listen: listeners{tls: true, h2c: true}, ownHome: true,
+		config: func(o *Origin, dir string, addrs []string) string {
+			return fmt.Sprintf(caddyConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
+		},
+		command: func(dir, file string, addrs []string) []string {
+			return []string{"caddy", "run", "--config", file, "--adapter", "caddyfile"}
+		},
 	}
 	return Proxy{
 		Name: "Caddy", Package: "caddy", Binary: "caddy", versionArgs: []string{"version"},
-		Configs: []Config{{Name: "default", start: start}},
+		Configs: []Config{{Name: "default", start: caddy.start}},
 	}
 }
 

@@ -1,12 +1,7 @@
 package survey
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-
-	"github.com/subpub/subpub/internal/launch"
 )
 
 // h2o's proxy.reverse.url, with HTTP/2 over TLS.
@@ -32,24 +27,15 @@ hosts:
 `
 
 func h2oProxy() Proxy {
-	start := func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-		addrs, err := freeAddrs(2)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return nil, err
-		}
-		conf := fmt.Sprintf(h2oConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
-		file := filepath.Join(dir, "h2o.conf")
-		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "h2o", "-c", file)
-		if err != nil {
-			return nil, err
-		}
-		return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+	h2o := fileConfigured{
+		file: "h2o.conf", listen: listeners{tls: true}, unprivileged: true,
+		config: func(o *Origin, dir string, addrs []string) string {
+			return fmt.Sprintf(h2oConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
+		},
+		command: func(dir, file string, addrs []string) []string { return []string{"h2o", "-c", file} },
 	}
 	return Proxy{
 		Name: "h2o", Package: "h2o", Binary: "h2o", versionArgs: []string{"-v"},
-		Configs: []Config{{Name: "default", start: start}},
+		Configs: []Config{{Name: "default", start: h2o.start}},
 	}
 }

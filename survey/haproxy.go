@@ -1,11 +1,7 @@
 package survey
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
-
-	"github.com/subpub/subpub/internal/launch"
 )
 
 // HAProxy in HTTP mode, with its default of reusing idle server
@@ -30,20 +26,14 @@ backend origin
 
 // haproxyStart runs HAProxy with template (haproxyConfig, or a variation
 // of it) and reuse as its http-reuse mode.
-func haproxyStart(template, reuse string) func(context.Context, *Origin, string) (*Front, error) {
-	return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-		addrs, err := freeAddrs(2)
-		if err != nil {
-			return nil, err
-		}
-		conf := fmt.Sprintf(template, o.Upstream, addrs[0], addrs[1], o.CertKeyFile, reuse)
-		file := filepath.Join(dir, "haproxy.cfg")
-		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "haproxy", "-db", "-f", file)
-		if err != nil {
-			return nil, err
-		}
-		return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
-	}
+func haproxyStart(template, reuse string) startFunc {
+	return fileConfigured{
+		file: "haproxy.cfg", listen: listeners{tls: true},
+		config: func(o *Origin, dir string, addrs []string) string {
+			return fmt.Sprintf(template, o.Upstream, addrs[0], addrs[1], o.CertKeyFile, reuse)
+		},
+		command: func(dir, file string, addrs []string) []string { return []string{"haproxy", "-db", "-f", file} },
+	}.start
 }
 
 func haproxyProxy() Proxy {

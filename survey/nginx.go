@@ -1,11 +1,7 @@
 package survey
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
-
-	"github.com/subpub/subpub/internal/launch"
 )
 
 // nginx proxies to the origin over HTTP/1.1 with buffering off, as its
@@ -45,20 +41,14 @@ http {
 
 // nginxStart runs nginx with template (nginxConfig, or a variation of
 // it) and keepalive in its upstream block.
-func nginxStart(template, keepalive string) func(context.Context, *Origin, string) (*Front, error) {
-	return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-		addrs, err := freeAddrs(2)
-		if err != nil {
-			return nil, err
-		}
-		conf := fmt.Sprintf(template, dir, o.Upstream, addrs[0], addrs[1], o.CertFile, keepalive, o.KeyFile)
-		file := filepath.Join(dir, "nginx.conf")
-		p, err := startConfigured(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, file, conf, "nginx", "-p", dir, "-c", file)
-		if err != nil {
-			return nil, err
-		}
-		return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
-	}
+func nginxStart(template, keepalive string) startFunc {
+	return fileConfigured{
+		file: "nginx.conf", listen: listeners{tls: true},
+		config: func(o *Origin, dir string, addrs []string) string {
+			return fmt.Sprintf(template, dir, o.Upstream, addrs[0], addrs[1], o.CertFile, keepalive, o.KeyFile)
+		},
+		command: func(dir, file string, addrs []string) []string { return []string{"nginx", "-p", dir, "-c", file} },
+	}.start
 }
 
 func nginxProxy() Proxy {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/subpub/subpub/internal/launch"
 )
@@ -30,11 +31,87 @@ func freeAddrs(n int) ([]string, error) {
 	return addrs, nil
 }
 
-// startConfigured writes a proxy's configuration conf to file, then runs
-// the proxy, whose arguments name the file.
-func startConfigured(ctx context.Context, opts launch.ProgramOptions, file, conf, name string, args ...string) (*launch.Program, error) {
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+// proxyCommand is how a configured proxy is run, and its configuration as
+// the report shows it.
+type proxyCommand struct {
+	argv []string
+	// env, if set, is the program's whole environment.
+	env    []string
+	config string
+}
+
+// listeners are what a proxy listens for: HTTP/1.1 in cleartext, and
+// HTTP/2 with prior knowledge there too if h2c; TLS on a second address if
+// tls.
+type listeners struct {
+	tls, h2c bool
+}
+
+// startFront runs a proxy in front of the origin: it finds the addresses
+// the proxy listens on (cleartext, then TLS), has configure write the
+// proxy's configuration for them into dir and say how to run it, and runs
+// it.
+func startFront(ctx context.Context, dir string, l listeners, configure func(addrs []string) (proxyCommand, error)) (*Front, error) {
+	n := 1
+	if l.tls {
+		n = 2
+	}
+	addrs, err := freeAddrs(n)
+	if err != nil {
 		return nil, err
 	}
-	return launch.StartProgram(ctx, opts, name, args...)
+	cmd, err := configure(addrs)
+	if err != nil {
+		return nil, err
+	}
+	p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Env: cmd.env, Listen: addrs}, cmd.argv[0], cmd.argv[1:]...)
+	if err != nil {
+		return nil, err
+	}
+	f := &Front{Plain: addrs[0], H2C: l.h2c, Config: cmd.config, program: p}
+	if l.tls {
+		f.TLS = addrs[1]
+	}
+	return f, nil
+}
+
+// fileConfigured is a proxy configured by one file, which its command line
+// names: what most proxies are.
+type fileConfigured struct {
+	// file is the configuration file's name in the proxy's directory.
+	file   string
+	listen listeners
+	// unprivileged says the proxy reads its directory as an unprivileged
+	// user, whom the directory must let in.
+	unprivileged bool
+	// ownHome runs the proxy with its home and XDG directories in its
+	// directory, where it keeps its state.
+	ownHome bool
+	// config is the file's content for origin o, the proxy's directory
+	// being dir and its addresses addrs.
+	config func(o *Origin, dir string, addrs []string) string
+	// command is the program run and its arguments, file being the
+	// configuration file's path.
+	command func(dir, file string, addrs []string) []string
+}
+
+// start writes the configuration file into dir and runs the proxy.
+func (c fileConfigured) start(ctx context.Context, o *Origin, dir string) (*Front, error) {
+	return startFront(ctx, dir, c.listen, func(addrs []string) (proxyCommand, error) {
+		if c.unprivileged {
+			if err := os.Chmod(dir, 0o755); err != nil {
+				return proxyCommand{}, err
+			}
+		}
+		cmd := proxyCommand{config: c.config(o, dir, addrs)}
+		file := filepath.Join(dir, c.file)
+		if err := os.WriteFile(file, []byte(cmd.config), 0o644); err != nil {
+			return proxyCommand{}, err
+		}
+		cmd.argv = c.command(dir, file, addrs)
+		if c.ownHome {
+			cmd.env = []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
+		}
+		return cmd, nil
+	})
 }

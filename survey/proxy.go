@@ -31,9 +31,12 @@ type Config struct {
 	// H2CUpstream says the proxy forwards over h2c, which the scripted
 	// upstream of the alternatives does not speak.
 	H2CUpstream bool
-	// start writes the configuration into dir and runs the proxy.
-	start func(ctx context.Context, o *Origin, dir string) (*Front, error)
+	start       startFunc
 }
+
+// startFunc writes a proxy's configuration into dir and runs the proxy in
+// front of o.
+type startFunc func(ctx context.Context, o *Origin, dir string) (*Front, error)
 
 // Front is a proxy running in front of the origin, and where its clients
 // reach it.

@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"github.com/subpub/subpub/internal/launch"
 )
 
 // Apache Traffic Server as a reverse proxy (remap required), with Debian's
@@ -49,44 +47,11 @@ cachedir: %[1]s/cache
 )
 
 func trafficServerProxy() Proxy {
-	start := func(extra string) func(context.Context, *Origin, string) (*Front, error) {
+	start := func(extra string) startFunc {
 		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-			addrs, err := freeAddrs(2)
-			if err != nil {
-				return nil, err
-			}
-			etc := filepath.Join(dir, "etc")
-			os.RemoveAll(etc)
-			if out, err := exec.Command("cp", "-r", trafficServerSystemConfig, etc).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("copying %s: %v: %s", trafficServerSystemConfig, err, out)
-			}
-			for _, d := range []string{"data", "run", "log", "cache"} {
-				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-					return nil, err
-				}
-			}
-			records := fmt.Sprintf(trafficServerRecords, port(addrs[0]), port(addrs[1])) + extra
-			files := map[string]string{
-				"runroot.yaml":             fmt.Sprintf(trafficServerRunroot, dir),
-				"etc/remap.config":         fmt.Sprintf(trafficServerRemap, addrs[0], addrs[1], o.Upstream),
-				"etc/ssl_multicert.config": fmt.Sprintf("dest_ip=* ssl_cert_name=%s ssl_key_name=%s\n", o.CertFile, o.KeyFile),
-				"etc/storage.config":       filepath.Join(dir, "cache") + " 64M\n",
-			}
-			for name, content := range files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-					return nil, err
-				}
-			}
-			if err := override(filepath.Join(etc, "records.config"), records); err != nil {
-				return nil, err
-			}
-			args := []string{"--run-root=" + filepath.Join(dir, "runroot.yaml")}
-			p, err := launch.StartProgram(ctx, launch.ProgramOptions{Dir: dir, Listen: addrs}, "traffic_server", args...)
-			if err != nil {
-				return nil, err
-			}
-			conf := "records.config, as Debian ships it but for:\n" + records + "\nremap.config:\n" + files["etc/remap.config"]
-			return &Front{Plain: addrs[0], TLS: addrs[1], Config: conf, program: p}, nil
+			return startFront(ctx, dir, listeners{tls: true}, func(addrs []string) (proxyCommand, error) {
+				return trafficServerConfigure(o, dir, addrs, extra)
+			})
 		}
 	}
 	return Proxy{
@@ -96,6 +61,41 @@ func trafficServerProxy() Proxy {
 			{Name: "reverse proxy, no cache", start: start("CONFIG proxy.config.http.cache.http INT 0\n")},
 		},
 	}
+}
+
+// trafficServerConfigure lays out Traffic Server's directory dir, with
+// Debian's configuration changed to listen on addrs and to proxy to o, and
+// records.config with extra appended.
+func trafficServerConfigure(o *Origin, dir string, addrs []string, extra string) (proxyCommand, error) {
+	etc := filepath.Join(dir, "etc")
+	os.RemoveAll(etc)
+	if out, err := exec.Command("cp", "-r", trafficServerSystemConfig, etc).CombinedOutput(); err != nil {
+		return proxyCommand{}, fmt.Errorf("copying %s: %v: %s", trafficServerSystemConfig, err, out)
+	}
+	for _, d := range []string{"data", "run", "log", "cache"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return proxyCommand{}, err
+		}
+	}
+	records := fmt.Sprintf(trafficServerRecords, port(addrs[0]), port(addrs[1])) + extra
+	files := map[string]string{
+		"runroot.yaml":             fmt.Sprintf(trafficServerRunroot, dir),
+		"etc/remap.config":         fmt.Sprintf(trafficServerRemap, addrs[0], addrs[1], o.Upstream),
+		"etc/ssl_multicert.config": fmt.Sprintf("dest_ip=* ssl_cert_name=%s ssl_key_name=%s\n", o.CertFile, o.KeyFile),
+		"etc/storage.config":       filepath.Join(dir, "cache") + " 64M\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return proxyCommand{}, err
+		}
+	}
+	if err := override(filepath.Join(etc, "records.config"), records); err != nil {
+		return proxyCommand{}, err
+	}
+	return proxyCommand{
+		argv:   []string{"traffic_server", "--run-root=" + filepath.Join(dir, "runroot.yaml")},
+		config: "records.config, as Debian ships it but for:\n" + records + "\nremap.config:\n" + files["etc/remap.config"],
+	}, nil
 }
 
 // override rewrites a records.config without the records that records
