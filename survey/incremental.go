@@ -376,19 +376,21 @@ func (r *Report) streamingMarkdown(b *strings.Builder) {
 	b.WriteString("A net/http client subscribes through each proxy, started afresh for each way, over HTTP/1.1 and over HTTP/2 (TLS with ALPN, or h2c where the proxy offers no TLS). ")
 	b.WriteString("Each cell gives, for HTTP/1.1 / HTTP/2: the events received; the time from the request to the first event (\"first\"); and the largest delay between the upstream's write of an event and the client's read of it (\"lag\"), the sign of a proxy that buffers. ")
 	fmt.Fprintf(b, "A proxy that buffers until more arrives delivers none: a subscription sends no more. The client waits %v after the last event is due. The last nginx configuration is nginx's default, which the survey's streaming configurations change with `proxy_buffering off`; the last HAProxy one adds `option http-no-delay`.\n\n", streamingQuiet)
-	var names, describes []string
-	for _, v := range StreamingVariants {
-		names, describes = append(names, v.Name), append(describes, v.Describe)
+	writeVariantTable(b, StreamingVariants, r.Streaming)
+}
+
+func (v StreamingVariant) heading() (name, describe string) { return v.Name, v.Describe }
+
+// where is the proxy configuration the variant went through.
+func (s Streaming) where() (proxy, config string) { return s.Proxy, s.Config }
+
+// cell is the variant's timings over HTTP/1.1 and HTTP/2.
+func (s Streaming) cell() string {
+	var cells []string
+	for _, t := range s.Timings {
+		cells = append(cells, t.cell())
 	}
-	writeVariantTable(b, names, describes, r.Streaming,
-		func(s Streaming) (string, string) { return s.Proxy, s.Config },
-		func(s Streaming) string {
-			var cells []string
-			for _, t := range s.Timings {
-				cells = append(cells, t.cell())
-			}
-			return strings.Join(cells, " / ")
-		})
+	return strings.Join(cells, " / ")
 }
 
 // cell is a timing in a few words: "10 (first 2 ms, lag 1 ms)", "0 (final

@@ -210,50 +210,67 @@ func (r *Report) alternativesMarkdown(b *strings.Builder) {
 	b.WriteString("A client that reads every interim response whatever its code (net/http's `Got1xxResponse`) counts the events reaching it through each proxy over HTTP/1.1 / HTTP/2; the first row has no proxy between them. ")
 	b.WriteString("Configurations that forward over h2c are left out (the scripted upstream speaks HTTP/1.1). ")
 	b.WriteString("Each way runs on a proxy started afresh. \"(reused k/n)\" says that in k of n trials, an ordinary GET made through the same proxy after the HTTP/1.1 subscription had ended, on a new client connection, received events of that subscription: the proxy had put the upstream connection still carrying the stream back in its pool. The variants with a 106 first are tried three times, since whether a proxy reuses the connection can depend on timing; the others once.\n\n")
-	var names, describes []string
-	for _, v := range Variants {
-		names, describes = append(names, v.Name), append(describes, v.Describe)
+	writeVariantTable(b, Variants, r.Alternatives)
+}
+
+// where is the proxy configuration the alternative went through.
+func (a Alternative) where() (proxy, config string) { return a.Proxy, a.Config }
+
+// cell is the alternative in the table: the events received over HTTP/1.1
+// and HTTP/2 ("–" for a way the proxy does not offer), and how often the
+// proxy reused the stream's connection, if it did.
+func (a Alternative) cell() string {
+	var cells []string
+	for _, c := range a.Counts {
+		if c.Skipped != "" {
+			cells = append(cells, "–")
+			continue
+		}
+		cells = append(cells, fmt.Sprint(c.Received))
 	}
-	writeVariantTable(b, names, describes, r.Alternatives,
-		func(a Alternative) (string, string) { return a.Proxy, a.Config },
-		func(a Alternative) string {
-			var cells []string
-			for _, c := range a.Counts {
-				if c.Skipped != "" {
-					cells = append(cells, "–")
-					continue
-				}
-				cells = append(cells, fmt.Sprint(c.Received))
-			}
-			reused := ""
-			if a.Reused > 0 {
-				reused = fmt.Sprintf(" (reused %d/%d)", a.Reused, a.ReuseTrials)
-			}
-			return strings.Join(cells, " / ") + reused
-		})
+	reused := ""
+	if a.Reused > 0 {
+		reused = fmt.Sprintf(" (reused %d/%d)", a.Reused, a.ReuseTrials)
+	}
+	return strings.Join(cells, " / ") + reused
+}
+
+// tableVariant is a variant of a comparison, as its table's column names
+// it and the list above the table describes it.
+type tableVariant interface {
+	heading() (name, describe string)
+}
+
+// tableResult is a comparison's result: one variant through one proxy
+// configuration.
+type tableResult interface {
+	where() (proxy, config string)
+	cell() string
 }
 
 // writeVariantTable writes the list of a comparison's variants and its
 // table: a row per proxy configuration (consecutive results with the same
 // proxy and configuration, one per variant, in order) and a cell per
 // variant.
-func writeVariantTable[R any](b *strings.Builder, names, describes []string, results []R, where func(R) (proxy, config string), cell func(R) string) {
-	for i, name := range names {
-		fmt.Fprintf(b, "- **%s**: %s.\n", name, describes[i])
+func writeVariantTable[V tableVariant, R tableResult](b *strings.Builder, variants []V, results []R) {
+	for _, v := range variants {
+		name, describe := v.heading()
+		fmt.Fprintf(b, "- **%s**: %s.\n", name, describe)
 	}
 	b.WriteString("\n| proxy | configuration |")
-	for _, name := range names {
+	for _, v := range variants {
+		name, _ := v.heading()
 		fmt.Fprintf(b, " %s |", name)
 	}
-	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(names)) + "\n")
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(variants)) + "\n")
 	for i := 0; i < len(results); {
-		proxy, config := where(results[i])
+		proxy, config := results[i].where()
 		fmt.Fprintf(b, "| %s | %s |", proxy, config)
 		for ; i < len(results); i++ {
-			if p, c := where(results[i]); p != proxy || c != config {
+			if p, c := results[i].where(); p != proxy || c != config {
 				break
 			}
-			fmt.Fprintf(b, " %s |", cell(results[i]))
+			fmt.Fprintf(b, " %s |", results[i].cell())
 		}
 		b.WriteString("\n")
 	}

@@ -27,6 +27,8 @@ type Variant struct {
 	reuseQuestion bool
 }
 
+func (v Variant) heading() (name, describe string) { return v.Name, v.Describe }
+
 // scriptedEvents is how many events the scripted upstream writes to each
 // subscription, eventGap apart: more than the proxies that stop early let
 // through (Caddy 4, Apache 9).
