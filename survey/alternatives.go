@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -129,15 +130,6 @@ func tryVariant(ctx context.Context, o, scripted *Origin, c Config, dir string, 
 // with net/http alone, which passes every 1xx to Got1xxResponse whatever
 // its code, so that no rule of subpub's client decides the count.
 func countInterim(ctx context.Context, o *Origin, f *Front, n int, proto string) Count {
-	result := Count{Way: proto}
-	transport, target, err := interimTransport(o, f, proto)
-	if err != nil {
-		result.Skipped = err.Error()
-		return result
-	}
-	defer transport.CloseIdleConnections()
-	target += fmt.Sprintf("/variant/%d", n)
-
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	allIn := make(chan struct{})
@@ -152,27 +144,56 @@ func countInterim(ctx context.Context, o *Origin, f *Front, n int, proto string)
 		}
 		return nil
 	}}
-	reqCtx, cancel := context.WithCancel(httptrace.WithClientTrace(ctx, trace))
-	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, "SUB", target, nil)
-	if err != nil {
-		result.Ended = err.Error()
-		return result
-	}
-	result.Ended = awaitEvents(allIn, scriptedEvents*eventGap+alternativeQuiet, func() string {
-		resp, err := transport.RoundTrip(req)
-		if err != nil {
-			return ending(err)
-		}
-		resp.Body.Close()
-		return fmt.Sprintf("final %d", resp.StatusCode)
-	})
-	cancel()
+	sub := bareRequest{method: "SUB", path: fmt.Sprintf("/variant/%d", n), trace: trace,
+		read: func(transport http.RoundTripper, req *http.Request) string {
+			resp, err := transport.RoundTrip(req)
+			if err != nil {
+				return ending(err)
+			}
+			resp.Body.Close()
+			return fmt.Sprintf("final %d", resp.StatusCode)
+		}}
+	result := Count{Way: proto}
+	result.Ended, result.Skipped = sub.send(ctx, o, f, proto, allIn, scriptedEvents*eventGap+alternativeQuiet)
 	mu.Lock()
 	defer mu.Unlock()
 	result.Received = len(seen)
 	result.Opened = len(seen) > 0
 	return result
+}
+
+// bareRequest is a comparison's request through a proxy, made with a bare
+// net/http transport (interimTransport) so that no rule of subpub's client
+// decides what counts.
+type bareRequest struct {
+	method, path string
+	header       http.Header
+	// trace, if set, is the request's, which sees its interim responses.
+	trace *httptrace.ClientTrace
+	// read sends req and says how its response ended.
+	read func(transport http.RoundTripper, req *http.Request) string
+}
+
+// send makes the request through f over proto and says how its response
+// ended, as awaitEvents does with allIn and wait; or, as skipped, why f
+// cannot be reached over proto.
+func (r bareRequest) send(ctx context.Context, o *Origin, f *Front, proto string, allIn <-chan struct{}, wait time.Duration) (ended, skipped string) {
+	transport, target, err := interimTransport(o, f, proto)
+	if err != nil {
+		return "", err.Error()
+	}
+	defer transport.CloseIdleConnections()
+	reqCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r.trace != nil {
+		reqCtx = httptrace.WithClientTrace(reqCtx, r.trace)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, r.method, target+r.path, nil)
+	if err != nil {
+		return err.Error(), ""
+	}
+	maps.Copy(req.Header, r.header)
+	return awaitEvents(allIn, wait, func() string { return r.read(transport, req) }), ""
 }
 
 // awaitEvents runs exchange, a comparison's request, until it returns how

@@ -148,15 +148,6 @@ func TryStreaming(ctx context.Context, o *Origin, dir string, proxies []Proxy, p
 // times the events that arrive.
 func timeStreaming(ctx context.Context, o *Origin, f *Front, v StreamingVariant, proto string) Timing {
 	result := Timing{Way: proto}
-	transport, target, err := interimTransport(o, f, proto)
-	if err != nil {
-		result.Skipped = err.Error()
-		return result
-	}
-	defer transport.CloseIdleConnections()
-	variant := streamingVariantIndex(v)
-	target += fmt.Sprintf("/streaming/%d", variant)
-
 	var mu sync.Mutex
 	seen := map[int]bool{}
 	allIn := make(chan struct{})
@@ -181,34 +172,30 @@ func timeStreaming(ctx context.Context, o *Origin, f *Front, v StreamingVariant,
 			close(allIn)
 		}
 	}
-	reqCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	method := http.MethodGet
+	subscribe := bareRequest{method: http.MethodGet, path: fmt.Sprintf("/streaming/%d", streamingVariantIndex(v)), header: http.Header{},
+		read: func(transport http.RoundTripper, req *http.Request) string {
+			// record, which may run on the transport's goroutines,
+			// times the first event from here.
+			mu.Lock()
+			start = time.Now()
+			mu.Unlock()
+			return readStreaming(transport, req, record)
+		}}
 	if v.sub {
-		method = "SUB"
-		reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		subscribe.method = "SUB"
+		subscribe.trace = &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 			if data := h.Get(wire.FieldEventData); data != "" {
 				record(strings.Trim(data, `"`))
 			}
 			return nil
-		}})
-	}
-	req, err := http.NewRequestWithContext(reqCtx, method, target, nil)
-	if err != nil {
-		result.Ended = err.Error()
-		return result
-	}
-	if !v.sub {
-		req.Header.Set("Accept", "text/event-stream")
+		}}
+	} else {
+		subscribe.header.Set("Accept", "text/event-stream")
 	}
 	if v.incrementalRequest {
-		req.Header.Set("Incremental", "?1")
+		subscribe.header.Set("Incremental", "?1")
 	}
-	start = time.Now()
-	result.Ended = awaitEvents(allIn, streamingEvents*streamingGap+streamingQuiet, func() string {
-		return readStreaming(transport, req, record)
-	})
-	cancel()
+	result.Ended, result.Skipped = subscribe.send(ctx, o, f, proto, allIn, streamingEvents*streamingGap+streamingQuiet)
 	mu.Lock()
 	defer mu.Unlock()
 	result.Received = len(seen)
