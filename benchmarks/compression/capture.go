@@ -141,34 +141,41 @@ func follow(ctx context.Context, addr, method, fields string) (*stream, error) {
 
 // readPUBs reads n 105 responses, as written, skipping 106s.
 func (s *stream) readPUBs(n int) ([][]byte, error) {
-	var out [][]byte
-	for len(out) < n {
-		head, err := readUntil(s.r, "\r\n\r\n")
-		if err != nil {
-			return out, fmt.Errorf("SUB: after %d events: %w", len(out), err)
-		}
+	return s.readEvents(n, "SUB", "\r\n\r\n", func(head []byte) (bool, error) {
 		switch {
 		case bytes.HasPrefix(head, []byte("HTTP/1.1 105 ")):
-			out = append(out, head)
+			return true, nil
 		case bytes.HasPrefix(head, []byte("HTTP/1.1 106 ")):
-		default:
-			line, _, _ := bytes.Cut(head, []byte("\r\n"))
-			return out, fmt.Errorf("SUB: %q after %d events", line, len(out))
+			return false, nil
 		}
-	}
-	return out, nil
+		line, _, _ := bytes.Cut(head, []byte("\r\n"))
+		return false, fmt.Errorf("%q", line)
+	})
 }
 
 // readSSE reads n event blocks, as written, skipping comments and retry
 // blocks.
 func (s *stream) readSSE(n int) ([][]byte, error) {
+	return s.readEvents(n, "text/event-stream", "\n\n", func(block []byte) (bool, error) {
+		return bytes.Contains(block, []byte("\ndata:")) || bytes.HasPrefix(block, []byte("data:")), nil
+	})
+}
+
+// readEvents reads the blocks of a stream in format, each ending in end,
+// until n of them are events: isEvent says whether a block is one, to be
+// kept as written, or what makes the stream not one of format.
+func (s *stream) readEvents(n int, format, end string, isEvent func(block []byte) (bool, error)) ([][]byte, error) {
 	var out [][]byte
 	for len(out) < n {
-		block, err := readUntil(s.r, "\n\n")
+		block, err := readUntil(s.r, end)
 		if err != nil {
-			return out, fmt.Errorf("text/event-stream: after %d events: %w", len(out), err)
+			return out, fmt.Errorf("%s: after %d events: %w", format, len(out), err)
 		}
-		if bytes.Contains(block, []byte("\ndata:")) || bytes.HasPrefix(block, []byte("data:")) {
+		event, err := isEvent(block)
+		if err != nil {
+			return out, fmt.Errorf("%s: %v after %d events", format, err, len(out))
+		}
+		if event {
 			out = append(out, block)
 		}
 	}
