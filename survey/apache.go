@@ -36,24 +36,17 @@ ProxyPass / %[2]s
 </VirtualHost>
 `
 
-func apacheProxy() Proxy {
-	start := func(scheme string) startFunc {
-		return fileConfigured{
-			file: "httpd.conf", listen: listeners{tls: true, h2c: true}, unprivileged: true,
-			config: func(o *Origin, dir string, addrs []string) string {
-				upstream := scheme + "://" + o.Upstream + "/"
-				return fmt.Sprintf(apacheConfig, dir, upstream, addrs[0], addrs[1], o.CertFile, o.KeyFile)
-			},
-			command: func(dir, file string, addrs []string) []string {
-				return []string{"apache2", "-f", file, "-DFOREGROUND"}
-			},
-		}.start
-	}
-	return Proxy{
-		Name: "Apache", Package: "apache2", Binary: "apache2", versionArgs: []string{"-v"},
-		Configs: []Config{
-			{Name: "mod_proxy_http", start: start("http")},
-			{Name: "mod_proxy_http2 (h2c upstream)", H2CUpstream: true, start: start("h2c")},
+// apacheStart runs Apache with mod_proxy forwarding to the origin over
+// scheme: http, or h2c.
+func apacheStart(scheme string) startFunc {
+	return fileConfigured{
+		file: "httpd.conf", listen: listeners{tls: true, h2c: true}, unprivileged: true,
+		config: func(o *Origin, dir string, addrs []string) string {
+			upstream := scheme + "://" + o.Upstream + "/"
+			return fmt.Sprintf(apacheConfig, dir, upstream, addrs[0], addrs[1], o.CertFile, o.KeyFile)
 		},
-	}
+		command: func(dir, file string, addrs []string) []string {
+			return []string{"apache2", "-f", file, "-DFOREGROUND"}
+		},
+	}.start
 }

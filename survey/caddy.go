@@ -30,21 +30,16 @@ https://127.0.0.1:%[4]s {
 }
 `
 
-func caddyProxy() Proxy {
-	caddy := fileConfigured{
-		file: "Caddyfile", listen: listeners{tls: true, h2c: true}, ownHome: true,
-		config: func(o *Origin, dir string, addrs []string) string {
-			return fmt.Sprintf(caddyConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
-		},
-		command: func(dir, file string, addrs []string) []string {
-			return []string{"caddy", "run", "--config", file, "--adapter", "caddyfile"}
-		},
-	}
-	return Proxy{
-		Name: "Caddy", Package: "caddy", Binary: "caddy", versionArgs: []string{"version"},
-		Configs: []Config{{Name: "default", start: caddy.start}},
-	}
-}
+// caddyStart runs Caddy with caddyConfig.
+var caddyStart = fileConfigured{
+	file: "Caddyfile", listen: listeners{tls: true, h2c: true}, ownHome: true,
+	config: func(o *Origin, dir string, addrs []string) string {
+		return fmt.Sprintf(caddyConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
+	},
+	command: func(dir, file string, addrs []string) []string {
+		return []string{"caddy", "run", "--config", file, "--adapter", "caddyfile"}
+	},
+}.start
 
 // port is the port of a host:port address.
 func port(addr string) string {

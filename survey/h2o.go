@@ -26,16 +26,11 @@ hosts:
         proxy.timeout.io: 3600000
 `
 
-func h2oProxy() Proxy {
-	h2o := fileConfigured{
-		file: "h2o.conf", listen: listeners{tls: true}, unprivileged: true,
-		config: func(o *Origin, dir string, addrs []string) string {
-			return fmt.Sprintf(h2oConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
-		},
-		command: func(dir, file string, addrs []string) []string { return []string{"h2o", "-c", file} },
-	}
-	return Proxy{
-		Name: "h2o", Package: "h2o", Binary: "h2o", versionArgs: []string{"-v"},
-		Configs: []Config{{Name: "default", start: h2o.start}},
-	}
-}
+// h2oStart runs h2o with h2oConfig.
+var h2oStart = fileConfigured{
+	file: "h2o.conf", listen: listeners{tls: true}, unprivileged: true,
+	config: func(o *Origin, dir string, addrs []string) string {
+		return fmt.Sprintf(h2oConfig, dir, o.Upstream, port(addrs[0]), port(addrs[1]), o.CertFile, o.KeyFile)
+	},
+	command: func(dir, file string, addrs []string) []string { return []string{"h2o", "-c", file} },
+}.start

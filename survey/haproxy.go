@@ -35,13 +35,3 @@ func haproxyStart(template, reuse string) startFunc {
 		command: func(dir, file string, addrs []string) []string { return []string{"haproxy", "-db", "-f", file} },
 	}.start
 }
-
-func haproxyProxy() Proxy {
-	return Proxy{
-		Name: "HAProxy", Package: "haproxy", Binary: "haproxy", versionArgs: []string{"-v"},
-		Configs: []Config{
-			{Name: "default (http-reuse safe)", start: haproxyStart(haproxyConfig, "safe")},
-			{Name: "http-reuse always", start: haproxyStart(haproxyConfig, "always")},
-		},
-	}
-}

@@ -50,13 +50,3 @@ func nginxStart(template, keepalive string) startFunc {
 		command: func(dir, file string, addrs []string) []string { return []string{"nginx", "-p", dir, "-c", file} },
 	}.start
 }
-
-func nginxProxy() Proxy {
-	return Proxy{
-		Name: "nginx", Package: "nginx-light", Binary: "nginx", versionArgs: []string{"-v"},
-		Configs: []Config{
-			{Name: "default", start: nginxStart(nginxConfig, "")},
-			{Name: "upstream keepalive", start: nginxStart(nginxConfig, "keepalive 8;")},
-		},
-	}
-}

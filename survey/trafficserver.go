@@ -46,20 +46,13 @@ cachedir: %[1]s/cache
 	trafficServerSystemConfig = "/etc/trafficserver"
 )
 
-func trafficServerProxy() Proxy {
-	start := func(extra string) startFunc {
-		return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
-			return startFront(ctx, dir, listeners{tls: true}, func(addrs []string) (proxyCommand, error) {
-				return trafficServerConfigure(o, dir, addrs, extra)
-			})
-		}
-	}
-	return Proxy{
-		Name: "Traffic Server", Package: "trafficserver", Binary: "traffic_server", versionArgs: []string{"--version"},
-		Configs: []Config{
-			{Name: "reverse proxy, Debian's cache", start: start("")},
-			{Name: "reverse proxy, no cache", start: start("CONFIG proxy.config.http.cache.http INT 0\n")},
-		},
+// trafficServerStart runs Traffic Server with the records of extra added
+// to those of trafficServerRecords.
+func trafficServerStart(extra string) startFunc {
+	return func(ctx context.Context, o *Origin, dir string) (*Front, error) {
+		return startFront(ctx, dir, listeners{tls: true}, func(addrs []string) (proxyCommand, error) {
+			return trafficServerConfigure(o, dir, addrs, extra)
+		})
 	}
 }
 

@@ -19,27 +19,19 @@ backend origin { .host = "%[1]s"; .port = "%[2]s"; .first_byte_timeout = 3600s; 
 `
 )
 
-func varnishProxy() Proxy {
-	start := func(vcl string) startFunc {
-		return fileConfigured{
-			file: "survey.vcl", listen: listeners{h2c: true},
-			// varnishd reads its VCL and keeps its state as an unprivileged
-			// user.
-			unprivileged: true,
-			config: func(o *Origin, dir string, addrs []string) string {
-				return fmt.Sprintf(vcl, "127.0.0.1", port(o.Upstream))
-			},
-			command: func(dir, file string, addrs []string) []string {
-				return []string{"varnishd", "-F", "-a", addrs[0], "-f", file, "-n", filepath.Join(dir, "varnish"),
-					"-s", "malloc,64m", "-p", "feature=+http2", "-p", "pipe_timeout=3600", "-p", "send_timeout=3600"}
-			},
-		}.start
-	}
-	return Proxy{
-		Name: "Varnish", Package: "varnish", Binary: "varnishd", versionArgs: []string{"-V"},
-		Configs: []Config{
-			{Name: "built-in VCL (SUB piped)", start: start(varnishDefaultVCL)},
-			{Name: "SUB to pass", start: start(varnishPassVCL)},
+// varnishStart runs Varnish with vcl (varnishDefaultVCL or varnishPassVCL).
+func varnishStart(vcl string) startFunc {
+	return fileConfigured{
+		file: "survey.vcl", listen: listeners{h2c: true},
+		// varnishd reads its VCL and keeps its state as an unprivileged
+		// user.
+		unprivileged: true,
+		config: func(o *Origin, dir string, addrs []string) string {
+			return fmt.Sprintf(vcl, "127.0.0.1", port(o.Upstream))
 		},
-	}
+		command: func(dir, file string, addrs []string) []string {
+			return []string{"varnishd", "-F", "-a", addrs[0], "-f", file, "-n", filepath.Join(dir, "varnish"),
+				"-s", "malloc,64m", "-p", "feature=+http2", "-p", "pipe_timeout=3600", "-p", "send_timeout=3600"}
+		},
+	}.start
 }
