@@ -133,12 +133,9 @@ func (s *Subscribers) startMux(ctx context.Context, count int, rec *recorder) er
 func keepConnected(ctx context.Context, conn muxConn, m muxTarget, count int, rec *recorder) {
 	for {
 		conn(ctx, m, count, rec)
-		t := time.NewTimer(leanRetryDelay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		SleepUntil(ctx, time.Now().Add(leanRetryDelay))
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
 		}
 	}
 }
