@@ -34,9 +34,11 @@ func freeAddrs(n int) ([]string, error) {
 // proxyCommand is how a configured proxy is run, and its configuration as
 // the report shows it.
 type proxyCommand struct {
+	// argv is the program run and its arguments.
 	argv []string
 	// env, if set, is the program's whole environment.
-	env    []string
+	env []string
+	// config is what the report shows as the proxy's configuration.
 	config string
 }
 
