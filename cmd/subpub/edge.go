@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/subpub/subpub/client"
@@ -35,15 +34,6 @@ const edgeExamples = `  # in front of the demo origin, trusting its local CA
 
 func runEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runServerRole(ctx, "edge", edgeExamples, &edgeFlags{}, args, stdout, stderr)
-}
-
-// start builds the edge for runServerRole.
-func (f *edgeFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*host.Server, *prometheus.Registry, func(), error) {
-	b, err := f.build(ctx, stdout, logger)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return b.srv, b.reg, b.close, nil
 }
 
 // edgeFlags configure an edge: the server flags and the proxy's.
@@ -88,12 +78,9 @@ func (f *edgeFlags) register(fs *flag.FlagSet) {
 
 // builtEdge is an edge ready to serve.
 type builtEdge struct {
-	srv      *host.Server
-	edge     *edge.Edge
-	streamer *stream.Streamer
-	client   *client.Client
-	reg      *prometheus.Registry
-	caFile   string
+	builtServer
+	edge   *edge.Edge
+	client *client.Client
 }
 
 func (b *builtEdge) close() {
@@ -161,7 +148,7 @@ func (f *edgeFlags) build(ctx context.Context, stdout io.Writer, logger *slog.Lo
 		upClient.Close()
 		return nil, err
 	}
-	return &builtEdge{srv: srv, edge: e, streamer: streamer, client: upClient, reg: reg, caFile: caFile}, nil
+	return &builtEdge{builtServer: builtServer{srv: srv, streamer: streamer, reg: reg, caFile: caFile}, edge: e, client: upClient}, nil
 }
 
 // edgeTLSConfig is the local CA's (or --cert's) configuration or, with

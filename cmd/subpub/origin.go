@@ -13,10 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/subpub/subpub/client"
-	"github.com/subpub/subpub/host"
 	"github.com/subpub/subpub/origin"
 	"github.com/subpub/subpub/origin/activitypub"
 	"github.com/subpub/subpub/stream"
@@ -31,15 +28,6 @@ const originExamples = `  # an origin with two users, TLS on 8443 (TCP and UDP) 
 
 func runOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return runServerRole(ctx, "origin", originExamples, &originFlags{}, args, stdout, stderr)
-}
-
-// start builds the origin for runServerRole.
-func (f *originFlags) start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*host.Server, *prometheus.Registry, func(), error) {
-	b, err := f.build(ctx, stdout, logger)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return b.srv, b.reg, b.close, nil
 }
 
 // close ends the remote streams, closes the store, then gives up the data
@@ -101,13 +89,10 @@ func (f *originFlags) register(fs *flag.FlagSet) {
 
 // builtOrigin is an origin ready to serve.
 type builtOrigin struct {
-	srv      *host.Server
-	store    *activitypub.Store
-	streamer *stream.Streamer
-	reg      *prometheus.Registry
-	caFile   string
-	lock     *activitypub.DataLock
-	remote   *activitypub.RemoteStreams
+	builtServer
+	store  *activitypub.Store
+	lock   *activitypub.DataLock
+	remote *activitypub.RemoteStreams
 }
 
 // build opens the store, provisions users and assembles the server.
@@ -182,7 +167,7 @@ func (f *originFlags) build(ctx context.Context, stdout io.Writer, logger *slog.
 		where += ", store " + redactURL(f.store)
 	}
 	fmt.Fprintf(stdout, "origin: ids under %s; %s\n", app.BaseURL, where)
-	return &builtOrigin{srv: srv, store: store, streamer: streamer, reg: reg, caFile: caFile, lock: lock, remote: app.Remote}, nil
+	return &builtOrigin{builtServer: builtServer{srv: srv, streamer: streamer, reg: reg, caFile: caFile}, store: store, lock: lock, remote: app.Remote}, nil
 }
 
 // redactURL is u without its password, for what is printed.

@@ -136,19 +136,40 @@ func (f *serverFlags) statelessResetKey() (*quic.StatelessResetKey, error) {
 	return host.LoadOrCreateStatelessResetKey(filepath.Join(f.dataDir, "tls", "quic-stateless-reset.key"))
 }
 
-// serverRole is what runServerRole needs of a server command's flags.
-type serverRole interface {
+// builtServer is what every server command assembles: the server, bound
+// but not yet serving, the streamer behind it, its metrics, and the CA file
+// that its clients trust. builtOrigin and builtEdge embed it.
+type builtServer struct {
+	srv      *host.Server
+	streamer *stream.Streamer
+	reg      *prometheus.Registry
+	caFile   string
+}
+
+// server is b, which the origin's or the edge's assembly embeds, for
+// runServerRole.
+func (b *builtServer) server() *builtServer { return b }
+
+// builtRole is an assembled origin or edge.
+type builtRole interface {
+	server() *builtServer
+	// close releases its resources once its server has stopped.
+	close()
+}
+
+// serverRole is what runServerRole needs of a server command's flags,
+// which build a B.
+type serverRole[B builtRole] interface {
 	register(fs *flag.FlagSet)
 	logger(stderr io.Writer) (*slog.Logger, error)
-	// start assembles the server, listening but not yet serving, and
-	// returns what releases its resources once it has stopped.
-	start(ctx context.Context, stdout io.Writer, logger *slog.Logger) (*host.Server, *prometheus.Registry, func(), error)
+	// build assembles the server, listening but not yet serving.
+	build(ctx context.Context, stdout io.Writer, logger *slog.Logger) (B, error)
 	runServer(ctx context.Context, srv *host.Server, reg *prometheus.Registry, role string, stdout io.Writer, logger *slog.Logger) error
 }
 
 // runServerRole is the body of the origin and edge commands: flags, then
 // serve until interrupted.
-func runServerRole(ctx context.Context, name, examples string, role serverRole, args []string, stdout, stderr io.Writer) error {
+func runServerRole[B builtRole](ctx context.Context, name, examples string, role serverRole[B], args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("subpub "+name, "[flags]", examples, stdout, stderr)
 	role.register(fs)
 	if err := cli.ParseFlagsOnly(fs, args); err != nil {
@@ -158,12 +179,13 @@ func runServerRole(ctx context.Context, name, examples string, role serverRole, 
 	if err != nil {
 		return err
 	}
-	srv, reg, release, err := role.start(ctx, stdout, logger)
+	b, err := role.build(ctx, stdout, logger)
 	if err != nil {
 		return err
 	}
-	defer release()
-	return role.runServer(ctx, srv, reg, name, stdout, logger)
+	defer b.close()
+	s := b.server()
+	return role.runServer(ctx, s.srv, s.reg, name, stdout, logger)
 }
 
 // bind makes the server the flags describe for handler and binds its
