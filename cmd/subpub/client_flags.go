@@ -44,15 +44,30 @@ func (f *clientFlags) options() (client.Options, error) {
 	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
 }
 
-// optionsFor is options for requests to the URL argument raw, or the usage
-// error of a flag or of raw; --http is read first, so that checkURL sees the
-// version it names however it was spelt.
-func (f *clientFlags) optionsFor(raw string) (client.Options, error) {
+// urlArguments describes the positional arguments of sub or pub: a URL,
+// then what else the command takes.
+type urlArguments struct {
+	most    int    // how many arguments the command takes at most
+	missing string // the usage error without any
+	takes   string // what the command takes, said after one too many
+}
+
+// optionsFor is options for requests to the URL of the positional
+// arguments, or the usage error of a flag or of the arguments; --http is
+// read first, so that checkURL sees the version it names however it was
+// spelt.
+func (f *clientFlags) optionsFor(positional []string, want urlArguments) (client.Options, error) {
+	switch {
+	case len(positional) == 0:
+		return client.Options{}, cli.Usagef("%s", want.missing)
+	case len(positional) > want.most:
+		return client.Options{}, cli.Usagef("unexpected argument %q: %s", positional[want.most], want.takes)
+	}
 	opts, err := f.options()
 	if err != nil {
 		return client.Options{}, err
 	}
-	if err := f.checkURL(raw); err != nil {
+	if err := f.checkURL(positional[0]); err != nil {
 		return client.Options{}, err
 	}
 	return opts, nil

@@ -37,13 +37,7 @@ func runPub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *token, err = bearerToken(*token, *tokenFile); err != nil {
 		return err
 	}
-	switch {
-	case len(positional) == 0:
-		return cli.Usagef("missing the outbox URL to publish to")
-	case len(positional) > 2:
-		return cli.Usagef("unexpected argument %q: pub takes an outbox URL and a file", positional[2])
-	}
-	opts, err := cf.optionsFor(positional[0])
+	opts, err := cf.optionsFor(positional, urlArguments{most: 2, missing: "missing the outbox URL to publish to", takes: "pub takes an outbox URL and a file"})
 	if err != nil {
 		return err
 	}

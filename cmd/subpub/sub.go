@@ -56,13 +56,7 @@ func runSub(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(positional) == 0:
-		return cli.Usagef("missing the URL to subscribe to")
-	case len(positional) > 1:
-		return cli.Usagef("unexpected argument %q: sub takes one URL", positional[1])
-	}
-	opts, err := cf.optionsFor(positional[0])
+	opts, err := cf.optionsFor(positional, urlArguments{most: 1, missing: "missing the URL to subscribe to", takes: "sub takes one URL"})
 	if err != nil {
 		return err
 	}
