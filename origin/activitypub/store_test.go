@@ -1,6 +1,7 @@
 package activitypub
 
 import (
+	"database/sql"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -123,5 +124,37 @@ func TestStoreInADirectoryWhoseNameHasURICharacters(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, DatabaseFile)); err != nil {
 			t.Errorf("%s: the database is not in the directory: %v", name, err)
 		}
+	}
+}
+
+// olderSQLite is a new data directory with an SQLite database made by
+// statements (with args for their placeholders), as an older schema left
+// it, for a test of the migration from that schema.
+func olderSQLite(t *testing.T, statements string, args ...any) string {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sql.Open(sqliteDriver, sqliteDSN(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(statements, args...); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return dir
+}
+
+// openTwice opens the store in dir twice, the first time migrating it and
+// the second finding it migrated already, and calls check with each
+// opening before closing it.
+func openTwice(t *testing.T, dir string, check func(*Store)) {
+	t.Helper()
+	for range 2 {
+		store, err := OpenStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(store)
+		store.Close()
 	}
 }

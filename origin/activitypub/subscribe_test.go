@@ -3,7 +3,6 @@ package activitypub
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -320,30 +319,17 @@ func TestEventsNameTheirPredecessor(t *testing.T) {
 // read back naming none, as a stream's first does, which a client does not
 // judge.
 func TestEventStreamsMigrateToPrev(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open(sqliteDriver, sqliteDSN(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`
+	dir := olderSQLite(t, `
 		CREATE TABLE events (seq BIGINT PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL, ref TEXT NOT NULL, created_at BIGINT NOT NULL);
 		CREATE TABLE event_streams (stream TEXT NOT NULL, seq BIGINT NOT NULL REFERENCES events (seq), PRIMARY KEY (stream, seq));
 		INSERT INTO events VALUES (1, 'Add', '{}', '', 1), (2, 'Add', '{}', '', 2);
-		INSERT INTO event_streams VALUES ('/s', 1), ('/s', 2);`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	for range 2 { // and a second time, migrated already
-		store, err := OpenStore(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		INSERT INTO event_streams VALUES ('/s', 1), ('/s', 2);`)
+	openTwice(t, dir, func(store *Store) {
 		events, err := store.ReadAfter(t.Context(), "/s", 0, 10)
 		if err != nil || len(events) != 2 || events[1].Event.Prev != "" {
 			t.Errorf("the events logged before: %+v, %v", events, err)
 		}
-		store.Close()
-	}
+	})
 }
 
 // TestResumeGap checks that a subscriber whose Last-Event-ID cannot be

@@ -1,7 +1,6 @@
 package activitypub
 
 import (
-	"database/sql"
 	"errors"
 	"net/http"
 	"testing"
@@ -100,23 +99,11 @@ func TestTokenLifecycle(t *testing.T) {
 // one token, in actors.token_hash: the token still works, from the tokens
 // table.
 func TestTokensMigrateFromActors(t *testing.T) {
-	dir := t.TempDir()
-	db, err := sql.Open(sqliteDriver, sqliteDSN(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`
+	dir := olderSQLite(t, `
 		CREATE TABLE actors (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL, profile TEXT NOT NULL, created_at BIGINT NOT NULL);
 		CREATE UNIQUE INDEX actors_token_hash ON actors (token_hash);
-		INSERT INTO actors VALUES ('alice', ?, '{}', 1);`, hashToken("old-token")); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	for range 2 { // and a second time, migrated already
-		store, err := OpenStore(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		INSERT INTO actors VALUES ('alice', ?, '{}', 1);`, hashToken("old-token"))
+	openTwice(t, dir, func(store *Store) {
 		c, err := store.credentialFor(t.Context(), hashToken("old-token"))
 		if err != nil || c.actor != "alice" {
 			t.Errorf("the old token: %+v, %v", c, err)
@@ -127,6 +114,5 @@ func TestTokensMigrateFromActors(t *testing.T) {
 		if err := store.EnsureUser(t.Context(), "bob", "bob-token"); err != nil {
 			t.Errorf("provisioning a user after migrating: %v", err)
 		}
-		store.Close()
-	}
+	})
 }
