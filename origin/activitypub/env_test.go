@@ -242,11 +242,19 @@ func (e *testEnv) items(user, id string) []string {
 	next := id + "?page=true"
 	for next != "" {
 		page := e.get(user, next, http.StatusOK)
-		for _, it := range page["orderedItems"].([]any) {
-			itemID, _ := idOf(it)
-			ids = append(ids, itemID)
-		}
+		ids = append(ids, orderedItemIDs(page)...)
 		next, _ = page["next"].(string)
+	}
+	return ids
+}
+
+// orderedItemIDs returns the ids of the items of a collection page, in its
+// order.
+func orderedItemIDs(page doc) []string {
+	var ids []string
+	for _, it := range page["orderedItems"].([]any) {
+		id, _ := idOf(it)
+		ids = append(ids, id)
 	}
 	return ids
 }

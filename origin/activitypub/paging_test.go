@@ -41,6 +41,11 @@ func TestPaging(t *testing.T) {
 		}
 	}
 
+	// minID links to the page of the items added after item's event, maxID
+	// to the page of those added before it.
+	minID := func(item string) string { return outbox + "?min_id=" + cursor[item] }
+	maxID := func(item string) string { return outbox + "?max_id=" + cursor[item] }
+
 	tests := []struct {
 		name       string
 		user       string
@@ -52,50 +57,50 @@ func TestPaging(t *testing.T) {
 			name: "the first page holds the newest items",
 			url:  outbox + "?page=true",
 			want: []string{public[3], public[2]},
-			next: outbox + "?max_id=" + cursor[public[2]],
+			next: maxID(public[2]),
 		},
 		{
 			name: "next continues with older items",
-			url:  outbox + "?max_id=" + cursor[public[2]],
+			url:  maxID(public[2]),
 			want: []string{public[1], public[0]},
-			prev: outbox + "?min_id=" + cursor[public[1]],
+			prev: minID(public[1]),
 		},
 		{
 			name: "the last page holds the oldest items",
 			url:  outbox + "?min_id=0",
 			want: []string{public[1], public[0]},
-			prev: outbox + "?min_id=" + cursor[public[1]],
+			prev: minID(public[1]),
 		},
 		{
 			name: "min_id lists the items added after that event",
-			url:  outbox + "?min_id=" + cursor[public[1]],
+			url:  minID(public[1]),
 			want: []string{public[3], public[2]},
-			next: outbox + "?max_id=" + cursor[public[2]],
+			next: maxID(public[2]),
 		},
 		{
 			name: "min_id takes the items just after the event and prev goes on",
-			url:  outbox + "?min_id=" + cursor[public[0]],
+			url:  minID(public[0]),
 			want: []string{public[2], public[1]},
-			next: outbox + "?max_id=" + cursor[public[1]],
-			prev: outbox + "?min_id=" + cursor[public[2]],
+			next: maxID(public[1]),
+			prev: minID(public[2]),
 		},
 		{
 			name: "min_id of the newest event is an empty page",
-			url:  outbox + "?min_id=" + cursor[public[3]],
+			url:  minID(public[3]),
 			want: nil,
 		},
 		{
 			name: "min_id works with an event id only in the owner's view",
 			user: "alice",
-			url:  outbox + "?min_id=" + cursor[creates[2]],
+			url:  minID(creates[2]),
 			want: []string{creates[4], creates[3]},
-			next: outbox + "?max_id=" + cursor[creates[3]],
+			next: maxID(creates[3]),
 		},
 		{
 			name: "a public page skips the owner's items between the cursors",
-			url:  outbox + "?min_id=" + cursor[creates[1]],
+			url:  minID(creates[1]),
 			want: []string{public[3], public[2]},
-			next: outbox + "?max_id=" + cursor[public[2]],
+			next: maxID(public[2]),
 		},
 	}
 	for _, tt := range tests {
@@ -104,12 +109,7 @@ func TestPaging(t *testing.T) {
 			if page["type"] != "OrderedCollectionPage" || page["partOf"] != outbox || page["id"] != tt.url {
 				t.Errorf("page %v", page)
 			}
-			var got []string
-			for _, it := range page["orderedItems"].([]any) {
-				id, _ := idOf(it)
-				got = append(got, id)
-			}
-			if !slices.Equal(got, tt.want) {
+			if got := orderedItemIDs(page); !slices.Equal(got, tt.want) {
 				t.Errorf("items %v, want %v", got, tt.want)
 			}
 			if next, _ := page["next"].(string); next != tt.next {
@@ -123,14 +123,9 @@ func TestPaging(t *testing.T) {
 
 	t.Run("following prev from min_id collects exactly what was missed", func(t *testing.T) {
 		var got []string
-		for url := outbox + "?min_id=" + cursor[public[0]]; url != ""; {
+		for url := minID(public[0]); url != ""; {
 			page := e.get("", url, http.StatusOK)
-			var ids []string
-			for _, it := range page["orderedItems"].([]any) {
-				id, _ := idOf(it)
-				ids = append(ids, id)
-			}
-			got = append(slices.Clone(ids), got...)
+			got = append(orderedItemIDs(page), got...)
 			url, _ = page["prev"].(string)
 		}
 		want := slices.Clone(public[1:])
