@@ -9,8 +9,22 @@ import (
 	"github.com/subpub/subpub/wire"
 )
 
-func publish(l *MemoryLog, h *Hub, key string) LogEvent {
-	return l.Publish(h, key, wire.Event{Type: "Add", Data: []byte("{}")})
+// testHub is a Hub replaying from a MemoryLog, which its test writes to.
+type testHub struct {
+	*Hub
+	log *MemoryLog
+}
+
+// newTestHub is h replaying from a new MemoryLog.
+func newTestHub(h *Hub) testHub {
+	log := &MemoryLog{}
+	h.Log = log
+	return testHub{Hub: h, log: log}
+}
+
+// logEvent appends an event to stream key of the log and publishes it.
+func (h testHub) logEvent(key string) LogEvent {
+	return h.log.Publish(h.Hub, key, wire.Event{Type: "Add", Data: []byte("{}")})
 }
 
 func drain(t *testing.T, f stream.Feed, want int) []string {
@@ -51,46 +65,42 @@ func assertIDs(t *testing.T, got []string, from, to int) {
 
 func TestHub(t *testing.T) {
 	t.Run("a subscriber replays the log, then follows live events without gap or duplicate", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log, ReplayPage: 4}
+		h := newTestHub(&Hub{ReplayPage: 4})
 		for range 10 {
-			publish(log, h, "s")
+			h.logEvent("s")
 		}
 		f := h.Subscribe(t.Context(), "s", 3, nil)
 		defer f.Close()
 		// Events published after subscribing but before the replay reaches
 		// them are both in the log and in the ring.
 		for range 5 {
-			publish(log, h, "s")
+			h.logEvent("s")
 		}
 		assertIDs(t, drain(t, f, 12), 4, 15)
-		publish(log, h, "s")
+		h.logEvent("s")
 		assertIDs(t, drain(t, f, 1), 16, 16)
 	})
 	t.Run("an event committed before subscribing but published after is delivered once", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log}
-		e := log.Publish(nil, "s", wire.Event{})
+		h := newTestHub(&Hub{})
+		e := h.log.Publish(nil, "s", wire.Event{})
 		f := h.Subscribe(t.Context(), "s", 0, nil)
 		defer f.Close()
 		h.Publish("s", e)
-		publish(log, h, "s")
+		h.logEvent("s")
 		assertIDs(t, drain(t, f, 2), 1, 2)
 	})
 	t.Run("a subscriber that lags behind the ring continues from the log", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log, RingEvents: 4}
+		h := newTestHub(&Hub{RingEvents: 4})
 		f := h.Subscribe(t.Context(), "s", 0, nil)
 		defer f.Close()
 		for range 20 {
-			publish(log, h, "s")
+			h.logEvent("s")
 		}
 		assertIDs(t, drain(t, f, 20), 1, 20)
 	})
 	t.Run("a first frame is served before the replay", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log}
-		publish(log, h, "s")
+		h := newTestHub(&Hub{})
+		h.logEvent("s")
 		gap := wire.NewFrame(wire.Event{ID: "0", Gap: "/s"})
 		f := h.Subscribe(t.Context(), "s", 0, gap)
 		defer f.Close()
@@ -100,12 +110,11 @@ func TestHub(t *testing.T) {
 		}
 	})
 	t.Run("streams are independent and topics go away with their last subscriber", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log}
+		h := newTestHub(&Hub{})
 		a := h.Subscribe(t.Context(), "a", 0, nil)
 		b := h.Subscribe(t.Context(), "b", 0, nil)
-		publish(log, h, "a")
-		publish(log, h, "b")
+		h.logEvent("a")
+		h.logEvent("b")
 		if got := drain(t, a, 1); got[0] != "1" {
 			t.Errorf("a got %v", got)
 		}
@@ -118,24 +127,33 @@ func TestHub(t *testing.T) {
 			t.Errorf("%d subscribers left", n)
 		}
 	})
-	t.Run("End delivers what is left, then wire.ErrStreamEnded", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log}
-		f := h.Subscribe(t.Context(), "s", 0, nil)
-		defer f.Close()
-		publish(log, h, "s")
-		h.End("s")
-		drain(t, f, 1)
-		if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != wire.ErrStreamEnded {
-			t.Errorf("err = %v, want wire.ErrStreamEnded", err)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		wake bool // Wake replaces the topic before the event and End
+	}{
+		{"End delivers what is left, then wire.ErrStreamEnded", false},
+		{"End after Wake ends the subscribers of the replaced topic", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTestHub(&Hub{})
+			f := h.Subscribe(t.Context(), "s", 0, nil)
+			defer f.Close()
+			if tc.wake {
+				h.Wake("s")
+			}
+			h.logEvent("s")
+			h.End("s")
+			drain(t, f, 1)
+			if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != wire.ErrStreamEnded {
+				t.Errorf("err = %v, want wire.ErrStreamEnded", err)
+			}
+		})
+	}
 	t.Run("Wake wakes a waiting subscriber, which carries on without gap or duplicate", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log}
+		h := newTestHub(&Hub{})
 		f := h.Subscribe(t.Context(), "s", 0, nil)
 		g := h.Subscribe(t.Context(), "s", 0, nil)
-		publish(log, h, "s")
+		h.logEvent("s")
 		drain(t, f, 1)
 		_, wait, err := f.Next(make([]*wire.Frame, 0, 4))
 		if err != nil || wait == nil {
@@ -147,9 +165,9 @@ func TestHub(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("Wake did not wake the waiting subscriber")
 		}
-		publish(log, h, "s")
+		h.logEvent("s")
 		h.Wake("s") // again, with an event unread
-		publish(log, h, "s")
+		h.logEvent("s")
 		assertIDs(t, drain(t, f, 2), 2, 3)
 		assertIDs(t, drain(t, g, 3), 1, 3)
 		if n := h.Subscribers("s"); n != 2 {
@@ -163,19 +181,6 @@ func TestHub(t *testing.T) {
 		h.End("s")
 		if h.topics["s"] != nil {
 			t.Error("the topic outlived its subscribers")
-		}
-	})
-	t.Run("End after Wake ends the subscribers of the replaced topic", func(t *testing.T) {
-		log := &MemoryLog{}
-		h := &Hub{Log: log}
-		f := h.Subscribe(t.Context(), "s", 0, nil)
-		defer f.Close()
-		h.Wake("s")
-		publish(log, h, "s")
-		h.End("s")
-		drain(t, f, 1)
-		if _, _, err := f.Next(make([]*wire.Frame, 0, 4)); err != wire.ErrStreamEnded {
-			t.Errorf("err = %v, want wire.ErrStreamEnded", err)
 		}
 	})
 }
