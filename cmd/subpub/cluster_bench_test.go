@@ -48,21 +48,9 @@ const (
 //
 //	go test -run '^$' -bench ClusterProcesses -benchtime 300x ./cmd/subpub
 func BenchmarkClusterProcesses(b *testing.B) {
-	for _, bc := range []struct {
-		name      string
-		processes int
-		postgres  bool
-	}{
-		{"sqlite-1", 1, false},
-		{"postgres-1", 1, true},
-		{"postgres-3", 3, true},
-	} {
-		for _, subscribers := range []int{0, 1000} {
-			b.Run(fmt.Sprintf("%s/subscribers-%d", bc.name, subscribers), func(b *testing.B) {
-				benchClusterProcesses(b, bc.processes, bc.postgres, subscribers)
-			})
-		}
-	}
+	testkit.RunClusterMatrix(b, func(b *testing.B, p testkit.ClusterPoint, subscribers int) {
+		benchClusterProcesses(b, p.Servers, p.Postgres, subscribers)
+	})
 }
 
 // benchClusterProcesses is one case of BenchmarkClusterProcesses.

@@ -28,21 +28,9 @@ import (
 //
 //	go test -run '^$' -bench ClusterPublish -benchtime 300x ./origin/activitypub
 func BenchmarkClusterPublish(b *testing.B) {
-	for _, bc := range []struct {
-		name    string
-		servers int
-		shared  bool
-	}{
-		{"sqlite", 1, false},
-		{"postgres-1", 1, true},
-		{"postgres-3", 3, true},
-	} {
-		for _, subscribers := range []int{0, 1000} {
-			b.Run(fmt.Sprintf("%s/subscribers-%d", bc.name, subscribers), func(b *testing.B) {
-				benchClusterPublish(b, bc.servers, bc.shared, subscribers)
-			})
-		}
-	}
+	testkit.RunClusterMatrix(b, func(b *testing.B, p testkit.ClusterPoint, subscribers int) {
+		benchClusterPublish(b, p.Servers, p.Postgres, subscribers)
+	})
 }
 
 // benchClusterPublish is one point of BenchmarkClusterPublish.
