@@ -44,8 +44,8 @@ func (f *clientFlags) options() (client.Options, error) {
 	return client.Options{HTTP: f.http, CAFile: f.caFile, Insecure: f.insecure, Header: http.Header(f.headers)}, nil
 }
 
-// urlArguments describes the positional arguments of sub or pub: a URL,
-// then what else the command takes.
+// urlArguments describes the positional arguments of a command that
+// makes requests (sub, pub, conformance): a URL, then what else it takes.
 type urlArguments struct {
 	most    int    // how many arguments the command takes at most
 	missing string // the usage error without any
@@ -73,7 +73,7 @@ func (f *clientFlags) optionsFor(positional []string, want urlArguments) (client
 	return opts, nil
 }
 
-// checkURL is the usage error of a URL argument sub or pub cannot use.
+// checkURL is the usage error of a URL argument the client cannot use.
 func (f *clientFlags) checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	switch {

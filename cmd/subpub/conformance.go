@@ -50,17 +50,12 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if len(positional) != 1 {
-		return cli.Usagef("conformance takes one URL: the stream to test, or with --intermediary the proxy's base URL")
-	}
-	target := positional[0]
-	if err := cf.checkURL(target); err != nil {
-		return err
-	}
-	opts, err := cf.options()
+	const takes = "conformance takes one URL: the stream to test, or with --intermediary the proxy's base URL"
+	opts, err := cf.optionsFor(positional, urlArguments{most: 1, missing: takes, takes: takes})
 	if err != nil {
 		return err
 	}
+	target := positional[0]
 	cfg := conformance.Config{
 		URL: target, Header: opts.Header, CAFile: opts.CAFile, Insecure: opts.Insecure,
 		KeepAlive: *keepalive, Timeout: *timeout, GapID: *gapID, MissingURL: *missingURL,

@@ -41,16 +41,26 @@ func TestConformanceExitsNonZeroOnAMUSTFailure(t *testing.T) {
 	}
 }
 
+// TestConformanceUsage: arguments the suite cannot run with exit 2 with
+// a usage error that names what is wrong. --http is read before the URL is
+// judged, however the version is spelt ("h3" is HTTP/3, which needs
+// https).
 func TestConformanceUsage(t *testing.T) {
-	for _, args := range [][]string{
-		{"conformance"},
-		{"conformance", "http://127.0.0.1:1/x"},
-		{"conformance", "--publish-cmd", "true", "--publish-url", "http://127.0.0.1:1/p", "http://127.0.0.1:1/x"},
-		{"conformance", "--publish-outbox", "http://127.0.0.1:1/o", "http://127.0.0.1:1/x"},
-		{"conformance", "--intermediary", "--publish-cmd", "true", "http://127.0.0.1:1"},
+	for _, tt := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"conformance"}, "conformance takes one URL"},
+		{[]string{"conformance", "http://127.0.0.1:1/x", "http://127.0.0.1:1/y"}, `unexpected argument "http://127.0.0.1:1/y"`},
+		{[]string{"conformance", "ftp://127.0.0.1:1/x"}, "is not an http or https URL"},
+		{[]string{"conformance", "--http", "h3", "http://127.0.0.1:1/x"}, "--http 3 needs an https URL"},
+		{[]string{"conformance", "http://127.0.0.1:1/x"}, "give one way to make the server publish"},
+		{[]string{"conformance", "--publish-cmd", "true", "--publish-url", "http://127.0.0.1:1/p", "http://127.0.0.1:1/x"}, "give one way to make the server publish"},
+		{[]string{"conformance", "--publish-outbox", "http://127.0.0.1:1/o", "http://127.0.0.1:1/x"}, "--publish-outbox needs --token"},
+		{[]string{"conformance", "--intermediary", "--publish-cmd", "true", "http://127.0.0.1:1"}, "no --publish-* flag"},
 	} {
-		if code, _, errOut := runCLI(t.Context(), "", args...); code != 2 {
-			t.Errorf("%q: exit %d, %s", args, code, errOut)
+		if code, _, errOut := runCLI(t.Context(), "", tt.args...); code != 2 || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("%q: exit %d, %s; want 2 and %q", tt.args, code, errOut, tt.wantErr)
 		}
 	}
 }
